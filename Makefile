@@ -1,0 +1,161 @@
+# Clockwork: a GNU Make pipeline over plain files, from the raw AI4I 2020 CSV to a
+# versioned, evaluated and registered machine-failure model. `make help` lists the targets.
+#
+# How staleness works: every input (raw file, each code file, requirements.txt, each
+# params.yaml section) has a hash stamp under .make/stamps/ that is rewritten only when
+# its content hash changes, beside a ".checked" marker touched each time it is hashed.
+# Stages depend on stamps, so a touch or a comment edit re-hashes once and rebuilds
+# nothing. Each stage writes a pointer under .make/out/ naming the version it produced,
+# again only on change, so a stage that reuses an existing version stops the cascade.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+.SUFFIXES:
+MAKEFLAGS += --no-builtin-rules --no-print-directory
+
+PARAMS := $(or $(CLOCKWORK_PARAMS),params.yaml)
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_OK := $(VENV)/.installed
+BOOK := .make
+S := $(BOOK)/stamps
+O := $(BOOK)/out
+export PYTHONDONTWRITEBYTECODE := 1
+
+# The code each stage runs: its own module and every project module it imports.
+# tests/code/test_makefile.py checks these lists against the imports.
+SHARED_CODE := scripts/__init__.py scripts/config.py scripts/store.py scripts/artifacts.py
+PREPARE_CODE := scripts/prepare.py scripts/features.py $(SHARED_CODE)
+TRAIN_CODE := scripts/train.py scripts/features.py $(SHARED_CODE)
+EVALUATE_CODE := scripts/evaluate.py scripts/features.py scripts/metrics.py $(SHARED_CODE)
+REGISTER_CODE := scripts/registry.py scripts/metrics.py $(SHARED_CODE)
+
+stamp = $(patsubst %,$(S)/%.sha,$(1))
+param = $(patsubst %,$(S)/params-%.sha,$(1))
+SECTIONS := paths data features model evaluate
+PARAM_STAMPS := $(call param,$(SECTIONS))
+
+# Goals that need no pipeline state: they must not build the venv or read params.yaml.
+LIGHT_GOALS := help dag clean venv
+ifneq ($(DAG_ONLY),)
+RAW := <paths.raw>
+else ifneq ($(filter-out $(LIGHT_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
+include $(BOOK)/params.mk
+endif
+
+##@ Pipeline
+.PHONY: train prepare evaluate register
+train: $(O)/register ## Run the whole pipeline (prepare, train, evaluate, register); sets up .venv on first use
+prepare: $(O)/prepare ## Validate the raw CSV and write (or reuse) the data version params.yaml specifies
+evaluate: $(O)/evaluate ## Train if stale, then measure the model on its held-out test set
+register: $(O)/register ## Gate the evaluated model and record it in models/registry.json
+
+$(O)/prepare: $(O)/prepare.done ;
+$(O)/prepare.done: $(call stamp,$(RAW) $(PREPARE_CODE)) $(call param,paths data features) | $(O)
+	@echo ">> prepare"
+	@$(PY) -m scripts.prepare --out $(O)/prepare >/dev/null
+	@touch $@
+
+$(O)/train: $(O)/train.done ;
+$(O)/train.done: $(O)/prepare $(call stamp,requirements.txt $(TRAIN_CODE)) $(call param,paths data features model)
+	@echo ">> train"
+	@$(PY) -m scripts.train --data $(O)/prepare --out $(O)/train >/dev/null
+	@touch $@
+
+$(O)/evaluate: $(O)/evaluate.done ;
+$(O)/evaluate.done: $(O)/train $(call stamp,$(EVALUATE_CODE)) $(call param,paths)
+	@echo ">> evaluate"
+	@$(PY) -m scripts.evaluate --model $(O)/train --out $(O)/evaluate >/dev/null
+	@touch $@
+
+$(O)/register: $(O)/register.done ;
+$(O)/register.done: $(O)/evaluate $(call stamp,$(REGISTER_CODE)) $(call param,paths evaluate)
+	@echo ">> register"
+	@$(PY) -m scripts.registry register --model $(O)/evaluate --out $(O)/register >/dev/null
+	@touch $@
+
+##@ Registry
+.PHONY: registry promote rollback
+registry: $(VENV_OK) ## Show every model version, its status, metrics and gate verdict
+	@$(PY) -m scripts.registry show
+
+promote: $(VENV_OK) ## Make a version the production model: make promote VERSION=v3 [REASON="..."] [FORCE=1]
+	@test -n "$(VERSION)" || { echo "error: VERSION: missing (usage: make promote VERSION=v3)" >&2; exit 2; }
+	@$(PY) -m scripts.registry promote "$(VERSION)" --reason "$(or $(REASON),manual promotion)" $(if $(FORCE),--force)
+
+rollback: $(VENV_OK) ## Return production to the version that was live before the current one
+	@$(PY) -m scripts.registry rollback --reason "$(or $(REASON),manual rollback)"
+
+##@ Inspect
+.PHONY: help dag status metrics metrics-diff params-diff verify
+help: ## List the targets (this text)
+	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} \
+	     /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+dag: ## Print the stage graph, read from this Makefile's own rules
+	@$(MAKE) -pRrq DAG_ONLY=1 $(O)/register.done 2>/dev/null | python3 -m scripts.makeinfo dag
+
+status: $(VENV_OK) ## Say which stages are stale and why (like dvc status)
+	@$(MAKE) stamps >/dev/null
+	@$(MAKE) -n --trace $(O)/register.done 2>&1 | $(PY) -m scripts.makeinfo status
+
+metrics: $(VENV_OK) ## Print a table of every model version's metrics
+	@$(PY) -m scripts.compare metrics
+
+metrics-diff: $(VENV_OK) ## Show how metrics changed between two versions: make metrics-diff A=v1 B=v2
+	@$(PY) -m scripts.compare metrics-diff "$(A)" "$(B)"
+
+params-diff: $(VENV_OK) ## Show how params changed between two versions: make params-diff A=v1 B=v2
+	@$(PY) -m scripts.compare params-diff "$(A)" "$(B)"
+
+verify: $(VENV_OK) ## Retrain the production model from its records in a temp dir; PASS if sha256 matches
+	@$(PY) -m scripts.verify
+
+##@ Development
+.PHONY: test venv stamps clean
+test: $(VENV_OK) ## Run the test suite (unit, data, model, integration)
+	@$(PY) -m pytest
+
+venv: $(VENV_OK) ## Create .venv from the pinned requirements.txt
+
+stamps: $(call stamp,$(RAW) requirements.txt $(sort $(PREPARE_CODE) $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE))) $(PARAM_STAMPS)
+
+clean: ## Remove make's bookkeeping (.make/); versions, models and the registry are kept
+	rm -rf $(BOOK)
+
+# ---- machinery -------------------------------------------------------------------------
+
+$(VENV_OK): requirements.txt
+	@echo ">> setting up $(VENV) from requirements.txt"
+	@python3 -m venv $(VENV) || { echo "error: python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2; exit 2; }
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+# params.yaml: validated, then one stamp per section plus the generated make include.
+$(BOOK)/params.mk $(PARAM_STAMPS): $(S)/params.checked ;
+$(S)/params.checked: $(PARAMS) | $(VENV_OK)
+	@mkdir -p $(@D)
+	@$(PY) -m scripts.stamp params $< $(S) $(BOOK)/params.mk
+	@touch $@
+
+# Any other input file: a content stamp beside a checked marker.
+$(S)/%.sha: $(S)/%.checked ;
+$(S)/%.checked: % | $(VENV_OK)
+	@mkdir -p $(@D)
+	@$(PY) -m scripts.stamp file $< $(S)/$*.sha
+	@touch $@
+
+# A missing input is a one-line error, not make's "No rule to make target".
+$(PARAMS) $(RAW) requirements.txt:
+	@echo "error: $@: file not found" >&2; exit 2
+scripts/%.py:
+	@echo "error: $@: file not found" >&2; exit 2
+
+$(O):
+	@mkdir -p $@
+
+# Stamps, markers and pointers are real files that later runs compare against: never
+# delete them as intermediates.
+.SECONDARY:

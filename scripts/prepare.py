@@ -1,0 +1,243 @@
+"""Stage 1, prepare: validate the raw CSV, split it chronologically, write a data version.
+
+A data version's identity is the hash of its inputs (raw sha256, the code that ran, the
+data and features params). Rerunning a known combination reuses that version, so
+reverting a parameter brings back the old version and creates no duplicate.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scripts import features as F
+from scripts.artifacts import data_meta_path, data_split_paths, data_versions, read_data_meta, relative
+from scripts.config import ClockworkError, cli, load_params, repo_path
+from scripts.store import (
+    append_line, code_identity, git_info, locked, next_version, remove_stale, sha256_file, sha256_obj,
+    utc_now, write_if_changed, write_json,
+)
+
+log = logging.getLogger("clockwork.prepare")
+SPLITS = ("train", "test", "production")
+
+
+def _line(index: int) -> int:
+    """File line of a data row (1-based, header is line 1)."""
+    return int(index) + 2
+
+
+def read_raw(path: Path) -> pd.DataFrame:
+    """Parse the raw CSV as text and convert column by column, so each problem is named.
+
+    Accepts a UTF-8 BOM, CRLF line endings and integers written as '40.0'.
+    """
+    try:
+        frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False, na_filter=False)
+    except FileNotFoundError:
+        raise ClockworkError(f"{path}: file not found") from None
+    except pd.errors.EmptyDataError:
+        raise ClockworkError(f"{path}: empty file (no header)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ClockworkError(f"{path}: not a readable CSV: {str(exc).splitlines()[0]}") from None
+    expected = list(F.RAW_COLUMNS)
+    columns = [c.strip() for c in frame.columns]
+    missing = [c for c in expected if c not in columns]
+    extra = [c for c in columns if c not in expected]
+    if missing:
+        raise ClockworkError(f"{path}: missing column(s): {', '.join(missing)}")
+    if extra:
+        raise ClockworkError(f"{path}: unexpected column(s): {', '.join(extra)}")
+    if columns != expected:
+        raise ClockworkError(f"{path}: columns out of order: expected {', '.join(expected)}")
+    if frame.empty:
+        raise ClockworkError(f"{path}: no data rows")
+    frame.columns = [F.RAW_COLUMNS[c] for c in columns]
+    return _convert(frame, path)
+
+
+def _convert(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Text columns to typed columns; the first bad cell is reported with its line."""
+    raw_name = {v: k for k, v in F.RAW_COLUMNS.items()}
+    for column in frame.columns:
+        text = frame[column].str.strip()
+        blank = text == ""
+        if blank.any():
+            index = blank.idxmax()
+            raise ClockworkError(f"{path}: line {_line(index)}: column '{raw_name[column]}': empty value")
+        if column in ("product_id", "type"):
+            frame[column] = text
+            continue
+        numbers = pd.to_numeric(text, errors="coerce")
+        bad = numbers.isna() | ~np.isfinite(numbers.to_numpy(dtype="float64", na_value=np.nan))
+        if bad.any():
+            index = bad.idxmax()
+            raise ClockworkError(f"{path}: line {_line(index)}: column '{raw_name[column]}': {text[index]!r} is not a finite number")
+        if column in F.INTEGER_COLUMNS:
+            fractional = numbers != np.round(numbers)
+            if fractional.any():
+                index = fractional.idxmax()
+                raise ClockworkError(f"{path}: line {_line(index)}: column '{raw_name[column]}': {text[index]!r} is not an integer")
+            numbers = numbers.astype("int64")
+        else:
+            numbers = numbers.astype("float64")
+        frame[column] = numbers
+    return frame
+
+
+def validate_rows(frame: pd.DataFrame, ranges: dict, path: Path) -> None:
+    """Domain rules: unique increasing UDI, known Type, 0/1 labels, values within ranges."""
+    def refuse(mask: pd.Series, what: str) -> None:
+        if mask.any():
+            index = mask.idxmax()
+            raise ClockworkError(f"{path}: line {_line(index)}: {what}")
+
+    duplicated = frame["udi"].duplicated()
+    if duplicated.any():
+        refuse(duplicated, f"duplicated UDI {frame['udi'][duplicated].iloc[0]}")
+    refuse(frame["udi"].diff().fillna(1) <= 0, "UDI not increasing (UDI order is the data set's time order)")
+    refuse(~frame["type"].isin(F.TYPES), f"column 'Type': value not one of {'/'.join(F.TYPES)}")
+    for column in [F.LABEL, *F.FAILURE_MODES]:
+        refuse(~frame[column].isin([0, 1]), f"column '{column}': label must be 0 or 1")
+    for column, (low, high) in ranges.items():
+        refuse((frame[column] < low) | (frame[column] > high), f"column '{column}': value outside the range [{low}, {high}] set in params data.ranges")
+
+
+def split(frame: pd.DataFrame, data: dict) -> dict[str, pd.DataFrame]:
+    """Chronological split: train window (whose tail is the test set) and the production tail."""
+    window, test_rows, production_rows = data["train_window_rows"], data["test_rows"], data["production_rows"]
+    if window + production_rows > len(frame):
+        raise ClockworkError(
+            f"params data: train_window_rows + production_rows = {window + production_rows} exceeds the {len(frame)} raw rows")
+    return {
+        "train": frame.iloc[: window - test_rows],
+        "test": frame.iloc[window - test_rows : window],
+        "production": frame.iloc[len(frame) - production_rows :],
+    }
+
+
+def apply_quirk_policy(train: pd.DataFrame, policy: dict) -> tuple[pd.DataFrame, dict]:
+    """Drop the training rows whose quirk policy says 'drop'; count every quirk either way."""
+    masks = F.label_quirks(train)
+    report = {}
+    keep = pd.Series(True, index=train.index)
+    for name, mask in masks.items():
+        report[name] = {"policy": policy[name], "rows": int(mask.sum())}
+        if policy[name] == "drop":
+            keep &= ~mask
+    return train[keep], report
+
+
+def build_splits(frame: pd.DataFrame, data: dict, feats: dict) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Pure part of prepare: split, apply the quirk policy, add the derived features."""
+    parts = split(frame, data)
+    parts["train"], quirks = apply_quirk_policy(parts["train"], data["label_quirks"])
+    ordered = ["udi", "product_id", *F.INPUT_COLUMNS, *feats["derived"], F.LABEL, *F.FAILURE_MODES]
+    out = {}
+    for name, part in parts.items():
+        enriched = F.add_derived(part, feats["derived"])
+        for column in ["udi", "product_id", F.LABEL, *F.FAILURE_MODES]:
+            enriched[column] = part[column].to_numpy()
+        out[name] = enriched[ordered].reset_index(drop=True)
+    return out, quirks
+
+
+def find_version(paths: dict, key: str) -> str | None:
+    """The existing data version with this identity key, if any."""
+    for version in data_versions(paths):
+        if read_data_meta(paths, version)["key"] == key:
+            return version
+    return None
+
+
+def _write_version(paths: dict, version: str, parts: dict[str, pd.DataFrame]) -> dict:
+    """Write each version directory in a temp dir beside it, then rename it into place."""
+    targets = data_split_paths(paths, version)
+    for directory in {t.parent for t in targets.values()}:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{version}."))
+        try:
+            for name, target in targets.items():
+                if target.parent == directory:
+                    parts[name].to_csv(staging / target.name, index=False)
+            staging.rename(directory)
+        except BaseException:
+            remove_stale(staging)
+            raise
+    return {
+        name: {
+            "path": relative(target),
+            "sha256": sha256_file(target),
+            "rows": len(parts[name]),
+            "label_rate": round(F.failure_rate(parts[name][F.LABEL]), 6),
+        }
+        for name, target in targets.items()
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, help="pointer file naming the current data version (written only on change)")
+    args = parser.parse_args(argv)
+    params = load_params()
+    paths, data, feats = params["paths"], params["data"], params["features"]
+    raw = repo_path(paths["raw"])
+    raw_sha = sha256_file(raw)
+    if raw_sha != data["raw_sha256"]:
+        raise ClockworkError(f"{raw}: sha256 {raw_sha} differs from data.raw_sha256 {data['raw_sha256']}; the raw file is immutable")
+    frame = read_raw(raw)
+    validate_rows(frame, data["ranges"], raw)
+    code = code_identity()
+    used = {"data": data, "features": feats}
+    key = sha256_obj({"raw": raw_sha, "code": code["sha256"], "params": used})
+    with locked(repo_path(paths["processed_dir"]) / ".lock"):
+        version = find_version(paths, key)
+        if version:
+            log.info("data version %s already holds these inputs; reusing it", version)
+        else:
+            version = _create(paths, frame, data, feats, raw, raw_sha, code, used, key)
+    if args.out:
+        write_if_changed(args.out, version + "\n")
+    print(version)
+    return 0
+
+
+def _create(paths, frame, data, feats, raw, raw_sha, code, used, key) -> str:
+    """Build a new data version; its metadata is written last, as the commit marker."""
+    version = next_version(data_versions(paths))
+    # A run killed before its metadata landed leaves a version dir or a staging dir: clear them.
+    for leftover in data_split_paths(paths, version).values():
+        remove_stale(leftover.parent)
+        for staging in leftover.parent.parent.glob(".v*.*"):
+            remove_stale(staging)
+    parts, quirks = build_splits(frame, data, feats)
+    outputs = _write_version(paths, version, parts)
+    meta = {
+        "version": version,
+        "key": key,
+        "created_at": utc_now(),
+        "inputs": {"raw": {"path": paths["raw"], "sha256": raw_sha, "rows": len(frame)}},
+        "outputs": outputs,
+        "script": {"path": "scripts/prepare.py", "sha256": code["files"]["scripts/prepare.py"], "code": code},
+        "git": git_info(),
+        "params": used,
+        "params_sha256": sha256_obj(used),
+        "label_quirks": quirks,
+        "features": {"inputs": F.INPUT_COLUMNS, "derived": feats["derived"], "label": F.LABEL},
+    }
+    write_json(data_meta_path(paths, version), meta, "data_version")
+    files = " ".join(f"{n}={o['path']}:{o['sha256'][:12]}:{o['rows']}rows" for n, o in outputs.items())
+    append_line(repo_path(paths["manifest"]),
+                f"{version} {meta['created_at']} script=scripts/prepare.py:{meta['script']['sha256'][:12]} "
+                f"commit={(meta['git']['commit'] or 'none')[:12]}{'+dirty' if meta['git']['dirty'] else ''} "
+                f"params={meta['params_sha256'][:12]} input={paths['raw']}:{raw_sha[:12]} {files}")
+    log.info("created data version %s (%s)", version, files)
+    return version
+
+
+if __name__ == "__main__":
+    cli(main)

@@ -1,0 +1,222 @@
+"""Stage 4, registry: every model version, its status, the production alias and its history.
+
+models/registry.json is the one place that says which model is in production. Every
+change happens under a lock, is written atomically, and appends to the history, so "what
+was live when, and why" is always answerable. Gates are applied here, at registration,
+because they compare a candidate with whatever is in production at that moment.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import socket
+from pathlib import Path
+from contextlib import contextmanager
+from typing import Iterator
+
+from scripts.artifacts import model_versions, read_card, read_pointer
+from scripts.config import ClockworkError, cli, load_params, repo_path
+from scripts.metrics import check_gates, describe_gates
+from scripts.store import append_line, canonical_json, locked, read_json, utc_now, version_number, write_if_changed, write_json
+
+log = logging.getLogger("clockwork.registry")
+SCHEMA = "registry"
+
+
+def empty_registry() -> dict:
+    """A registry with no versions and nothing in production."""
+    return {"schema_version": 1, "aliases": {"production": None}, "versions": {}, "history": []}
+
+
+def load(paths: dict) -> dict:
+    """Read the registry; a missing file is only acceptable before any model was registered."""
+    path = repo_path(paths["registry"])
+    if not path.exists():
+        log_path = repo_path(paths["metadata_log"])
+        if log_path.exists() and log_path.stat().st_size:
+            raise ClockworkError(f"{path}: missing, but {paths['metadata_log']} shows versions were registered; "
+                                 "restore the registry from a backup (it is the record of what was in production)")
+        return empty_registry()
+    registry = read_json(path, SCHEMA)
+    check_consistent(registry, str(path))
+    return registry
+
+
+def check_consistent(registry: dict, source: str) -> None:
+    """Rules the schema can't express: the alias names a registered production version."""
+    production = registry["aliases"]["production"]
+    live = [v for v, entry in registry["versions"].items() if entry["status"] == "production"]
+    if production is None and live or production is not None and live != [production]:
+        raise ClockworkError(f"{source}: aliases.production is {production} but versions marked production are {live}")
+
+
+@contextmanager
+def transaction(paths: dict) -> Iterator[dict]:
+    """Load the registry under its lock, let the caller change it, then write it atomically."""
+    path = repo_path(paths["registry"])
+    with locked(path.with_name(path.name + ".lock")):
+        registry = load(paths)
+        before = canonical_json(registry)
+        yield registry
+        if canonical_json(registry) != before:
+            check_consistent(registry, str(path))
+            write_json(path, registry, SCHEMA)
+
+
+def actor() -> str:
+    """Who made a change: user@host, recorded in the history."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _event(registry: dict, action: str, source: str | None, target: str | None, reason: str) -> None:
+    registry["history"].append({"at": utc_now(), "action": action, "from": source, "to": target,
+                                "reason": reason, "actor": actor()})
+
+
+def _set_production(registry: dict, version: str, action: str, reason: str) -> None:
+    previous = registry["aliases"]["production"]
+    if previous is not None:
+        registry["versions"][previous]["status"] = "archived"
+    registry["versions"][version]["status"] = "production"
+    registry["aliases"]["production"] = version
+    _event(registry, action, previous, version, reason)
+
+
+def register(paths: dict, version: str, gates: dict) -> dict:
+    """Add an evaluated version: gate it against production, auto-promote the first that passes."""
+    card = read_card(paths, version)
+    with transaction(paths) as registry:
+        if version in registry["versions"]:
+            log.info("model %s is already registered (status %s)", version, registry["versions"][version]["status"])
+            return registry["versions"][version]
+        production = registry["aliases"]["production"]
+        live_metrics = registry["versions"][production]["metrics"] if production else None
+        verdict = check_gates(card["metrics"]["test"], live_metrics, gates)
+        verdict["compared_with"] = production
+        test = card["metrics"]["test"]
+        registry["versions"][version] = {
+            "status": "candidate" if verdict["passed"] else "rejected",
+            "registered_at": utc_now(),
+            "card": f"{paths['models_dir']}/model_{version}.json",
+            "sha256": card["artifact"]["sha256"],
+            "data_version": card["data"]["version"],
+            "algorithm": card["algorithm"],
+            "metrics": {k: test[k] for k in ("f1", "recall", "precision", "roc_auc", "error_rate")},
+            "gates": verdict,
+        }
+        _event(registry, "register", None, version, describe_gates(verdict))
+        if verdict["passed"] and production is None:
+            _set_production(registry, version, "promote", "first model to pass the gates (automatic)")
+        entry = registry["versions"][version]
+    _log_version(paths, version, card, entry)
+    if verdict["passed"]:
+        log.info("model %s %s; status %s", version, describe_gates(verdict), entry["status"])
+    else:
+        log.warning("model %s rejected: %s", version, describe_gates(verdict))
+    return entry
+
+
+def _log_version(paths: dict, version: str, card: dict, entry: dict) -> None:
+    """One human-readable line per version in models/model_metadata.log."""
+    m, git = entry["metrics"], card["git"]
+    hyper = ",".join(f"{k}={v}" for k, v in sorted(card["params"]["hyperparameters"].items()))
+    append_line(repo_path(paths["metadata_log"]),
+                f"{version} {card['created_at']} status={entry['status']} algorithm={card['algorithm']} {hyper} "
+                f"seed={card['params']['seed']} threshold={card['threshold']} data={card['data']['version']} "
+                f"f1={m['f1']} recall={m['recall']} precision={m['precision']} gates={'pass' if entry['gates']['passed'] else 'fail:' + ','.join(entry['gates']['failed'])} "
+                f"sha256={card['artifact']['sha256'][:16]} commit={(git['commit'] or 'none')[:12]}{'+dirty' if git['dirty'] else ''}")
+
+
+def promote(paths: dict, version: str, reason: str, force: bool = False) -> None:
+    """Point production at a registered version; a rejected one needs force."""
+    version_number(version)
+    with transaction(paths) as registry:
+        entry = registry["versions"].get(version)
+        if entry is None:
+            known = ", ".join(sorted(registry["versions"], key=version_number)) or "none"
+            raise ClockworkError(f"VERSION={version}: not in the registry (registered: {known})")
+        if entry["status"] == "production":
+            print(f"{version} is already in production")
+            return
+        if entry["status"] == "rejected" and not force:
+            raise ClockworkError(f"VERSION={version}: rejected at registration ({describe_gates(entry['gates'])}); "
+                                 "use FORCE=1 to promote it anyway")
+        _set_production(registry, version, "promote", reason + (" (forced past failed gates)" if entry["status"] == "rejected" else ""))
+    print(f"production -> {version}")
+
+
+def production_stack(history: list[dict]) -> list[str]:
+    """Replay the history: promotions push a version, rollbacks pop one."""
+    stack: list[str] = []
+    for event in history:
+        if event["action"] == "promote":
+            stack.append(event["to"])
+        elif event["action"] == "rollback" and stack:
+            stack.pop()
+    return stack
+
+
+def rollback(paths: dict, reason: str) -> None:
+    """Return production to the version that was live before the current one."""
+    with transaction(paths) as registry:
+        stack = production_stack(registry["history"])
+        if len(stack) < 2:
+            raise ClockworkError(f"{paths['registry']}: no earlier production version to roll back to")
+        _set_production(registry, stack[-2], "rollback", reason)
+        target = stack[-2]
+    print(f"production -> {target} (rolled back from {stack[-1]})")
+
+
+def show(paths: dict) -> None:
+    """Print the registry as a table, newest first."""
+    registry = load(paths)
+    production = registry["aliases"]["production"]
+    print(f"production: {production or '(none)'}")
+    print(f"{'version':8} {'status':10} {'data':5} {'algorithm':23} {'f1':>8} {'recall':>8} {'precision':>9}  gates")
+    for version in sorted(registry["versions"], key=version_number, reverse=True):
+        e = registry["versions"][version]
+        m = e["metrics"]
+        print(f"{version:8} {e['status']:10} {e['data_version']:5} {e['algorithm']:23} {m['f1']!s:>8} {m['recall']!s:>8} "
+              f"{m['precision']!s:>9}  {describe_gates(e['gates'])}")
+    unregistered = [v for v in model_versions(paths) if v not in registry["versions"]]
+    if unregistered:
+        print(f"trained but not registered: {', '.join(unregistered)}")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    reg = sub.add_parser("register", help="gate and register the evaluated model named by a pointer file")
+    reg.add_argument("--model", type=Path, required=True)
+    reg.add_argument("--out", type=Path)
+    pro = sub.add_parser("promote", help="make VERSION the production model")
+    pro.add_argument("version")
+    pro.add_argument("--reason", default="manual promotion")
+    pro.add_argument("--force", action="store_true")
+    rol = sub.add_parser("rollback", help="return to the previous production model")
+    rol.add_argument("--reason", default="manual rollback")
+    sub.add_parser("show", help="print the registry")
+    args = parser.parse_args(argv)
+    params = load_params()
+    paths = params["paths"]
+    if args.command == "register":
+        version = read_pointer(args.model)
+        register(paths, version, params["evaluate"]["gates"])
+        if args.out:
+            write_if_changed(args.out, version + "\n")
+    elif args.command == "promote":
+        promote(paths, args.version, args.reason, args.force)
+    elif args.command == "rollback":
+        rollback(paths, args.reason)
+    else:
+        show(paths)
+    return 0
+
+
+if __name__ == "__main__":
+    cli(main)

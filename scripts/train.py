@@ -1,0 +1,166 @@
+"""Stage 2, train: fit one scikit-learn Pipeline (features + model) on a data version.
+
+A model version's identity is the hash of the data version, the train params, the code
+and the pinned requirements. The same inputs reuse the existing version; joblib dumps of
+a seeded fit are byte-identical, which is what lets `make verify` compare sha256.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from scripts import features as F
+from scripts.artifacts import (
+    MODEL_ARTIFACT, MODEL_TRAIN_RECORD, load_split, model_path, model_versions, read_data_meta,
+    read_pointer, read_train_record, relative,
+)
+from scripts.config import ROOT, ClockworkError, cli, load_params, repo_path
+from scripts.store import (
+    atomic_write_bytes, code_identity, environment, git_info, locked, next_version, remove_stale,
+    sha256_bytes, sha256_file, sha256_obj, utc_now, write_if_changed, write_json,
+)
+
+log = logging.getLogger("clockwork.train")
+
+# Each algorithm: its scikit-learn class and the params.yaml keys it takes.
+ALGORITHMS = {
+    "random_forest": ("sklearn.ensemble:RandomForestClassifier", ["n_estimators", "max_features", "max_depth", "min_samples_leaf", "class_weight"]),
+    "hist_gradient_boosting": ("sklearn.ensemble:HistGradientBoostingClassifier", ["max_iter", "learning_rate", "max_depth", "min_samples_leaf"]),
+    "logistic_regression": ("sklearn.linear_model:LogisticRegression", ["C", "max_iter", "class_weight"]),
+}
+
+
+def effective_params(model: dict) -> dict:
+    """The model section reduced to what the chosen algorithm uses: the part that shapes the model."""
+    _, keys = ALGORITHMS[model["algorithm"]]
+    return {
+        "algorithm": model["algorithm"],
+        "seed": model["seed"],
+        "threshold": model["threshold"],
+        "hyperparameters": {k: model[k] for k in keys},
+    }
+
+
+def build_pipeline(feats: dict, model: dict) -> Any:
+    """Feature transformer + estimator as one Pipeline, so serving transforms exactly as training did."""
+    import importlib
+
+    from sklearn.pipeline import Pipeline
+
+    module, name = ALGORITHMS[model["algorithm"]][0].split(":")
+    estimator_class = getattr(importlib.import_module(module), name)
+    chosen = effective_params(model)
+    estimator = estimator_class(random_state=chosen["seed"], **chosen["hyperparameters"])
+    transformer = F.build_transformer(feats["derived"], feats["scaling"], feats["one_hot_type"])
+    return Pipeline([("features", transformer), ("model", estimator)])
+
+
+def train(frame: pd.DataFrame, feats: dict, model: dict) -> Any:
+    """Fit the Pipeline on a training frame; pure apart from the CPU it burns."""
+    pipeline = build_pipeline(feats, model)
+    pipeline.fit(frame[F.INPUT_COLUMNS], frame[F.LABEL].to_numpy())
+    return pipeline
+
+
+def dump(pipeline: Any) -> bytes:
+    """The joblib bytes of a fitted Pipeline (deterministic for a seeded fit)."""
+    import joblib
+
+    buffer = io.BytesIO()
+    joblib.dump(pipeline, buffer)
+    return buffer.getvalue()
+
+
+def find_version(paths: dict, key: str) -> str | None:
+    """The existing model version with this identity key, if any."""
+    for version in model_versions(paths):
+        if read_train_record(paths, version)["key"] == key:
+            return version
+    return None
+
+
+def check_data_matches_params(data_meta: dict, params: dict) -> None:
+    """Training must use the data version params.yaml specifies: refuse a stale pointer."""
+    for section in ("data", "features"):
+        if sha256_obj(data_meta["params"][section]) != sha256_obj(params[section]):
+            raise ClockworkError(f"data version {data_meta['version']} was prepared with other '{section}' params "
+                                 f"than params.yaml holds now; run make prepare (or make train) first")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, required=True, help="pointer file naming the data version (from prepare)")
+    parser.add_argument("--out", type=Path, help="pointer file naming the trained model version (written only on change)")
+    args = parser.parse_args(argv)
+    params = load_params()
+    paths = params["paths"]
+    data_meta = read_data_meta(paths, read_pointer(args.data))
+    check_data_matches_params(data_meta, params)
+    requirements = ROOT / "requirements.txt"
+    key = sha256_obj({
+        "data": data_meta["key"], "code": code_identity()["sha256"], "features": params["features"],
+        "model": effective_params(params["model"]), "requirements": sha256_file(requirements),
+    })
+    with locked(repo_path(paths["models_dir"]) / ".lock"):
+        version = find_version(paths, key)
+        if version:
+            log.info("model version %s already holds these inputs; reusing it", version)
+        else:
+            version = _create(paths, params, data_meta, key, requirements)
+    if args.out:
+        write_if_changed(args.out, version + "\n")
+    print(version)
+    return 0
+
+
+def _create(paths: dict, params: dict, data_meta: dict, key: str, requirements: Path) -> str:
+    """Fit, write the artifact, then the training record last as the commit marker."""
+    version = next_version(model_versions(paths))
+    models_dir = repo_path(paths["models_dir"])
+    for stale in models_dir.glob(".model_*.tmp"):  # temp files of a killed run
+        remove_stale(stale)
+    frame = load_split(data_meta, "train")
+    started = time.perf_counter()
+    pipeline = train(frame, params["features"], params["model"])
+    seconds = round(time.perf_counter() - started, 3)
+    blob = dump(pipeline)
+    artifact = model_path(paths, version, MODEL_ARTIFACT)
+    atomic_write_bytes(artifact, blob)
+    record = {
+        "version": version,
+        "key": key,
+        "created_at": utc_now(),
+        "data": {
+            "version": data_meta["version"],
+            "key": data_meta["key"],
+            "train": data_meta["outputs"]["train"],
+            "test": data_meta["outputs"]["test"],
+        },
+        "algorithm": params["model"]["algorithm"],
+        "params": effective_params(params["model"]),
+        "features": {
+            **params["features"],
+            "inputs": F.INPUT_COLUMNS,
+            "model_inputs": [str(n) for n in pipeline.named_steps["features"].get_feature_names_out()],
+        },
+        "threshold": params["model"]["threshold"],
+        "artifact": {"path": relative(artifact), "sha256": sha256_bytes(blob), "bytes": len(blob)},
+        "code": code_identity(),
+        "git": git_info(),
+        "environment": environment(),
+        "requirements_sha256": sha256_file(requirements),
+        "training": {"seconds": seconds, "rows": len(frame)},
+    }
+    write_json(model_path(paths, version, MODEL_TRAIN_RECORD), record, "model_train")
+    log.info("trained model %s (%s on data %s, %.1fs)", version, record["algorithm"], data_meta["version"], seconds)
+    return version
+
+
+if __name__ == "__main__":
+    cli(main)
