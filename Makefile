@@ -99,7 +99,7 @@ dag: ## Print the stage graph, read from this Makefile's own rules
 
 status: $(VENV_OK) ## Say which stages are stale and why (like dvc status)
 	@$(MAKE) stamps >/dev/null
-	@$(MAKE) -n --trace $(O)/register.done 2>&1 | $(PY) -m scripts.makeinfo status
+	@{ $(MAKE) -pRrq $(O)/register.done 2>/dev/null || true; } | $(PY) -m scripts.makeinfo status
 
 metrics: $(VENV_OK) ## Print a table of every model version's metrics
 	@$(PY) -m scripts.compare metrics
@@ -110,8 +110,8 @@ metrics-diff: $(VENV_OK) ## Show how metrics changed between two versions: make 
 params-diff: $(VENV_OK) ## Show how params changed between two versions: make params-diff A=v1 B=v2
 	@$(PY) -m scripts.compare params-diff "$(A)" "$(B)"
 
-verify: $(VENV_OK) ## Retrain the production model from its records in a temp dir; PASS if sha256 matches
-	@$(PY) -m scripts.verify
+verify: $(VENV_OK) ## Refit the production model (or VERSION=vN) from its records in a temp dir; PASS if sha256 matches
+	@$(PY) -m scripts.verify $(if $(VERSION),--version "$(VERSION)")
 
 ##@ Development
 .PHONY: test venv stamps clean

@@ -1,14 +1,15 @@
 """`make dag` and `make status`: read the stage graph and staleness from make itself.
 
-The Makefile is the only description of the DAG. This module never repeats it: `dag`
-parses make's rule database (make -p) and `status` parses make's own --trace reasons
-after the stamps are refreshed, so what it prints is what make would do.
+The Makefile is the only description of the DAG. This module never repeats it: both
+commands parse make's rule database (make -p). `status` runs after the stamps are
+refreshed and applies make's rule (a prerequisite newer than the target) to each stage.
 Standard library only, so `make dag` needs no venv.
 """
 from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 from typing import Iterable
 
 STAGES = ["prepare", "train", "evaluate", "register"]
@@ -35,7 +36,7 @@ def parse_rules(database: Iterable[str]) -> dict[str, list[str]]:
     for line in database:
         match = pattern.match(line.rstrip("\n"))
         if match and match.group(1) in STAGES:
-            rules[match.group(1)] = [p for p in match.group(2).split() if p != "|"]
+            rules[match.group(1)] = match.group(2).split("|")[0].split()  # order-only ones don't count
     return rules
 
 
@@ -58,33 +59,36 @@ def render_dag(rules: dict[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
-def parse_trace(trace: Iterable[str]) -> dict[str, list[str]]:
-    """Stage -> reasons, from `make -n --trace` output (make 4.x wording)."""
+def stale_reasons(rules: dict[str, list[str]], root: Path) -> dict[str, list[str]]:
+    """Stage -> why it would rerun, by make's own rule: a prerequisite newer than the target.
+
+    Run after the stamps are refreshed, so a stamp is newer only if its content changed.
+    (make -n can't answer this: it can't re-stat a stamp whose recipe leaves it untouched.)
+    """
     reasons: dict[str, list[str]] = {}
-    due = re.compile(r"update target '" + re.escape(OUT) + r"([a-z]+)\.done' due to: (.*)$")
-    missing = re.compile(r"target '" + re.escape(OUT) + r"([a-z]+)\.done' does not exist")
-    for line in trace:
-        if m := due.search(line):
-            reasons.setdefault(m.group(1), []).extend(m.group(2).split())
-        elif m := missing.search(line):
-            reasons.setdefault(m.group(1), []).append("(never built)")
+    for stage in STAGES:
+        if stage not in rules:
+            continue
+        done = root / f"{OUT}{stage}.done"
+        built = done.stat().st_mtime_ns if done.exists() else None
+        why = ["(never built)"] if built is None else []
+        for prerequisite in rules[stage]:
+            path = root / prerequisite
+            kind, name = describe(prerequisite)
+            if kind == "stage" and name in reasons:
+                why.append(f"upstream {name} is stale")
+            elif built is not None and (not path.exists() or path.stat().st_mtime_ns > built):
+                why.append({"stage": f"{name} produced a new version", "params": f"params.yaml section '{name}' changed",
+                            "code": f"code {name} changed", "file": f"{name} changed"}.get(kind, f"{name} changed"))
+        if why:
+            reasons[stage] = why
     return reasons
 
 
-def render_status(reasons: dict[str, list[str]]) -> str:
+def render_status(reasons: dict[str, list[str]], stages: list[str]) -> str:
     """One line per stage: up to date, or stale with the inputs that changed."""
-    lines = []
-    for stage in STAGES:
-        if stage not in reasons:
-            lines.append(f"{stage:9} up to date")
-            continue
-        why = []
-        for prerequisite in reasons[stage]:
-            kind, name = describe(prerequisite)
-            why.append({"stage": f"{name} will rerun", "params": f"params.yaml section '{name}' changed",
-                        "code": f"code {name} changed", "file": f"{name} changed"}.get(kind, name))
-        lines.append(f"{stage:9} stale: {'; '.join(why)}")
-    return "\n".join(lines)
+    return "\n".join(f"{stage:9} " + (f"stale: {'; '.join(reasons[stage])}" if stage in reasons else "up to date")
+                     for stage in stages)
 
 
 def main(argv: list[str]) -> int:
@@ -95,7 +99,11 @@ def main(argv: list[str]) -> int:
             return 2
         print(render_dag(rules))
     elif argv[:1] == ["status"]:
-        print(render_status(parse_trace(sys.stdin)))
+        rules = parse_rules(sys.stdin)
+        if not rules:
+            print("error: make printed no stage rules", file=sys.stderr)
+            return 2
+        print(render_status(stale_reasons(rules, Path.cwd()), [s for s in STAGES if s in rules]))
     else:
         print("usage: python -m scripts.makeinfo dag|status  (reads make's output on stdin)", file=sys.stderr)
         return 2

@@ -95,9 +95,17 @@ def check_data_matches_params(data_meta: dict, params: dict) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, required=True, help="pointer file naming the data version (from prepare)")
+    parser.add_argument("--data", type=Path, help="pointer file naming the data version (from prepare)")
     parser.add_argument("--out", type=Path, help="pointer file naming the trained model version (written only on change)")
+    parser.add_argument("--reproduce", type=Path, metavar="SPEC",
+                        help="refit from a JSON spec {train_csv, features, model} and write the joblib bytes to --artifact "
+                             "(used by make verify; reads no params.yaml)")
+    parser.add_argument("--artifact", type=Path)
     args = parser.parse_args(argv)
+    if args.reproduce:
+        return reproduce(args.reproduce, args.artifact)
+    if not args.data:
+        raise ClockworkError("--data: missing (the pointer file written by prepare)")
     params = load_params()
     paths = params["paths"]
     data_meta = read_data_meta(paths, read_pointer(args.data))
@@ -116,6 +124,18 @@ def main(argv: list[str]) -> int:
     if args.out:
         write_if_changed(args.out, version + "\n")
     print(version)
+    return 0
+
+
+def reproduce(spec_path: Path, artifact: Path | None) -> int:
+    """Refit from a recorded spec, in whatever checkout this code lives in; write the model bytes."""
+    import json
+
+    if artifact is None:
+        raise ClockworkError("--artifact: missing (where to write the refitted model)")
+    spec = json.loads(spec_path.read_text())
+    frame = pd.read_csv(spec["train_csv"])
+    atomic_write_bytes(artifact, dump(train(frame, spec["features"], spec["model"])))
     return 0
 
 
