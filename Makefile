@@ -36,6 +36,8 @@ stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
 SECTIONS := paths data features model evaluate
 PARAM_STAMPS := $(call param,$(SECTIONS))
+INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE))
+FILE_STAMPS = $(call stamp,$(INPUT_FILES))
 
 # Goals that need no pipeline state: they must not build the venv or read params.yaml.
 LIGHT_GOALS := help dag clean venv
@@ -95,7 +97,7 @@ help: ## List the targets (this text)
 	     /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 dag: ## Print the stage graph, read from this Makefile's own rules
-	@$(MAKE) -pRrq DAG_ONLY=1 $(O)/register.done 2>/dev/null | python3 -m scripts.makeinfo dag
+	@{ $(MAKE) -pRrq DAG_ONLY=1 $(O)/register.done 2>/dev/null || true; } | python3 -m scripts.makeinfo dag
 
 status: $(VENV_OK) ## Say which stages are stale and why (like dvc status)
 	@$(MAKE) stamps >/dev/null
@@ -120,17 +122,22 @@ test: $(VENV_OK) ## Run the test suite (unit, data, model, integration)
 
 venv: $(VENV_OK) ## Create .venv from the pinned requirements.txt
 
-stamps: $(call stamp,$(RAW) requirements.txt $(sort $(PREPARE_CODE) $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE))) $(PARAM_STAMPS)
+stamps: $(FILE_STAMPS) $(PARAM_STAMPS)
 
 clean: ## Remove make's bookkeeping (.make/); versions, models and the registry are kept
 	rm -rf $(BOOK)
 
 # ---- machinery -------------------------------------------------------------------------
 
+# The venv marker holds the sha256 of requirements.txt: a touch re-hashes, a change reinstalls.
+# (scripts.stamp imports only the standard library here, so the system python3 runs it.)
 $(VENV_OK): requirements.txt
-	@echo ">> setting up $(VENV) from requirements.txt"
-	@python3 -m venv $(VENV) || { echo "error: python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2; exit 2; }
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@if [ ! -x $(PY) ] || ! python3 -m scripts.stamp same $< $@; then \
+	  echo ">> setting up $(VENV) from requirements.txt"; \
+	  python3 -m venv $(VENV) || { echo "error: python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2; exit 2; }; \
+	  $(PY) -m pip install --quiet --disable-pip-version-check -r $< || { echo "error: pip install -r $< failed" >&2; exit 2; }; \
+	fi
+	@python3 -m scripts.stamp file $< $@
 	@touch $@
 
 # params.yaml: validated, then one stamp per section plus the generated make include.
@@ -156,6 +163,7 @@ scripts/%.py:
 $(O):
 	@mkdir -p $@
 
-# Stamps, markers and pointers are real files that later runs compare against: never
-# delete them as intermediates.
-.SECONDARY:
+# Stamps and markers come from pattern rules, so make would treat them as intermediates and
+# delete them; they are real files that later runs compare against. (Only these: a blanket
+# .SECONDARY would also stop make from noticing a missing params.yaml.)
+.SECONDARY: $(FILE_STAMPS) $(FILE_STAMPS:.sha=.checked)

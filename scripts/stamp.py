@@ -6,6 +6,7 @@ pass and no rebuild. Imports only the standard library and yaml (jsonschema only
 params.yaml changed), because this runs whenever an input's mtime moves.
 
   python -m scripts.stamp file SRC STAMP
+  python -m scripts.stamp same SRC STAMP      (exit 0 if STAMP holds SRC's sha256)
   python -m scripts.stamp params PARAMS STAMP_DIR MAKE_INCLUDE
 """
 from __future__ import annotations
@@ -55,11 +56,16 @@ def main(argv: list[str]) -> int:
     one = sub.add_parser("file")
     one.add_argument("source", type=Path)
     one.add_argument("stamp", type=Path)
+    same = sub.add_parser("same")
+    same.add_argument("source", type=Path)
+    same.add_argument("stamp", type=Path)
     many = sub.add_parser("params")
     many.add_argument("source", type=Path)
     many.add_argument("stamp_dir", type=Path)
     many.add_argument("include", type=Path)
     args = parser.parse_args(argv)
+    if args.kind == "same":
+        return 0 if args.stamp.exists() and args.stamp.read_text().strip() == sha256_file(args.source) else 1
     if args.kind == "file":
         if stamp_file(args.source, args.stamp):
             log.info("changed: %s", args.source)

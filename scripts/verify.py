@@ -91,10 +91,14 @@ def verify(paths: dict, version: str | None) -> tuple[bool, list[str]]:
         if done.returncode:
             return False, report + [f"refit failed: {(done.stderr.strip().splitlines() or ['no output'])[-1]}"]
         sha = sha256_file(rebuilt)
+    on_disk = sha256_file(ROOT / card["artifact"]["path"])
     diffs = differences(card, sha)
+    if on_disk != card["artifact"]["sha256"]:
+        diffs.append(f"artifact file {card['artifact']['path']}: sha256 {on_disk} differs from the registered one")
     report.append(f"registered sha256 {card['artifact']['sha256']}")
     report.append(f"rebuilt    sha256 {sha}")
-    return sha == card["artifact"]["sha256"], report + diffs
+    report.append(f"on disk    sha256 {on_disk}")
+    return sha == card["artifact"]["sha256"] == on_disk, report + diffs
 
 
 def main(argv: list[str]) -> int:

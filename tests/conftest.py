@@ -1,0 +1,111 @@
+"""Shared fixtures: a real pipeline built once in a temporary copy of the repository.
+
+Integration tests run the real make in their own copy of that built tree (mtimes kept,
+.venv linked), so each one starts from a finished build and pays only for what it changes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ["Makefile", "params.yaml", "requirements.txt", "scripts", "schemas", "data/raw"]
+
+
+@dataclass
+class Run:
+    """The outcome of one make invocation."""
+    code: int
+    out: str
+    err: str
+
+    @property
+    def stages(self) -> list[str]:
+        """Stage recipes that ran, in order (each recipe echoes '>> name')."""
+        return [line[3:].strip() for line in self.out.splitlines() if line.startswith(">> ")]
+
+
+class Repo:
+    """A throwaway copy of the project where real make runs."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def make(self, *args: str, timeout: int = 300, **env: str) -> Run:
+        done = subprocess.run(["make", *args], cwd=self.path, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, **env})
+        return Run(done.returncode, done.stdout, done.stderr)
+
+    def params(self) -> dict:
+        return yaml.safe_load((self.path / "params.yaml").read_text())
+
+    def set_param(self, section: str, key: str, value) -> None:
+        """Edit one value in place, keeping the file's comments and order (as a person would)."""
+        text = (self.path / "params.yaml").read_text().splitlines(keepends=True)
+        inside = False
+        for i, line in enumerate(text):
+            if not line.startswith(" ") and line.strip():
+                inside = line.startswith(f"{section}:")
+            elif inside and line.strip().startswith(f"{key}:"):
+                indent = line[: len(line) - len(line.lstrip())]
+                comment = line[line.index("#"):].rstrip("\n") if "#" in line else ""
+                text[i] = f"{indent}{key}: {json.dumps(value)}  {comment}\n"
+                break
+        else:
+            raise KeyError(f"{section}.{key}")
+        (self.path / "params.yaml").write_text("".join(text))
+
+    def json(self, relative: str):
+        return json.loads((self.path / relative).read_text())
+
+    def versions(self, directory: str, pattern: str) -> list[str]:
+        return sorted(p.name for p in (self.path / directory).glob(pattern))
+
+    @property
+    def data_versions(self) -> list[str]:
+        return self.versions("data/processed", "v*.json")
+
+    @property
+    def model_versions(self) -> list[str]:
+        return self.versions("models", "model_v*.joblib")
+
+
+def fresh_copy(destination: Path) -> Repo:
+    """Copy the project's sources (no generated files) and link the shared .venv."""
+    destination.mkdir(parents=True)
+    for name in SOURCES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, copy_function=shutil.copy2,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    for empty in ("data/processed", "data/production", "models", "logs"):
+        (destination / empty).mkdir(parents=True, exist_ok=True)
+    (destination / ".venv").symlink_to(ROOT / ".venv")
+    return Repo(destination)
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Repo:
+    """One full `make train` with the default params, shared read-only by many tests."""
+    repo = fresh_copy(tmp_path_factory.mktemp("built") / "repo")
+    run = repo.make("train")
+    assert run.code == 0, run.err
+    return repo
+
+
+@pytest.fixture
+def repo(built: Repo, tmp_path: Path) -> Repo:
+    """A private copy of the built tree (mtimes kept, so make sees it as up to date)."""
+    destination = tmp_path / "repo"
+    shutil.copytree(built.path, destination, symlinks=True, copy_function=shutil.copy2)
+    return Repo(destination)
