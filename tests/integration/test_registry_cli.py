@@ -1,0 +1,98 @@
+"""Registry lifecycle through the real make targets: gates, promote, rollback, diffs."""
+from __future__ import annotations
+
+from tests.conftest import Repo
+
+
+def _second_model(repo: Repo, n_estimators: int = 60) -> None:
+    repo.set_param("model", "n_estimators", n_estimators)
+    run = repo.make("train")
+    assert run.code == 0, run.err
+
+
+def test_second_passing_model_is_a_candidate_and_promote_rollback_are_recorded(repo: Repo):
+    _second_model(repo)
+    registry = repo.json("models/registry.json")
+    assert registry["versions"]["v2"]["status"] == "candidate"
+    assert registry["versions"]["v2"]["gates"]["compared_with"] == "v1"
+    assert registry["aliases"]["production"] == "v1", "only the first passing model is promoted automatically"
+
+    run = repo.make("promote", "VERSION=v2", "REASON=better recall on Type H")
+    assert run.code == 0, run.err
+    registry = repo.json("models/registry.json")
+    assert registry["aliases"]["production"] == "v2"
+    assert registry["versions"]["v1"]["status"] == "archived"
+    last = registry["history"][-1]
+    assert (last["action"], last["from"], last["to"], last["reason"]) == ("promote", "v1", "v2", "better recall on Type H")
+
+    run = repo.make("rollback")
+    assert run.code == 0, run.err
+    registry = repo.json("models/registry.json")
+    assert registry["aliases"]["production"] == "v1"
+    assert registry["versions"]["v2"]["status"] == "archived"
+    assert [e["action"] for e in registry["history"]] == ["register", "promote", "register", "promote", "rollback"]
+
+    run = repo.make("rollback")
+    assert run.code != 0 and "no earlier production version" in run.err
+
+
+def test_history_is_append_only(repo: Repo):
+    before = repo.json("models/registry.json")["history"]
+    _second_model(repo)
+    repo.make("promote", "VERSION=v2")
+    after = repo.json("models/registry.json")["history"]
+    assert after[: len(before)] == before
+
+
+def test_failing_candidate_is_rejected_with_the_gate_named_and_needs_force(repo: Repo):
+    repo.set_param("evaluate", "min_f1", 0.99)
+    repo.set_param("model", "n_estimators", 50)
+    run = repo.make("train")
+    assert run.code == 0, run.err
+    assert "rejected: failed min_f1" in run.err
+    entry = repo.json("models/registry.json")["versions"]["v2"]
+    assert entry["status"] == "rejected" and entry["gates"]["failed"] == ["min_f1"]
+    assert "status=rejected" in (repo.path / "models/model_metadata.log").read_text().splitlines()[-1]
+
+    run = repo.make("promote", "VERSION=v2")
+    assert run.code != 0 and "rejected at registration" in run.err and "FORCE=1" in run.err
+    assert repo.json("models/registry.json")["aliases"]["production"] == "v1"
+    run = repo.make("promote", "VERSION=v2", "FORCE=1")
+    assert run.code == 0, run.err
+    assert "forced past failed gates" in repo.json("models/registry.json")["history"][-1]["reason"]
+
+
+def test_promote_argument_errors_are_one_line(repo: Repo):
+    for args, message in [((), "VERSION: missing"), (("VERSION=v9",), "VERSION=v9: not in the registry"),
+                          (("VERSION=latest",), "latest: not a version name")]:
+        run = repo.make("promote", *args)
+        assert run.code != 0
+        assert message in run.err, run.err
+        assert "Traceback" not in run.err
+
+
+def test_metrics_table_and_diffs(repo: Repo):
+    _second_model(repo)
+    run = repo.make("metrics")
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert lines[0].split()[:4] == ["version", "status", "data", "algorithm"]
+    assert lines[1].startswith("v2") and lines[2].startswith("v1 ")
+
+    run = repo.make("params-diff", "A=v1", "B=v2")
+    assert run.code == 0, run.err
+    assert "model.hyperparameters.n_estimators  200  ->  60" in run.out
+    assert "data_version" not in run.out, "both models share data v1"
+
+    run = repo.make("metrics-diff", "A=v1", "B=v2")
+    assert run.code == 0, run.err
+    assert any(line.startswith("test.f1 ") for line in run.out.splitlines())
+
+    run = repo.make("metrics-diff", "A=v1")
+    assert run.code != 0 and "B: missing" in run.err
+
+
+def test_registry_show(repo: Repo):
+    run = repo.make("registry")
+    assert run.code == 0, run.err
+    assert "production: v1" in run.out and "passed all gates" in run.out

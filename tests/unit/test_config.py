@@ -1,0 +1,79 @@
+"""params.yaml loading: every failure is one line naming the file and the key."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scripts.config import ROOT, ClockworkError, load_params
+
+
+@pytest.fixture
+def params() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def write(tmp_path: Path, doc) -> Path:
+    path = tmp_path / "params.yaml"
+    path.write_text(doc if isinstance(doc, str) else yaml.safe_dump(doc))
+    return path
+
+
+def error(path: Path) -> str:
+    with pytest.raises(ClockworkError) as caught:
+        load_params(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(str(path))
+    return message
+
+
+def test_the_committed_params_are_valid():
+    params = load_params(ROOT / "params.yaml")
+    assert set(params) >= {"paths", "data", "features", "model", "evaluate"}
+
+
+def test_missing_file(tmp_path):
+    assert "file not found" in error(tmp_path / "params.yaml")
+
+
+def test_yaml_syntax_error_names_line(tmp_path):
+    assert "YAML syntax error: line 2, column 11: mapping values are not allowed here" in error(write(tmp_path, "model:\n  seed: 42: 1\n"))
+
+
+def test_missing_key(tmp_path, params):
+    del params["model"]["seed"]
+    assert error(write(tmp_path, params)).endswith("model.seed: missing required key")
+
+
+def test_unknown_key(tmp_path, params):
+    params["model"]["n_trees"] = 5
+    assert error(write(tmp_path, params)).endswith("model.n_trees: unknown key")
+
+
+def test_wrong_type_and_negative(tmp_path, params):
+    params["model"]["n_estimators"] = "many"
+    assert "model.n_estimators: 'many' is not of type 'integer'" in error(write(tmp_path, params))
+    params["model"]["n_estimators"] = -1
+    assert "model.n_estimators: -1 is less than the minimum of 1" in error(write(tmp_path, params))
+
+
+def test_unknown_algorithm(tmp_path, params):
+    params["model"]["algorithm"] = "svm"
+    assert "model.algorithm: 'svm' is not one of" in error(write(tmp_path, params))
+
+
+def test_relations_between_values(tmp_path, params):
+    params["data"]["test_rows"] = params["data"]["train_window_rows"]
+    assert "data.test_rows: must be smaller" in error(write(tmp_path, params))
+
+
+def test_top_level_must_be_a_mapping(tmp_path):
+    assert "expected a mapping" in error(write(tmp_path, "- a\n- b\n"))
+
+
+def test_env_var_selects_the_file(tmp_path, params, monkeypatch):
+    params["model"]["seed"] = 7
+    monkeypatch.setenv("CLOCKWORK_PARAMS", str(write(tmp_path, params)))
+    assert load_params()["model"]["seed"] == 7

@@ -1,0 +1,95 @@
+"""Atomic writes, the filechk idiom, canonical hashes, O_APPEND logs and locks."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+
+import pytest
+
+from scripts import store
+from scripts.config import ClockworkError
+
+
+def test_atomic_write_failure_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
+    target = tmp_path / "a.json"
+    store.atomic_write_text(target, "old")
+    monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk gone")))
+    with pytest.raises(OSError):
+        store.atomic_write_text(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_write_if_changed_leaves_mtime_alone_when_equal(tmp_path):
+    target = tmp_path / "stamp"
+    assert store.write_if_changed(target, "abc\n")
+    before = target.stat().st_mtime_ns
+    time.sleep(0.01)
+    assert not store.write_if_changed(target, "abc\n")
+    assert target.stat().st_mtime_ns == before
+    assert store.write_if_changed(target, "abd\n")
+
+
+def test_canonical_hash_ignores_key_order():
+    assert store.sha256_obj({"a": 1, "b": [1, 2]}) == store.sha256_obj({"b": [1, 2], "a": 1})
+    assert store.sha256_obj({"a": 1}) != store.sha256_obj({"a": 2})
+
+
+def test_write_json_refuses_a_document_that_breaks_its_schema(tmp_path):
+    with pytest.raises(ClockworkError, match="missing required key"):
+        store.write_json(tmp_path / "r.json", {"schema_version": 1}, "registry")
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_read_json_names_a_corrupt_file(tmp_path):
+    path = tmp_path / "registry.json"
+    path.write_text("{not json")
+    with pytest.raises(ClockworkError, match="corrupt JSON"):
+        store.read_json(path, "registry")
+
+
+def _append_many(path, worker):
+    for i in range(300):
+        store.append_line(path, f"{worker}:{i}:" + "x" * 500)
+
+
+def test_concurrent_appends_never_tear_or_lose_lines(tmp_path):
+    path = tmp_path / "log.jsonl"
+    procs = [multiprocessing.Process(target=_append_many, args=(path, w)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 1200
+    assert all(line.count(":") == 2 and line.endswith("x" * 500) for line in lines)
+
+
+def _hold_lock(path, marker):
+    with store.locked(path):
+        marker.write_text(f"{time.time()}")
+        time.sleep(0.5)
+
+
+def test_lock_serialises_holders(tmp_path):
+    lock, marker = tmp_path / ".lock", tmp_path / "m"
+    holder = multiprocessing.Process(target=_hold_lock, args=(lock, marker))
+    holder.start()
+    while not marker.exists():
+        time.sleep(0.01)
+    started = time.time()
+    with store.locked(lock):
+        waited = time.time() - started
+    holder.join()
+    assert waited > 0.3
+
+
+def test_versions(tmp_path):
+    for name in ["v1.json", "v10.json", "v2.json", "vx.json", "notes.json"]:
+        (tmp_path / name).write_text("{}")
+    assert store.existing_versions(tmp_path, "{v}.json") == ["v1", "v2", "v10"]
+    assert store.next_version(["v1", "v2", "v10"]) == "v11"
+    assert store.next_version([]) == "v1"
+    with pytest.raises(ClockworkError):
+        store.version_number("latest")
