@@ -118,7 +118,7 @@ verify: $(VENV_OK) ## Refit the production model (or VERSION=vN) from its record
 ##@ Development
 .PHONY: test venv stamps clean
 test: $(VENV_OK) ## Run the test suite (unit, data, model, integration)
-	@$(PY) -m pytest
+	@$(PY) -m pytest tests -q --durations=8
 
 venv: $(VENV_OK) ## Create .venv from the pinned requirements.txt
 
