@@ -198,7 +198,7 @@ def git_info() -> dict:
     commit = run("rev-parse", "HEAD")
     if commit is None:
         return {"commit": None, "dirty": None}
-    status = run("status", "--porcelain", "--untracked-files=no")
+    status = run("status", "--porcelain")  # untracked files count: new code not in the commit is dirt
     return {"commit": commit.strip(), "dirty": bool(status and status.strip())}
 
 
