@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ["Makefile", "params.yaml", "requirements.txt", "scripts", "schemas", "data/raw"]
+SOURCES = [".gitignore", "Makefile", "params.yaml", "requirements.txt", "scripts", "schemas", "data/raw"]
 
 
 @dataclass
