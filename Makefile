@@ -97,11 +97,11 @@ help: ## List the targets (this text)
 	     /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 dag: ## Print the stage graph, read from this Makefile's own rules
-	@{ $(MAKE) -pRrq DAG_ONLY=1 $(O)/register.done 2>/dev/null || true; } | python3 -m scripts.makeinfo dag
+	@{ $(MAKE) -pRrq DAG_ONLY=1 $(O)/register.done 2>/dev/null || true; } | python3 -m scripts.makeinfo dag --out $(O) --stamps $(S)
 
 status: $(VENV_OK) ## Say which stages are stale and why (like dvc status)
 	@$(MAKE) stamps >/dev/null
-	@{ $(MAKE) -pRrq $(O)/register.done 2>/dev/null || true; } | $(PY) -m scripts.makeinfo status
+	@{ $(MAKE) -pRrq $(O)/register.done 2>/dev/null || true; } | $(PY) -m scripts.makeinfo status --out $(O) --stamps $(S)
 
 metrics: $(VENV_OK) ## Print a table of every model version's metrics
 	@$(PY) -m scripts.compare metrics

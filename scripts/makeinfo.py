@@ -7,32 +7,39 @@ Standard library only, so `make dag` needs no venv.
 """
 from __future__ import annotations
 
+import argparse
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 STAGES = ["prepare", "train", "evaluate", "register"]
-OUT = ".make/out/"
-STAMPS = ".make/stamps/"
 
 
-def describe(prerequisite: str) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Layout:
+    """Make's bookkeeping directories, as the Makefile passes them (--out, --stamps)."""
+    out: str
+    stamps: str
+
+
+def describe(prerequisite: str, layout: Layout) -> tuple[str, str]:
     """Classify a prerequisite path as (kind, human name)."""
-    if prerequisite.startswith(OUT):
-        return "stage", prerequisite[len(OUT):]
-    if prerequisite.startswith(STAMPS + "params-"):
-        return "params", prerequisite[len(STAMPS + "params-"):].removesuffix(".sha")
-    if prerequisite.startswith(STAMPS):
-        name = prerequisite[len(STAMPS):].removesuffix(".sha")
+    if prerequisite.startswith(layout.out):
+        return "stage", prerequisite[len(layout.out):]
+    if prerequisite.startswith(layout.stamps + "params-"):
+        return "params", prerequisite[len(layout.stamps + "params-"):].removesuffix(".sha")
+    if prerequisite.startswith(layout.stamps):
+        name = prerequisite[len(layout.stamps):].removesuffix(".sha")
         return ("code" if name.startswith("scripts/") else "file"), name
     return "other", prerequisite
 
 
-def parse_rules(database: Iterable[str]) -> dict[str, list[str]]:
+def parse_rules(database: Iterable[str], layout: Layout) -> dict[str, list[str]]:
     """Stage -> prerequisites, from `make -p` output."""
     rules: dict[str, list[str]] = {}
-    pattern = re.compile(r"^" + re.escape(OUT) + r"([a-z]+)\.done:(?!=)(.*)$")
+    pattern = re.compile(r"^" + re.escape(layout.out) + r"([a-z]+)\.done:(?!=)(.*)$")
     for line in database:
         match = pattern.match(line.rstrip("\n"))
         if match and match.group(1) in STAGES:
@@ -40,7 +47,7 @@ def parse_rules(database: Iterable[str]) -> dict[str, list[str]]:
     return rules
 
 
-def render_dag(rules: dict[str, list[str]]) -> str:
+def render_dag(rules: dict[str, list[str]], layout: Layout) -> str:
     """A readable stage graph: the chain, then each stage's inputs grouped by kind."""
     lines = ["raw data ─► " + " ─► ".join(s for s in STAGES if s in rules) + " ─► models/registry.json", ""]
     for stage in STAGES:
@@ -48,7 +55,7 @@ def render_dag(rules: dict[str, list[str]]) -> str:
             continue
         groups: dict[str, list[str]] = {}
         for prerequisite in rules[stage]:
-            kind, name = describe(prerequisite)
+            kind, name = describe(prerequisite, layout)
             if kind != "other":
                 groups.setdefault(kind, []).append(name)
         lines.append(f"{stage}")
@@ -59,7 +66,7 @@ def render_dag(rules: dict[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
-def stale_reasons(rules: dict[str, list[str]], root: Path) -> dict[str, list[str]]:
+def stale_reasons(rules: dict[str, list[str]], root: Path, layout: Layout) -> dict[str, list[str]]:
     """Stage -> why it would rerun, by make's own rule: a prerequisite newer than the target.
 
     Run after the stamps are refreshed, so a stamp is newer only if its content changed.
@@ -69,12 +76,12 @@ def stale_reasons(rules: dict[str, list[str]], root: Path) -> dict[str, list[str
     for stage in STAGES:
         if stage not in rules:
             continue
-        done = root / f"{OUT}{stage}.done"
+        done = root / f"{layout.out}{stage}.done"
         built = done.stat().st_mtime_ns if done.exists() else None
         why = ["(never built)"] if built is None else []
         for prerequisite in rules[stage]:
             path = root / prerequisite
-            kind, name = describe(prerequisite)
+            kind, name = describe(prerequisite, layout)
             if kind == "stage" and name in reasons:
                 why.append(f"upstream {name} is stale")
             elif built is not None and (not path.exists() or path.stat().st_mtime_ns > built):
@@ -92,21 +99,20 @@ def render_status(reasons: dict[str, list[str]], stages: list[str]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["dag"]:
-        rules = parse_rules(sys.stdin)
-        if not rules:
-            print("error: make printed no stage rules", file=sys.stderr)
-            return 2
-        print(render_dag(rules))
-    elif argv[:1] == ["status"]:
-        rules = parse_rules(sys.stdin)
-        if not rules:
-            print("error: make printed no stage rules", file=sys.stderr)
-            return 2
-        print(render_status(stale_reasons(rules, Path.cwd()), [s for s in STAGES if s in rules]))
-    else:
-        print("usage: python -m scripts.makeinfo dag|status  (reads make's output on stdin)", file=sys.stderr)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", choices=["dag", "status"], help="reads `make -p` output on stdin")
+    parser.add_argument("--out", required=True, help="the Makefile's stage-pointer directory, e.g. .make/out")
+    parser.add_argument("--stamps", required=True, help="the Makefile's stamp directory, e.g. .make/stamps")
+    args = parser.parse_args(argv)
+    layout = Layout(args.out.rstrip("/") + "/", args.stamps.rstrip("/") + "/")
+    rules = parse_rules(sys.stdin, layout)
+    if not rules:
+        print("error: make printed no stage rules", file=sys.stderr)
         return 2
+    if args.command == "dag":
+        print(render_dag(rules, layout))
+    else:
+        print(render_status(stale_reasons(rules, Path.cwd(), layout), [s for s in STAGES if s in rules]))
     return 0
 
 

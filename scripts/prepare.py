@@ -206,30 +206,37 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _create(paths, frame, data, feats, raw, raw_sha, code, used, key) -> str:
+def _create(paths: dict, frame: pd.DataFrame, data: dict, feats: dict, raw: Path, raw_sha: str, code: dict,
+            used: dict, key: str) -> str:
     """Build a new data version; its metadata is written last, as the commit marker."""
     version = next_version(data_versions(paths))
+    directories = {p.parent for p in data_split_paths(paths, version).values()}
     # A run killed before its metadata landed leaves a version dir or a staging dir: clear them.
-    for leftover in data_split_paths(paths, version).values():
-        remove_stale(leftover.parent)
-        for staging in leftover.parent.parent.glob(".v*.*"):
+    for directory in directories:
+        remove_stale(directory)
+        for staging in directory.parent.glob(".v*.*"):
             remove_stale(staging)
     parts, quirks = build_splits(frame, data, feats)
-    outputs = _write_version(paths, version, parts)
-    meta = {
-        "version": version,
-        "key": key,
-        "created_at": utc_now(),
-        "inputs": {"raw": {"path": paths["raw"], "sha256": raw_sha, "rows": len(frame)}},
-        "outputs": outputs,
-        "script": {"path": "scripts/prepare.py", "sha256": code["files"]["scripts/prepare.py"], "code": code},
-        "git": git_info(),
-        "params": used,
-        "params_sha256": sha256_obj(used),
-        "label_quirks": quirks,
-        "features": {"inputs": F.INPUT_COLUMNS, "derived": feats["derived"], "label": F.LABEL},
-    }
-    write_json(data_meta_path(paths, version), meta, "data_version")
+    try:
+        outputs = _write_version(paths, version, parts)
+        meta = {
+            "version": version,
+            "key": key,
+            "created_at": utc_now(),
+            "inputs": {"raw": {"path": paths["raw"], "sha256": raw_sha, "rows": len(frame)}},
+            "outputs": outputs,
+            "script": {"path": "scripts/prepare.py", "sha256": code["files"]["scripts/prepare.py"], "code": code},
+            "git": git_info(),
+            "params": used,
+            "params_sha256": sha256_obj(used),
+            "label_quirks": quirks,
+            "features": {"inputs": F.INPUT_COLUMNS, "derived": feats["derived"], "label": F.LABEL},
+        }
+        write_json(data_meta_path(paths, version), meta, "data_version")
+    except BaseException:  # a failed or interrupted version leaves nothing behind
+        for directory in directories:
+            remove_stale(directory)
+        raise
     files = " ".join(f"{n}={o['path']}:{o['sha256'][:12]}:{o['rows']}rows" for n, o in outputs.items())
     append_line(repo_path(paths["manifest"]),
                 f"{version} {meta['created_at']} script=scripts/prepare.py:{meta['script']['sha256'][:12]} "

@@ -177,7 +177,11 @@ def _create(paths: dict, params: dict, data_meta: dict, key: str, requirements: 
         "requirements_sha256": sha256_file(requirements),
         "training": {"seconds": seconds, "rows": len(frame)},
     }
-    write_json(model_path(paths, version, MODEL_TRAIN_RECORD), record, "model_train")
+    try:
+        write_json(model_path(paths, version, MODEL_TRAIN_RECORD), record, "model_train")
+    except BaseException:  # no artifact without its record
+        remove_stale(artifact)
+        raise
     log.info("trained model %s (%s on data %s, %.1fs)", version, record["algorithm"], data_meta["version"], seconds)
     return version
 

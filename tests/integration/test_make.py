@@ -1,6 +1,7 @@
 """Make behaviour, proved with the real make in a temporary copy of the repository."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -233,3 +234,24 @@ def test_verify_refits_production_and_compares_sha256(tmp_path):
     model.write_bytes(model.read_bytes() + b"\0")
     run = repo.make("verify")
     assert run.code != 0 and "FAIL" in run.out and "artifact" in run.out, run.out + run.err
+
+
+def test_metadata_that_breaks_its_schema_fails_the_stage_and_leaves_nothing(repo: Repo):
+    schema_path = repo.path / "schemas/data_version.schema.json"
+    schema = schema_path.read_text()
+    strict = json.loads(schema)
+    strict["required"].insert(0, "reviewed_by")
+    schema_path.write_text(json.dumps(strict))
+    repo.set_param("data", "test_rows", 1300)
+    run = repo.make("train")
+    assert run.code != 0
+    assert "reviewed_by: missing required key" in run.err
+    assert repo.data_versions == ["v1.json"]
+    assert sorted(p.name for p in (repo.path / "data/processed").iterdir()) == [".lock", "v1", "v1.json"]
+    assert sorted(p.name for p in (repo.path / "data/production").iterdir()) == ["v1"]
+    assert len((repo.path / "data/manifest.txt").read_text().splitlines()) == 1
+
+    schema_path.write_text(schema)
+    run = repo.make("train")
+    assert run.code == 0, run.err
+    assert repo.data_versions == ["v1.json", "v2.json"]
