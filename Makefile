@@ -34,7 +34,7 @@ REGISTER_CODE := scripts/registry.py scripts/metrics.py $(SHARED_CODE)
 
 stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
-SECTIONS := paths data features model evaluate
+SECTIONS := paths data features model evaluate deployment
 PARAM_STAMPS := $(call param,$(SECTIONS))
 INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE))
 FILE_STAMPS = $(call stamp,$(INPUT_FILES))
@@ -89,6 +89,20 @@ promote: $(VENV_OK) ## Make a version the production model: make promote VERSION
 
 rollback: $(VENV_OK) ## Return production to the version that was live before the current one
 	@$(PY) -m scripts.registry rollback --reason "$(or $(REASON),manual rollback)"
+
+##@ Serving
+.PHONY: serve serve-bg stop smoke
+serve: $(O)/register ## Serve the production model in the foreground (gunicorn; host, port, workers from params)
+	@$(PY) -m scripts.serve $(if $(PORT),--port $(PORT))
+
+serve-bg: $(O)/register ## Start the server in the background and wait until /ready answers
+	@$(PY) -m scripts.serve --background $(if $(PORT),--port $(PORT))
+
+stop: $(VENV_OK) ## Stop the background server
+	@$(PY) -m scripts.serve --stop
+
+smoke: $(VENV_OK) ## Send real requests to the running server; non-zero exit on any failure
+	@$(PY) -m scripts.smoke_test $(if $(PORT),--port $(PORT))
 
 ##@ Inspect
 .PHONY: help dag status metrics metrics-diff params-diff verify

@@ -67,15 +67,20 @@ def _schema_registry() -> Any:
     return _SCHEMA_CACHE["registry"]
 
 
+def load_schema(name: str) -> dict:
+    """The contents of schemas/<name>.schema.json."""
+    try:
+        return _schema_registry().contents(f"{name}.schema.json")
+    except LookupError:
+        raise ClockworkError(f"{SCHEMAS / (name + '.schema.json')}: schema not found") from None
+
+
 def validate(doc: Any, schema_name: str, source: str) -> None:
     """Check doc against schemas/<schema_name>.schema.json; raise ClockworkError naming the first bad key."""
     import jsonschema  # deferred: a no-op stamp check should not pay for this import
 
     registry = _schema_registry()
-    try:
-        schema = registry.contents(f"{schema_name}.schema.json")
-    except LookupError:
-        raise ClockworkError(f"{SCHEMAS / (schema_name + '.schema.json')}: schema not found") from None
+    schema = load_schema(schema_name)
     validator = jsonschema.Draft202012Validator(schema, registry=registry,
                                                 format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))

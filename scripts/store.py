@@ -116,17 +116,53 @@ def read_json(path: Path, schema: str) -> Any:
     return doc
 
 
-def append_line(path: Path, line: str) -> None:
-    """Append one line with a single write on O_APPEND: concurrent appenders never interleave."""
-    if "\n" in line:
-        raise ValueError("append_line takes exactly one line")
+def append_lines(path: Path, lines: list[str], fsync: bool = True) -> None:
+    """Append lines with one write(2) on O_APPEND: concurrent appenders never tear or interleave them."""
+    if any("\n" in line for line in lines):
+        raise ValueError("a log line may not contain a newline")
+    data = "".join(line + "\n" for line in lines).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, (line + "\n").encode("utf-8"))
-        os.fsync(fd)
+        written = os.write(fd, data)
+        if written != len(data):  # a regular file takes it whole unless the disk is full
+            raise OSError(f"{path}: short write ({written} of {len(data)} bytes)")
+        if fsync:
+            os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line (see append_lines)."""
+    append_lines(path, [line])
+
+
+def append_csv_row(path: Path, header: list[str], row: dict) -> None:
+    """Append one CSV row. A new file appears with its header already in it (temp file + link),
+    so a concurrent writer can never put a row above the header."""
+    import csv
+    import io
+
+    def render(values: list) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="").writerow(values)
+        return buffer.getvalue()
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                os.fchmod(handle.fileno(), 0o644)
+                handle.write(render(header) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+    append_line(path, render(["" if row[k] is None else row[k] for k in header]))
 
 
 @contextlib.contextmanager
