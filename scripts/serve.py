@@ -192,7 +192,7 @@ def create_app(params: dict, holder: ModelHolder, metrics: Metrics | None = None
     predictions_log = repo_path(deployment["predictions_log"])
     name = deployment["model_name"]
     metrics = metrics or Metrics()
-    app = bottle.Bottle(catchall=True, autojson=False)
+    app = bottle.Bottle()
 
     def reply(status: int, doc: Any) -> str:
         bottle.response.status = status

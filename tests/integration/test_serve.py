@@ -1,0 +1,187 @@
+"""The real server (gunicorn, several workers) on a free port, started the way users start it."""
+from __future__ import annotations
+
+import csv
+import http.client
+import json
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from scripts.config import validate
+from tests.conftest import Repo
+from tests.unit.test_serve_app import READING
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(port: int, method: str, path: str, body=None, headers=None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    connection.request(method, path, data, {"Content-Type": "application/json", **(headers or {})})
+    response = connection.getresponse()
+    raw = response.read()
+    connection.close()
+    kind = response.getheader("Content-Type", "")
+    return response.status, json.loads(raw) if kind.startswith("application/json") else raw.decode()
+
+
+class Server:
+    def __init__(self, repo: Repo):
+        self.repo, self.port = repo, free_port()
+
+    def start(self) -> "Server":
+        run = self.repo.make("serve-bg", f"PORT={self.port}")
+        assert run.code == 0, run.out + run.err
+        return self
+
+    def stop(self) -> None:
+        self.repo.make("stop")
+
+    def deployment_rows(self) -> list[dict]:
+        with open(self.repo.path / "logs/deployment_log.csv") as handle:
+            return list(csv.DictReader(handle))
+
+    def predictions(self) -> list[dict]:
+        path = self.repo.path / "logs/predictions.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture
+def server(repo: Repo):
+    server = Server(repo).start()
+    yield server
+    server.stop()
+
+
+def test_every_endpoint_over_http_and_the_logs(server: Server):
+    port = server.port
+    assert call(port, "GET", "/health")[0] == 200
+    assert call(port, "GET", "/ready") == (200, {"status": "ready", "model_version": "v1"})
+    status, model = call(port, "GET", "/model")
+    assert status == 200 and model["version"] == "v1" and model["data_version"] == "v1" and model["loaded_at"]
+    assert model["sha256"] == server.repo.json("models/registry.json")["versions"]["v1"]["sha256"]
+    assert call(port, "POST", "/predict", READING)[1]["model_version"] == "v1"
+    assert len(call(port, "POST", "/predict", {"instances": [READING] * 5})[1]["predictions"]) == 5
+    assert call(port, "POST", "/invocations", {"dataframe_records": [READING]})[0] == 200
+    assert call(port, "GET", "/v2/health/live") == (200, {"live": True})
+    assert call(port, "GET", "/v2/health/ready") == (200, {"ready": True})
+    assert call(port, "GET", "/v2/models/clockwork/ready")[1]["ready"] is True
+    assert call(port, "GET", "/v2/models/clockwork")[1]["versions"] == ["v1"]
+    infer = {"id": "x1", "inputs": [{"name": k, "shape": [1], "datatype": "BYTES" if k == "type" else "FP64", "data": [v]}
+                                    for k, v in READING.items()]}
+    status, doc = call(port, "POST", "/v2/models/clockwork/infer", infer)
+    assert status == 200 and doc["id"] == "x1" and doc["outputs"][1]["data"] in ([0], [1])
+    assert call(port, "GET", "/v2/models/other")[0] == 404
+    assert call(port, "POST", "/predict", {**READING, "torque_nm": float("1e9")})[0] == 400
+    assert call(port, "POST", "/predict", {"instances": [READING] * 5001})[0] == 413
+    assert call(port, "POST", "/predict", b"x", {"Content-Type": "text/csv"})[0] == 415
+    assert call(port, "DELETE", "/predict")[0] == 405
+    status, text = call(port, "GET", "/metrics")
+    assert 'clockwork_requests_total{endpoint="/predict",status="200"}' in text
+
+    lines = server.predictions()
+    assert len(lines) == 1 + 5 + 1 + 1
+    for line in lines:
+        validate(line, "prediction", "predictions.jsonl")
+    rows = server.deployment_rows()
+    assert [r["event"] for r in rows] == ["start", "start"], "one start row per worker"
+    assert len({r["pid"] for r in rows}) == 2
+    for row in rows:
+        assert row["model_version"] == "v1" and row["host_port"] == f"127.0.0.1:{port}"
+
+
+def test_stop_writes_stop_rows_and_smoke_passes(repo: Repo):
+    server = Server(repo).start()
+    smoke = repo.make("smoke", f"PORT={server.port}")
+    assert smoke.code == 0, smoke.out + smoke.err
+    assert "0 failed" in smoke.out
+    server.stop()
+    events = [r["event"] for r in server.deployment_rows()]
+    assert events.count("stop") == 2
+    for row in server.deployment_rows():
+        validate({**row, "pid": int(row["pid"]), **{k: row[k] or None for k in
+                  ("model_version", "model_sha256", "data_version", "git_commit")}}, "deployment_event", "csv")
+    assert repo.make("smoke", f"PORT={server.port}").code != 0, "smoke fails with no server"
+
+
+def test_hot_swap_under_load_drops_nothing(repo: Repo):
+    repo.set_param("model", "n_estimators", 60)
+    assert repo.make("train").code == 0
+    server = Server(repo).start()
+    answers, errors, stop = [], [], threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            try:
+                status, doc = call(server.port, "POST", "/predict", READING)
+                (answers if status == 200 else errors).append((time.time(), status, doc))
+            except OSError as exc:
+                errors.append((time.time(), None, str(exc)))
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    promoted_at = time.time()
+    assert repo.make("promote", "VERSION=v2").code == 0
+    deadline = time.time() + 15
+    while time.time() < deadline and not (answers and answers[-1][2]["model_version"] == "v2"
+                                          and all(a[2]["model_version"] == "v2" for a in answers[-20:])):
+        time.sleep(0.2)
+    time.sleep(1.0)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    server.stop()
+
+    assert errors == []
+    versions = [a[2]["model_version"] for a in answers]
+    assert set(versions) == {"v1", "v2"}
+    assert all(v == "v1" for t, _, doc in answers for v in [doc["model_version"]] if t < promoted_at)
+    assert versions[-1] == "v2"
+    swaps = [r for r in server.deployment_rows() if r["event"] == "swap"]
+    assert len(swaps) == 2 and all(r["model_version"] == "v2" and r["detail"] == "from v1" for r in swaps)
+    assert len(server.predictions()) == len(answers)
+
+
+def test_tampered_model_is_refused_and_the_old_one_keeps_serving(repo: Repo):
+    repo.set_param("model", "n_estimators", 50)
+    assert repo.make("train").code == 0
+    server = Server(repo).start()
+    try:
+        artifact = repo.path / "models/model_v2.joblib"
+        artifact.write_bytes(artifact.read_bytes()[:-10] + b"0123456789")
+        assert repo.make("promote", "VERSION=v2").code == 0
+        deadline = time.time() + 10
+        while time.time() < deadline and sum(r["event"] == "refused" for r in server.deployment_rows()) < 2:
+            time.sleep(0.2)
+        refused = [r for r in server.deployment_rows() if r["event"] == "refused"]
+        assert len(refused) == 2 and "sha256" in refused[0]["detail"] and refused[0]["model_version"] == "v2"
+        for _ in range(6):
+            assert call(server.port, "POST", "/predict", READING)[1]["model_version"] == "v1"
+    finally:
+        server.stop()
+
+
+def test_server_refuses_to_start_on_a_tampered_production_model(repo: Repo):
+    artifact = repo.path / "models/model_v1.joblib"
+    artifact.write_bytes(artifact.read_bytes() + b"\0")
+    run = repo.make("serve-bg", f"PORT={free_port()}")
+    assert run.code != 0
+    assert "refusing to serve it" in run.err and "Traceback" not in run.err
+
+
+def test_default_bind_is_loopback(repo: Repo):
+    assert repo.params()["deployment"]["host"] == "127.0.0.1"
+    run = subprocess.run([str(repo.path / ".venv/bin/python"), "-c",
+                          "from scripts.config import load_params; print(load_params()['deployment']['host'])"],
+                         cwd=repo.path, capture_output=True, text=True)
+    assert run.stdout.strip() == "127.0.0.1"

@@ -1,0 +1,199 @@
+"""The WSGI app driven in-process, with no socket (as bottle's own unit tests do)."""
+from __future__ import annotations
+
+import io
+import json
+from types import SimpleNamespace
+from wsgiref.util import setup_testing_defaults
+
+import pytest
+
+from scripts.artifacts import load_model
+from scripts.config import load_params, validate
+from scripts.serve import LiveModel, Metrics, create_app
+from tests.conftest import Repo
+
+READING = {"type": "L", "air_temperature_k": 300.0, "process_temperature_k": 310.0, "rotational_speed_rpm": 1400,
+           "torque_nm": 40.0, "tool_wear_min": 20}
+CSV_NAMES = {"Type": "L", "Air temperature [K]": 300.0, "Process temperature [K]": 310.0,
+             "Rotational speed [rpm]": 1400, "Torque [Nm]": 40.0, "Tool wear [min]": 20}
+
+
+@pytest.fixture(scope="module")
+def live(built: Repo) -> LiveModel:
+    card = built.json("models/model_v1.json")
+    pipeline = load_model({**card, "artifact": {**card["artifact"], "path": str(built.path / card["artifact"]["path"])}})
+    return LiveModel("v1", card, pipeline, card["threshold"], "2026-01-01T00:00:00Z")
+
+
+@pytest.fixture
+def client(live, tmp_path):
+    params = load_params()
+    params["deployment"] = {**params["deployment"], "predictions_log": str(tmp_path / "predictions.jsonl"),
+                            "max_batch": 10, "max_body_bytes": 4096}
+    holder = SimpleNamespace(live=live)
+    app = create_app(params, holder, Metrics())
+    return Client(app, tmp_path / "predictions.jsonl", holder)
+
+
+class Client:
+    def __init__(self, app, log, holder):
+        self.app, self.log, self.holder = app, log, holder
+
+    def __call__(self, method: str, path: str, body=None, raw: bytes | None = None, headers: dict | None = None):
+        data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+        environ: dict = {}
+        setup_testing_defaults(environ)
+        environ.update({"REQUEST_METHOD": method, "PATH_INFO": path, "wsgi.input": io.BytesIO(data),
+                        "CONTENT_LENGTH": str(len(data)), "CONTENT_TYPE": "application/json"})
+        for key, value in (headers or {}).items():
+            environ[key] = value
+        seen = {}
+        chunks = self.app(environ, lambda status, hdrs, exc=None: seen.update(status=int(status[:3]), headers=dict(hdrs)))
+        text = b"".join(chunks).decode()
+        return seen["status"], (json.loads(text) if seen["headers"].get("Content-Type", "").startswith("application/json") else text), seen["headers"]
+
+    def lines(self) -> list[dict]:
+        return [json.loads(line) for line in self.log.read_text().splitlines()] if self.log.exists() else []
+
+
+def test_single_reading(client):
+    status, doc, headers = client("POST", "/predict", READING)
+    assert status == 200
+    assert doc["model_version"] == "v1" and headers["X-Model-Version"] == "v1"
+    assert 0 <= doc["failure_probability"] <= 1 and doc["prediction"] in (0, 1)
+    assert doc["prediction_id"] == doc["request_id"] + "-0"
+
+
+def test_batch_and_csv_column_names(client):
+    status, doc, _ = client("POST", "/predict", {"instances": [READING, CSV_NAMES, {**READING, "torque_nm": 70.0,
+                                                                                      "rotational_speed_rpm": 2800}]})
+    assert status == 200
+    probabilities = [p["failure_probability"] for p in doc["predictions"]]
+    assert probabilities[0] == probabilities[1], "CSV names are aliases of the same fields"
+    assert doc["predictions"][2]["prediction"] == 1
+    assert len(client.lines()) == 3
+
+
+def test_every_prediction_is_one_valid_log_line(client):
+    client("POST", "/predict", {**READING, "udi": 42}, headers={"HTTP_X_REQUEST_ID": "req-1"})
+    client("POST", "/predict", {"instances": [READING] * 4})
+    lines = client.lines()
+    assert len(lines) == 5
+    for line in lines:
+        validate(line, "prediction", "predictions.jsonl")
+    assert lines[0]["request_id"] == "req-1" and lines[0]["udi"] == 42
+
+
+@pytest.mark.parametrize("body,field,reason", [
+    ({**READING, "torque_nm": "heavy"}, "torque_nm", "is not of type 'number'"),
+    ({**READING, "torque_nm": 500.0}, "torque_nm", "is greater than the maximum"),
+    ({**READING, "type": "X"}, "type", "is not one of"),
+    ({**READING, "colour": "red"}, "colour", "unknown field"),
+    ({k: v for k, v in READING.items() if k != "tool_wear_min"}, "tool_wear_min", "missing required field"),
+    ({**READING, "torque_nm": True}, "torque_nm", "is not of type 'number'"),
+    ({"instances": [READING, {**READING, "torque_nm": -1.0}]}, "instances[1].torque_nm", "is less than the minimum"),
+    ({"instances": []}, "instances", "should be non-empty"),
+    ([READING], "body", "a reading must be a JSON object"),
+    ({**READING, "Torque [Nm]": 40.0}, "Torque [Nm]", "given twice"),
+])
+def test_bad_readings_are_400_naming_the_field(client, body, field, reason):
+    status, doc, _ = client("POST", "/predict", body)
+    assert status == 400
+    assert doc["field"] == field and reason in doc["error"], doc
+    assert client.lines() == [], "a refused request logs no prediction"
+
+
+def test_non_finite_numbers_and_broken_json(client):
+    status, doc, _ = client("POST", "/predict", raw=json.dumps(READING).replace("40.0", "NaN").encode())
+    assert status == 400 and "NaN is not allowed" in doc["error"]
+    status, doc, _ = client("POST", "/predict", raw=json.dumps(READING).replace("40.0", "Infinity").encode())
+    assert status == 400 and "Infinity is not allowed" in doc["error"]
+    status, doc, _ = client("POST", "/predict", raw=b'{"type": ')
+    assert status == 400 and "not valid JSON" in doc["error"]
+
+
+def test_limits_and_media_type(client):
+    status, doc, _ = client("POST", "/predict", {"instances": [READING] * 11})
+    assert status == 413 and "limit of 10" in doc["error"]
+    status, doc, _ = client("POST", "/predict", raw=b" " * 5000)
+    assert status == 413 and doc["field"] == "body"
+    status, doc, _ = client("POST", "/predict", READING, headers={"CONTENT_TYPE": "text/plain"})
+    assert status == 415 and "application/json" in doc["error"]
+
+
+def test_unknown_route_and_method_are_json(client):
+    status, doc, _ = client("GET", "/nope")
+    assert status == 404 and doc == {"error": "no such endpoint"}
+    status, doc, _ = client("GET", "/predict")
+    assert status == 405 and "POST" in doc["error"]
+
+
+def test_invocations_three_shapes(client):
+    split = {"dataframe_split": {"columns": list(CSV_NAMES), "data": [list(CSV_NAMES.values())] * 2}}
+    for body in (split, {"dataframe_records": [READING]}, {"instances": [READING, READING]}):
+        status, doc, _ = client("POST", "/invocations", body)
+        assert status == 200, doc
+        assert set(doc["predictions"][0]) == {"failure_probability", "prediction"}
+    status, doc, _ = client("POST", "/invocations", {"records": [READING]})
+    assert status == 400 and doc["field"] == "records"
+    status, doc, _ = client("POST", "/invocations", {"dataframe_split": {"columns": ["Type"], "data": [["L", 1]]}})
+    assert status == 400 and "1 columns" in doc["error"]
+
+
+def _tensors(n: int = 2, **override):
+    inputs = [{"name": "type", "shape": [n], "datatype": "BYTES", "data": ["L"] * n}]
+    for name, value in list(READING.items())[1:]:
+        inputs.append({"name": name, "shape": [n, 1], "datatype": "FP64", "data": [[value]] * n})
+    for tensor in inputs:
+        tensor.update(override.get(tensor["name"], {}))
+    return inputs
+
+
+def test_open_inference_protocol(client):
+    status, doc, _ = client("GET", "/v2/models/clockwork")
+    assert status == 200 and doc["name"] == "clockwork" and len(doc["inputs"]) == 6
+    status, doc, _ = client("POST", "/v2/models/clockwork/infer", {"id": "r-7", "inputs": _tensors()})
+    assert status == 200 and doc["id"] == "r-7" and doc["model_version"] == "v1"
+    assert [o["name"] for o in doc["outputs"]] == ["failure_probability", "prediction"]
+    assert doc["outputs"][0]["shape"] == [2] and doc["outputs"][1]["datatype"] == "INT64"
+    assert client.lines()[0]["request_id"] == "r-7"
+
+
+@pytest.mark.parametrize("override,field,reason", [
+    ({"torque_nm": {"datatype": "BYTES"}}, "inputs[4].datatype", "expected a number type"),
+    ({"torque_nm": {"shape": [3, 1]}}, "inputs[4].data", "2 values for shape [3, 1]"),
+    ({"torque_nm": {"name": "torque"}}, "inputs[4].name", "unknown input 'torque'"),
+    ({"torque_nm": {"data": [[40.0], [900.0]]}}, "inputs.torque_nm[1]", "is greater than the maximum"),
+])
+def test_open_inference_errors(client, override, field, reason):
+    status, doc, _ = client("POST", "/v2/models/clockwork/infer", {"inputs": _tensors(**override)})
+    assert status == 400 and doc["field"] == field and reason in doc["error"], doc
+
+
+def test_unknown_model_name_is_404(client):
+    status, doc, _ = client("POST", "/v2/models/other/infer", {"inputs": _tensors()})
+    assert status == 404 and "no model named 'other'" in doc["error"]
+
+
+def test_health_ready_model_and_metrics(client):
+    assert client("GET", "/health")[0] == 200
+    assert client("GET", "/v2/health/live")[1] == {"live": True}
+    status, doc, _ = client("GET", "/model")
+    assert status == 200 and doc["version"] == "v1" and len(doc["sha256"]) == 64 and doc["metrics"]["test"]["f1"]
+    client("POST", "/predict", READING)
+    client("GET", "/nope")
+    status, text, _ = client("GET", "/metrics")
+    assert status == 200
+    assert 'clockwork_requests_total{endpoint="/predict",status="200"} 1.0' in text
+    assert 'clockwork_requests_total{endpoint="unmatched",status="404"} 1.0' in text
+    assert 'clockwork_model_info{sha256="' in text and 'version="v1"} 1.0' in text
+    assert "clockwork_request_latency_seconds_bucket" in text and "clockwork_predictions_total" in text
+
+
+def test_not_ready_without_a_model(client):
+    client.holder.live = None
+    assert client("GET", "/ready")[0] == 503
+    assert client("GET", "/v2/health/ready")[0] == 503
+    status, doc, _ = client("POST", "/predict", READING)
+    assert status == 503 and "no model loaded" in doc["error"]
