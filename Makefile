@@ -91,7 +91,7 @@ rollback: $(VENV_OK) ## Return production to the version that was live before th
 	@$(PY) -m scripts.registry rollback --reason "$(or $(REASON),manual rollback)"
 
 ##@ Serving
-.PHONY: serve serve-bg stop smoke
+.PHONY: serve serve-bg stop smoke bench-serve
 serve: $(O)/register ## Serve the production model in the foreground (gunicorn; host, port, workers from params)
 	@$(PY) -m scripts.serve $(if $(PORT),--port $(PORT))
 
@@ -103,6 +103,9 @@ stop: $(VENV_OK) ## Stop the background server
 
 smoke: $(VENV_OK) ## Send real requests to the running server; non-zero exit on any failure
 	@$(PY) -m scripts.smoke_test $(if $(PORT),--port $(PORT))
+
+bench-serve: $(O)/register ## Benchmark the server against the model's own predict time [WORKER_CLASS=gthread] [SMOKE=1]
+	@$(PY) -m scripts.bench_serve $(if $(SMOKE),--smoke) $(if $(WORKER_CLASS),--worker-class $(WORKER_CLASS))
 
 ##@ Inspect
 .PHONY: help dag status metrics metrics-diff params-diff verify

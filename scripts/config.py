@@ -50,6 +50,7 @@ def schema_error_message(source: str, error: Any) -> str:
 
 
 _SCHEMA_CACHE: dict[str, Any] = {}
+_VALIDATORS: dict[str, Any] = {}
 
 
 def _schema_registry() -> Any:
@@ -77,12 +78,13 @@ def load_schema(name: str) -> dict:
 
 def validate(doc: Any, schema_name: str, source: str) -> None:
     """Check doc against schemas/<schema_name>.schema.json; raise ClockworkError naming the first bad key."""
-    import jsonschema  # deferred: a no-op stamp check should not pay for this import
+    validator = _VALIDATORS.get(schema_name)
+    if validator is None:  # built once per schema: the server validates on every request
+        import jsonschema  # deferred: a no-op stamp check should not pay for this import
 
-    registry = _schema_registry()
-    schema = load_schema(schema_name)
-    validator = jsonschema.Draft202012Validator(schema, registry=registry,
-                                                format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        validator = jsonschema.Draft202012Validator(load_schema(schema_name), registry=_schema_registry(),
+                                                    format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        _VALIDATORS[schema_name] = validator
     errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         raise ClockworkError(schema_error_message(source, errors[0]))

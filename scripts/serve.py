@@ -247,7 +247,7 @@ def create_app(params: dict, holder: ModelHolder, metrics: Metrics | None = None
             if i == 0:  # every record has this shape; checking one per request keeps the cost flat
                 validate(record, "prediction", str(predictions_log))
             lines.append(json.dumps(record, separators=(",", ":")))
-        append_lines(predictions_log, lines, fsync=False)
+        append_lines(predictions_log, lines, fsync=deployment["fsync_predictions"])
         for label in labels:
             metrics.predictions.labels(str(label)).inc()
         return live, probabilities, labels
@@ -410,7 +410,8 @@ def preflight(paths: dict) -> dict:
 def bind_options(params: dict, args: argparse.Namespace) -> dict:
     deployment = params["deployment"]
     return {"host": args.host or deployment["host"], "port": args.port or deployment["port"],
-            "workers": args.workers or deployment["workers"]}
+            "workers": args.workers or deployment["workers"],
+            "worker_class": args.worker_class or deployment["worker_class"]}
 
 
 def run_foreground(params: dict, options: dict) -> int:
@@ -443,12 +444,14 @@ def run_foreground(params: dict, options: dict) -> int:
         multiprocess.mark_process_dead(worker.pid)
 
     settings = {
-        "bind": host_port, "workers": options["workers"], "worker_class": "gthread", "threads": deployment["threads"],
+        "bind": host_port, "workers": options["workers"], "worker_class": options["worker_class"], "threads": deployment["threads"],
         "timeout": deployment["timeout_s"], "graceful_timeout": deployment["timeout_s"], "keepalive": 5,
         "pidfile": str(repo_path(deployment["pid_file"])), "accesslog": None, "errorlog": "-", "loglevel": "info",
         "proc_name": "clockwork-serve", "worker_exit": worker_exit, "child_exit": child_exit,
         "limit_request_line": 8190, "limit_request_fields": 100,
     }
+    if Path("/dev/shm").is_dir():  # gunicorn's heartbeat file: on a disk-backed dir its fchmod can stall
+        settings["worker_tmp_dir"] = "/dev/shm"
 
     class Server(BaseApplication):
         def load_config(self) -> None:
@@ -502,7 +505,7 @@ def start_background(params: dict, options: dict) -> int:
             raise ClockworkError(f"deployment.port: {options['host']}:{options['port']} is already in use")
     server_log.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "scripts.serve", "--host", options["host"], "--port", str(options["port"]),
-               "--workers", str(options["workers"])]
+               "--workers", str(options["workers"]), "--worker-class", options["worker_class"]]
     with open(server_log, "ab") as out:
         proc = subprocess.Popen(command, cwd=repo_path("."), stdout=out, stderr=out, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
@@ -539,6 +542,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--host", help="override deployment.host")
     parser.add_argument("--port", type=int, help="override deployment.port")
     parser.add_argument("--workers", type=int, help="override deployment.workers")
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], help="override deployment.worker_class")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--background", action="store_true", help="start detached; return when /ready answers")
     mode.add_argument("--stop", action="store_true", help="stop the background server")

@@ -185,3 +185,14 @@ def test_default_bind_is_loopback(repo: Repo):
                           "from scripts.config import load_params; print(load_params()['deployment']['host'])"],
                          cwd=repo.path, capture_output=True, text=True)
     assert run.stdout.strip() == "127.0.0.1"
+
+
+def test_bench_serve_smoke_writes_a_valid_result(repo: Repo):
+    """CI runs the benchmark at tiny sizes so it cannot rot; it asserts the file, never a timing."""
+    run = repo.make("bench-serve", "SMOKE=1", timeout=600)
+    assert run.code == 0, run.out + run.err
+    results = sorted((repo.path / "logs/bench").glob("serve-*.json"))
+    assert len(results) == 1
+    doc = json.loads(results[0].read_text())
+    validate(doc, "bench_serve", results[0].name)
+    assert doc["smoke"] is True and set(doc["by_workers"]) == {"1", "2"}
