@@ -30,13 +30,14 @@ SHARED_CODE := scripts/__init__.py scripts/config.py scripts/store.py scripts/ar
 PREPARE_CODE := scripts/prepare.py scripts/features.py $(SHARED_CODE)
 TRAIN_CODE := scripts/train.py scripts/features.py $(SHARED_CODE)
 EVALUATE_CODE := scripts/evaluate.py scripts/features.py scripts/metrics.py $(SHARED_CODE)
-REGISTER_CODE := scripts/registry.py scripts/metrics.py $(SHARED_CODE)
+REGISTER_CODE := scripts/registry.py scripts/metrics.py scripts/features.py $(SHARED_CODE)
+SIMULATE_CODE := scripts/simulate.py scripts/features.py $(SHARED_CODE)
 
 stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
-SECTIONS := paths data features model evaluate deployment
+SECTIONS := paths data features model evaluate deployment simulation replay monitor retrain
 PARAM_STAMPS := $(call param,$(SECTIONS))
-INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE))
+INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE) $(SIMULATE_CODE)) $(EXTRA)
 FILE_STAMPS = $(call stamp,$(INPUT_FILES))
 
 # Goals that need no pipeline state: they must not build the venv or read params.yaml.
@@ -55,9 +56,10 @@ evaluate: $(O)/evaluate ## Train if stale, then measure the model on its held-ou
 register: $(O)/register ## Gate the evaluated model and record it in models/registry.json
 
 $(O)/prepare: $(O)/prepare.done ;
-$(O)/prepare.done: $(call stamp,$(RAW) $(PREPARE_CODE)) $(call param,paths data features) | $(O)
-	@echo ">> prepare"
-	@$(PY) -m scripts.prepare --out $(O)/prepare >/dev/null
+$(O)/prepare.done: $(call stamp,$(RAW) $(PREPARE_CODE)) $(call param,paths data features) \
+                   $(if $(EXTRA),$(call stamp,$(EXTRA)) $(call param,retrain)) | $(O)
+	@echo ">> prepare$(if $(EXTRA), (with $(EXTRA)))"
+	@$(PY) -m scripts.prepare --out $(O)/prepare $(if $(EXTRA),--extra $(EXTRA)) >/dev/null
 	@touch $@
 
 $(O)/train: $(O)/train.done ;
@@ -73,7 +75,7 @@ $(O)/evaluate.done: $(O)/train $(call stamp,$(EVALUATE_CODE)) $(call param,paths
 	@touch $@
 
 $(O)/register: $(O)/register.done ;
-$(O)/register.done: $(O)/evaluate $(call stamp,$(REGISTER_CODE)) $(call param,paths evaluate)
+$(O)/register.done: $(O)/evaluate $(call stamp,$(REGISTER_CODE)) $(call param,paths evaluate retrain)
 	@echo ">> register"
 	@$(PY) -m scripts.registry register --model $(O)/evaluate --out $(O)/register >/dev/null
 	@touch $@
@@ -106,6 +108,32 @@ smoke: $(VENV_OK) ## Send real requests to the running server; non-zero exit on 
 
 bench-serve: $(O)/register ## Benchmark the server against the model's own predict time [WORKER_CLASS=gthread] [SMOKE=1]
 	@$(PY) -m scripts.bench_serve $(if $(SMOKE),--smoke) $(if $(WORKER_CLASS),--worker-class $(WORKER_CLASS))
+
+##@ Production loop
+.PHONY: simulate replay monitor monitor-watch retrain demo
+simulate: $(O)/simulate ## Build the Day-2 datasets (untouched, drifted) from the production window, as data versions
+
+$(O)/simulate: $(O)/simulate.done ;
+$(O)/simulate.done: $(O)/prepare $(call stamp,$(SIMULATE_CODE)) $(call param,paths simulation)
+	@echo ">> simulate"
+	@$(PY) -m scripts.simulate --data $(O)/prepare --out $(O)/simulate
+	@touch $@
+
+replay: $(O)/simulate ## Send a dataset through the running API, then record its labels: make replay DATASET=day2_drift
+	@test -n "$(DATASET)" || { echo "error: DATASET: missing (usage: make replay DATASET=day2; see params simulation.datasets)" >&2; exit 2; }
+	@$(PY) -m scripts.replay --dataset "$(DATASET)" --sims $(O)/simulate $(if $(PORT),--port $(PORT))
+
+monitor: $(VENV_OK) ## Judge the live model: quality vs baseline, drift vs training data; may raise logs/retrain.flag
+	@$(PY) -m scripts.monitor
+
+monitor-watch: $(VENV_OK) ## Rerun the monitor every monitor.watch_interval_s seconds until stopped (Ctrl-C)
+	@$(PY) -m scripts.monitor --watch
+
+retrain: $(O)/register ## If the monitor raised a flag (or FORCE=1): retrain on labelled production data, gate, promote
+	@$(PY) -m scripts.retrain --pointer $(O)/train --make "$(MAKE)" $(if $(FORCE),--force)
+
+demo: $(VENV_OK) ## The whole lifecycle: train, serve, replay, monitor, drift, retrain, recover, stop
+	@$(PY) -m scripts.demo $(if $(PORT),--port $(PORT))
 
 ##@ Inspect
 .PHONY: help dag status metrics metrics-diff params-diff verify

@@ -16,7 +16,7 @@ from scripts.artifacts import (
     MODEL_CARD, load_model, load_split, model_path, read_data_meta, read_pointer, read_train_record,
 )
 from scripts.config import cli, load_params
-from scripts.metrics import per_group, probability_metrics
+from scripts.metrics import per_group, probability_metrics, score
 from scripts.store import code_identity, locked, utc_now, write_if_changed, write_json
 
 log = logging.getLogger("clockwork.evaluate")
@@ -25,10 +25,9 @@ log = logging.getLogger("clockwork.evaluate")
 def evaluate(pipeline: Any, train: Any, test: Any, threshold: float) -> dict:
     """Test metrics, per-Type test metrics and training-set metrics (the monitoring baseline)."""
     test_proba = pipeline.predict_proba(test[F.INPUT_COLUMNS])[:, 1]
-    train_proba = pipeline.predict_proba(train[F.INPUT_COLUMNS])[:, 1]
     return {
         "test": probability_metrics(test[F.LABEL], test_proba, threshold),
-        "train": probability_metrics(train[F.LABEL], train_proba, threshold),
+        "train": score(pipeline, train, threshold),
         "per_type": per_group(test[F.LABEL].to_numpy(), test_proba >= threshold, test["type"].to_numpy(), F.TYPES),
     }
 

@@ -63,6 +63,14 @@ def probability_metrics(y_true: np.ndarray, proba: np.ndarray, threshold: float)
     return out
 
 
+def score(pipeline: Any, frame: Any, threshold: float) -> dict[str, Any]:
+    """probability_metrics of a fitted Pipeline on a labelled frame (no I/O: the caller loads both)."""
+    from scripts import features as F
+
+    proba = pipeline.predict_proba(frame[F.INPUT_COLUMNS])[:, 1]
+    return probability_metrics(frame[F.LABEL], proba, threshold)
+
+
 def per_group(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, names: list[str]) -> dict[str, dict]:
     """label_metrics (without the confusion matrix) for each group, e.g. each product Type."""
     out = {}
@@ -75,7 +83,8 @@ def per_group(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, names:
 
 
 def check_gates(metrics: dict, production: dict | None, gates: dict) -> dict[str, Any]:
-    """Apply the promotion gates to test metrics; production is the live model's test metrics."""
+    """Apply the promotion gates to a candidate's test metrics; production is the live model's
+    metrics on the same test rows."""
     results = [
         {"gate": "min_f1", "value": metrics["f1"], "limit": gates["min_f1"],
          "passed": metrics["f1"] is not None and metrics["f1"] >= gates["min_f1"]},

@@ -132,18 +132,60 @@ def apply_quirk_policy(train: pd.DataFrame, policy: dict) -> tuple[pd.DataFrame,
     return train[keep], report
 
 
-def build_splits(frame: pd.DataFrame, data: dict, feats: dict) -> tuple[dict[str, pd.DataFrame], dict]:
-    """Pure part of prepare: split, apply the quirk policy, add the derived features."""
-    parts = split(frame, data)
-    parts["train"], quirks = apply_quirk_policy(parts["train"], data["label_quirks"])
+def enrich(parts: dict[str, pd.DataFrame], feats: dict) -> dict[str, pd.DataFrame]:
+    """Add the derived features and fix the column order of every split."""
     ordered = ["udi", "product_id", *F.INPUT_COLUMNS, *feats["derived"], F.LABEL, *F.FAILURE_MODES]
     out = {}
     for name, part in parts.items():
         enriched = F.add_derived(part, feats["derived"])
         for column in ["udi", "product_id", F.LABEL, *F.FAILURE_MODES]:
-            enriched[column] = part[column].to_numpy()
+            enriched[column] = part[column].to_numpy() if column in part else None
         out[name] = enriched[ordered].reset_index(drop=True)
-    return out, quirks
+    return out
+
+
+def build_splits(frame: pd.DataFrame, data: dict, feats: dict) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Pure part of prepare: split, apply the quirk policy, add the derived features."""
+    parts = split(frame, data)
+    parts["train"], quirks = apply_quirk_policy(parts["train"], data["label_quirks"])
+    return enrich(parts, feats), quirks
+
+
+def build_retrain_splits(frame: pd.DataFrame, data: dict, feats: dict, labelled: pd.DataFrame,
+                         retrain: dict) -> tuple[dict[str, pd.DataFrame], dict]:
+    """A retrain version: the training window plus the older labelled production rows to train on
+    (only the most recent retrain.recent_rows of them, if set); the most recent labelled rows as
+    the test set (the holdout, never trained on)."""
+    holdout_fraction = retrain["holdout_fraction"]
+    parts = split(frame, data)
+    window, quirks = apply_quirk_policy(pd.concat([parts["train"], parts["test"]]), data["label_quirks"])
+    held = max(1, round(len(labelled) * holdout_fraction))
+    if held >= len(labelled):
+        raise ClockworkError(f"retrain.holdout_fraction: leaves no labelled production rows to train on ({len(labelled)} rows)")
+    columns = ["udi", *F.INPUT_COLUMNS, F.LABEL]
+    train = pd.concat([window, labelled.iloc[:-held][columns]], ignore_index=True)
+    if retrain["recent_rows"]:
+        train = train.iloc[-retrain["recent_rows"]:]
+    parts = {"train": train,
+             "test": labelled.iloc[-held:][columns], "production": parts["production"]}
+    return enrich(parts, feats), quirks
+
+
+LABELLED_COLUMNS = ["prediction_id", "dataset", "udi", *F.INPUT_COLUMNS, F.LABEL]
+
+
+def read_labelled(path: Path) -> pd.DataFrame:
+    """Labelled production rows written by retrain: the columns it promises, labels 0/1."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ClockworkError(f"{path}: not a readable CSV: {str(exc).splitlines()[0]}") from None
+    missing = [c for c in LABELLED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ClockworkError(f"{path}: missing column(s): {', '.join(missing)}")
+    if frame.empty or not frame[F.LABEL].isin([0, 1]).all() or not frame["type"].isin(F.TYPES).all():
+        raise ClockworkError(f"{path}: needs at least one row, labels 0/1 and Type in L/M/H")
+    return frame
 
 
 def find_version(paths: dict, key: str) -> str | None:
@@ -182,6 +224,7 @@ def _write_version(paths: dict, version: str, parts: dict[str, pd.DataFrame]) ->
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, help="pointer file naming the current data version (written only on change)")
+    parser.add_argument("--extra", type=Path, help="labelled production rows to add (make retrain passes these)")
     args = parser.parse_args(argv)
     params = load_params()
     paths, data, feats = params["paths"], params["data"], params["features"]
@@ -193,21 +236,29 @@ def main(argv: list[str]) -> int:
     validate_rows(frame, data["ranges"], raw)
     code = code_identity()
     used = {"data": data, "features": feats}
-    key = sha256_obj({"raw": raw_sha, "code": code["sha256"], "params": used})
+    identity = {"raw": raw_sha, "code": code["sha256"], "params": used}
+    extra = None
+    if args.extra:
+        labelled = read_labelled(args.extra)
+        used["retrain"] = params["retrain"]
+        extra = {"path": relative(args.extra), "sha256": sha256_file(args.extra), "rows": len(labelled),
+                 "frame": labelled}
+        identity["extra"] = extra["sha256"]
+    key = sha256_obj(identity)
     with locked(repo_path(paths["processed_dir"]) / ".lock"):
         version = find_version(paths, key)
         if version:
             log.info("data version %s already holds these inputs; reusing it", version)
         else:
-            version = _create(paths, frame, data, feats, raw, raw_sha, code, used, key)
+            version = _create(paths, frame, data, feats, raw_sha, code, used, key, extra)
     if args.out:
         write_if_changed(args.out, version + "\n")
     print(version)
     return 0
 
 
-def _create(paths: dict, frame: pd.DataFrame, data: dict, feats: dict, raw: Path, raw_sha: str, code: dict,
-            used: dict, key: str) -> str:
+def _create(paths: dict, frame: pd.DataFrame, data: dict, feats: dict, raw_sha: str, code: dict,
+            used: dict, key: str, extra: dict | None) -> str:
     """Build a new data version; its metadata is written last, as the commit marker."""
     version = next_version(data_versions(paths))
     directories = {p.parent for p in data_split_paths(paths, version).values()}
@@ -216,14 +267,20 @@ def _create(paths: dict, frame: pd.DataFrame, data: dict, feats: dict, raw: Path
         remove_stale(directory)
         for staging in directory.parent.glob(".v*.*"):
             remove_stale(staging)
-    parts, quirks = build_splits(frame, data, feats)
+    if extra:
+        parts, quirks = build_retrain_splits(frame, data, feats, extra["frame"], used["retrain"])
+    else:
+        parts, quirks = build_splits(frame, data, feats)
+    inputs = {"raw": {"path": paths["raw"], "sha256": raw_sha, "rows": len(frame)}}
+    if extra:
+        inputs["production_labelled"] = {k: extra[k] for k in ("path", "sha256", "rows")}
     try:
         outputs = _write_version(paths, version, parts)
         meta = {
             "version": version,
             "key": key,
             "created_at": utc_now(),
-            "inputs": {"raw": {"path": paths["raw"], "sha256": raw_sha, "rows": len(frame)}},
+            "inputs": inputs,
             "outputs": outputs,
             "script": {"path": "scripts/prepare.py", "sha256": code["files"]["scripts/prepare.py"], "code": code},
             "git": git_info(),
@@ -241,7 +298,9 @@ def _create(paths: dict, frame: pd.DataFrame, data: dict, feats: dict, raw: Path
     append_line(repo_path(paths["manifest"]),
                 f"{version} {meta['created_at']} script=scripts/prepare.py:{meta['script']['sha256'][:12]} "
                 f"commit={(meta['git']['commit'] or 'none')[:12]}{'+dirty' if meta['git']['dirty'] else ''} "
-                f"params={meta['params_sha256'][:12]} input={paths['raw']}:{raw_sha[:12]} {files}")
+                f"params={meta['params_sha256'][:12]} input={paths['raw']}:{raw_sha[:12]}"
+                + (f" production_labelled={extra['path']}:{extra['sha256'][:12]}:{extra['rows']}rows" if extra else "")
+                + f" {files}")
     log.info("created data version %s (%s)", version, files)
     return version
 

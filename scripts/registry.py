@@ -15,9 +15,9 @@ from pathlib import Path
 from contextlib import contextmanager
 from typing import Iterator
 
-from scripts.artifacts import model_versions, read_card, read_pointer
+from scripts.artifacts import load_model, load_split, model_versions, read_card, read_data_meta, read_pointer
 from scripts.config import ClockworkError, cli, load_params, repo_path
-from scripts.metrics import check_gates, describe_gates
+from scripts.metrics import check_gates, describe_gates, score
 from scripts.store import append_line, canonical_json, locked, read_json, utc_now, version_number, write_if_changed, write_json
 
 log = logging.getLogger("clockwork.registry")
@@ -87,17 +87,30 @@ def _set_production(registry: dict, version: str, action: str, reason: str) -> N
     _event(registry, action, previous, version, reason)
 
 
-def register(paths: dict, version: str, gates: dict) -> dict:
+def gates_for(paths: dict, card: dict, params: dict) -> tuple[dict, str]:
+    """The gates for a candidate: the evaluate gates, or for a model retrained on labelled
+    production data the retrain gates (its test set is a recent holdout, not the clean test set)."""
+    if "production_labelled" in read_data_meta(paths, card["data"]["version"])["inputs"]:
+        g = params["retrain"]["gates"]
+        return {"min_f1": g["min_f1"], "min_recall": g["min_recall"], "max_f1_regression": -g["min_f1_gain"]}, "retrain"
+    return params["evaluate"]["gates"], "evaluate"
+
+
+def register(paths: dict, version: str, params: dict) -> dict:
     """Add an evaluated version: gate it against production, auto-promote the first that passes."""
     card = read_card(paths, version)
+    gates, gate_set = gates_for(paths, card, params)
     with transaction(paths) as registry:
         if version in registry["versions"]:
             log.info("model %s is already registered (status %s)", version, registry["versions"][version]["status"])
             return registry["versions"][version]
         production = registry["aliases"]["production"]
-        live_metrics = registry["versions"][production]["metrics"] if production else None
+        live_metrics = production_on_same_test(paths, production, card) if production else None
         verdict = check_gates(card["metrics"]["test"], live_metrics, gates)
         verdict["compared_with"] = production
+        verdict["gate_set"] = gate_set
+        verdict["production_metrics"] = None if live_metrics is None else {
+            k: live_metrics[k] for k in ("f1", "recall", "precision", "roc_auc", "error_rate")}
         test = card["metrics"]["test"]
         registry["versions"][version] = {
             "status": "candidate" if verdict["passed"] else "rejected",
@@ -119,6 +132,14 @@ def register(paths: dict, version: str, gates: dict) -> dict:
     else:
         log.warning("model %s rejected: %s", version, describe_gates(verdict))
     return entry
+
+
+def production_on_same_test(paths: dict, production: str, card: dict) -> dict:
+    """The production model's metrics on the candidate's test rows, so the regression gate compares
+    like with like (a retrained candidate's test set is the recent labelled holdout)."""
+    live_card = read_card(paths, production)
+    test = load_split(read_data_meta(paths, card["data"]["version"]), "test")
+    return score(load_model(live_card), test, live_card["threshold"])
 
 
 def _log_version(paths: dict, version: str, card: dict, entry: dict) -> None:
@@ -206,7 +227,7 @@ def main(argv: list[str]) -> int:
     paths = params["paths"]
     if args.command == "register":
         version = read_pointer(args.model)
-        register(paths, version, params["evaluate"]["gates"])
+        register(paths, version, params)
         if args.out:
             write_if_changed(args.out, version + "\n")
     elif args.command == "promote":

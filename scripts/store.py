@@ -116,6 +116,21 @@ def read_json(path: Path, schema: str) -> Any:
     return doc
 
 
+def read_jsonl(path: Path) -> list[dict]:
+    """Every record of a JSON-lines log; a missing log is an empty one, a corrupt line an error."""
+    if not path.exists():
+        return []
+    out = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    raise ClockworkError(f"{path}: line {number}: not valid JSON") from None
+    return out
+
+
 def append_lines(path: Path, lines: list[str], fsync: bool = True) -> None:
     """Append lines with one write(2) on O_APPEND: concurrent appenders never tear or interleave them."""
     if any("\n" in line for line in lines):
