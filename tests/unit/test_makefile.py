@@ -10,7 +10,7 @@ import pytest
 from scripts.config import ROOT
 
 STAGES = {"prepare": "scripts.prepare", "train": "scripts.train", "evaluate": "scripts.evaluate",
-          "register": "scripts.registry"}
+          "register": "scripts.registry", "simulate": "scripts.simulate"}
 
 
 def make_variables() -> dict[str, list[str]]:

@@ -1,0 +1,105 @@
+"""The production loop through the real make targets: simulate, replay, monitor, retrain, demo."""
+from __future__ import annotations
+
+import json
+
+from scripts.config import validate
+from tests.conftest import Repo
+from tests.integration.test_serve import Server, free_port
+
+
+def test_demo_runs_the_whole_lifecycle(repo: Repo):
+    run = repo.make("demo", f"PORT={free_port()}", timeout=600)
+    assert run.code == 0, run.out + run.err
+    out = run.out
+    for step in ("1. train", "2. start the server", "3. replay day2", "4. replay day2_drift", "5. retrain",
+                 "6. replay day3_drift", "7. stop the server", "recovered"):
+        assert step in out, step
+    assert [line.split()[-1] for line in out.splitlines() if line.strip().startswith("verdict:")] == \
+        ["ok", "retrain_required", "ok"]
+
+    registry = repo.json("models/registry.json")
+    production = registry["aliases"]["production"]
+    assert production != "v1" and registry["history"][-1]["action"] == "promote"
+    assert "retrain for monitor report" in registry["history"][-1]["reason"]
+    assert registry["versions"][production]["gates"]["gate_set"] == "retrain"
+
+    # The retrain data version names exactly the production data that went in.
+    data_version = registry["versions"][production]["data_version"]
+    meta = repo.json(f"data/processed/{data_version}.json")
+    labelled = meta["inputs"]["production_labelled"]
+    manifest = (repo.path / "data/manifest.txt").read_text().splitlines()
+    line = next(line for line in manifest if line.startswith(f"{data_version} "))
+    assert f"production_labelled={labelled['path']}:{labelled['sha256'][:12]}:{labelled['rows']}rows" in line
+    assert labelled["rows"] == 600 + 1800
+
+    events = [json.loads(x) for x in (repo.path / "logs/retrain_events.jsonl").read_text().splitlines()]
+    assert len(events) == 1 and events[0]["promoted"] and events[0]["report_id"]
+    validate(events[0], "retrain_event", "retrain_events.jsonl")
+    assert events[0]["labelled_data"]["datasets"] == {"day2": 600, "day2_drift": 1800}
+    assert (repo.path / events[0]["flag"]["report"]).exists(), "the triggering report is kept"
+    assert not (repo.path / "logs/retrain.flag").exists(), "a successful retrain clears the flag"
+
+    reports = sorted((repo.path / "logs/monitor").glob("*.json"))
+    assert len(reports) == 3
+    for path in reports:
+        validate(json.loads(path.read_text()), "monitor_report", path.name)
+    swaps = [row for row in (repo.path / "logs/deployment_log.csv").read_text().splitlines() if ",swap," in row]
+    assert len(swaps) == 2 and all(f",swap,{production}," in row for row in swaps)
+
+
+def test_retrain_without_a_flag_does_nothing(repo: Repo):
+    run = repo.make("retrain")
+    assert run.code == 0, run.err
+    assert "no retrain flag" in run.out
+    assert repo.model_versions == ["model_v1.joblib"]
+
+
+def test_monitor_without_labels_is_insufficient_labels(repo: Repo):
+    run = repo.make("monitor")
+    assert run.code == 0, run.err
+    assert "verdict: insufficient_labels" in run.out
+    report = json.loads(next((repo.path / "logs/monitor").glob("*.json")).read_text())
+    validate(report, "monitor_report", "report")
+    assert report["quality"] is None and report["window"]["labelled"] == 0
+    assert not (repo.path / "logs/retrain.flag").exists()
+
+
+def test_simulate_builds_versioned_datasets_once(repo: Repo):
+    run = repo.make("simulate")
+    assert run.code == 0, run.err
+    assert run.stages == ["simulate"]
+    for name, rows in (("day2", 600), ("day2_drift", 1800), ("day3_drift", 600)):
+        meta = repo.json(f"data/production/simulated/{name}/v1.json")
+        validate(meta, "simulated_dataset", name)
+        assert meta["output"]["rows"] == rows
+        assert any(line.startswith(f"simulated/{name}/v1 ") for line in (repo.path / "data/manifest.txt").read_text().splitlines())
+    assert repo.json("data/production/simulated/day2_drift/v1.json")["output"]["drifted_rows"] == 1800
+    assert repo.make("simulate").stages == []
+
+
+def test_a_worse_candidate_is_not_promoted(repo: Repo):
+    server = Server(repo).start()
+    try:
+        assert repo.make("simulate").code == 0
+        assert repo.make("replay", "DATASET=day2", f"PORT={server.port}").code == 0
+        repo.set_param("model", "n_estimators", 1)
+        repo.set_param("model", "max_depth", 1)  # a stump: clearly worse than production
+        run = repo.make("retrain", "FORCE=1", timeout=300)
+        assert run.code == 0, run.out + run.err
+        assert "not promoted" in run.out
+    finally:
+        server.stop()
+    registry = repo.json("models/registry.json")
+    assert registry["aliases"]["production"] == "v1"
+    candidate = registry["versions"]["v2"]
+    assert candidate["status"] == "rejected" and "max_f1_regression" in candidate["gates"]["failed"]
+    event = json.loads((repo.path / "logs/retrain_events.jsonl").read_text().splitlines()[-1])
+    assert event["forced"] and not event["promoted"] and event["production_after"] == "v1"
+
+
+def test_replay_needs_a_known_dataset(repo: Repo):
+    run = repo.make("replay", "DATASET=nope")
+    assert run.code != 0 and "DATASET=nope: unknown" in run.err
+    run = repo.make("replay")
+    assert run.code != 0 and "DATASET: missing" in run.err

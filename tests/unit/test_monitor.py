@@ -1,0 +1,90 @@
+"""Monitor and simulation logic on small hand-made fixtures."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scripts.config import load_params
+from scripts.monitor import decide, join_labels, live_window, quality
+from scripts.retrain import labelled_rows
+from scripts.simulate import simulate
+
+SETTINGS = load_params()["monitor"]
+BASELINE = {"error_rate": 0.01, "precision": 1.0, "recall": 0.7, "f1": 0.8}
+
+
+def prediction(i: int, label: int, version: str = "v1", type_: str = "L") -> dict:
+    return {"prediction_id": f"r-{i}", "model_version": version, "prediction": label, "time": f"t{i}",
+            "inputs": {"type": type_, "air_temperature_k": 300.0, "process_temperature_k": 310.0,
+                       "rotational_speed_rpm": 1500, "torque_nm": 40.0, "tool_wear_min": 10}}
+
+
+def test_window_takes_the_live_models_latest():
+    log = [prediction(i, 0, "v1" if i % 2 else "v2") for i in range(10)]
+    window = live_window(log, "v1", 3)
+    assert [p["prediction_id"] for p in window] == ["r-5", "r-7", "r-9"]
+
+
+def test_quality_matches_hand_computation():
+    window = [prediction(0, 1), prediction(1, 1), prediction(2, 0), prediction(3, 0, type_="H"), prediction(4, 1)]
+    labels = [{"prediction_id": "r-0", "label": 1}, {"prediction_id": "r-1", "label": 0},
+              {"prediction_id": "r-2", "label": 0}, {"prediction_id": "r-3", "label": 1},
+              {"prediction_id": "r-99", "label": 1}]
+    y, unmatched = join_labels(window, labels)
+    assert y.tolist() == [1, 0, 0, 1, -1] and unmatched == 1
+    q = quality(window, y)["overall"]
+    # labelled: (pred, true) = (1,1) (1,0) (0,0) (0,1) -> tp 1, fp 1, tn 1, fn 1
+    assert (q["rows"], q["error_rate"], q["precision"], q["recall"], q["f1"]) == (4, 0.5, 0.5, 0.5, 0.5)
+    assert quality(window, y)["per_type"]["H"]["recall"] == 0.0
+
+
+def test_verdicts():
+    good = {"error_rate": 0.012, "precision": 0.9, "recall": 0.7}
+    assert decide(500, good, BASELINE, 0.1, SETTINGS)[0] == "ok"
+    verdict, reasons = decide(500, {"error_rate": 0.05, "precision": 0.2, "recall": 0.7}, BASELINE, 0.1, SETTINGS)
+    assert verdict == "retrain_required"
+    assert any("error rate 0.0500 exceeds baseline 0.0100 x 2.0" in r for r in reasons)
+    assert any("precision 0.200 below 0.5" in r for r in reasons)
+    assert decide(500, good, BASELINE, 0.6, SETTINGS)[0] == "retrain_required"
+
+
+def test_too_few_labels_never_gives_a_rate():
+    for labelled in (0, SETTINGS["min_labels"] - 1):
+        verdict, reasons = decide(labelled, None, BASELINE, 0.0, SETTINGS)
+        assert verdict == "insufficient_labels"
+        assert f"{labelled} labelled predictions" in reasons[0]
+
+
+@pytest.fixture
+def production() -> pd.DataFrame:
+    n = 20
+    return pd.DataFrame({"udi": range(1, n + 1), "product_id": ["L1"] * n, "type": ["L"] * n,
+                         "air_temperature_k": [300.0] * n, "process_temperature_k": [310.0] * n,
+                         "rotational_speed_rpm": [1500] * n, "torque_nm": [40.0] * n, "tool_wear_min": [10] * n,
+                         "machine_failure": [0, 1] * (n // 2)})
+
+
+def test_simulation_drifts_readings_not_labels(production):
+    drift = {"columns": {"torque_nm": {"scale": 1.1, "bias": 1.0}}, "from_row": 5, "fraction": 1.0, "seed": 0}
+    out = simulate(production, {"rows": [0, 10], "drift": True}, drift)
+    assert out["torque_nm"].tolist() == [40.0] * 5 + [45.0] * 5
+    assert out["drifted"].tolist() == [0] * 5 + [1] * 5
+    assert out["machine_failure"].tolist() == production["machine_failure"][:10].tolist()
+    untouched = simulate(production, {"rows": [10, 20], "drift": False}, drift)
+    assert untouched["torque_nm"].tolist() == [40.0] * 10 and untouched["udi"].iloc[0] == 11
+
+
+def test_simulation_fraction_is_seeded(production):
+    drift = {"columns": {"torque_nm": {"scale": 2.0, "bias": 0.0}}, "from_row": 0, "fraction": 0.5, "seed": 3}
+    a = simulate(production, {"rows": [0, 20], "drift": True}, drift)
+    b = simulate(production, {"rows": [0, 20], "drift": True}, drift)
+    assert a.equals(b) and 0 < a["drifted"].sum() < 20
+
+
+def test_labelled_rows_join_and_dedupe():
+    log = [prediction(0, 0), prediction(1, 1), prediction(2, 0)]
+    labels = [{"prediction_id": "r-0", "label": 0, "udi": 7, "dataset": "a"},
+              {"prediction_id": "r-2", "label": 1, "udi": 7, "dataset": "b"}]
+    rows = labelled_rows(log, labels)
+    assert len(rows) == 1 and rows["dataset"].iloc[0] == "b" and rows["machine_failure"].iloc[0] == 1
