@@ -36,6 +36,7 @@ from scripts import features as F
 from scripts import registry as R
 from scripts.artifacts import load_model, read_card
 from scripts.config import ClockworkError, cli, load_params, repo_path, validate
+from scripts.fastpath import FastForest
 from scripts.inference import RequestError, Requests, parse_json
 from scripts.store import append_csv_row, append_lines, sha256_file, utc_now
 
@@ -54,6 +55,7 @@ class LiveModel:
     pipeline: Any
     threshold: float
     loaded_at: str
+    fast: FastForest | None = None  # the exact fast path, when the Pipeline's shape allows it
 
 
 class DeploymentLog:
@@ -119,7 +121,7 @@ class ModelHolder:
                 return False
             threshold = card["threshold"] if self.threshold == "model" else float(self.threshold)
             previous = self.live
-            self.live = LiveModel(version, card, pipeline, threshold, utc_now())
+            self.live = LiveModel(version, card, pipeline, threshold, utc_now(), FastForest.compile(pipeline))
             self.events.write("swap" if previous else "start", card,
                               f"from {previous.version}" if previous else "model loaded")
             log.info("serving model %s%s", version, f" (was {previous.version})" if previous else "")
@@ -189,6 +191,7 @@ def create_app(params: dict, holder: ModelHolder, metrics: Metrics | None = None
     deployment = params["deployment"]
     requests = Requests(params["data"]["ranges"], deployment["max_batch"])
     max_body = deployment["max_body_bytes"]
+    fast_max = deployment["fast_path_max_rows"]
     predictions_log = repo_path(deployment["predictions_log"])
     name = deployment["model_name"]
     metrics = metrics or Metrics()
@@ -230,10 +233,13 @@ def create_app(params: dict, holder: ModelHolder, metrics: Metrics | None = None
         live = holder.live
         if live is None:
             raise RequestError(503, "model", "no model loaded yet")
-        import pandas as pd
+        if live.fast is not None and len(readings) <= fast_max:
+            probabilities = live.fast.predict_proba(readings).tolist()
+        else:
+            import pandas as pd
 
-        frame = pd.DataFrame.from_records(readings, columns=F.INPUT_COLUMNS)
-        probabilities = [float(p) for p in live.pipeline.predict_proba(frame)[:, 1]]
+            frame = pd.DataFrame.from_records(readings, columns=F.INPUT_COLUMNS)
+            probabilities = [float(p) for p in live.pipeline.predict_proba(frame)[:, 1]]
         labels = [int(p >= live.threshold) for p in probabilities]
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -285,6 +291,7 @@ def create_app(params: dict, holder: ModelHolder, metrics: Metrics | None = None
             "params": card["params"], "metrics": card["metrics"], "git": card["git"],
             "sha256": card["artifact"]["sha256"], "threshold": live.threshold, "loaded_at": live.loaded_at,
             "created_at": card["created_at"], "features": card["features"]["inputs"], "pid": os.getpid(),
+            "fast_path": live.fast is not None,
         })
 
     @app.get("/metrics")

@@ -1,7 +1,6 @@
 """Monitor and simulation logic on small hand-made fixtures."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 

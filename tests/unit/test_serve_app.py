@@ -10,6 +10,7 @@ import pytest
 
 from scripts.artifacts import load_model
 from scripts.config import load_params, validate
+from scripts.fastpath import FastForest
 from scripts.serve import LiveModel, Metrics, create_app
 from tests.conftest import Repo
 
@@ -23,7 +24,7 @@ CSV_NAMES = {"Type": "L", "Air temperature [K]": 300.0, "Process temperature [K]
 def live(built: Repo) -> LiveModel:
     card = built.json("models/model_v1.json")
     pipeline = load_model({**card, "artifact": {**card["artifact"], "path": str(built.path / card["artifact"]["path"])}})
-    return LiveModel("v1", card, pipeline, card["threshold"], "2026-01-01T00:00:00Z")
+    return LiveModel("v1", card, pipeline, card["threshold"], "2026-01-01T00:00:00Z", FastForest.compile(pipeline))
 
 
 @pytest.fixture
@@ -197,3 +198,14 @@ def test_not_ready_without_a_model(client):
     assert client("GET", "/v2/health/ready")[0] == 503
     status, doc, _ = client("POST", "/predict", READING)
     assert status == 503 and "no model loaded" in doc["error"]
+
+
+def test_fast_path_and_pipeline_answer_alike(client, live):
+    """Small requests take the fast path, large ones the Pipeline; the numbers are the same."""
+    import pandas as pd
+
+    assert live.fast is not None
+    readings = [{**READING, "torque_nm": 30.0 + i * 3, "tool_wear_min": 20 * i} for i in range(10)]
+    fast = [p["failure_probability"] for p in client("POST", "/predict", {"instances": readings})[1]["predictions"]]
+    plain = live.pipeline.predict_proba(pd.DataFrame(readings))[:, 1].tolist()
+    assert max(abs(a - b) for a, b in zip(fast, plain)) <= 1e-9
