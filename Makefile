@@ -161,9 +161,14 @@ verify: $(VENV_OK) ## Refit the production model (or VERSION=vN) from its record
 	@$(PY) -m scripts.verify $(if $(VERSION),--version "$(VERSION)")
 
 ##@ Development
-.PHONY: test venv stamps clean
+.PHONY: test lint venv stamps clean
 test: $(VENV_OK) ## Run the test suite (unit, data, model, integration)
 	@$(PY) -m pytest tests -q --durations=8
+
+lint: $(VENV_OK) ## ruff and every pre-commit hook over all tracked files (offline: local hooks only)
+	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "error: make lint: not a git checkout (pre-commit checks tracked files)" >&2; exit 2; }
+	@$(PY) -m ruff check scripts tests
+	@$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
 
 venv: $(VENV_OK) ## Create .venv from the pinned requirements.txt
 

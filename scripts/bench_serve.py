@@ -28,7 +28,7 @@ from pathlib import Path
 
 from scripts import features as F
 from scripts import registry as R
-from scripts.artifacts import load_model, read_card, read_data_meta, load_split
+from scripts.artifacts import load_model, load_split, read_card, read_data_meta
 from scripts.config import ClockworkError, cli, load_params, repo_path
 from scripts.store import write_json
 

@@ -13,7 +13,13 @@ from typing import Any
 
 from scripts import features as F
 from scripts.artifacts import (
-    MODEL_CARD, load_model, load_split, model_path, read_data_meta, read_pointer, read_train_record,
+    MODEL_CARD,
+    load_model,
+    load_split,
+    model_path,
+    read_data_meta,
+    read_pointer,
+    read_train_record,
 )
 from scripts.config import cli, load_params
 from scripts.metrics import per_group, probability_metrics, score

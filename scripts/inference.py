@@ -126,7 +126,7 @@ class Requests:
             for i, row in enumerate(split["data"]):
                 if len(row) != len(split["columns"]):
                     self._fail([kind, "data", i], f"has {len(row)} values for {len(split['columns'])} columns")
-                rows.append(dict(zip(split["columns"], row)))
+                rows.append(dict(zip(split["columns"], row, strict=True)))
             return [self.reading(r, [kind, "data", i]) for i, r in enumerate(rows)]
         if isinstance(body[kind], list):
             self.batch_size(len(body[kind]), kind)

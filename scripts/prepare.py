@@ -18,8 +18,17 @@ from scripts import features as F
 from scripts.artifacts import data_meta_path, data_split_paths, data_versions, read_data_meta, relative
 from scripts.config import ClockworkError, cli, load_params, repo_path
 from scripts.store import (
-    append_line, code_identity, git_info, locked, next_version, remove_stale, sha256_file, sha256_obj,
-    utc_now, write_if_changed, write_json,
+    append_line,
+    code_identity,
+    git_info,
+    locked,
+    next_version,
+    remove_stale,
+    sha256_file,
+    sha256_obj,
+    utc_now,
+    write_if_changed,
+    write_json,
 )
 
 log = logging.getLogger("clockwork.prepare")
@@ -104,7 +113,8 @@ def validate_rows(frame: pd.DataFrame, ranges: dict, path: Path) -> None:
     for column in [F.LABEL, *F.FAILURE_MODES]:
         refuse(~frame[column].isin([0, 1]), f"column '{column}': label must be 0 or 1")
     for column, (low, high) in ranges.items():
-        refuse((frame[column] < low) | (frame[column] > high), f"column '{column}': value outside the range [{low}, {high}] set in params data.ranges")
+        refuse((frame[column] < low) | (frame[column] > high),
+               f"column '{column}': value outside the range [{low}, {high}] set in params data.ranges")
 
 
 def split(frame: pd.DataFrame, data: dict) -> dict[str, pd.DataFrame]:

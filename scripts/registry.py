@@ -11,8 +11,8 @@ import argparse
 import getpass
 import logging
 import socket
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from scripts.artifacts import load_model, load_split, model_versions, read_card, read_data_meta, read_pointer
@@ -146,10 +146,11 @@ def _log_version(paths: dict, version: str, card: dict, entry: dict) -> None:
     """One human-readable line per version in models/model_metadata.log."""
     m, git = entry["metrics"], card["git"]
     hyper = ",".join(f"{k}={v}" for k, v in sorted(card["params"]["hyperparameters"].items()))
+    gates = "pass" if entry["gates"]["passed"] else "fail:" + ",".join(entry["gates"]["failed"])
     append_line(repo_path(paths["metadata_log"]),
                 f"{version} {card['created_at']} status={entry['status']} algorithm={card['algorithm']} {hyper} "
                 f"seed={card['params']['seed']} threshold={card['threshold']} data={card['data']['version']} "
-                f"f1={m['f1']} recall={m['recall']} precision={m['precision']} gates={'pass' if entry['gates']['passed'] else 'fail:' + ','.join(entry['gates']['failed'])} "
+                f"f1={m['f1']} recall={m['recall']} precision={m['precision']} gates={gates} "
                 f"sha256={card['artifact']['sha256'][:16]} commit={(git['commit'] or 'none')[:12]}{'+dirty' if git['dirty'] else ''}")
 
 

@@ -45,7 +45,7 @@ def post(connection: http.client.HTTPConnection, body: dict, request_id: str) ->
 def replay(frame: pd.DataFrame, name: str, host: str, port: int, batch_size: int, rate: float) -> list[dict]:
     """Send every reading; return one label record per prediction."""
     chunks = batches(frame, batch_size)
-    truth = dict(zip(frame["udi"].astype(int), frame[F.LABEL].astype(int)))
+    truth = dict(zip(frame["udi"].astype(int), frame[F.LABEL].astype(int), strict=True))
     labels, run = [], uuid.uuid4().hex[:12]
     connection = http.client.HTTPConnection(host, port, timeout=60)
     started, last_shown = time.monotonic(), -1
@@ -56,7 +56,7 @@ def replay(frame: pd.DataFrame, name: str, host: str, port: int, batch_size: int
             doc = post(connection, {"instances": chunk}, f"{name}-{run}-{i}")
         except (OSError, http.client.HTTPException) as exc:
             raise ClockworkError(f"server at {host}:{port}: {exc} (is it running? make serve-bg)") from None
-        for reading, prediction in zip(chunk, doc["predictions"]):
+        for reading, prediction in zip(chunk, doc["predictions"], strict=True):
             labels.append({"prediction_id": prediction["prediction_id"], "udi": reading["udi"],
                            "label": truth[reading["udi"]], "dataset": name})
         shown = (i + 1) * 10 // len(chunks)

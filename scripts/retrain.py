@@ -73,7 +73,8 @@ def main(argv: list[str]) -> int:
         raise ClockworkError(f"{params['replay']['labels_log']}: {len(labelled)} labelled predictions; nothing to retrain on")
     extra = write_labelled(repo_path(settings["labelled_dir"]), labelled)
     before = R.load(paths)["aliases"]["production"]
-    print(f"retrain: {len(labelled)} labelled production rows ({', '.join(f'{k}: {v}' for k, v in labelled['dataset'].value_counts().sort_index().items())}) -> {relative(extra)}")
+    counts = ", ".join(f"{k}: {v}" for k, v in labelled["dataset"].value_counts().sort_index().items())
+    print(f"retrain: {len(labelled)} labelled production rows ({counts}) -> {relative(extra)}")
     done = subprocess.run([args.make, "--no-print-directory", "train", f"EXTRA={relative(extra)}"], cwd=repo_path("."))
     if done.returncode:
         raise ClockworkError(f"make train EXTRA={relative(extra)} failed (exit {done.returncode}); the flag is kept")

@@ -244,7 +244,7 @@ def create_app(params: dict, holder: ModelHolder, metrics: Metrics | None = None
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         lines = []
-        for i, (reading, p, label) in enumerate(zip(readings, probabilities, labels)):
+        for i, (reading, p, label) in enumerate(zip(readings, probabilities, labels, strict=True)):
             record = {"time": now, "request_id": rid, "prediction_id": f"{rid}-{i}", "endpoint": endpoint,
                       "model_version": live.version, "inputs": {c: reading[c] for c in F.INPUT_COLUMNS},
                       "failure_probability": p, "prediction": label, "threshold": live.threshold, "latency_ms": latency_ms}
@@ -307,7 +307,7 @@ def create_app(params: dict, holder: ModelHolder, metrics: Metrics | None = None
         readings, batch = requests.predict(body())
         live, probabilities, labels = predict(readings, rid, "predict", started)
         items = [{"prediction_id": f"{rid}-{i}", "request_id": rid, "model_version": live.version,
-                  "failure_probability": p, "prediction": label} for i, (p, label) in enumerate(zip(probabilities, labels))]
+                  "failure_probability": p, "prediction": label} for i, (p, label) in enumerate(zip(probabilities, labels, strict=True))]
         if batch:
             return reply(200, {"request_id": rid, "model_version": live.version, "threshold": live.threshold,
                                "predictions": items})
@@ -319,7 +319,7 @@ def create_app(params: dict, holder: ModelHolder, metrics: Metrics | None = None
         started, rid = time.perf_counter(), request_id()
         live, probabilities, labels = predict(requests.invocations(body()), rid, "invocations", started)
         return reply(200, {"predictions": [{"failure_probability": p, "prediction": label}
-                                           for p, label in zip(probabilities, labels)],
+                                           for p, label in zip(probabilities, labels, strict=True)],
                            "model_version": live.version, "request_id": rid})
 
     def known(model_name: str) -> None:

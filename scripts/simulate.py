@@ -20,8 +20,19 @@ from scripts import features as F
 from scripts.artifacts import read_data_meta, read_pointer, relative
 from scripts.config import ClockworkError, cli, load_params, repo_path
 from scripts.store import (
-    append_line, atomic_write_text, code_identity, existing_versions, git_info, locked, next_version, read_json,
-    sha256_file, sha256_obj, utc_now, write_if_changed, write_json,
+    append_line,
+    atomic_write_text,
+    code_identity,
+    existing_versions,
+    git_info,
+    locked,
+    next_version,
+    read_json,
+    sha256_file,
+    sha256_obj,
+    utc_now,
+    write_if_changed,
+    write_json,
 )
 
 log = logging.getLogger("clockwork.simulate")

@@ -17,13 +17,31 @@ import pandas as pd
 
 from scripts import features as F
 from scripts.artifacts import (
-    MODEL_ARTIFACT, MODEL_TRAIN_RECORD, load_split, model_path, model_versions, read_data_meta,
-    read_pointer, read_train_record, relative,
+    MODEL_ARTIFACT,
+    MODEL_TRAIN_RECORD,
+    load_split,
+    model_path,
+    model_versions,
+    read_data_meta,
+    read_pointer,
+    read_train_record,
+    relative,
 )
 from scripts.config import ROOT, ClockworkError, cli, load_params, repo_path
 from scripts.store import (
-    atomic_write_bytes, code_identity, environment, git_info, locked, next_version, remove_stale,
-    sha256_bytes, sha256_file, sha256_obj, utc_now, write_if_changed, write_json,
+    atomic_write_bytes,
+    code_identity,
+    environment,
+    git_info,
+    locked,
+    next_version,
+    remove_stale,
+    sha256_bytes,
+    sha256_file,
+    sha256_obj,
+    utc_now,
+    write_if_changed,
+    write_json,
 )
 
 log = logging.getLogger("clockwork.train")

@@ -255,3 +255,26 @@ def test_metadata_that_breaks_its_schema_fails_the_stage_and_leaves_nothing(repo
     run = repo.make("train")
     assert run.code == 0, run.err
     assert repo.data_versions == ["v1.json", "v2.json"]
+
+
+def test_lint_passes_on_the_project_and_catches_secrets_and_binaries(tmp_path):
+    import shutil
+
+    from tests.conftest import ROOT
+
+    repo = fresh_copy(tmp_path / "lint")
+    for name in (".pre-commit-config.yaml", ".ruff.toml"):
+        shutil.copy2(ROOT / name, repo.path / name)
+    shutil.copytree(ROOT / "tests", repo.path / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    git = "git -c user.name=t -c user.email=t@t"
+    subprocess.run(f"git init -q && {git} add -A && {git} commit -qm init", shell=True, cwd=repo.path, check=True)
+    run = repo.make("lint")
+    assert run.code == 0, run.out + run.err
+
+    (repo.path / "deploy.yaml").write_text("service:\n  api_token: s3cr3t-value\n")
+    (repo.path / "models/model_v9.joblib").write_bytes(b"\x80\x04fake")
+    subprocess.run(f"git add -f deploy.yaml models/model_v9.joblib && {git} commit -qm bad", shell=True, cwd=repo.path, check=True)
+    run = repo.make("lint")
+    assert run.code != 0
+    assert "deploy.yaml:2: 'token' set to a literal value" in run.out
+    assert "models/model_v9.joblib: model binary" in run.out

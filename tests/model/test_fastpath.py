@@ -10,7 +10,7 @@ from scripts.config import load_params
 from scripts.fastpath import FastForest
 from scripts.train import train
 from tests.conftest import Repo
-from tests.model.test_model import model, card  # noqa: F401  (fixtures)
+from tests.model.test_model import card, model  # noqa: F401  (fixtures)
 
 
 @pytest.mark.parametrize("split", ["test", "production"])

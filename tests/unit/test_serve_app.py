@@ -208,4 +208,4 @@ def test_fast_path_and_pipeline_answer_alike(client, live):
     readings = [{**READING, "torque_nm": 30.0 + i * 3, "tool_wear_min": 20 * i} for i in range(10)]
     fast = [p["failure_probability"] for p in client("POST", "/predict", {"instances": readings})[1]["predictions"]]
     plain = live.pipeline.predict_proba(pd.DataFrame(readings))[:, 1].tolist()
-    assert max(abs(a - b) for a, b in zip(fast, plain)) <= 1e-9
+    assert max(abs(a - b) for a, b in zip(fast, plain, strict=True)) <= 1e-9
