@@ -61,6 +61,7 @@ class Requests:
         for column, (low, high) in ranges.items():
             schema["$defs"]["reading"]["properties"][column].update({"minimum": low, "maximum": high})
         self.max_batch = max_batch
+        self.schema = schema  # what is validated is what /openapi.json publishes
         self.validators = {
             name: jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{name}"})
             for name in schema["$defs"]

@@ -33,6 +33,7 @@ from typing import Any, Callable
 import bottle
 
 from scripts import features as F
+from scripts import openapi
 from scripts import registry as R
 from scripts.artifacts import load_model, read_card
 from scripts.config import ClockworkError, cli, load_params, repo_path, validate
@@ -195,6 +196,7 @@ def create_app(params: dict, holder: ModelHolder, metrics: Metrics | None = None
     predictions_log = repo_path(deployment["predictions_log"])
     name = deployment["model_name"]
     metrics = metrics or Metrics()
+    api_document = json.dumps(openapi.document(requests.schema, name))
     app = bottle.Bottle()
 
     def reply(status: int, doc: Any) -> str:
@@ -325,6 +327,11 @@ def create_app(params: dict, holder: ModelHolder, metrics: Metrics | None = None
     def known(model_name: str) -> None:
         if model_name != name:
             raise RequestError(404, "model", f"no model named {model_name!r} (this server serves {name!r})")
+
+    @app.get("/openapi.json")
+    def openapi_json() -> str:
+        bottle.response.content_type = JSON
+        return api_document
 
     @app.get("/v2")
     def v2_server() -> str:
