@@ -136,7 +136,7 @@ demo: $(VENV_OK) ## The whole lifecycle: train, serve, replay, monitor, drift, r
 	@$(PY) -m scripts.demo $(if $(PORT),--port $(PORT))
 
 ##@ Inspect
-.PHONY: help dag status metrics metrics-diff params-diff verify
+.PHONY: help dag status metrics metrics-diff params-diff verify verify-all
 help: ## List the targets (this text)
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} \
 	     /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -159,6 +159,9 @@ params-diff: $(VENV_OK) ## Show how params changed between two versions: make pa
 
 verify: $(VENV_OK) ## Refit the production model (or VERSION=vN) from its records in a temp dir; PASS if sha256 matches
 	@$(PY) -m scripts.verify $(if $(VERSION),--version "$(VERSION)")
+
+verify-all: $(VENV_OK) ## Check the whole chain: raw -> data versions -> models -> registry -> deployment log
+	@$(PY) -m scripts.verify --all
 
 ##@ Development
 .PHONY: test lint venv stamps clean

@@ -102,8 +102,11 @@ def verify(paths: dict, version: str | None) -> tuple[bool, list[str]]:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--all"]:
+        return main_all(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--version", help="model version to verify (default: production)")
+    parser.add_argument("--all", action="store_true", help="check the whole chain instead (make verify-all)")
     args = parser.parse_args(argv)
     passed, report = verify(load_params()["paths"], args.version)
     print("\n".join(report))
@@ -111,5 +114,103 @@ def main(argv: list[str]) -> int:
     return 0 if passed else 1
 
 
+
+def verify_chain(params: dict) -> list[str]:
+    """Every link from the raw file to the deployment log; one line per mismatch (empty = all good)."""
+    import csv
+
+    from scripts.artifacts import MODEL_CARD, data_versions, model_path, model_versions, read_train_record
+    from scripts.config import validate
+    from scripts.store import read_json, read_jsonl
+
+    paths, problems = params["paths"], []
+
+    def check(condition: bool, message: str) -> bool:
+        if not condition:
+            problems.append(message)
+        return condition
+
+    def attempt(what: str, action):
+        try:
+            return action()
+        except ClockworkError as exc:
+            problems.append(f"{what}: {exc}")
+            return None
+
+    raw = ROOT / paths["raw"]
+    raw_sha = attempt("raw", lambda: sha256_file(raw))
+    check(raw_sha == params["data"]["raw_sha256"], f"{paths['raw']}: sha256 differs from data.raw_sha256")
+    for version in data_versions(paths):
+        meta = attempt(f"data {version}", lambda v=version: read_data_meta(paths, v))
+        if not meta:
+            continue
+        for name, record in {**meta["inputs"], **meta["outputs"]}.items():
+            path = ROOT / record["path"]
+            if check(path.exists(), f"data {version}: {name} file {record['path']} is missing"):
+                check(sha256_file(path) == record["sha256"], f"data {version}: {record['path']} sha256 differs from its metadata")
+    simulated = ROOT / paths["production_dir"] / "simulated"
+    for meta_path in sorted(simulated.glob("*/v*.json")):
+        meta = attempt(str(meta_path.relative_to(ROOT)), lambda p=meta_path: read_json(p, "simulated_dataset"))
+        if meta:
+            out = ROOT / meta["output"]["path"]
+            check(out.exists() and sha256_file(out) == meta["output"]["sha256"],
+                  f"{meta['output']['path']}: missing or sha256 differs from {meta_path.name}")
+    for version in model_versions(paths):
+        record = attempt(f"model {version}", lambda v=version: read_train_record(paths, v))
+        if not record:
+            continue
+        artifact = ROOT / record["artifact"]["path"]
+        if check(artifact.exists(), f"model {version}: {record['artifact']['path']} is missing"):
+            check(sha256_file(artifact) == record["artifact"]["sha256"], f"model {version}: artifact sha256 differs from its record")
+        data = attempt(f"model {version}", lambda r=record: read_data_meta(paths, r["data"]["version"]))
+        if data:
+            check(data["outputs"]["train"]["sha256"] == record["data"]["train"]["sha256"],
+                  f"model {version}: trained on data whose sha256 is not data {record['data']['version']}'s train split")
+        if model_path(paths, version, MODEL_CARD).exists():
+            card = attempt(f"model {version}", lambda v=version: read_card(paths, v))
+            if card:
+                check(card["artifact"]["sha256"] == record["artifact"]["sha256"], f"model {version}: card and record disagree on sha256")
+    registry = attempt("registry", lambda: R.load(paths))
+    if registry:
+        for version, entry in registry["versions"].items():
+            card = attempt(f"registry {version}", lambda v=version: read_card(paths, v))
+            if card:
+                check(card["artifact"]["sha256"] == entry["sha256"], f"registry {version}: sha256 differs from the model card")
+        for event in registry["history"]:
+            for version in (event["from"], event["to"]):
+                check(version is None or version in registry["versions"], f"registry history names unknown version {version}")
+        log_path = ROOT / params["deployment"]["deployment_log"]
+        if log_path.exists():
+            with open(log_path, newline="") as handle:
+                for number, row in enumerate(csv.DictReader(handle), 2):
+                    doc = {**row, "pid": int(row["pid"]) if row["pid"].isdigit() else row["pid"],
+                           **{k: row[k] or None for k in ("model_version", "model_sha256", "data_version", "git_commit")}}
+                    try:
+                        validate(doc, "deployment_event", f"{log_path.name}:{number}")
+                    except ClockworkError as exc:
+                        problems.append(str(exc))
+                        continue
+                    version = row["model_version"]
+                    if version and row["event"] != "refused":
+                        known = registry["versions"].get(version)
+                        check(known is not None and known["sha256"] == row["model_sha256"],
+                              f"{log_path.name}:{number}: {row['event']} of {version} with a sha256 the registry does not hold")
+    predictions = {p["prediction_id"] for p in attempt("predictions", lambda: read_jsonl(ROOT / params["deployment"]["predictions_log"])) or []}
+    labels = attempt("labels", lambda: read_jsonl(ROOT / params["replay"]["labels_log"])) or []
+    unknown = [label["prediction_id"] for label in labels if label["prediction_id"] not in predictions]
+    check(not unknown, f"{params['replay']['labels_log']}: {len(unknown)} labels refer to unknown predictions (first: "
+                       f"{unknown[0] if unknown else ''})")
+    return problems
+
+
+def main_all(argv: list[str]) -> int:
+    """`make verify-all`: print every mismatch in the chain, or PASS."""
+    params = load_params()
+    problems = verify_chain(params)
+    for problem in problems:
+        print(f"MISMATCH {problem}")
+    print("PASS: raw -> data versions -> models -> registry -> deployment log all agree" if not problems
+          else f"FAIL: {len(problems)} mismatch(es)")
+    return 1 if problems else 0
 if __name__ == "__main__":
     cli(main)

@@ -103,3 +103,21 @@ def test_replay_needs_a_known_dataset(repo: Repo):
     assert run.code != 0 and "DATASET=nope: unknown" in run.err
     run = repo.make("replay")
     assert run.code != 0 and "DATASET: missing" in run.err
+
+
+def test_verify_all_passes_then_names_every_broken_link(repo: Repo):
+    run = repo.make("verify-all")
+    assert run.code == 0 and "PASS" in run.out, run.out + run.err
+    test_csv = repo.path / "data/processed/v1/test.csv"
+    test_csv.write_text(test_csv.read_text().replace("\n1,", "\n2,", 1) + "\n")
+    model = repo.path / "models/model_v1.joblib"
+    model.write_bytes(model.read_bytes() + b"\0")
+    (repo.path / "logs").mkdir(exist_ok=True)
+    (repo.path / "logs/labels.jsonl").write_text(
+        '{"time":"2026-01-01T00:00:00Z","prediction_id":"ghost-0","udi":1,"label":0,"dataset":"x"}\n')
+    run = repo.make("verify-all")
+    assert run.code != 0
+    assert "data v1: data/processed/v1/test.csv sha256 differs from its metadata" in run.out
+    assert "model v1: artifact sha256 differs from its record" in run.out
+    assert "logs/labels.jsonl: 1 labels refer to unknown predictions (first: ghost-0)" in run.out
+    assert "FAIL: 3 mismatch(es)" in run.out
