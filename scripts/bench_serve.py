@@ -28,7 +28,7 @@ from pathlib import Path
 
 from scripts import features as F
 from scripts import registry as R
-from scripts.artifacts import load_model, load_split, read_card, read_data_meta
+from scripts.artifacts import load_model, load_split, read_data_meta
 from scripts.config import ClockworkError, cli, load_params, repo_path
 from scripts.store import write_json
 
@@ -156,11 +156,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 def run(params: dict, requests: int, seconds: float, smoke: bool, worker_class: str) -> dict:
     paths, deployment = params["paths"], params["deployment"]
-    registry = R.load(paths)
-    version = registry["aliases"]["production"]
-    if version is None:
-        raise ClockworkError(f"{paths['registry']}: no production model to benchmark (run make train)")
-    card = read_card(paths, version)
+    _, card = R.production_card(paths, "benchmark")
+    version = card["version"]
     pipeline = load_model(card)
     production = load_split(read_data_meta(paths, card["data"]["version"]), "production")
     rows = production[F.INPUT_COLUMNS].to_dict("records")

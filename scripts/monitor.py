@@ -24,8 +24,8 @@ import pandas as pd
 from scripts import drift as D
 from scripts import features as F
 from scripts import registry as R
-from scripts.artifacts import load_split, read_card, read_data_meta
-from scripts.config import ClockworkError, cli, load_params, repo_path
+from scripts.artifacts import load_split, read_data_meta
+from scripts.config import cli, load_params, repo_path
 from scripts.metrics import label_metrics, per_group
 from scripts.store import append_csv_row, atomic_write_text, read_jsonl, sha256_obj, utc_now, write_json
 
@@ -91,11 +91,8 @@ def decide(labelled: int, observed: dict | None, baseline: dict, drifted_share: 
 def report(params: dict) -> dict:
     """Build the monitor report for the live model (reads the logs; writes nothing)."""
     paths, settings = params["paths"], params["monitor"]
-    registry = R.load(paths)
-    version = registry["aliases"]["production"]
-    if version is None:
-        raise ClockworkError(f"{paths['registry']}: no production model to monitor")
-    card = read_card(paths, version)
+    _, card = R.production_card(paths, "monitor")
+    version = card["version"]
     predictions = read_jsonl(repo_path(params["deployment"]["predictions_log"]))
     labels = read_jsonl(repo_path(params["replay"]["labels_log"]))
     window = live_window(predictions, version, settings["window"])

@@ -43,6 +43,15 @@ def load(paths: dict) -> dict:
     return registry
 
 
+def production_card(paths: dict, purpose: str) -> tuple[dict, dict]:
+    """The registry and the production model's card; a one-line error if nothing is in production."""
+    registry = load(paths)
+    version = registry["aliases"]["production"]
+    if version is None:
+        raise ClockworkError(f"{paths['registry']}: no production model to {purpose} (run make train)")
+    return registry, read_card(paths, version)
+
+
 def check_consistent(registry: dict, source: str) -> None:
     """Rules the schema can't express: the alias names a registered production version."""
     production = registry["aliases"]["production"]

@@ -409,11 +409,8 @@ def instrument(app: bottle.Bottle, metrics: Metrics) -> Any:
 
 def preflight(paths: dict) -> dict:
     """Before binding a port: a production model must exist and its file must match its sha256."""
-    registry = R.load(paths)
-    version = registry["aliases"]["production"]
-    if version is None:
-        raise ClockworkError(f"{paths['registry']}: no production model yet (run make train)")
-    card = read_card(paths, version)
+    registry, card = R.production_card(paths, "serve")
+    version = card["version"]
     on_disk = sha256_file(repo_path(card["artifact"]["path"]))
     if on_disk != card["artifact"]["sha256"] or on_disk != registry["versions"][version]["sha256"]:
         raise ClockworkError(f"{card['artifact']['path']}: sha256 {on_disk[:16]}... differs from the one registered for "

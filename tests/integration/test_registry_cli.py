@@ -96,3 +96,16 @@ def test_registry_show(repo: Repo):
     run = repo.make("registry")
     assert run.code == 0, run.err
     assert "production: v1" in run.out and "passed all gates" in run.out
+
+
+def test_corrupt_or_missing_registry_is_a_one_line_error(repo: Repo):
+    registry = repo.path / "models/registry.json"
+    good = registry.read_text()
+    registry.write_text(good[: len(good) // 2])
+    run = repo.make("registry")
+    assert run.code != 0 and "registry.json: corrupt JSON" in run.err and "Traceback" not in run.err
+    registry.unlink()
+    run = repo.make("promote", "VERSION=v1")
+    assert run.code != 0 and "missing, but models/model_metadata.log shows versions were registered" in run.err
+    registry.write_text(good)
+    assert repo.make("registry").code == 0

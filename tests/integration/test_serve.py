@@ -91,6 +91,9 @@ def test_every_endpoint_over_http_and_the_logs(server: Server):
     assert len(lines) == 1 + 5 + 1 + 1
     for line in lines:
         validate(line, "prediction", "predictions.jsonl")
+    deadline = time.time() + 30  # serve-bg returns when one worker is ready; the other may still be loading
+    while time.time() < deadline and len(server.deployment_rows()) < 2:
+        time.sleep(0.1)
     rows = server.deployment_rows()
     assert [r["event"] for r in rows] == ["start", "start"], "one start row per worker"
     assert len({r["pid"] for r in rows}) == 2
