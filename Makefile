@@ -93,7 +93,7 @@ rollback: $(VENV_OK) ## Return production to the version that was live before th
 	@$(PY) -m scripts.registry rollback --reason "$(or $(REASON),manual rollback)"
 
 ##@ Serving
-.PHONY: serve serve-bg stop smoke bench-serve
+.PHONY: serve serve-bg stop smoke bench-serve bench
 serve: $(O)/register ## Serve the production model in the foreground (gunicorn; host, port, workers from params)
 	@$(PY) -m scripts.serve $(if $(PORT),--port $(PORT))
 
@@ -134,6 +134,9 @@ retrain: $(O)/register ## If the monitor raised a flag (or FORCE=1): retrain on 
 
 demo: $(VENV_OK) ## The whole lifecycle: train, serve, replay, monitor, drift, retrain, recover, stop
 	@$(PY) -m scripts.demo $(if $(PORT),--port $(PORT))
+
+bench: $(VENV_OK) ## Benchmarks: pipeline overhead, monitor over 1M predictions, F1 per training cost [SMOKE=1]
+	@$(PY) -m scripts.bench $(if $(SMOKE),--smoke)
 
 ##@ Inspect
 .PHONY: help dag status metrics metrics-diff params-diff verify verify-all

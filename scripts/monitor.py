@@ -14,9 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import time
+from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -27,25 +29,44 @@ from scripts import registry as R
 from scripts.artifacts import load_split, read_data_meta
 from scripts.config import cli, load_params, repo_path
 from scripts.metrics import label_metrics, per_group
-from scripts.store import append_csv_row, atomic_write_text, read_jsonl, sha256_obj, utc_now, write_json
+from scripts.store import append_csv_row, atomic_write_text, iter_lines, parse_json_line, sha256_obj, utc_now, write_json
 
 log = logging.getLogger("clockwork.monitor")
+PREDICTION_ID = re.compile(r'"prediction_id":\s*"([^"]+)"')
 LOG_COLUMNS = ["time", "report_id", "model_version", "predictions", "labelled", "error_rate", "baseline_error_rate",
                "precision", "recall", "f1", "drifted_features", "drifted_share", "predicted_failure_rate", "verdict"]
 
 
-def live_window(predictions: list[dict], version: str, size: int) -> list[dict]:
-    """The live model's most recent `size` predictions (the log is in time order)."""
-    mine = [p for p in predictions if p["model_version"] == version]
-    return mine[-size:]
+def live_window(lines: Iterable[tuple[int, str]], version: str, size: int, path: Path) -> list[dict]:
+    """The live model's most recent `size` predictions, streamed: only a bounded deque of raw lines
+    is kept, and only those are parsed. Log lines are compact JSON, so the version field is found
+    verbatim; the parse then confirms it."""
+    marker = f'"model_version":"{version}"'
+    recent: deque = deque(maxlen=size)
+    for number, line in lines:
+        if marker in line:
+            recent.append((number, line))
+    window = [parse_json_line(path, number, line) for number, line in recent]
+    return [p for p in window if p["model_version"] == version]
 
 
-def join_labels(window: list[dict], labels: list[dict]) -> tuple[np.ndarray, int]:
-    """Label per window prediction (-1 where none has arrived), joined on prediction id; and the
-    number of labels that match no logged prediction."""
-    by_id = {label["prediction_id"]: label["label"] for label in labels}
-    y = np.array([by_id.get(p["prediction_id"], -1) for p in window], dtype=int)
-    return y, len(set(by_id) - {p["prediction_id"] for p in window})
+def window_labels(lines: Iterable[tuple[int, str]], window: list[dict], path: Path) -> tuple[dict[str, int], int]:
+    """Labels of the window's predictions (streamed), and how many labels are for other predictions."""
+    wanted = {p["prediction_id"] for p in window}
+    found, others = {}, 0
+    for number, line in lines:
+        match = PREDICTION_ID.search(line)
+        if match and match.group(1) in wanted:
+            record = parse_json_line(path, number, line)
+            found[record["prediction_id"]] = record["label"]
+        else:
+            others += 1
+    return found, others
+
+
+def join_labels(window: list[dict], labels: dict[str, int]) -> np.ndarray:
+    """Label per window prediction, -1 where none has arrived."""
+    return np.array([labels.get(p["prediction_id"], -1) for p in window], dtype=int)
 
 
 def quality(window: list[dict], y: np.ndarray) -> dict:
@@ -93,10 +114,11 @@ def report(params: dict) -> dict:
     paths, settings = params["paths"], params["monitor"]
     _, card = R.production_card(paths, "monitor")
     version = card["version"]
-    predictions = read_jsonl(repo_path(params["deployment"]["predictions_log"]))
-    labels = read_jsonl(repo_path(params["replay"]["labels_log"]))
-    window = live_window(predictions, version, settings["window"])
-    y, unmatched = join_labels(window, labels)
+    predictions_log = repo_path(params["deployment"]["predictions_log"])
+    labels_log = repo_path(params["replay"]["labels_log"])
+    window = live_window(iter_lines(predictions_log), version, settings["window"], predictions_log)
+    labels, outside = window_labels(iter_lines(labels_log), window, labels_log)
+    y = join_labels(window, labels)
     labelled = int((y >= 0).sum())
     test = card["metrics"][settings["baseline"]]
     baseline = {"source": f"model {version} {settings['baseline']} metrics", "error_rate": test["error_rate"],
@@ -118,7 +140,7 @@ def report(params: dict) -> dict:
     body = {
         "created_at": created, "model_version": version, "model_sha256": card["artifact"]["sha256"],
         "window": {"size": settings["window"], "predictions": len(window), "labelled": labelled,
-                   "unmatched_labels": unmatched,
+                   "labels_outside_window": outside,
                    "first": window[0]["time"] if window else None, "last": window[-1]["time"] if window else None},
         "quality": observed, "baseline": baseline,
         "drift": {"features": drift, "drifted": sorted(k for k, d in drift.items() if d["drifted"]),

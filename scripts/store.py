@@ -116,19 +116,27 @@ def read_json(path: Path, schema: str) -> Any:
     return doc
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """Every record of a JSON-lines log; a missing log is an empty one, a corrupt line an error."""
+def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each non-blank line; a missing file has none. Streams: memory stays flat."""
     if not path.exists():
-        return []
-    out = []
+        return
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if line.strip():
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    raise ClockworkError(f"{path}: line {number}: not valid JSON") from None
-    return out
+                yield number, line
+
+
+def parse_json_line(path: Path, number: int, line: str) -> Any:
+    """One JSON-lines record; a corrupt line is an error naming the file and line."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        raise ClockworkError(f"{path}: line {number}: not valid JSON") from None
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every record of a JSON-lines log (for small logs; the monitor streams instead)."""
+    return [parse_json_line(path, number, line) for number, line in iter_lines(path)]
 
 
 def append_lines(path: Path, lines: list[str], fsync: bool = True) -> None:

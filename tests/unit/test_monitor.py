@@ -1,11 +1,14 @@
 """Monitor and simulation logic on small hand-made fixtures."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from scripts.config import load_params
-from scripts.monitor import decide, join_labels, live_window, quality
+from scripts.monitor import decide, join_labels, live_window, quality, window_labels
 from scripts.retrain import labelled_rows
 from scripts.simulate import simulate
 
@@ -19,10 +22,15 @@ def prediction(i: int, label: int, version: str = "v1", type_: str = "L") -> dic
                        "rotational_speed_rpm": 1500, "torque_nm": 40.0, "tool_wear_min": 10}}
 
 
+def lines(records: list[dict]) -> list[tuple[int, str]]:
+    return [(i, json.dumps(r, separators=(",", ":"))) for i, r in enumerate(records, 1)]
+
+
 def test_window_takes_the_live_models_latest():
     log = [prediction(i, 0, "v1" if i % 2 else "v2") for i in range(10)]
-    window = live_window(log, "v1", 3)
+    window = live_window(lines(log), "v1", 3, Path("p.jsonl"))
     assert [p["prediction_id"] for p in window] == ["r-5", "r-7", "r-9"]
+    assert live_window(lines(log), "v11", 3, Path("p.jsonl")) == [], "v1 must not match v11"
 
 
 def test_quality_matches_hand_computation():
@@ -30,8 +38,9 @@ def test_quality_matches_hand_computation():
     labels = [{"prediction_id": "r-0", "label": 1}, {"prediction_id": "r-1", "label": 0},
               {"prediction_id": "r-2", "label": 0}, {"prediction_id": "r-3", "label": 1},
               {"prediction_id": "r-99", "label": 1}]
-    y, unmatched = join_labels(window, labels)
-    assert y.tolist() == [1, 0, 0, 1, -1] and unmatched == 1
+    found, outside = window_labels(lines(labels), window, Path("l.jsonl"))
+    y = join_labels(window, found)
+    assert y.tolist() == [1, 0, 0, 1, -1] and outside == 1
     q = quality(window, y)["overall"]
     # labelled: (pred, true) = (1,1) (1,0) (0,0) (0,1) -> tp 1, fp 1, tn 1, fn 1
     assert (q["rows"], q["error_rate"], q["precision"], q["recall"], q["f1"]) == (4, 0.5, 0.5, 0.5, 0.5)
