@@ -35,7 +35,7 @@ SIMULATE_CODE := scripts/simulate.py scripts/features.py $(SHARED_CODE)
 
 stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
-SECTIONS := paths data features model evaluate deployment simulation replay monitor retrain
+SECTIONS := paths data features model evaluate deployment simulation replay monitor retrain synth
 PARAM_STAMPS := $(call param,$(SECTIONS))
 INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE) $(SIMULATE_CODE)) $(EXTRA)
 FILE_STAMPS = $(call stamp,$(INPUT_FILES))
@@ -93,7 +93,7 @@ rollback: $(VENV_OK) ## Return production to the version that was live before th
 	@$(PY) -m scripts.registry rollback --reason "$(or $(REASON),manual rollback)"
 
 ##@ Serving
-.PHONY: serve serve-bg stop smoke bench-serve bench
+.PHONY: serve serve-bg stop smoke bench-serve bench synth
 serve: $(O)/register ## Serve the production model in the foreground (gunicorn; host, port, workers from params)
 	@$(PY) -m scripts.serve $(if $(PORT),--port $(PORT))
 
@@ -134,6 +134,10 @@ retrain: $(O)/register ## If the monitor raised a flag (or FORCE=1): retrain on 
 
 demo: $(VENV_OK) ## The whole lifecycle: train, serve, replay, monitor, drift, retrain, recover, stop
 	@$(PY) -m scripts.demo $(if $(PORT),--port $(PORT))
+
+synth: $(VENV_OK) ## Write an AI4I-like raw file of ROWS rows (published failure rules) under data/raw/synth/
+	@test -n "$(ROWS)" || { echo "error: ROWS: missing (usage: make synth ROWS=100000)" >&2; exit 2; }
+	@$(PY) -m scripts.synth --rows "$(ROWS)"
 
 bench: $(VENV_OK) ## Benchmarks: pipeline overhead, monitor over 1M predictions, F1 per training cost [SMOKE=1]
 	@$(PY) -m scripts.bench $(if $(SMOKE),--smoke)

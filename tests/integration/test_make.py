@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
 import time
+
+import pandas as pd
 
 from scripts.config import validate
 from tests.conftest import Repo, fresh_copy
@@ -291,3 +294,32 @@ def test_bench_smoke_writes_a_valid_result(repo: Repo):
     assert doc["smoke"] and doc["pipeline"]["after_touch_rebuilt_stages"] == [] and not doc["pipeline"]["noop_starts_python"]
     assert {row["algorithm"] for row in doc["quality_per_cost"]} == {"random_forest", "hist_gradient_boosting", "logistic_regression"}
     assert repo.model_versions == ["model_v1.joblib"], "the benchmark never touches the user's versions"
+
+
+def test_synth_file_runs_through_the_pipeline_via_params(repo: Repo):
+    run = repo.make("synth", "ROWS=3000")
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    raw = next(line.split(": ", 1)[1] for line in lines if line.strip().startswith("paths.raw:"))
+    sha = next(line.split(": ", 1)[1] for line in lines if line.strip().startswith("data.raw_sha256:"))
+    assert (repo.path / raw).exists() and raw.startswith("data/raw/synth/")
+    synth = pd.read_csv(repo.path / raw)
+    assert list(synth.columns) == list(pd.read_csv(repo.path / "data/raw/ai4i2020.csv", nrows=1).columns)
+    # The labels follow the published rules exactly.
+    power = synth["Torque [Nm]"] * synth["Rotational speed [rpm]"] * 2 * math.pi / 60
+    assert ((power < 3500) | (power > 9000)).astype(int).equals(synth["PWF"])
+    heat = ((synth["Process temperature [K]"] - synth["Air temperature [K]"]) < 8.6) & (synth["Rotational speed [rpm]"] < 1380)
+    assert heat.astype(int).equals(synth["HDF"])
+    text = (repo.path / "params.yaml").read_text()
+    text = text.replace("raw: data/raw/ai4i2020.csv", f"raw: {raw}", 1)
+    text = text.replace("ec4ed737b27c4e65730e3b875626ddb4db005d79733f0fc1f59d72db467cd670", sha)
+    (repo.path / "params.yaml").write_text(text)
+    repo.set_param("data", "train_window_rows", 2100)
+    repo.set_param("data", "test_rows", 420)
+    repo.set_param("data", "production_rows", 900)
+    repo.set_param("model", "n_estimators", 30)
+    run = repo.make("train")
+    assert run.code == 0, run.err
+    assert run.stages == ["prepare", "train", "evaluate", "register"]
+    meta = repo.json("data/processed/v2.json")
+    assert meta["inputs"]["raw"] == {"path": raw, "sha256": sha, "rows": 3000}
