@@ -35,7 +35,7 @@ SIMULATE_CODE := scripts/simulate.py scripts/features.py $(SHARED_CODE)
 
 stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
-SECTIONS := paths data features model evaluate deployment simulation replay monitor retrain synth
+SECTIONS := paths data features model evaluate deployment simulation replay monitor retrain synth bench
 PARAM_STAMPS := $(call param,$(SECTIONS))
 INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE) $(SIMULATE_CODE)) $(EXTRA)
 FILE_STAMPS = $(call stamp,$(INPUT_FILES))
@@ -46,6 +46,11 @@ ifneq ($(DAG_ONLY),)
 RAW := <paths.raw>
 else ifneq ($(filter-out $(LIGHT_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
 include $(BOOK)/params.mk
+# EXTRA (the labelled production file make retrain passes) is an input too: its value is stamped
+# at parse time, by the shell, only when it changes, so `make train` after `make train EXTRA=...`
+# returns to the data version params.yaml describes, and a no-op stays a no-op (no recipe, no Python).
+EXTRA_STAMP := $(S)/extra.value
+_extra := $(shell mkdir -p $(S) && { [ -f $(EXTRA_STAMP) ] && [ "$$(cat $(EXTRA_STAMP))" = "$(EXTRA)" ] || printf '%s' "$(EXTRA)" > $(EXTRA_STAMP); })
 endif
 
 ##@ Pipeline
@@ -56,7 +61,7 @@ evaluate: $(O)/evaluate ## Train if stale, then measure the model on its held-ou
 register: $(O)/register ## Gate the evaluated model and record it in models/registry.json
 
 $(O)/prepare: $(O)/prepare.done ;
-$(O)/prepare.done: $(call stamp,$(RAW) $(PREPARE_CODE)) $(call param,paths data features) \
+$(O)/prepare.done: $(call stamp,$(RAW) $(PREPARE_CODE)) $(call param,paths data features) $(EXTRA_STAMP) \
                    $(if $(EXTRA),$(call stamp,$(EXTRA)) $(call param,retrain)) | $(O)
 	@echo ">> prepare$(if $(EXTRA), (with $(EXTRA)))"
 	@$(PY) -m scripts.prepare --out $(O)/prepare $(if $(EXTRA),--extra $(EXTRA)) >/dev/null
@@ -139,8 +144,8 @@ synth: $(VENV_OK) ## Write an AI4I-like raw file of ROWS rows (published failure
 	@test -n "$(ROWS)" || { echo "error: ROWS: missing (usage: make synth ROWS=100000)" >&2; exit 2; }
 	@$(PY) -m scripts.synth --rows "$(ROWS)"
 
-bench: $(VENV_OK) ## Benchmarks: pipeline overhead, monitor over 1M predictions, F1 per training cost [SMOKE=1]
-	@$(PY) -m scripts.bench $(if $(SMOKE),--smoke)
+bench: $(VENV_OK) ## Benchmarks: pipeline overhead, monitor over 1M predictions, F1 per cost [SCALE=1: 10k-1M rows] [SMOKE=1]
+	@$(PY) -m scripts.bench $(if $(SMOKE),--smoke) $(if $(SCALE),--scale)
 
 ##@ Inspect
 .PHONY: help dag status metrics metrics-diff params-diff verify verify-all

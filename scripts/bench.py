@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from scripts.config import ROOT, ClockworkError, cli, load_params, repo_path
-from scripts.store import write_json
+from scripts.store import sha256_file, write_json
 
 log = logging.getLogger("clockwork.bench")
 SOURCES = [".gitignore", "Makefile", "params.yaml", "requirements.txt", "scripts", "schemas", "data/raw"]
@@ -44,11 +44,13 @@ def copy_repo(into: Path) -> Path:
     return into
 
 
-# Runs a module and reports its own peak RSS on exit (RUSAGE_CHILDREN would mix in earlier children).
-PEAK_RSS = ("import resource, runpy, sys\n"
-            "module = sys.argv[1]\nsys.argv = [module]\n"
+# Runs a module and reports its own peak RSS on exit: VmHWM of its address space, which exec made
+# new. (getrusage's ru_maxrss survives exec on Linux and would report the forking parent's peak.)
+PEAK_RSS = ("import runpy, sys\n"
+            "module = sys.argv[1]\nsys.argv = [module, *sys.argv[2:]]\n"
             "try:\n    runpy.run_module(module, run_name='__main__', alter_sys=True)\n"
-            "finally:\n    print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+            "finally:\n    hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')]\n"
+            "    print('PEAK_RSS_KB', hwm[0], file=sys.stderr)")
 
 
 def timed(command: list[str], cwd: Path, env: dict | None = None) -> tuple[float, str, str]:
@@ -57,7 +59,8 @@ def timed(command: list[str], cwd: Path, env: dict | None = None) -> tuple[float
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})})
     seconds = time.perf_counter() - started
     if done.returncode:
-        raise ClockworkError(f"{' '.join(command)} failed: {done.stderr.strip().splitlines()[-1:] or ['no output']}")
+        said = [line for line in done.stderr.strip().splitlines() if not line.startswith("PEAK_RSS_KB")] or ["no output"]
+        raise ClockworkError(f"{' '.join(command[-3:])} failed: {said[-1]}")
     return seconds, done.stdout, done.stderr
 
 
@@ -80,6 +83,50 @@ def pipeline_section(work: Path, repeats: int) -> dict:
             "noop_max_s": round(max(noop), 4), "noop_starts_python": False,
             "after_touch_s": round(touched, 3), "after_touch_rebuilt_stages": [s[3:] for s in rebuilt],
             "direct_scripts_s": round(direct, 3), "make_overhead_s": round(full - direct, 3)}
+
+
+def scale_section(rows: list[int], scale_model: dict, base: Path) -> list[dict]:
+    """The whole pipeline on synthetic raw files: each stage's time and peak RSS, then make's
+    no-op and after-touch cost at that size."""
+    import yaml
+
+    out = []
+    for n in rows:
+        work = copy_repo(base / f"scale-{n}")
+        quiet = {"CLOCKWORK_LOG": "WARNING"}
+        py = str(work / ".venv/bin/python")
+        _, text, _ = timed([py, "-m", "scripts.synth", "--rows", str(n)], work, quiet)
+        raw = next(line.split(": ", 1)[1] for line in text.splitlines() if line.strip().startswith("paths.raw:"))
+        params = yaml.safe_load((work / "params.yaml").read_text())
+        window = int(n * 0.7)
+        params["paths"]["raw"] = raw
+        params["data"].update({"raw_sha256": sha256_file(work / raw), "train_window_rows": window,
+                               "test_rows": int(window * 0.2), "production_rows": n - window})
+        params["model"].update(scale_model)
+        (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        pointers = work / ".make/out"
+        pointers.mkdir(parents=True)
+        stages = {"prepare": ["scripts.prepare", "--out", str(pointers / "prepare")],
+                  "train": ["scripts.train", "--data", str(pointers / "prepare"), "--out", str(pointers / "train")],
+                  "evaluate": ["scripts.evaluate", "--model", str(pointers / "train"), "--out", str(pointers / "evaluate")],
+                  "register": ["scripts.registry", "register", "--model", str(pointers / "evaluate")]}
+        row: dict = {"rows": n, "raw_mb": round((work / raw).stat().st_size / 2**20, 1), "stages": {}}
+        for name, argv in stages.items():
+            seconds, _, err = timed([py, "-c", PEAK_RSS, *argv], work, quiet)
+            row["stages"][name] = {"seconds": round(seconds, 3), "peak_rss_mb": _peak_mb(err)}
+        timed(["make", "train"], work, quiet)  # a first make run builds the stamps (versions are reused)
+        noop = [timed(["make", "train", "PY=false"], work)[0] for _ in range(5)]
+        os.utime(work / raw)
+        touched, text, _ = timed(["make", "train"], work, quiet)
+        row.update({"noop_median_s": round(statistics.median(noop), 4), "after_touch_s": round(touched, 3),
+                    "after_touch_rebuilt_stages": [line[3:] for line in text.splitlines() if line.startswith(">> ")]})
+        out.append(row)
+        shutil.rmtree(work)
+    return out
+
+
+def _peak_mb(stderr: str) -> float:
+    return round(int(next(line.split()[1] for line in stderr.splitlines() if line.startswith("PEAK_RSS_KB"))) / 1024, 1)
 
 
 def synth_logs(work: Path, params: dict, n: int) -> None:
@@ -105,8 +152,7 @@ def synth_logs(work: Path, params: dict, n: int) -> None:
 def monitor_section(work: Path, params: dict, n: int) -> dict:
     synth_logs(work, params, n)
     seconds, out, err = timed([str(work / ".venv/bin/python"), "-c", PEAK_RSS, "scripts.monitor"], work, {"CLOCKWORK_LOG": "WARNING"})
-    peak_kb = int(next(line.split()[1] for line in err.splitlines() if line.startswith("PEAK_RSS_KB")))
-    peak_mb = round(peak_kb / 1024, 1)
+    peak_mb = _peak_mb(err)
     verdict = next((line.split("verdict:")[1].split()[0] for line in out.splitlines() if "verdict:" in line), "?")
     return {"predictions": n, "seconds": round(seconds, 3), "peak_rss_mb": peak_mb, "verdict": verdict}
 
@@ -137,6 +183,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI: proves the suite runs, times nothing")
     parser.add_argument("--predictions", type=int, default=1_000_000, help="logged predictions for the monitor section")
+    parser.add_argument("--scale", action="store_true", help="also run the pipeline at bench.scale_rows (slow: minutes)")
     args = parser.parse_args(argv)
     params = load_params()
     n = 5000 if args.smoke else args.predictions
@@ -148,9 +195,12 @@ def main(argv: list[str]) -> int:
                "pipeline": pipeline_section(work, 3 if args.smoke else 10),
                "monitor": monitor_section(work, params, n),
                "quality_per_cost": quality_section(params, work)}
+        if args.scale or args.smoke:
+            sizes = [2000] if args.smoke else params["bench"]["scale_rows"]
+            doc["scale"] = scale_section(sizes, params["bench"]["scale_model"], Path(tmp))
     out = repo_path(params["paths"]["logs_dir"]) / "bench" / f"bench-{started}.json"
     write_json(out, doc, "bench")
-    print(json.dumps({k: doc[k] for k in ("pipeline", "monitor", "quality_per_cost")}, indent=1))
+    print(json.dumps({k: doc[k] for k in ("pipeline", "monitor", "quality_per_cost", "scale") if k in doc}, indent=1))
     print(f"wrote {out.relative_to(ROOT)}")
     return 0
 

@@ -121,3 +121,27 @@ def test_verify_all_passes_then_names_every_broken_link(repo: Repo):
     assert "model v1: artifact sha256 differs from its record" in run.out
     assert "logs/labels.jsonl: 1 labels refer to unknown predictions (first: ghost-0)" in run.out
     assert "FAIL: 3 mismatch(es)" in run.out
+
+
+def test_plain_train_after_an_extra_run_returns_to_the_params_data_version(repo: Repo):
+    """EXTRA is an input make tracks: after `make train EXTRA=...` (what retrain runs), a plain
+    `make train` goes back to the data version params.yaml describes, reusing it."""
+    import pandas as pd
+
+    test = pd.read_csv(repo.path / "data/processed/v1/test.csv").iloc[:300]
+    labelled = test.assign(prediction_id=[f"p-{i}" for i in range(len(test))], dataset="manual")
+    extra = repo.path / "data/production/labelled/manual.csv"
+    extra.parent.mkdir(parents=True)
+    labelled[["prediction_id", "dataset", "udi", "type", "air_temperature_k", "process_temperature_k",
+              "rotational_speed_rpm", "torque_nm", "tool_wear_min", "machine_failure"]].to_csv(extra, index=False)
+    run = repo.make("train", "EXTRA=data/production/labelled/manual.csv")
+    assert run.code == 0, run.err
+    assert (repo.path / ".make/out/prepare").read_text().strip() == "v2"
+    run = repo.make("train")
+    assert run.code == 0, run.err
+    assert run.stages[:2] == ["prepare", "train"]
+    assert (repo.path / ".make/out/prepare").read_text().strip() == "v1"
+    assert (repo.path / ".make/out/train").read_text().strip() == "v1"
+    assert repo.data_versions == ["v1.json", "v2.json"]
+    again = repo.make("train", PY="false")
+    assert again.code == 0 and "Nothing to be done" in again.out

@@ -293,6 +293,9 @@ def test_bench_smoke_writes_a_valid_result(repo: Repo):
     validate(doc, "bench", path.name)
     assert doc["smoke"] and doc["pipeline"]["after_touch_rebuilt_stages"] == [] and not doc["pipeline"]["noop_starts_python"]
     assert {row["algorithm"] for row in doc["quality_per_cost"]} == {"random_forest", "hist_gradient_boosting", "logistic_regression"}
+    [scale] = doc["scale"]
+    assert scale["rows"] == 2000 and scale["after_touch_rebuilt_stages"] == []
+    assert set(scale["stages"]) == {"prepare", "train", "evaluate", "register"}
     assert repo.model_versions == ["model_v1.joblib"], "the benchmark never touches the user's versions"
 
 
