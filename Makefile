@@ -144,8 +144,9 @@ synth: $(VENV_OK) ## Write an AI4I-like raw file of ROWS rows (published failure
 	@test -n "$(ROWS)" || { echo "error: ROWS: missing (usage: make synth ROWS=100000)" >&2; exit 2; }
 	@$(PY) -m scripts.synth --rows "$(ROWS)"
 
-bench: $(VENV_OK) ## Benchmarks: pipeline overhead, monitor over 1M predictions, F1 per cost [SCALE=1: 10k-1M rows] [SMOKE=1]
+bench: $(O)/register ## All benchmarks: pipeline overhead, monitor at 1M, F1 per cost, serving [SCALE=1: 10k-1M rows] [SMOKE=1]
 	@$(PY) -m scripts.bench $(if $(SMOKE),--smoke) $(if $(SCALE),--scale)
+	@$(PY) -m scripts.bench_serve $(if $(SMOKE),--smoke)
 
 ##@ Inspect
 .PHONY: help dag status metrics metrics-diff params-diff verify verify-all

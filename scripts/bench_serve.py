@@ -8,6 +8,8 @@ configured number, and measures from separate client processes:
 - batch throughput for the production window (3000 rows) in one request;
 - the server's RSS (master + workers).
 Writes logs/bench/serve-<timestamp>.json, checked against schemas/bench_serve.schema.json.
+The benchmark server logs to a throwaway directory: its traffic never reaches the production
+prediction and deployment logs.
 Figures are paired with the floor measured in the same run: ratios are what count.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -135,11 +138,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(workers: int, worker_class: str, timeout: float) -> tuple[subprocess.Popen, int]:
+def isolated_params(params: dict, run_dir: str) -> Path:
+    """A params file whose deployment logs, pid and metrics live in run_dir, so benchmark traffic
+    never lands in the production prediction or deployment logs the monitor reads."""
+    import yaml
+
+    deployment = dict(params["deployment"])
+    for key in ("predictions_log", "deployment_log", "pid_file", "server_log", "metrics_dir"):
+        deployment[key] = f"{run_dir}/{Path(params['deployment'][key]).name}"
+    path = repo_path(run_dir) / "params.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({**params, "deployment": deployment}, sort_keys=False))
+    return path
+
+
+def start(workers: int, worker_class: str, timeout: float, params_file: Path) -> tuple[subprocess.Popen, int]:
     from scripts.serve import wait_ready
 
     port = free_port()
-    env = {**os.environ, "CLOCKWORK_LOG": "WARNING"}
+    env = {**os.environ, "CLOCKWORK_LOG": "WARNING", "CLOCKWORK_PARAMS": str(params_file)}
     proc = subprocess.Popen([sys.executable, "-m", "scripts.serve", "--port", str(port), "--workers", str(workers),
                              "--worker-class", worker_class],
                             cwd=repo_path("."), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -164,8 +181,10 @@ def run(params: dict, requests: int, seconds: float, smoke: bool, worker_class: 
     result = {"model_version": version, "algorithm": card["algorithm"], "params": card["params"],
               "worker_class": worker_class, "by_workers": {}}
     counts = sorted({1, deployment["workers"]})
+    run_dir = f"{paths['logs_dir']}/bench/.serve-run-{os.getpid()}"
+    params_file = isolated_params(params, run_dir)
     for workers in counts:
-        proc, port = start(workers, worker_class, deployment["ready_timeout_s"])
+        proc, port = start(workers, worker_class, deployment["ready_timeout_s"], params_file)
         try:
             paired_latencies(port, pipeline, 10, True)  # warm-up
             keep, floor_samples = paired_latencies(port, pipeline, requests, True)
@@ -187,6 +206,7 @@ def run(params: dict, requests: int, seconds: float, smoke: bool, worker_class: 
         entry["p50_over_floor_ms"] = round(entry["p50_ms"] - floor, 3)
         entry["p50_over_floor_ratio"] = round(entry["p50_ms"] / floor, 3)
         result["by_workers"][str(workers)] = entry
+    shutil.rmtree(repo_path(run_dir), ignore_errors=True)  # the benchmark's own traffic logs
     top = result["by_workers"][str(counts[-1])]
     result["summary"] = {
         "workers": counts[-1], "p50_ms": top["p50_ms"], "p99_ms": top["p99_ms"], "floor_ms": top["floor_ms"],

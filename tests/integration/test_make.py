@@ -289,6 +289,7 @@ def test_bench_smoke_writes_a_valid_result(repo: Repo):
     run = repo.make("bench", "SMOKE=1", timeout=600)
     assert run.code == 0, run.out + run.err
     [path] = (repo.path / "logs/bench").glob("bench-*.json")
+    assert len(list((repo.path / "logs/bench").glob("serve-*.json"))) == 1, "make bench includes the serving benchmark"
     doc = json.loads(path.read_text())
     validate(doc, "bench", path.name)
     assert doc["smoke"] and doc["pipeline"]["after_touch_rebuilt_stages"] == [] and not doc["pipeline"]["noop_starts_python"]

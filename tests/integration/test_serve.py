@@ -199,3 +199,6 @@ def test_bench_serve_smoke_writes_a_valid_result(repo: Repo):
     doc = json.loads(results[0].read_text())
     validate(doc, "bench_serve", results[0].name)
     assert doc["smoke"] is True and set(doc["by_workers"]) == {"1", "2"}
+    assert not (repo.path / "logs/predictions.jsonl").exists(), "benchmark traffic stays out of the production log"
+    assert not (repo.path / "logs/deployment_log.csv").exists()
+    assert not list((repo.path / "logs/bench").glob(".serve-run-*"))
