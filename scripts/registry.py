@@ -65,6 +65,8 @@ def transaction(paths: dict) -> Iterator[dict]:
     """Load the registry under its lock, let the caller change it, then write it atomically."""
     path = repo_path(paths["registry"])
     with locked(path.with_name(path.name + ".lock")):
+        for debris in path.parent.glob(f".{path.name}.*.tmp"):  # a writer killed mid-write; we hold the lock
+            debris.unlink(missing_ok=True)
         registry = load(paths)
         before = canonical_json(registry)
         yield registry

@@ -88,3 +88,29 @@ def test_two_concurrent_make_train_runs_are_serialised(repo: Repo):
     assert [e["to"] for e in registry["history"] if e["action"] == "register"] == ["v1", "v2"]
     assert len((repo.path / "models/model_metadata.log").read_text().splitlines()) == 2
     assert repo.make("train", PY="false").stages == [], "and the next run is a no-op"
+
+
+def test_promotes_killed_at_random_moments_leave_a_valid_registry(repo: Repo):
+    import random
+
+    from scripts import registry as R
+
+    repo.set_param("model", "n_estimators", 30)
+    assert repo.make("train").code == 0
+    py, rng = str(repo.path / ".venv/bin/python"), random.Random(7)
+    for i in range(25):
+        target = "v2" if i % 2 == 0 else "v1"
+        proc = subprocess.Popen([py, "-m", "scripts.registry", "promote", target, "--reason", f"kill test {i}"],
+                                cwd=repo.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.0, 0.6))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        registry = json.loads((repo.path / "models/registry.json").read_text())  # never half-written
+        validate(registry, "registry", "registry.json")
+        R.check_consistent(registry, "registry.json")
+        assert registry["aliases"]["production"] in ("v1", "v2")
+    assert repo.make("promote", "VERSION=v2", "REASON=after the kills").code == 0
+    assert not list((repo.path / "models").glob(".registry.json.*.tmp")), "the next change sweeps killed writers' debris"
+    registry = repo.json("models/registry.json")
+    assert registry["aliases"]["production"] == "v2"
+    assert R.production_stack(registry["history"])[-1] == "v2"
