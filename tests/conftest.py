@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from scripts.bench import copy_repo
+
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = [".gitignore", "Makefile", "params.yaml", "requirements.txt", "scripts", "schemas", "data/raw"]
 
 
 @dataclass
@@ -80,17 +81,9 @@ class Repo:
 def fresh_copy(destination: Path) -> Repo:
     """Copy the project's sources (no generated files) and link the shared .venv."""
     destination.mkdir(parents=True)
-    for name in SOURCES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name, copy_function=shutil.copy2,
-                            ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
+    copy_repo(destination)
     for empty in ("data/processed", "data/production", "models", "logs"):
         (destination / empty).mkdir(parents=True, exist_ok=True)
-    (destination / ".venv").symlink_to(ROOT / ".venv")
     return Repo(destination)
 
 

@@ -4,22 +4,16 @@ from __future__ import annotations
 import csv
 import http.client
 import json
-import socket
 import subprocess
 import threading
 import time
 
 import pytest
 
+from scripts.bench_serve import free_port
 from scripts.config import validate
 from tests.conftest import Repo
 from tests.unit.test_serve_app import READING
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def call(port: int, method: str, path: str, body=None, headers=None):
