@@ -115,7 +115,7 @@ bench-serve: $(O)/register ## Benchmark the server against the model's own predi
 	@$(PY) -m scripts.bench_serve $(if $(SMOKE),--smoke) $(if $(WORKER_CLASS),--worker-class $(WORKER_CLASS))
 
 ##@ Production loop
-.PHONY: simulate replay monitor monitor-watch retrain demo
+.PHONY: simulate replay labels monitor monitor-watch retrain demo
 simulate: $(O)/simulate ## Build the Day-2 datasets (untouched, drifted) from the production window, as data versions
 
 $(O)/simulate: $(O)/simulate.done ;
@@ -127,6 +127,10 @@ $(O)/simulate.done: $(O)/prepare $(call stamp,$(SIMULATE_CODE)) $(call param,pat
 replay: $(O)/simulate ## Send a dataset through the running API, then record its labels: make replay DATASET=day2_drift
 	@test -n "$(DATASET)" || { echo "error: DATASET: missing (usage: make replay DATASET=day2; see params simulation.datasets)" >&2; exit 2; }
 	@$(PY) -m scripts.replay --dataset "$(DATASET)" --sims $(O)/simulate $(if $(PORT),--port $(PORT))
+
+labels: $(VENV_OK) ## Record ground truth from maintenance records: make labels FILE=x.csv (prediction_id,label[,udi])
+	@test -n "$(FILE)" || { echo "error: FILE: missing (usage: make labels FILE=labels.csv; columns prediction_id,label[,udi])" >&2; exit 2; }
+	@$(PY) -m scripts.labels --file "$(FILE)"
 
 monitor: $(VENV_OK) ## Judge the live model: quality vs baseline, drift vs training data; may raise logs/retrain.flag
 	@$(PY) -m scripts.monitor

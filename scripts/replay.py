@@ -3,7 +3,8 @@
 Readings go in batches of replay.batch_size at replay.rate_per_s, each with its UDI so the
 prediction log can be joined with ground truth. When the replay is done the labels
 "arrive", as they would from maintenance records: one line per prediction in
-logs/labels.jsonl, keyed by prediction id and UDI.
+logs/labels.jsonl, keyed by prediction id and UDI, recorded through the same check as
+`make labels` (scripts/labels.py).
 """
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from scripts import features as F
-from scripts.config import ROOT, ClockworkError, cli, load_params, repo_path, validate
-from scripts.store import append_lines, utc_now
+from scripts.config import ROOT, ClockworkError, cli, load_params
+from scripts.labels import record as record_labels
 
 log = logging.getLogger("clockwork.replay")
 
@@ -57,8 +58,7 @@ def replay(frame: pd.DataFrame, name: str, host: str, port: int, batch_size: int
         except (OSError, http.client.HTTPException) as exc:
             raise ClockworkError(f"server at {host}:{port}: {exc} (is it running? make serve-bg)") from None
         for reading, prediction in zip(chunk, doc["predictions"], strict=True):
-            labels.append({"prediction_id": prediction["prediction_id"], "udi": reading["udi"],
-                           "label": truth[reading["udi"]], "dataset": name})
+            labels.append({"prediction_id": prediction["prediction_id"], "udi": reading["udi"], "label": truth[reading["udi"]]})
         shown = (i + 1) * 10 // len(chunks)
         if shown != last_shown:
             done = min(len(frame), (i + 1) * batch_size)
@@ -84,16 +84,10 @@ def main(argv: list[str]) -> int:
     deployment, settings = params["deployment"], params["replay"]
     labels = replay(frame, args.dataset, args.host or deployment["host"], args.port or deployment["port"],
                     settings["batch_size"], settings["rate_per_s"])
-    arrived = utc_now()
-    lines = []
-    for record in labels:
-        record["time"] = arrived
-        lines.append(json.dumps(record, separators=(",", ":"), sort_keys=True))
-    validate(labels[0], "label", settings["labels_log"])
-    append_lines(repo_path(settings["labels_log"]), lines)
+    added, _ = record_labels([(f"replay {args.dataset}: udi {r['udi']}", r) for r in labels], args.dataset, params)
     positives = sum(r["label"] for r in labels)
     print(f"replayed {len(labels)} readings of {args.dataset} ({known[args.dataset]}); "
-          f"{len(labels)} labels recorded ({positives} failures) in {settings['labels_log']}")
+          f"{added} labels recorded ({positives} failures) in {settings['labels_log']}")
     return 0
 
 
