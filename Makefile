@@ -32,12 +32,13 @@ TRAIN_CODE := scripts/train.py scripts/features.py $(SHARED_CODE)
 EVALUATE_CODE := scripts/evaluate.py scripts/features.py scripts/metrics.py $(SHARED_CODE)
 REGISTER_CODE := scripts/registry.py scripts/metrics.py scripts/features.py $(SHARED_CODE)
 SIMULATE_CODE := scripts/simulate.py scripts/features.py $(SHARED_CODE)
+EXPERIMENT_CODE := scripts/experiments.py $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE)
 
 stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
-SECTIONS := paths data features model evaluate deployment simulation replay monitor retrain synth bench
-PARAM_STAMPS := $(call param,$(SECTIONS))
-INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE) $(SIMULATE_CODE)) $(EXTRA)
+SECTIONS := paths data features model evaluate experiments deployment simulation replay monitor retrain synth bench
+PARAM_STAMPS = $(call param,$(SECTIONS) $(patsubst %,exp-%,$(EXPERIMENTS)))
+INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(EXPERIMENT_CODE) $(SIMULATE_CODE)) $(EXTRA)
 FILE_STAMPS = $(call stamp,$(INPUT_FILES))
 
 # Goals that need no pipeline state: they must not build the venv or read params.yaml.
@@ -83,6 +84,26 @@ $(O)/register: $(O)/register.done ;
 $(O)/register.done: $(O)/evaluate $(call stamp,$(REGISTER_CODE)) $(call param,paths evaluate retrain)
 	@echo ">> register"
 	@$(PY) -m scripts.registry register --model $(O)/evaluate --out $(O)/register >/dev/null
+	@touch $@
+
+##@ Experiments
+.PHONY: experiments experiments-table
+experiments: $(patsubst %,$(O)/exp-%,$(EXPERIMENTS)) ## Train, evaluate, register each params experiments.grid entry (make -j2 experiments: two at once)
+	@$(PY) -m scripts.experiments table
+
+experiments-table: $(VENV_OK) ## Print the experiments, best first [METRIC=f1|recall|precision|roc_auc|error_rate] [ALL=1]
+	@$(PY) -m scripts.experiments table $(if $(METRIC),--metric "$(METRIC)") $(if $(ALL),--all)
+
+# One target per experiment: its own params stamp (its effective model section), so editing
+# one grid entry reruns that experiment only. The models lock is not held while fitting.
+$(O)/exp-%: $(O)/exp-%.done ;
+$(O)/exp-%.done: $(O)/prepare $(call stamp,requirements.txt $(EXPERIMENT_CODE)) $(S)/params-exp-%.sha \
+                 $(call param,paths data features evaluate retrain)
+	@echo ">> experiment $*"
+	@$(PY) -m scripts.train --data $(O)/prepare --experiment $* --out $(O)/exp-$*.train >/dev/null
+	@$(PY) -m scripts.evaluate --model $(O)/exp-$*.train --out $(O)/exp-$*.evaluate >/dev/null
+	@$(PY) -m scripts.registry register --model $(O)/exp-$*.evaluate --out $(O)/exp-$* >/dev/null
+	@$(PY) -m scripts.experiments record $* --model $(O)/exp-$*
 	@touch $@
 
 ##@ Registry
@@ -236,4 +257,4 @@ $(O):
 # Stamps and markers come from pattern rules, so make would treat them as intermediates and
 # delete them; they are real files that later runs compare against. (Only these: a blanket
 # .SECONDARY would also stop make from noticing a missing params.yaml.)
-.SECONDARY: $(FILE_STAMPS) $(FILE_STAMPS:.sha=.checked)
+.SECONDARY: $(FILE_STAMPS) $(FILE_STAMPS:.sha=.checked) $(patsubst %,$(O)/exp-%.done,$(EXPERIMENTS))

@@ -125,6 +125,14 @@ def load_params(path: Path | None = None) -> dict:
     return params
 
 
+def experiment_params(params: dict, name: str) -> dict:
+    """params with the model section overridden by experiment `name` of experiments.grid."""
+    grid = params["experiments"]["grid"]
+    if name not in grid:
+        raise ClockworkError(f"experiment {name!r}: not in params experiments.grid (known: {', '.join(sorted(grid)) or 'none'})")
+    return {**params, "model": {**params["model"], **grid[name]}}
+
+
 def repo_path(relative: str) -> Path:
     """Resolve a path from params.yaml against the repository root."""
     return ROOT / relative

@@ -38,6 +38,23 @@ def evaluate(pipeline: Any, train: Any, test: Any, threshold: float) -> dict:
     }
 
 
+def model_card(paths: dict, version: str) -> dict:
+    """The training record plus its measured metrics: the model card of one version."""
+    record = read_train_record(paths, version)
+    pipeline = load_model(record)
+    data_meta = read_data_meta(paths, record["data"]["version"])
+    metrics = evaluate(pipeline, load_split(data_meta, "train"), load_split(data_meta, "test"), record["threshold"])
+    test = metrics["test"]
+    log.info("model %s: test F1 %s, recall %s, precision %s, ROC AUC %s", version,
+             test["f1"], test["recall"], test["precision"], test["roc_auc"])
+    return {
+        **record,
+        "metrics": metrics,
+        "evaluation": {"evaluated_at": utc_now(), "threshold": record["threshold"],
+                       "code": code_identity(), "test_data": record["data"]["test"]},
+    }
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, required=True, help="pointer file naming the model version (from train)")
@@ -46,24 +63,13 @@ def main(argv: list[str]) -> int:
     paths = load_params()["paths"]
     version = read_pointer(args.model)
     card_path = model_path(paths, version, MODEL_CARD)
-    with locked(card_path.parent / ".lock"):
-        if card_path.exists():
-            log.info("model %s is already evaluated (%s)", version, card_path.name)
-        else:
-            record = read_train_record(paths, version)
-            pipeline = load_model(record)
-            data_meta = read_data_meta(paths, record["data"]["version"])
-            metrics = evaluate(pipeline, load_split(data_meta, "train"), load_split(data_meta, "test"), record["threshold"])
-            card = {
-                **record,
-                "metrics": metrics,
-                "evaluation": {"evaluated_at": utc_now(), "threshold": record["threshold"],
-                               "code": code_identity(), "test_data": record["data"]["test"]},
-            }
-            write_json(card_path, card, "model")
-            test = metrics["test"]
-            log.info("model %s: test F1 %s, recall %s, precision %s, ROC AUC %s", version,
-                     test["f1"], test["recall"], test["precision"], test["roc_auc"])
+    if card_path.exists():
+        log.info("model %s is already evaluated (%s)", version, card_path.name)
+    else:
+        card = model_card(paths, version)  # outside the lock: make -j2 evaluates two models at once
+        with locked(card_path.parent / ".lock"):
+            if not card_path.exists():  # a concurrent run may have written the same card
+                write_json(card_path, card, "model")
     if args.out:
         write_if_changed(args.out, version + "\n")
     print(version)

@@ -15,7 +15,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from scripts.config import cli, load_params
+from scripts.config import cli, experiment_params, load_params
 from scripts.store import sha256_file, sha256_obj, write_if_changed
 
 log = logging.getLogger("clockwork.stamp")
@@ -28,13 +28,21 @@ def stamp_file(source: Path, stamp: Path) -> bool:
 
 
 def section_hashes(params: dict) -> dict[str, str]:
-    """sha256 of each params section in canonical form: comments and key order don't count."""
-    return {section: sha256_obj(value) for section, value in params.items()}
+    """sha256 of each params section in canonical form: comments and key order don't count.
+
+    Each experiment gets its own entry (exp-NAME: its effective model section), so editing one
+    experiment, or adding one, leaves the others' stamps and make targets untouched."""
+    hashes = {section: sha256_obj(value) for section, value in params.items()}
+    for name in params["experiments"]["grid"]:
+        hashes[f"exp-{name}"] = sha256_obj(experiment_params(params, name)["model"])
+    return hashes
 
 
 def make_include(params: dict) -> str:
     """The make variables the Makefile needs from params.yaml (a generated include)."""
-    return f"# generated from params.yaml by scripts/stamp.py; do not edit\nRAW := {params['paths']['raw']}\n"
+    return ("# generated from params.yaml by scripts/stamp.py; do not edit\n"
+            f"RAW := {params['paths']['raw']}\n"
+            f"EXPERIMENTS := {' '.join(params['experiments']['grid'])}\n")
 
 
 def stamp_params(source: Path, stamp_dir: Path, include: Path) -> list[str]:

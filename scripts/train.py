@@ -27,7 +27,7 @@ from scripts.artifacts import (
     read_train_record,
     relative,
 )
-from scripts.config import ROOT, ClockworkError, cli, load_params, repo_path
+from scripts.config import ROOT, ClockworkError, cli, experiment_params, load_params, repo_path
 from scripts.store import (
     atomic_write_bytes,
     code_identity,
@@ -119,12 +119,15 @@ def main(argv: list[str]) -> int:
                         help="refit from a JSON spec {train_csv, features, model} and write the joblib bytes to --artifact "
                              "(used by make verify; reads no params.yaml)")
     parser.add_argument("--artifact", type=Path)
+    parser.add_argument("--experiment", metavar="NAME", help="train with the model overrides of params experiments.grid.NAME")
     args = parser.parse_args(argv)
     if args.reproduce:
         return reproduce(args.reproduce, args.artifact)
     if not args.data:
         raise ClockworkError("--data: missing (the pointer file written by prepare)")
     params = load_params()
+    if args.experiment:
+        params = experiment_params(params, args.experiment)
     paths = params["paths"]
     data_meta = read_data_meta(paths, read_pointer(args.data))
     check_data_matches_params(data_meta, params)
@@ -133,12 +136,7 @@ def main(argv: list[str]) -> int:
         "data": data_meta["key"], "code": code_identity()["sha256"], "features": params["features"],
         "model": effective_params(params["model"]), "requirements": sha256_file(requirements),
     })
-    with locked(repo_path(paths["models_dir"]) / ".lock"):
-        version = find_version(paths, key)
-        if version:
-            log.info("model version %s already holds these inputs; reusing it", version)
-        else:
-            version = _create(paths, params, data_meta, key, requirements)
+    version = train_version(params, data_meta, key, requirements)
     if args.out:
         write_if_changed(args.out, version + "\n")
     print(version)
@@ -157,16 +155,37 @@ def reproduce(spec_path: Path, artifact: Path | None) -> int:
     return 0
 
 
-def _create(paths: dict, params: dict, data_meta: dict, key: str, requirements: Path) -> str:
-    """Fit, write the artifact, then the training record last as the commit marker."""
-    version = next_version(model_versions(paths))
-    models_dir = repo_path(paths["models_dir"])
-    for stale in models_dir.glob(".model_*.tmp"):  # temp files of a killed run
-        remove_stale(stale)
+def train_version(params: dict, data_meta: dict, key: str, requirements: Path) -> str:
+    """The model version for this identity key: reused if it exists, else fitted and written.
+
+    The fit runs outside the models lock, so `make -j2 experiments` fits two models at once;
+    the version number is taken, and the artifact and record written, under the lock. A
+    concurrent run that fitted the same key first wins; this fit is then dropped."""
+    paths = params["paths"]
+    lock = repo_path(paths["models_dir"]) / ".lock"
+    with locked(lock):
+        version = find_version(paths, key)
+    if version:
+        log.info("model version %s already holds these inputs; reusing it", version)
+        return version
     frame = load_split(data_meta, "train")
     started = time.perf_counter()
     pipeline = train(frame, params["features"], params["model"])
     seconds = round(time.perf_counter() - started, 3)
+    with locked(lock):
+        version = find_version(paths, key)
+        if version:
+            log.info("model version %s was written by a concurrent run; reusing it", version)
+            return version
+        return _write(paths, params, data_meta, key, requirements, pipeline, {"seconds": seconds, "rows": len(frame)})
+
+
+def _write(paths: dict, params: dict, data_meta: dict, key: str, requirements: Path, pipeline: Any, training: dict) -> str:
+    """Write the artifact, then the training record last as the commit marker (caller holds the lock)."""
+    version = next_version(model_versions(paths))
+    models_dir = repo_path(paths["models_dir"])
+    for stale in models_dir.glob(".model_*.tmp"):  # temp files of a killed run
+        remove_stale(stale)
     blob = dump(pipeline)
     artifact = model_path(paths, version, MODEL_ARTIFACT)
     atomic_write_bytes(artifact, blob)
@@ -193,14 +212,14 @@ def _create(paths: dict, params: dict, data_meta: dict, key: str, requirements: 
         "git": git_info(),
         "environment": environment(),
         "requirements_sha256": sha256_file(requirements),
-        "training": {"seconds": seconds, "rows": len(frame)},
+        "training": training,
     }
     try:
         write_json(model_path(paths, version, MODEL_TRAIN_RECORD), record, "model_train")
     except BaseException:  # no artifact without its record
         remove_stale(artifact)
         raise
-    log.info("trained model %s (%s on data %s, %.1fs)", version, record["algorithm"], data_meta["version"], seconds)
+    log.info("trained model %s (%s on data %s, %.1fs)", version, record["algorithm"], data_meta["version"], training["seconds"])
     return version
 
 

@@ -147,7 +147,7 @@ def test_two_concurrent_make_train_runs_are_serialised(repo: Repo):
     validate(registry, "registry", "registry.json")
     assert [e["to"] for e in registry["history"] if e["action"] == "register"] == ["v1", "v2"]
     assert len((repo.path / "models/model_metadata.log").read_text().splitlines()) == 2
-    assert repo.make("train", PY="false").stages == [], "and the next run is a no-op"
+    assert repo.make("train", "PY=false").stages == [], "and the next run is a no-op"
 
 
 def test_promotes_killed_at_random_moments_leave_a_valid_registry(repo: Repo):

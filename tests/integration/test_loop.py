@@ -143,5 +143,5 @@ def test_plain_train_after_an_extra_run_returns_to_the_params_data_version(repo:
     assert (repo.path / ".make/out/prepare").read_text().strip() == "v1"
     assert (repo.path / ".make/out/train").read_text().strip() == "v1"
     assert repo.data_versions == ["v1.json", "v2.json"]
-    again = repo.make("train", PY="false")
+    again = repo.make("train", "PY=false")
     assert again.code == 0 and "Nothing to be done" in again.out

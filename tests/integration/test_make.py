@@ -25,7 +25,7 @@ def test_full_build_from_scratch_creates_one_of_everything(built: Repo):
 
 
 def test_second_run_is_a_noop_and_starts_no_python(repo: Repo):
-    run = repo.make("train", PY="false")  # any recipe that ran Python would fail
+    run = repo.make("train", "PY=false")  # any recipe that ran Python would fail
     assert run.code == 0, run.err
     assert run.stages == []
     assert "Nothing to be done for 'train'" in run.out
@@ -39,7 +39,7 @@ def test_touch_rehashes_once_and_rebuilds_nothing(repo: Repo):
     run = repo.make("train")
     assert run.code == 0, run.err
     assert run.stages == []
-    again = repo.make("train", PY="false")  # checked markers: nothing is hashed a second time
+    again = repo.make("train", "PY=false")  # checked markers: nothing is hashed a second time
     assert again.code == 0 and "Nothing to be done" in again.out
 
 

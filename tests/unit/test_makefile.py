@@ -10,7 +10,7 @@ import pytest
 from scripts.config import ROOT
 
 STAGES = {"prepare": "scripts.prepare", "train": "scripts.train", "evaluate": "scripts.evaluate",
-          "register": "scripts.registry", "simulate": "scripts.simulate"}
+          "register": "scripts.registry", "simulate": "scripts.simulate", "experiment": "scripts.experiments"}
 
 
 def make_variables() -> dict[str, list[str]]:
