@@ -36,13 +36,13 @@ EXPERIMENT_CODE := scripts/experiments.py $(TRAIN_CODE) $(EVALUATE_CODE) $(REGIS
 
 stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
-SECTIONS := paths data features model evaluate experiments deployment simulation replay monitor retrain synth bench
+SECTIONS := paths data features model evaluate experiments deployment dashboard simulation replay monitor retrain synth bench
 PARAM_STAMPS = $(call param,$(SECTIONS) $(patsubst %,exp-%,$(EXPERIMENTS)))
 INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(EXPERIMENT_CODE) $(SIMULATE_CODE)) $(EXTRA)
 FILE_STAMPS = $(call stamp,$(INPUT_FILES))
 
 # Goals that need no pipeline state: they must not build the venv or read params.yaml.
-LIGHT_GOALS := help dag clean venv
+LIGHT_GOALS := help dag clean venv browser
 ifneq ($(DAG_ONLY),)
 RAW := <paths.raw>
 else ifneq ($(filter-out $(LIGHT_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
@@ -174,7 +174,10 @@ bench: $(O)/register ## All benchmarks: pipeline overhead, monitor at 1M, F1 per
 	@$(PY) -m scripts.bench_serve $(if $(SMOKE),--smoke)
 
 ##@ Inspect
-.PHONY: help dag status metrics metrics-diff params-diff verify verify-all
+.PHONY: help dag status metrics metrics-diff params-diff verify verify-all report
+report: $(VENV_OK) ## Write the dashboard as one self-contained file, logs/report.html (works offline, no server)
+	@$(PY) -m scripts.report
+
 help: ## List the targets (this text)
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} \
 	     /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -202,8 +205,8 @@ verify-all: $(VENV_OK) ## Check the whole chain: raw -> data versions -> models 
 	@$(PY) -m scripts.verify --all
 
 ##@ Development
-.PHONY: test lint venv stamps clean
-test: $(VENV_OK) ## Run the test suite (unit, data, model, integration)
+.PHONY: test lint venv browser stamps clean
+test: $(VENV_OK) browser ## Run the test suite (unit, data, model, integration, browser)
 	@$(PY) -m pytest tests -q --durations=8
 
 lint: $(VENV_OK) ## ruff and every pre-commit hook over all tracked files (offline: local hooks only)
@@ -212,6 +215,17 @@ lint: $(VENV_OK) ## ruff and every pre-commit hook over all tracked files (offli
 	@$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
 
 venv: $(VENV_OK) ## Create .venv from the pinned requirements.txt
+
+# The dashboard's browser test drives Debian's Chromium through chromedriver. Installed with
+# apt-get when missing (as root, or with sudo); CLOCKWORK_NO_BROWSER=1 skips it explicitly.
+CHROMIUM := /usr/bin/chromium /usr/bin/chromedriver
+browser: ## Install Debian's chromium and chromium-driver for the browser test, if missing
+	@if [ "$(CLOCKWORK_NO_BROWSER)" != 1 ] && ! ls $(CHROMIUM) >/dev/null 2>&1; then \
+	  echo ">> installing chromium and chromium-driver (Debian packages) for the browser test"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
+	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  { echo "error: could not install chromium chromium-driver (apt-get as root or sudo); install them, or run make test CLOCKWORK_NO_BROWSER=1" >&2; exit 2; }; \
+	fi
 
 stamps: $(FILE_STAMPS) $(PARAM_STAMPS)
 

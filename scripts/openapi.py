@@ -67,8 +67,37 @@ def document(requests_schema: dict, model_name: str) -> dict:
             "/metrics": {"get": {"summary": "Prometheus metrics",
                                  "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": _responses(anything)}},
+            **read_only_pages(anything),
         },
         "components": {"schemas": schemas},
+    }
+
+
+def read_only_pages(anything: dict) -> dict:
+    """The dashboard, the compare page and the /api/... views of the records (scripts/dashboard.py)."""
+    page = {"200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}}
+    version = [{"name": "version", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^v[0-9]+$"}}]
+    report = [{"name": "report_id", "in": "path", "required": True,
+               "schema": {"type": "string", "description": "a report id, or 'latest'"}}]
+    versions = [{"name": "versions", "in": "query", "required": True, "description": "comma-separated, e.g. v1,v3",
+                 "schema": {"type": "string"}}]
+
+    def get(summary: str, *errors: int, parameters: list | None = None) -> dict:
+        return {"get": {"summary": summary, **({"parameters": parameters} if parameters else {}),
+                        "responses": _responses(anything, *errors)}}
+    return {
+        "/": {"get": {"summary": "Dashboard: live model, registry, monitor, drift, lineage, deployments", "responses": page}},
+        "/compare": {"get": {"summary": "Versions side by side, differences highlighted", "parameters": versions,
+                             "responses": {**page, **{k: v for k, v in _responses(anything, 400, 404).items() if k != "200"}}}},
+        "/api/dashboard": get("Everything the dashboard shows, as JSON"),
+        "/api/registry": get("models/registry.json"),
+        "/api/models/{version}": get("A model card", 404, parameters=version),
+        "/api/data/{version}": get("A data version's metadata", 404, parameters=version),
+        "/api/monitor": get("Every monitor run (logs/monitor_log.csv)"),
+        "/api/monitor/{report_id}": get("One monitor report", 404, parameters=report),
+        "/api/deployments": get("The deployment log"),
+        "/api/experiments": get("Every recorded experiment run"),
+        "/api/lineage": get("Inputs, data versions and models, and the edges between them"),
     }
 
 

@@ -32,8 +32,8 @@ from typing import Any, Callable
 
 import bottle
 
+from scripts import dashboard, openapi
 from scripts import features as F
-from scripts import openapi
 from scripts import registry as R
 from scripts.artifacts import load_model, read_card
 from scripts.config import ClockworkError, cli, load_params, repo_path, validate
@@ -188,7 +188,8 @@ class Metrics:
 
 
 def create_app(params: dict, holder: ModelHolder, metrics: Metrics | None = None) -> bottle.Bottle:
-    """The WSGI app. Reads no file a client names and changes no state but the append-only logs."""
+    """The WSGI app. Reads no file a client names and changes no state but the append-only logs.
+    The dashboard and /api/... routes (scripts/dashboard.py) only read records."""
     deployment = params["deployment"]
     requests = Requests(params["data"]["ranges"], deployment["max_batch"])
     max_body = deployment["max_body_bytes"]
@@ -382,6 +383,7 @@ def create_app(params: dict, holder: ModelHolder, metrics: Metrics | None = None
             out["id"] = given
         return reply(200, out)
 
+    dashboard.mount(app, params, reply, guarded)
     return instrument(app, metrics)
 
 

@@ -195,6 +195,11 @@ def verify_chain(params: dict) -> list[str]:
                         known = registry["versions"].get(version)
                         check(known is not None and known["sha256"] == row["model_sha256"],
                               f"{log_path.name}:{number}: {row['event']} of {version} with a sha256 the registry does not hold")
+        for run in attempt("experiments", lambda: read_jsonl(ROOT / paths["experiments_log"])) or []:
+            entry = registry["versions"].get(run["version"])
+            check(entry is not None and entry["data_version"] == run["data_version"],
+                  f"{paths['experiments_log']}: experiment {run['name']} names {run['version']}, which the registry does not hold "
+                  f"with data {run['data_version']}")
     predictions = {p["prediction_id"] for p in attempt("predictions", lambda: read_jsonl(ROOT / params["deployment"]["predictions_log"])) or []}
     labels = attempt("labels", lambda: read_jsonl(ROOT / params["replay"]["labels_log"])) or []
     unknown = [label["prediction_id"] for label in labels if label["prediction_id"] not in predictions]

@@ -63,6 +63,13 @@ class Repo:
             raise KeyError(f"{section}.{key}")
         (self.path / "params.yaml").write_text("".join(text))
 
+    def set_grid(self, grid: str) -> None:
+        """Replace params experiments.grid with the given YAML block (indented two spaces)."""
+        import re
+
+        text = (self.path / "params.yaml").read_text()
+        (self.path / "params.yaml").write_text(re.sub(r"  grid:\n(    .*\n)+", grid, text, count=1))
+
     def json(self, relative: str):
         return json.loads((self.path / relative).read_text())
 
@@ -96,9 +103,33 @@ def built(tmp_path_factory) -> Repo:
     return repo
 
 
+def copy_of(source: Repo, destination: Path) -> Repo:
+    """A private copy of a built tree (mtimes kept, so make sees it as up to date)."""
+    shutil.copytree(source.path, destination, symlinks=True, copy_function=shutil.copy2)
+    return Repo(destination)
+
+
 @pytest.fixture
 def repo(built: Repo, tmp_path: Path) -> Repo:
-    """A private copy of the built tree (mtimes kept, so make sees it as up to date)."""
-    destination = tmp_path / "repo"
-    shutil.copytree(built.path, destination, symlinks=True, copy_function=shutil.copy2)
-    return Repo(destination)
+    return copy_of(built, tmp_path / "repo")
+
+
+TINY_GRID = """  grid:
+    small-rf: {n_estimators: 20}
+    logreg: {algorithm: logistic_regression, class_weight: balanced}
+"""
+
+
+@pytest.fixture(scope="session")
+def demoed(built: Repo, tmp_path_factory) -> tuple[Repo, Run]:
+    """The built tree after two experiments and the whole `make demo` (serve, replay, monitor,
+    retrain, recover): a project with a history, shared read-only by the demo and dashboard tests."""
+    from scripts.bench_serve import free_port
+
+    repo = copy_of(built, tmp_path_factory.mktemp("demoed") / "repo")
+    repo.set_grid(TINY_GRID)
+    run = repo.make("-j2", "experiments")
+    assert run.code == 0, run.out + run.err
+    run = repo.make("demo", f"PORT={free_port()}", timeout=600)
+    assert run.code == 0, run.out + run.err
+    return repo, run

@@ -1,31 +1,22 @@
 """`make experiments`: each grid entry is its own make target; every result is kept; people promote."""
 from __future__ import annotations
 
+import json
 import re
 
 from scripts.config import validate
+from tests.conftest import TINY_GRID as GRID
 from tests.conftest import Repo
-
-GRID = """  grid:
-    small-rf: {n_estimators: 20}
-    logreg: {algorithm: logistic_regression, class_weight: balanced}
-"""
-
-
-def set_grid(repo: Repo, grid: str) -> None:
-    text = (repo.path / "params.yaml").read_text()
-    text = re.sub(r"  grid:\n(    .*\n)+", grid, text, count=1)
-    (repo.path / "params.yaml").write_text(text)
 
 
 def test_experiments_run_in_parallel_targets_keep_every_result_and_promote_nothing(repo: Repo):
-    set_grid(repo, GRID)
+    repo.set_grid(GRID)
     run = repo.make("-j2", "experiments")
     assert run.code == 0, run.err
     assert sorted(run.stages) == ["experiment logreg", "experiment small-rf"]
     records = [line for line in (repo.path / "models/experiments.jsonl").read_text().splitlines()]
     assert len(records) == 2
-    docs = {d["name"]: d for d in map(__import__("json").loads, records)}
+    docs = {d["name"]: d for d in map(json.loads, records)}
     for doc in docs.values():
         validate(doc, "experiment", "experiments.jsonl")
     assert docs["small-rf"]["params"]["hyperparameters"]["n_estimators"] == 20
@@ -41,7 +32,7 @@ def test_experiments_run_in_parallel_targets_keep_every_result_and_promote_nothi
     assert f"make promote VERSION={best}" in table[-1]
 
     assert repo.make("experiments").stages == [], "nothing stale: no experiment reruns"
-    set_grid(repo, GRID.replace("n_estimators: 20", "n_estimators: 25"))
+    repo.set_grid(GRID.replace("n_estimators: 20", "n_estimators: 25"))
     run = repo.make("experiments")
     assert run.stages == ["experiment small-rf"], "only the edited experiment reruns"
     assert len((repo.path / "models/experiments.jsonl").read_text().splitlines()) == 3, "the earlier run is kept"
@@ -52,10 +43,11 @@ def test_experiments_run_in_parallel_targets_keep_every_result_and_promote_nothi
 
     assert repo.make("promote", f"VERSION={best}", "REASON=best experiment").code == 0
     assert repo.json("models/registry.json")["aliases"]["production"] == best
+    assert repo.make("verify-all").code == 0, "every experiment run names a registered version"
 
 
 def test_an_invalid_experiment_override_names_the_key(repo: Repo):
-    set_grid(repo, "  grid:\n    broken: {n_estimators: -3}\n")
+    repo.set_grid("  grid:\n    broken: {n_estimators: -3}\n")
     run = repo.make("experiments")
     assert run.code != 0
     assert "params.yaml: experiments.grid.broken.n_estimators" in run.err, run.err

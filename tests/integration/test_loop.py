@@ -4,13 +4,12 @@ from __future__ import annotations
 import json
 
 from scripts.config import validate
-from tests.conftest import Repo
-from tests.integration.test_serve import Server, free_port
+from tests.conftest import Repo, Run
+from tests.integration.test_serve import Server
 
 
-def test_demo_runs_the_whole_lifecycle(repo: Repo):
-    run = repo.make("demo", f"PORT={free_port()}", timeout=600)
-    assert run.code == 0, run.out + run.err
+def test_demo_runs_the_whole_lifecycle(demoed: tuple[Repo, Run]):
+    repo, run = demoed  # after two experiments, so the retrain also competes with their versions
     out = run.out
     for step in ("1. train", "2. start the server", "3. replay day2", "4. replay day2_drift", "5. retrain",
                  "6. replay day3_drift", "7. stop the server", "recovered"):

@@ -1,0 +1,344 @@
+"""HTML for the dashboard, the compare page and the static report: pure functions, no I/O.
+
+Everything is rendered on the server as one self-contained page: CSS inline, charts as
+inline SVG, no script and no external address, so the page works offline and the static
+report is a single file. Every dynamic value goes through `esc`. Links are made by a
+`link(kind, key)` function the caller passes in, so the same HTML points at `/api/...`
+when served and at the JSON files themselves in the static report.
+"""
+from __future__ import annotations
+
+import html
+import math
+from typing import Any, Callable
+
+Link = Callable[[str, str], str]
+VERDICT_COLOUR = {"ok": "#1a7f37", "retrain_required": "#cf222e", "insufficient_labels": "#8c959f"}
+STATUS_COLOUR = {"production": "#1a7f37", "candidate": "#0969da", "archived": "#8c959f", "rejected": "#cf222e"}
+
+CSS = """
+*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;background:#f6f8fa}
+header{background:#24292f;color:#fff;padding:10px 24px;display:flex;align-items:baseline;gap:18px}
+header h1{font-size:18px;margin:0}header a{color:#c9d1d9;text-decoration:none;font-size:13px}header .at{margin-left:auto;color:#8c959f;font-size:12px}
+main{padding:16px 24px;max-width:1400px;margin:0 auto}
+.grid{display:grid;gap:14px;margin-bottom:14px}.g3{grid-template-columns:1.1fr 1fr 1fr}.g2{grid-template-columns:1.5fr 1fr}
+.card{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:12px 16px;min-width:0}
+.card h2{font-size:13px;text-transform:uppercase;letter-spacing:.04em;color:#57606a;margin:0 0 8px}
+.big{font-size:28px;font-weight:650}.muted{color:#57606a}.small{font-size:12px}
+.kv{display:grid;grid-template-columns:auto 1fr;gap:2px 12px}.kv dt{color:#57606a}
+.kv dd{margin:0;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px;font-weight:600}
+table{border-collapse:collapse;width:100%;font-size:13px}th,td{padding:4px 8px;border-bottom:1px solid #eaeef2;text-align:left;white-space:nowrap}
+th{color:#57606a;font-weight:600;background:#f6f8fa}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.wrap{white-space:normal;min-width:220px}
+tr.live td{background:#dafbe1}td.diff{background:#fff8c5;font-weight:600}td.best{color:#1a7f37;font-weight:700}
+.scroll{overflow-x:auto}.problems{background:#ffebe9;border:1px solid #ff8182;border-radius:8px;padding:8px 16px;margin-bottom:14px}
+ul.reasons{margin:4px 0 0;padding-left:18px}a{color:#0969da}svg text{font-family:inherit}
+"""
+
+
+def esc(value: Any) -> str:
+    """Text for HTML; None shows as a dash."""
+    return "–" if value is None else html.escape(str(value), quote=True)
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """A number rounded for reading; anything else escaped."""
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return esc(value)
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2%}"
+
+
+def badge(text: str, colour: str) -> str:
+    return f'<span class="badge" style="background:{colour}">{esc(text)}</span>'
+
+
+def a(href: str, text: str) -> str:
+    """A link, or plain text where there is nothing to link to (the static report has no /compare)."""
+    return f'<a href="{esc(href)}">{esc(text)}</a>' if href else esc(text)
+
+
+def page(title: str, body: str, nav: str = "", generated: str = "") -> str:
+    """A whole HTML document with the shared style."""
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head>'
+            f'<body><header><h1>{esc(title)}</h1>{nav}<span class="at">{esc(generated)}</span></header>'
+            f"<main>{body}</main></body></html>")
+
+
+# ---- charts ------------------------------------------------------------------------------
+
+def scale(value: float, low: float, high: float, out_low: float, out_high: float) -> float:
+    """Map value from [low, high] to [out_low, out_high]; a flat domain maps to the middle."""
+    if high <= low:
+        return (out_low + out_high) / 2
+    return out_low + (value - low) / (high - low) * (out_high - out_low)
+
+
+def nice_step(raw: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten that is at least raw: tidy axis ticks."""
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw * 0.999)
+
+
+def error_rate_chart(points: list[dict], width: int = 720, height: int = 240) -> str:
+    """Production error rate per monitor run (dots coloured by verdict) against the baseline (dashed)."""
+    if not points:
+        return '<p class="muted">No monitor runs yet: <code>make monitor</code> writes the first point.</p>'
+    left, right, top, bottom = 48, 12, 12, 36
+    values = [p["error_rate"] for p in points if p["error_rate"] is not None] + \
+             [p["baseline"] for p in points if p["baseline"] is not None]
+    step = nice_step(max(values + [0.01]) * 1.1 / 4)
+    high = step * math.ceil(max(values + [0.01]) * 1.1 / step)
+    n = len(points)
+
+    def x(i: int) -> float:
+        return scale(i, 0, max(n - 1, 1), left + 10, width - right - 10) if n > 1 else (left + width - right) / 2
+
+    def y(v: float) -> float:
+        return scale(v, 0, high, height - bottom, top)
+    parts = [f'<svg class="chart" role="img" aria-label="error rate against baseline" viewBox="0 0 {width} {height}" '
+             f'width="100%" preserveAspectRatio="xMidYMid meet">']
+    for k in range(round(high / step) + 1):
+        v = step * k
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#eaeef2"/>'
+                     f'<text x="{left - 6}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end" fill="#57606a">{v:.1%}</text>')
+    base = [(x(i), y(p["baseline"])) for i, p in enumerate(points) if p["baseline"] is not None]
+    if base:
+        steps = " ".join(f"{px:.1f},{py:.1f}" for px, py in base)
+        parts.append(f'<polyline class="baseline" points="{steps}" fill="none" stroke="#8250df" stroke-width="2" stroke-dasharray="6 4"/>')
+    seen = [(x(i), y(p["error_rate"])) for i, p in enumerate(points) if p["error_rate"] is not None]
+    if len(seen) > 1:
+        parts.append(f'<polyline points="{" ".join(f"{px:.1f},{py:.1f}" for px, py in seen)}" fill="none" stroke="#57606a" stroke-width="1.5"/>')
+    for i, p in enumerate(points):
+        if p["error_rate"] is None:
+            continue
+        colour = VERDICT_COLOUR.get(p["verdict"], "#57606a")
+        parts.append(f'<circle class="point" cx="{x(i):.1f}" cy="{y(p["error_rate"]):.1f}" r="5" fill="{colour}" '
+                     f'data-error-rate="{p["error_rate"]}" data-verdict="{esc(p["verdict"])}">'
+                     f'<title>{esc(p["time"])} {esc(p["model_version"])}: error {p["error_rate"]:.2%}, '
+                     f'baseline {fmt(p["baseline"], 4)}, {esc(p["verdict"])}</title></circle>')
+    ticks = sorted({0, n - 1, *range(0, n, max(1, n // 6))})
+    for i in ticks:
+        anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
+        parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" font-size="11" text-anchor="{anchor}" fill="#57606a">'
+                     f'{esc(points[i]["time"][5:19].replace("T", " "))}</text>')
+    parts.append(f'<text x="{left}" y="{height - 4}" font-size="11" fill="#57606a">'
+                 f'— error rate per monitor run (dot colour = verdict)   - - baseline</text></svg>')
+    return "".join(parts)
+
+
+def drift_bars(features: dict[str, dict], psi_threshold: float, width: int = 460) -> str:
+    """PSI of each feature on a log scale, the threshold marked; red = the drift test flagged it."""
+    if not features:
+        return '<p class="muted">No drift report yet.</p>'
+    row, left, right, top = 24, 150, 70, 18
+    height = top + row * len(features) + 22
+    low, high = 1e-3, max(10.0, max((f["psi"] or 0) for f in features.values()))
+
+    def x(v: float) -> float:
+        return scale(math.log10(min(max(v, low), high)), math.log10(low), math.log10(high), left, width - right)
+    parts = [f'<svg class="drift" role="img" aria-label="drift per feature" viewBox="0 0 {width} {height}" width="100%">']
+    decade = low
+    while decade <= high * 1.0001:
+        parts.append(f'<line x1="{x(decade):.1f}" x2="{x(decade):.1f}" y1="{top - 4}" y2="{height - 20}" stroke="#eaeef2"/>'
+                     f'<text x="{x(decade):.1f}" y="{height - 6}" font-size="10" text-anchor="middle" fill="#57606a">{decade:g}</text>')
+        decade *= 10
+    for i, (name, f) in enumerate(sorted(features.items(), key=lambda kv: -(kv[1]["psi"] or 0))):
+        cy = top + i * row
+        colour = "#cf222e" if f["drifted"] else "#54aeff"
+        psi = f["psi"] or 0.0
+        parts.append(f'<text x="{left - 6}" y="{cy + 14}" font-size="12" text-anchor="end">{esc(name)}</text>'
+                     f'<rect class="bar" x="{left}" y="{cy + 3}" width="{max(1.0, x(psi) - left):.1f}" height="{row - 8}" '
+                     f'fill="{colour}" rx="2" data-psi="{psi}" data-drifted="{str(f["drifted"]).lower()}">'
+                     f'<title>{esc(name)}: PSI {psi:.3f}, {esc(f["test"])} p={f["p_value"]:.2g}</title></rect>'
+                     f'<text x="{x(psi) + 4:.1f}" y="{cy + 14}" font-size="11" fill="#57606a">{psi:.3f}</text>')
+    tx = x(psi_threshold)
+    parts.append(f'<line class="threshold" x1="{tx:.1f}" x2="{tx:.1f}" y1="{top - 6}" y2="{height - 20}" stroke="#1f2328" '
+                 f'stroke-dasharray="3 3"/><text x="{tx + 3:.1f}" y="{top - 8 + 6}" font-size="10">PSI {psi_threshold:g}</text></svg>')
+    return "".join(parts)
+
+
+def lineage_svg(lineage: dict, link: Link, width: int = 1300) -> str:
+    """Inputs → data versions → model versions, as three columns of linked boxes."""
+    columns = [("Inputs", lineage["inputs"]), ("Data versions", lineage["data"]), ("Models", lineage["models"])]
+    rows = max(len(nodes) for _, nodes in columns) or 1
+    box_w, box_h, gap = 360, 34, 10
+    height = 30 + rows * (box_h + gap)
+    xs = [10, (width - box_w) / 2, width - box_w - 10]
+    where: dict[str, tuple[float, float]] = {}
+    boxes = []
+    for col, (title, nodes) in enumerate(columns):
+        boxes.append(f'<text x="{xs[col]}" y="14" font-size="12" font-weight="600" fill="#57606a">{title}</text>')
+        for i, node in enumerate(nodes):
+            y = 24 + i * (box_h + gap)
+            where[node["id"]] = (xs[col], y)
+            stroke = STATUS_COLOUR.get(node.get("status", ""), "#d0d7de")
+            label = f'<text x="{xs[col] + 8}" y="{y + 14}" font-size="12" font-weight="600">{esc(node["label"])}</text>' \
+                    f'<text x="{xs[col] + 8}" y="{y + 28}" font-size="10.5" fill="#57606a">{esc(node["detail"])}</text>'
+            rect = f'<rect class="node" x="{xs[col]}" y="{y}" width="{box_w}" height="{box_h}" rx="5" fill="#fff" ' \
+                   f'stroke="{stroke}" stroke-width="{2 if node.get("status") == "production" else 1}"/>'
+            href = link(node["kind"], node["key"]) if node.get("kind") else ""
+            boxes.append(f'<a href="{esc(href)}">{rect}{label}</a>' if href else rect + label)
+    edges = []
+    for source, target in lineage["edges"]:
+        if source in where and target in where:
+            (x1, y1), (x2, y2) = where[source], where[target]
+            sx, sy, tx, ty = x1 + box_w, y1 + box_h / 2, x2, y2 + box_h / 2
+            edges.append(f'<path d="M{sx:.0f},{sy:.0f} C{sx + 60:.0f},{sy:.0f} {tx - 60:.0f},{ty:.0f} {tx:.0f},{ty:.0f}" '
+                         f'fill="none" stroke="#afb8c1" stroke-width="1.3"/>')
+    return (f'<svg class="lineage" role="img" aria-label="lineage" viewBox="0 0 {width} {height}" width="100%">'
+            + "".join(edges) + "".join(boxes) + "</svg>")
+
+
+# ---- page sections -----------------------------------------------------------------------
+
+def live_card(view: dict, link: Link) -> str:
+    live = view["live"]
+    if live is None:
+        return '<div class="card"><h2>Live model</h2><p class="muted">Nothing in production yet: <code>make train</code>.</p></div>'
+    m = live["metrics"]
+    commit = live["git"]["commit"]
+    return (f'<div class="card" id="live"><h2>Live model</h2>'
+            f'<div class="big" id="live-version">{a(link("model", live["version"]), live["version"])} '
+            f'{badge("production", STATUS_COLOUR["production"])}</div>'
+            f'<dl class="kv"><dt>live since</dt><dd>{esc(live["since"])}</dd>'
+            f'<dt>algorithm</dt><dd>{esc(live["algorithm"])}</dd>'
+            f'<dt>data version</dt><dd>{a(link("data", live["data_version"]), live["data_version"])}</dd>'
+            f'<dt>git commit</dt><dd>{esc((commit or "none")[:12])}{" (dirty)" if live["git"]["dirty"] else ""}</dd>'
+            f'<dt>test F1</dt><dd>{fmt(m["f1"])} · recall {fmt(m["recall"])} · precision {fmt(m["precision"])}</dd>'
+            f'<dt>sha256</dt><dd class="small">{esc(live["sha256"][:24])}…</dd></dl></div>')
+
+
+def verdict_card(view: dict, link: Link) -> str:
+    report, runs = view["monitor"], view["series"]
+    if report is None and runs:  # the report file is unreadable (listed under problems); the log row still says a lot
+        last = runs[-1]
+        return (f'<div class="card" id="verdict"><h2>Latest monitor verdict</h2>'
+                f'<div class="big">{badge(last["verdict"], VERDICT_COLOUR.get(last["verdict"], "#57606a"))}</div>'
+                f'<div>error rate {pct(last["error_rate"])} vs baseline {pct(last["baseline"])} (model '
+                f'{esc(last["model_version"])}, {esc(last["time"])})</div>'
+                f'<p class="small muted">The report itself could not be read; see the problems above.</p></div>')
+    if report is None:
+        return '<div class="card"><h2>Latest monitor verdict</h2><p class="muted">No report yet: <code>make monitor</code>.</p></div>'
+    q = report["quality"]["overall"] if report.get("quality") else {}
+    reasons = "".join(f"<li>{esc(r)}</li>" for r in report["reasons"])
+    return (f'<div class="card" id="verdict"><h2>Latest monitor verdict</h2>'
+            f'<div class="big">{badge(report["verdict"], VERDICT_COLOUR.get(report["verdict"], "#57606a"))}</div>'
+            f'<div class="small muted">{a(link("monitor", report["report_id"]), report["report_id"])} · model {esc(report["model_version"])} · '
+            f'{esc(report["window"]["labelled"])} labelled of {esc(report["window"]["predictions"])} predictions</div>'
+            f'<div>error rate {pct(q.get("error_rate"))} vs baseline {pct(report["baseline"]["error_rate"])} · '
+            f'drifted {esc(len(report["drift"]["drifted"]))} of {esc(len(report["drift"]["features"]))} features</div>'
+            f'<ul class="reasons">{reasons}</ul></div>')
+
+
+def deployment_card(view: dict, link: Link) -> str:
+    rows = view["deployments"]
+    last = rows[0] if rows else None
+    body = ('<p class="muted">The server has not run yet: <code>make serve</code>.</p>' if last is None else
+            f'<dl class="kv"><dt>last event</dt><dd>{esc(last["event"])} of {esc(last["model_version"])}</dd>'
+            f'<dt>at</dt><dd>{esc(last["time"])}</dd><dt>where</dt><dd>{esc(last["host_port"])} (pid {esc(last["pid"])})</dd>'
+            f'<dt>detail</dt><dd>{esc(last["detail"])}</dd></dl>')
+    flag = view["retrain_flag"]
+    flag_html = (f'<p>{badge("retrain flag raised", VERDICT_COLOUR["retrain_required"])} <code>make retrain</code></p>'
+                 if flag else '<p class="small muted">No retrain flag raised.</p>')
+    return (f'<div class="card"><h2>Serving</h2>{body}{flag_html}'
+            f'<p class="small">{a(link("deployments", ""), "deployment log as JSON")} · '
+            f'{a(link("registry", ""), "registry as JSON")}</p></div>')
+
+
+def registry_table(view: dict, link: Link) -> str:
+    rows = []
+    for v in view["versions"]:
+        m, gates = v["metrics"], v["gates"]
+        verdict = "pass" if gates["passed"] else "fail: " + ", ".join(gates["failed"])
+        params = ", ".join(f"{k}={val}" for k, val in sorted(v["hyperparameters"].items()) if val is not None)
+        rows.append(f'<tr class="{"live" if v["status"] == "production" else ""}" data-version="{esc(v["version"])}">'
+                    f'<td>{a(link("model", v["version"]), v["version"])}</td><td>{badge(v["status"], STATUS_COLOUR.get(v["status"], "#57606a"))}</td>'
+                    f'<td>{esc(v["created_at"])}</td><td>{a(link("data", v["data_version"]), v["data_version"])}</td>'
+                    f'<td>{esc(v["algorithm"])}</td><td class="small wrap">{esc(params)}</td>'
+                    f'<td class="num">{fmt(m["f1"])}</td><td class="num">{fmt(m["recall"])}</td><td class="num">{fmt(m["precision"])}</td>'
+                    f'<td class="small wrap">{esc(gates.get("gate_set", ""))}: {esc(verdict)}</td></tr>')
+    if not rows:
+        return '<p class="muted">No registered versions yet.</p>'
+    return ('<div class="scroll"><table id="registry"><tr><th>version</th><th>status</th><th>created</th><th>data</th><th>algorithm</th>'
+            '<th>key params</th><th class="num">F1</th><th class="num">recall</th><th class="num">precision</th><th>gates</th></tr>'
+            + "".join(rows) + "</table></div>")
+
+
+def experiments_table(view: dict, link: Link) -> str:
+    exps = view["experiments"]
+    if not exps:
+        return ('<p class="muted">No experiments recorded: declare <code>experiments.grid</code> in params.yaml, '
+                'then <code>make experiments</code>.</p>')
+    metric = view["experiment_metric"]
+    rows = "".join(
+        f'<tr><td>{esc(e["name"])}</td><td>{a(link("model", e["version"]), e["version"])}</td><td>{esc(e["status"])}</td>'
+        f'<td>{esc(e["algorithm"])}</td><td class="small">{esc(e["overrides_text"])}</td>'
+        + "".join(f'<td class="num{" best" if k == metric and i == 0 else ""}">{fmt(e["metrics"][k])}</td>'
+                  for k in ("f1", "recall", "precision", "roc_auc"))
+        + f'<td>{"pass" if e["gates"]["passed"] else "fail"}</td></tr>' for i, e in enumerate(exps))
+    versions = ",".join(dict.fromkeys(e["version"] for e in exps[:4]))
+    return (f'<div class="scroll"><table id="experiments"><tr><th>experiment</th><th>version</th><th>status</th><th>algorithm</th>'
+            f'<th>overrides</th><th class="num">F1</th><th class="num">recall</th><th class="num">precision</th>'
+            f'<th class="num">ROC AUC</th><th>gates</th></tr>{rows}</table></div>'
+            f'<p class="small">Sorted by {esc(metric)}. {a(link("compare", versions), "compare the top four")} · '
+            f'{a(link("experiments", ""), "as JSON")}</p>')
+
+
+def deployments_table(view: dict, limit: int) -> str:
+    rows = view["deployments"][:limit]
+    if not rows:
+        return '<p class="muted">No deployment events yet.</p>'
+    body = "".join(f'<tr><td>{esc(r["time"])}</td><td>{esc(r["event"])}</td><td>{esc(r["model_version"])}</td>'
+                   f'<td>{esc(r["data_version"])}</td><td>{esc((r["git_commit"] or "")[:12])}</td><td>{esc(r["host_port"])}</td>'
+                   f'<td>{esc(r["pid"])}</td><td class="small">{esc(r["detail"])}</td></tr>' for r in rows)
+    more = len(view["deployments"]) - len(rows)
+    return ('<div class="scroll"><table id="deployments"><tr><th>time</th><th>event</th><th>model</th><th>data</th><th>commit</th>'
+            f'<th>host:port</th><th>pid</th><th>detail</th></tr>{body}</table></div>'
+            + (f'<p class="small muted">{more} older events in the log.</p>' if more > 0 else ""))
+
+
+def dashboard_html(view: dict, link: Link, title: str) -> str:
+    """The whole dashboard page (also the body of the static report)."""
+    problems = "".join(f"<li>{esc(p)}</li>" for p in view["problems"])
+    report = view["monitor"]
+    drift = drift_bars(report["drift"]["features"] if report else {}, view["psi_threshold"])
+    body = (
+        (f'<div class="problems"><b>Some records could not be read:</b><ul>{problems}</ul></div>' if problems else "")
+        + f'<div class="grid g3">{live_card(view, link)}{verdict_card(view, link)}{deployment_card(view, link)}</div>'
+        + f'<div class="grid g2"><div class="card"><h2>Production error rate vs baseline</h2>{error_rate_chart(view["series"])}'
+        + f'<p class="small">{a(link("monitor-history", ""), "monitor history as JSON")}</p></div>'
+        + f'<div class="card"><h2>Drift in the latest report (PSI, log scale)</h2>{drift}</div></div>'
+        + f'<div class="card" style="margin-bottom:14px"><h2>Registry</h2>{registry_table(view, link)}</div>'
+        + f'<div class="card" style="margin-bottom:14px"><h2>Experiments</h2>{experiments_table(view, link)}</div>'
+        + '<div class="card" style="margin-bottom:14px"><h2>Lineage: raw data → data versions → models</h2>'
+        + f'{lineage_svg(view["lineage"], link)}<p class="small">{a(link("lineage", ""), "lineage as JSON")}</p></div>'
+        + f'<div class="card"><h2>Deployment history</h2>{deployments_table(view, view["deployment_rows_shown"])}</div>'
+    )
+    nav = a(link("dashboard", ""), "dashboard") + a(link("compare", ",".join(v["version"] for v in view["versions"][:3])), "compare") \
+        + a(link("openapi", ""), "API")
+    return page(title, body, nav, f"generated {view['generated_at']}")
+
+
+def compare_html(view: dict, link: Link, title: str) -> str:
+    """Versions side by side: every param and metric, rows that differ highlighted, best metric in green."""
+    versions = view["versions"]
+    head = "".join(f"<th>{a(link('model', v), v)}</th>" for v in versions)
+    rows = []
+    for section, items in view["sections"]:
+        rows.append(f'<tr><th colspan="{len(versions) + 1}">{esc(section)}</th></tr>')
+        for key, values, best in items:
+            differs = len({repr(v) for v in values}) > 1
+            cells = "".join(f'<td class="num{" diff" if differs else ""}{" best" if best is not None and i == best else ""}">'
+                            f"{fmt(value, 4)}</td>" for i, value in enumerate(values))
+            rows.append(f'<tr class="{"differs" if differs else ""}"><td>{esc(key)}</td>{cells}</tr>')
+    body = (f'<div class="card"><h2>{esc(" vs ".join(versions))}</h2><p class="small muted">Highlighted rows differ; '
+            f'the best value of each test metric is green.</p><div class="scroll"><table id="compare"><tr><th>field</th>{head}</tr>'
+            + "".join(rows) + "</table></div></div>")
+    nav = a(link("dashboard", ""), "dashboard") + a(link("openapi", ""), "API")
+    return page(title, body, nav, f"generated {view['generated_at']}")

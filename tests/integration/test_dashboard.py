@@ -1,0 +1,180 @@
+"""The dashboard, /compare, /api/... and make report, on a real server over a project with a history
+(two experiments, then the whole demo: drift, retrain, recovery), and in a real browser."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from scripts.config import ROOT, validate
+from tests.conftest import Repo, Run, copy_of
+from tests.integration.test_serve import Server, call
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+SCREENSHOTS = ROOT / "logs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def site(demoed: tuple[Repo, Run], tmp_path_factory):
+    repo = copy_of(demoed[0], tmp_path_factory.mktemp("site") / "repo")
+    server = Server(repo).start()
+    yield repo, server
+    server.stop()
+
+
+def monitor_runs(repo: Repo) -> list[dict]:
+    with open(repo.path / "logs/monitor_log.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_dashboard_shows_the_live_model_and_every_section(site):
+    repo, server = site
+    status, page = call(server.port, "GET", "/")
+    assert status == 200 and page.startswith("<!doctype html>")
+    registry = repo.json("models/registry.json")
+    production = registry["aliases"]["production"]
+    assert re.search(rf'id="live-version"><a href="/api/models/{production}">{production}</a>', page)
+    assert page.count("<tr class=") >= len(registry["versions"]), "one registry row per version"
+    for version in registry["versions"]:
+        assert f'data-version="{version}"' in page
+    assert page.count('class="point"') == len(monitor_runs(repo)), "one chart point per monitor run"
+    assert page.count('class="bar"') == 9, "one drift bar per feature"
+    assert "small-rf" in page and "logreg" in page, "the experiments"
+    assert page.count('class="node"') >= len(registry["versions"]) + 2, "lineage: inputs, data versions, models"
+    assert "Some records could not be read" not in page
+    assert "<script" not in page and "http://" not in page and "https://" not in page, "offline: nothing external"
+
+
+def test_every_link_on_the_dashboard_answers(site):
+    _, server = site
+    page = call(server.port, "GET", "/")[1]
+    links = sorted(set(re.findall(r'href="([^"]+)"', page)))
+    assert sum(link.startswith("/api/") for link in links) >= 8
+    for link in links:
+        status, body = call(server.port, "GET", link.replace("&amp;", "&"))
+        assert status == 200, link
+        if link.startswith("/api/"):
+            assert isinstance(body, dict), f"{link} is JSON"
+
+
+def test_api_documents_match_the_records(site):
+    repo, server = site
+    production = repo.json("models/registry.json")["aliases"]["production"]
+    assert call(server.port, "GET", "/api/registry")[1] == repo.json("models/registry.json")
+    card = call(server.port, "GET", f"/api/models/{production}")[1]
+    assert card == repo.json(f"models/model_{production}.json")
+    latest = call(server.port, "GET", "/api/monitor/latest")[1]
+    validate(latest, "monitor_report", "latest")
+    assert latest["report_id"] == monitor_runs(repo)[-1]["report_id"]
+    lineage = call(server.port, "GET", "/api/lineage")[1]
+    assert (f"data:{card['data']['version']}", f"model:{production}") in [tuple(e) for e in lineage["edges"]]
+
+
+@pytest.mark.parametrize("path,status", [
+    ("/api/models/v999", 404), ("/api/models/..%2F..%2Fetc%2Fpasswd", 404), ("/api/models/registry", 404),
+    ("/api/data/v999", 404), ("/api/monitor/..%2Fmonitor_log", 404), ("/api/monitor/20990101T000000Z-deadbeef", 404),
+    ("/compare", 400), ("/compare?versions=", 400), ("/compare?versions=v1,../x", 400), ("/compare?versions=v1,v999", 404),
+    ("/compare?versions=" + ",".join(f"v{i}" for i in range(1, 9)), 400),
+])
+def test_bad_requests_get_a_json_error_and_read_no_path(site, path, status):
+    _, server = site
+    got, body = call(server.port, "GET", path)
+    assert got == status and isinstance(body, dict) and body["error"], (path, got, body)
+
+
+def test_compare_shows_versions_side_by_side_with_differences_highlighted(site):
+    repo, server = site
+    experiments = [json.loads(line) for line in (repo.path / "models/experiments.jsonl").read_text().splitlines()]
+    a, b = (e["version"] for e in experiments[:2])
+    status, page = call(server.port, "GET", f"/compare?versions={a},{b}")
+    assert status == 200
+    header = re.search(r'<table id="compare"><tr>(.*?)</tr>', page).group(1)
+    assert f">{a}</a>" in header and f">{b}</a>" in header
+    differing = re.findall(r'<tr class="differs"><td>([^<]+)</td>', page)
+    assert "params.algorithm" in differing and "f1" in differing
+    assert "params.seed" not in differing, "equal rows are not highlighted"
+    assert re.search(r'class="num[^"]* best"', page), "the best test metric is marked"
+
+
+def test_make_report_writes_the_same_content_as_one_offline_file(site):
+    repo, _ = site
+    run = repo.make("report")
+    assert run.code == 0, run.err
+    page = (repo.path / "logs/report.html").read_text()
+    meta = repo.json("logs/report.json")
+    validate(meta, "report", "report.json")
+    production = repo.json("models/registry.json")["aliases"]["production"]
+    assert meta["production"] == production and f">{production}</a>" in page
+    assert page.count('class="point"') == len(monitor_runs(repo)) and page.count('class="bar"') == 9
+    assert "<script" not in page and "http://" not in page and "https://" not in page and " src=" not in page
+    for link in set(re.findall(r'href="([^"]+)"', page)):
+        assert (repo.path / "logs" / link).resolve().exists(), f"{link} points at a record file"
+
+
+def test_a_corrupt_record_is_named_on_the_page_not_a_failure(demoed, tmp_path):
+    repo = copy_of(demoed[0], tmp_path / "repo")
+    card = repo.path / "models/model_v2.json"
+    card.write_text(card.read_text()[:100])
+    run = repo.make("report")
+    assert run.code == 0 and "1 unreadable records" in run.out, run.out + run.err
+    page = (repo.path / "logs/report.html").read_text()
+    assert "Some records could not be read" in page and "model_v2.json: corrupt JSON" in page
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if os.environ.get("CLOCKWORK_NO_BROWSER") == "1":
+        pytest.skip("CLOCKWORK_NO_BROWSER=1: browser test skipped on request")
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail(f"{CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver; "
+                    ".ci/run installs them), or set CLOCKWORK_NO_BROWSER=1 to skip this test explicitly")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=1280,800", f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    chrome = driver.execute_script("return window.outerHeight - window.innerHeight")
+    driver.set_window_size(1280, 800 + chrome)  # a 1280 x 800 viewport, as on a laptop
+    yield driver
+    driver.quit()
+
+
+def test_in_a_real_browser_the_dashboard_renders_its_data_and_compare_works(site, browser):
+    from selenium.webdriver.common.by import By
+
+    repo, server = site
+    production = repo.json("models/registry.json")["aliases"]["production"]
+    browser.get(f"http://127.0.0.1:{server.port}/")
+    assert browser.title == "Clockwork"
+    assert browser.execute_script("return [window.innerWidth, window.innerHeight]") == [1280, 800]
+    assert browser.find_element(By.ID, "live-version").text.startswith(production)
+    points = browser.find_elements(By.CSS_SELECTOR, "svg.chart circle.point")
+    assert len(points) == len(monitor_runs(repo)) >= 2
+    assert all(p.is_displayed() and p.size["width"] > 0 for p in points), "the points are drawn"
+    xs = {round(float(p.get_attribute("cx"))) for p in points}
+    assert len(xs) == len(points), "each run at its own place on the time axis"
+    assert {p.get_attribute("data-verdict") for p in points} >= {"ok", "retrain_required"}
+    bars = browser.find_elements(By.CSS_SELECTOR, "svg.drift rect.bar")
+    assert len(bars) == 9 and any(b.get_attribute("data-drifted") == "true" for b in bars)
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 1280, f"no horizontal scrolling at 1280 px (page is {width} px wide)"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(SCREENSHOTS / "dashboard-1280x800.png"))
+
+    browser.find_element(By.LINK_TEXT, "compare the top four").click()
+    header = browser.find_element(By.CSS_SELECTOR, "table#compare tr").text
+    versions = re.findall(r"v\d+", browser.current_url.split("versions=")[1])
+    assert len(versions) >= 2 and all(v in header for v in versions)
+    assert browser.find_elements(By.CSS_SELECTOR, "table#compare td.diff"), "differences are highlighted"
+    assert browser.save_screenshot(str(SCREENSHOTS / "compare-1280x800.png"))
+    shutil.copy(SCREENSHOTS / "dashboard-1280x800.png", repo.path / "logs" / "dashboard-1280x800.png")

@@ -1,0 +1,51 @@
+"""The pure HTML and SVG rendering: escaping, chart geometry, highlighting."""
+from __future__ import annotations
+
+import re
+
+from scripts import views
+
+
+def point(i: int, error: float | None, verdict: str = "ok") -> dict:
+    return {"time": f"2026-11-23T04:{i:02d}:00Z", "model_version": "v1", "verdict": verdict, "error_rate": error, "baseline": 0.01}
+
+
+def test_every_dynamic_value_is_escaped():
+    hostile = '<script>alert("x")</script>'
+    assert views.esc(hostile) == "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+    assert views.a('"><script>', hostile).count("<script") == 0
+    assert views.a("", "plain") == "plain", "nothing to link to: plain text"
+    chart = views.error_rate_chart([point(1, 0.02, hostile)])
+    assert "<script" not in chart
+
+
+def test_chart_has_one_point_per_run_and_higher_error_is_drawn_higher():
+    chart = views.error_rate_chart([point(1, 0.01), point(2, 0.05, "retrain_required"), point(3, None, "insufficient_labels")])
+    points = re.findall(r'<circle class="point" cx="([\d.]+)" cy="([\d.]+)"', chart)
+    assert len(points) == 2, "a run without an error rate has no dot"
+    (x1, y1), (x2, y2) = [(float(x), float(y)) for x, y in points]
+    assert x2 > x1 and y2 < y1, "later is right, higher error is up"
+    assert 'class="baseline"' in chart and "#cf222e" in chart
+    assert "make monitor" in views.error_rate_chart([])
+
+
+def test_axis_steps_are_tidy():
+    assert [views.nice_step(v) for v in (0.013, 0.02, 0.021, 0.3, 7)] == [0.02, 0.02, 0.025, 0.5, 10]
+
+
+def test_drift_bars_are_sorted_and_the_flagged_ones_red():
+    features = {"a": {"psi": 0.01, "drifted": False, "test": "ks", "p_value": 0.5},
+                "b": {"psi": 3.0, "drifted": True, "test": "ks", "p_value": 1e-9}}
+    svg = views.drift_bars(features, 0.2)
+    bars = re.findall(r'<rect class="bar" x="[\d.]+" y="[\d.]+" width="([\d.]+)" height="[\d.]+" fill="(#\w+)"', svg)
+    assert len(bars) == 2 and float(bars[0][0]) > float(bars[1][0]) and bars[0][1] == "#cf222e"
+    assert 'class="threshold"' in svg
+
+
+def test_compare_highlights_only_rows_that_differ_and_marks_the_best():
+    view = {"generated_at": "now", "versions": ["v1", "v2"], "sections": [
+        ("params", [("seed", [42, 42], None), ("algorithm", ["random_forest", "logistic_regression"], None)]),
+        ("test metrics", [("f1", [0.8, 0.6], 0)])]}
+    html = views.compare_html(view, lambda kind, key: f"/{kind}/{key}", "t")
+    assert re.findall(r'<tr class="differs"><td>(\w+)</td>', html) == ["algorithm", "f1"]
+    assert '<td class="num diff best">0.8000</td>' in html
