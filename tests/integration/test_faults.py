@@ -150,6 +150,26 @@ def test_two_concurrent_make_train_runs_are_serialised(repo: Repo):
     assert repo.make("train", "PY=false").stages == [], "and the next run is a no-op"
 
 
+def test_concurrent_promotes_are_serialised_and_both_recorded(repo: Repo):
+    from scripts import registry as R
+
+    repo.set_param("model", "n_estimators", 30)
+    assert repo.make("train").code == 0
+    for round_ in range(5):
+        runs = [subprocess.Popen(["make", "promote", f"VERSION={v}", f"REASON=race {round_} {v}"], cwd=repo.path,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for v in ("v1", "v2")]
+        for run in runs:
+            run.wait(timeout=60)
+            assert run.returncode == 0, run.stderr.read()
+        registry = repo.json("models/registry.json")
+        validate(registry, "registry", "registry.json")
+        R.check_consistent(registry, "registry.json")
+        promotes = [e for e in registry["history"] if e["action"] == "promote" and e["reason"].startswith(f"race {round_} ")]
+        winner = registry["aliases"]["production"]
+        assert promotes and promotes[-1]["to"] == winner, "the alias is the last recorded promote: no lost update"
+        assert len(promotes) in (1, 2), "one promote may find its version already live; none is lost or doubled"
+
+
 def test_promotes_killed_at_random_moments_leave_a_valid_registry(repo: Repo):
     import random
 
