@@ -196,3 +196,20 @@ def test_bench_serve_smoke_writes_a_valid_result(repo: Repo):
     assert not (repo.path / "logs/predictions.jsonl").exists(), "benchmark traffic stays out of the production log"
     assert not (repo.path / "logs/deployment_log.csv").exists()
     assert not list((repo.path / "logs/bench").glob(".serve-run-*"))
+
+
+def test_no_secret_a_client_sends_reaches_any_log(server: Server):
+    """Credentials in headers, cookies, the query string or an unknown body field are never written down."""
+    secret = "s3cr3t-0a9f"
+    headers = {"Authorization": f"Bearer {secret}-auth", "Cookie": f"session={secret}-cookie", "X-Api-Key": f"{secret}-key"}
+    assert call(server.port, "POST", f"/predict?token={secret}-query", READING, headers)[0] == 200
+    status, doc = call(server.port, "POST", "/predict", {**READING, "api_key": f"{secret}-body"}, headers)
+    assert status == 400 and secret not in json.dumps(doc), "the error names the field, not its value"
+    assert call(server.port, "GET", f"/api/models/{secret}", headers=headers)[0] == 404
+    call(server.port, "GET", "/metrics", headers=headers)
+    server.stop()
+    written = [p for p in (server.repo.path / "logs").rglob("*") if p.is_file()]
+    assert any(p.name == "predictions.jsonl" for p in written) and any(p.name == "serve.log" for p in written)
+    for path in written:
+        assert secret.encode() not in path.read_bytes(), f"{path.name} holds a secret the client sent"
+
