@@ -50,8 +50,13 @@ def test_dashboard_shows_the_live_model_and_every_section(site):
     assert "<script" not in page and "http://" not in page and "https://" not in page, "offline: nothing external"
 
 
-def test_every_link_on_the_dashboard_answers(site):
-    _, server = site
+def snapshot(repo: Repo) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for d in ("models", "data/processed") for p in (repo.path / d).rglob("*") if p.is_file()}
+
+
+def test_every_link_on_the_dashboard_answers_and_nothing_changes(site):
+    repo, server = site
+    before = snapshot(repo)
     page = call(server.port, "GET", "/")[1]
     links = sorted(set(re.findall(r'href="([^"]+)"', page)))
     assert sum(link.startswith("/api/") for link in links) >= 8
@@ -60,6 +65,7 @@ def test_every_link_on_the_dashboard_answers(site):
         assert status == 200, link
         if link.startswith("/api/"):
             assert isinstance(body, dict), f"{link} is JSON"
+    assert snapshot(repo) == before, "the pages only read: registry, cards and data untouched"
 
 
 def test_api_documents_match_the_records(site):
