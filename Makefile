@@ -96,13 +96,16 @@ experiments-table: $(VENV_OK) ## Print the experiments, best first [METRIC=f1|re
 
 # One target per experiment: its own params stamp (its effective model section), so editing
 # one grid entry reruns that experiment only. The models lock is not held while fitting.
+# A run that fails is recorded too (with the error), then make stops as usual.
 $(O)/exp-%: $(O)/exp-%.done ;
 $(O)/exp-%.done: $(O)/prepare $(call stamp,requirements.txt $(EXPERIMENT_CODE)) $(S)/params-exp-%.sha \
                  $(call param,paths data features evaluate retrain)
 	@echo ">> experiment $*"
-	@$(PY) -m scripts.train --data $(O)/prepare --experiment $* --out $(O)/exp-$*.train >/dev/null
-	@$(PY) -m scripts.evaluate --model $(O)/exp-$*.train --out $(O)/exp-$*.evaluate >/dev/null
-	@$(PY) -m scripts.registry register --model $(O)/exp-$*.evaluate --out $(O)/exp-$* >/dev/null
+	@{ $(PY) -m scripts.train --data $(O)/prepare --experiment $* --out $(O)/exp-$*.train \
+	  && $(PY) -m scripts.evaluate --model $(O)/exp-$*.train --out $(O)/exp-$*.evaluate \
+	  && $(PY) -m scripts.registry register --model $(O)/exp-$*.evaluate --out $(O)/exp-$*; } >/dev/null 2>$(O)/exp-$*.log; \
+	  status=$$?; cat $(O)/exp-$*.log >&2; \
+	  if [ $$status -ne 0 ]; then $(PY) -m scripts.experiments record $* --failed $(O)/exp-$*.log; exit $$status; fi
 	@$(PY) -m scripts.experiments record $* --model $(O)/exp-$*
 	@touch $@
 

@@ -125,7 +125,7 @@ def collect(params: dict) -> dict:
         report = attempt(f"monitor report {report_id}", lambda: read_report(params, report_id), None)
     grid = params["experiments"]["grid"]
     records = attempt("experiments log", lambda: read_jsonl(repo_path(paths["experiments_log"])), [])
-    experiments = [{**r, "status": registry["versions"].get(r["version"], {}).get("status", "unregistered"),
+    experiments = [{**r, "status": registry["versions"].get(r["version"], {}).get("status", "unregistered") if r["version"] else "error",
                     "overrides_text": json.dumps(r["overrides"], sort_keys=True) + ("" if grid.get(r["name"]) == r["overrides"]
                                                                                     else " (changed since)")}
                    for r in ranked(latest(records), params["experiments"]["metric"])]

@@ -196,6 +196,8 @@ def verify_chain(params: dict) -> list[str]:
                         check(known is not None and known["sha256"] == row["model_sha256"],
                               f"{log_path.name}:{number}: {row['event']} of {version} with a sha256 the registry does not hold")
         for run in attempt("experiments", lambda: read_jsonl(ROOT / paths["experiments_log"])) or []:
+            if run["version"] is None:  # a run that failed names no model
+                continue
             entry = registry["versions"].get(run["version"])
             check(entry is not None and entry["data_version"] == run["data_version"],
                   f"{paths['experiments_log']}: experiment {run['name']} names {run['version']}, which the registry does not hold "

@@ -277,16 +277,18 @@ def experiments_table(view: dict, link: Link) -> str:
                 'then <code>make experiments</code>.</p>')
     metric = view["experiment_metric"]
     rows = "".join(
-        f'<tr><td>{esc(e["name"])}</td><td>{a(link("model", e["version"]), e["version"])}</td><td>{esc(e["status"])}</td>'
+        f'<tr><td>{esc(e["name"])}</td><td>{a(link("model", e["version"]), e["version"]) if e["version"] else "–"}</td>'
+        f'<td>{esc(e["status"])}</td>'
         f'<td>{esc(e["algorithm"])}</td><td class="small">{esc(e["overrides_text"])}</td>'
         + "".join(f'<td class="num{" best" if k == metric and i == 0 else ""}">{fmt(e["metrics"][k])}</td>'
                   for k in ("f1", "recall", "precision", "roc_auc"))
-        + f'<td>{"pass" if e["gates"]["passed"] else "fail"}</td></tr>' for i, e in enumerate(exps))
-    versions = ",".join(dict.fromkeys(e["version"] for e in exps[:4]))
+        + f'<td>{"pass" if e["gates"]["passed"] else "fail" if e["version"] else esc("error: " + e["error"])}</td></tr>'
+        for i, e in enumerate(exps))
+    versions = ",".join(list(dict.fromkeys(e["version"] for e in exps if e["version"]))[:4])
     return (f'<div class="scroll"><table id="experiments"><tr><th>experiment</th><th>version</th><th>status</th><th>algorithm</th>'
             f'<th>overrides</th><th class="num">F1</th><th class="num">recall</th><th class="num">precision</th>'
             f'<th class="num">ROC AUC</th><th>gates</th></tr>{rows}</table></div>'
-            f'<p class="small">Sorted by {esc(metric)}. {a(link("compare", versions), "compare the top four")} · '
+            f'<p class="small">Sorted by {esc(metric)}. {a(link("compare", versions), "compare the top four") + " · " if versions else ""}'
             f'{a(link("experiments", ""), "as JSON")}</p>')
 
 
@@ -320,7 +322,8 @@ def dashboard_html(view: dict, link: Link, title: str) -> str:
         + f'{lineage_svg(view["lineage"], link)}<p class="small">{a(link("lineage", ""), "lineage as JSON")}</p></div>'
         + f'<div class="card"><h2>Deployment history</h2>{deployments_table(view, view["deployment_rows_shown"])}</div>'
     )
-    nav = a(link("dashboard", ""), "dashboard") + a(link("compare", ",".join(v["version"] for v in view["versions"][:3])), "compare") \
+    recent = ",".join(v["version"] for v in view["versions"][:3])
+    nav = a(link("dashboard", ""), "dashboard") + a(link("compare", recent) if recent else "", "compare") \
         + a(link("openapi", ""), "API")
     return page(title, body, nav, f"generated {view['generated_at']}")
 
