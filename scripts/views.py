@@ -210,7 +210,7 @@ def live_card(view: dict, link: Link) -> str:
             f'<dt>algorithm</dt><dd>{esc(live["algorithm"])}</dd>'
             f'<dt>data version</dt><dd>{a(link("data", live["data_version"]), live["data_version"])}</dd>'
             f'<dt>git commit</dt><dd>{esc((commit or "none")[:12])}{" (dirty)" if live["git"]["dirty"] else ""}</dd>'
-            f'<dt>test F1</dt><dd>{fmt(m["f1"])} · recall {fmt(m["recall"])} · precision {fmt(m["precision"])}</dd>'
+            f'<dt>its test set</dt><dd>F1 {fmt(m["f1"])} · recall {fmt(m["recall"])} · precision {fmt(m["precision"])}</dd>'
             f'<dt>sha256</dt><dd class="small">{esc(live["sha256"][:24])}…</dd></dl></div>')
 
 
