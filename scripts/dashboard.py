@@ -62,7 +62,7 @@ def live_since(history: list[dict], version: str) -> str | None:
     return moves[-1] if moves else None
 
 
-def lineage(paths: dict, attempt: Callable) -> dict:
+def lineage(paths: dict, registry: dict, attempt: Callable) -> dict:
     """Nodes and edges: every input file → the data versions built from it → the models trained on them."""
     inputs: dict[str, dict] = {}
     data_nodes, model_nodes, edges = [], [], []
@@ -78,7 +78,6 @@ def lineage(paths: dict, attempt: Callable) -> dict:
         out = meta["outputs"]
         data_nodes.append({"id": f"data:{version}", "label": f"data {version}", "kind": "data", "key": version,
                            "detail": f"train {out['train']['rows']} / test {out['test']['rows']} rows · {meta['created_at']}"})
-    registry = attempt("registry", lambda: R.load(paths), R.empty_registry())
     for version in sorted(registry["versions"], key=version_number):
         record = attempt(f"model {version}", lambda v=version: read_train_record(paths, v), None)
         if record is None:
@@ -96,10 +95,10 @@ def collect(params: dict) -> dict:
     problems = Problems()
     attempt = problems.attempt
     registry = attempt("registry", lambda: R.load(paths), R.empty_registry())
-    versions = []
+    versions, cards = [], {}
     for version in sorted(registry["versions"], key=version_number, reverse=True):
         entry = registry["versions"][version]
-        card = attempt(f"model {version}", lambda v=version: read_card(paths, v), None)
+        card = cards[version] = attempt(f"model {version}", lambda v=version: read_card(paths, v), None)
         versions.append({
             "version": version, "status": entry["status"], "data_version": entry["data_version"],
             "algorithm": entry["algorithm"], "metrics": entry["metrics"], "gates": entry["gates"],
@@ -109,7 +108,7 @@ def collect(params: dict) -> dict:
     live = None
     production = registry["aliases"]["production"]
     if production:
-        card = attempt(f"model {production}", lambda: read_card(paths, production), None)
+        card = cards.get(production)  # read above; a registry always lists its production version
         if card:
             live = {"version": production, "since": live_since(registry["history"], production),
                     "algorithm": card["algorithm"], "data_version": card["data"]["version"], "git": card["git"],
@@ -135,7 +134,7 @@ def collect(params: dict) -> dict:
         "series": series, "monitor": report, "psi_threshold": monitor["psi_threshold"],
         "retrain_flag": repo_path(monitor["flag"]).exists(),
         "experiments": experiments, "experiment_metric": params["experiments"]["metric"],
-        "lineage": lineage(paths, attempt),
+        "lineage": lineage(paths, registry, attempt),
         "problems": problems,
     }
 
@@ -290,4 +289,4 @@ def mount(app: bottle.Bottle, params: dict, reply: Callable[[int, Any], str], gu
     @guarded
     def api_lineage() -> str:
         problems = Problems()
-        return reply(200, {**lineage(paths, problems.attempt), "problems": problems})
+        return reply(200, {**lineage(paths, R.load(paths), problems.attempt), "problems": problems})

@@ -20,7 +20,7 @@ from pathlib import Path
 from scripts import registry as R
 from scripts.artifacts import read_card, read_pointer
 from scripts.config import ClockworkError, cli, experiment_params, load_params, repo_path, validate
-from scripts.store import append_line, git_info, locked, read_jsonl, utc_now
+from scripts.store import append_line, canonical_json, git_info, locked, read_jsonl, utc_now
 
 log = logging.getLogger("clockwork.experiments")
 METRICS = ("f1", "recall", "precision", "roc_auc", "error_rate")
@@ -126,7 +126,7 @@ def record(params: dict, name: str, version: str | None, failed_log: Path | None
             log.info("experiment %s: %s already recorded", name, version)
             return previous
         validate(doc, "experiment", str(path))
-        append_line(path, json.dumps(doc, separators=(",", ":"), sort_keys=True))
+        append_line(path, canonical_json(doc))
     if doc["outcome"] == "error":
         print(f"experiment {name}: failed ({doc['error']}); recorded in {paths['experiments_log']}")
         return doc
