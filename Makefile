@@ -25,14 +25,15 @@ O := $(BOOK)/out
 export PYTHONDONTWRITEBYTECODE := 1
 
 # The code each stage runs: its own module and every project module it imports.
-# tests/code/test_makefile.py checks these lists against the imports.
-SHARED_CODE := scripts/__init__.py scripts/config.py scripts/store.py scripts/artifacts.py
-PREPARE_CODE := scripts/prepare.py scripts/features.py $(SHARED_CODE)
-TRAIN_CODE := scripts/train.py scripts/features.py $(SHARED_CODE)
-EVALUATE_CODE := scripts/evaluate.py scripts/features.py scripts/metrics.py $(SHARED_CODE)
-REGISTER_CODE := scripts/registry.py scripts/metrics.py scripts/features.py $(SHARED_CODE)
-SIMULATE_CODE := scripts/simulate.py scripts/features.py $(SHARED_CODE)
-EXPERIMENT_CODE := scripts/experiments.py $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE)
+# tests/pipeline/test_makefile.py checks these lists against the imports.
+SHARED_CODE := scripts/__init__.py scripts/core/__init__.py scripts/core/config.py scripts/core/store.py \
+               scripts/core/artifacts.py scripts/core/features.py scripts/pipeline/__init__.py
+PREPARE_CODE := scripts/pipeline/prepare.py scripts/core/rawdata.py $(SHARED_CODE)
+TRAIN_CODE := scripts/pipeline/train.py scripts/core/estimator.py $(SHARED_CODE)
+EVALUATE_CODE := scripts/pipeline/evaluate.py scripts/core/metrics.py $(SHARED_CODE)
+REGISTER_CODE := scripts/pipeline/register.py scripts/core/registry.py scripts/core/metrics.py $(SHARED_CODE)
+SIMULATE_CODE := scripts/pipeline/simulate.py $(SHARED_CODE)
+EXPERIMENT_CODE := scripts/pipeline/experiments.py scripts/pipeline/experiment_log.py $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE)
 
 stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
@@ -65,34 +66,34 @@ $(O)/prepare: $(O)/prepare.done ;
 $(O)/prepare.done: $(call stamp,$(RAW) $(PREPARE_CODE)) $(call param,paths data features) $(EXTRA_STAMP) \
                    $(if $(EXTRA),$(call stamp,$(EXTRA)) $(call param,retrain)) | $(O)
 	@echo ">> prepare$(if $(EXTRA), (with $(EXTRA)))"
-	@$(PY) -m scripts.prepare --out $(O)/prepare $(if $(EXTRA),--extra $(EXTRA)) >/dev/null
+	@$(PY) -m scripts.pipeline.prepare --out $(O)/prepare $(if $(EXTRA),--extra $(EXTRA)) >/dev/null
 	@touch $@
 
 $(O)/train: $(O)/train.done ;
 $(O)/train.done: $(O)/prepare $(call stamp,requirements.txt $(TRAIN_CODE)) $(call param,paths data features model)
 	@echo ">> train"
-	@$(PY) -m scripts.train --data $(O)/prepare --out $(O)/train >/dev/null
+	@$(PY) -m scripts.pipeline.train --data $(O)/prepare --out $(O)/train >/dev/null
 	@touch $@
 
 $(O)/evaluate: $(O)/evaluate.done ;
 $(O)/evaluate.done: $(O)/train $(call stamp,$(EVALUATE_CODE)) $(call param,paths)
 	@echo ">> evaluate"
-	@$(PY) -m scripts.evaluate --model $(O)/train --out $(O)/evaluate >/dev/null
+	@$(PY) -m scripts.pipeline.evaluate --model $(O)/train --out $(O)/evaluate >/dev/null
 	@touch $@
 
 $(O)/register: $(O)/register.done ;
 $(O)/register.done: $(O)/evaluate $(call stamp,$(REGISTER_CODE)) $(call param,paths evaluate retrain)
 	@echo ">> register"
-	@$(PY) -m scripts.registry register --model $(O)/evaluate --out $(O)/register >/dev/null
+	@$(PY) -m scripts.pipeline.register --model $(O)/evaluate --out $(O)/register >/dev/null
 	@touch $@
 
 ##@ Experiments
 .PHONY: experiments experiments-table
 experiments: $(patsubst %,$(O)/exp-%,$(EXPERIMENTS)) ## Train, evaluate, register each params experiments.grid entry (make -j2 experiments: two at once)
-	@$(PY) -m scripts.experiments table
+	@$(PY) -m scripts.pipeline.experiments table
 
 experiments-table: $(VENV_OK) ## Print the experiments, best first [METRIC=f1|recall|precision|roc_auc|error_rate] [ALL=1]
-	@$(PY) -m scripts.experiments table $(if $(METRIC),--metric "$(METRIC)") $(if $(ALL),--all)
+	@$(PY) -m scripts.pipeline.experiments table $(if $(METRIC),--metric "$(METRIC)") $(if $(ALL),--all)
 
 # One target per experiment: its own params stamp (its effective model section), so editing
 # one grid entry reruns that experiment only. The models lock is not held while fitting.
@@ -101,42 +102,42 @@ $(O)/exp-%: $(O)/exp-%.done ;
 $(O)/exp-%.done: $(O)/prepare $(call stamp,requirements.txt $(EXPERIMENT_CODE)) $(S)/params-exp-%.sha \
                  $(call param,paths data features evaluate retrain)
 	@echo ">> experiment $*"
-	@{ $(PY) -m scripts.train --data $(O)/prepare --experiment $* --out $(O)/exp-$*.train \
-	  && $(PY) -m scripts.evaluate --model $(O)/exp-$*.train --out $(O)/exp-$*.evaluate \
-	  && $(PY) -m scripts.registry register --model $(O)/exp-$*.evaluate --out $(O)/exp-$*; } >/dev/null 2>$(O)/exp-$*.log; \
+	@{ $(PY) -m scripts.pipeline.train --data $(O)/prepare --experiment $* --out $(O)/exp-$*.train \
+	  && $(PY) -m scripts.pipeline.evaluate --model $(O)/exp-$*.train --out $(O)/exp-$*.evaluate \
+	  && $(PY) -m scripts.pipeline.register --model $(O)/exp-$*.evaluate --out $(O)/exp-$*; } >/dev/null 2>$(O)/exp-$*.log; \
 	  status=$$?; cat $(O)/exp-$*.log >&2; \
-	  if [ $$status -ne 0 ]; then $(PY) -m scripts.experiments record $* --failed $(O)/exp-$*.log; exit $$status; fi
-	@$(PY) -m scripts.experiments record $* --model $(O)/exp-$*
+	  if [ $$status -ne 0 ]; then $(PY) -m scripts.pipeline.experiments record $* --failed $(O)/exp-$*.log; exit $$status; fi
+	@$(PY) -m scripts.pipeline.experiments record $* --model $(O)/exp-$*
 	@touch $@
 
 ##@ Registry
 .PHONY: registry promote rollback
 registry: $(VENV_OK) ## Show every model version, its status, metrics and gate verdict
-	@$(PY) -m scripts.registry show
+	@$(PY) -m scripts.pipeline.release show
 
 promote: $(VENV_OK) ## Make a version the production model: make promote VERSION=v3 [REASON="..."] [FORCE=1]
 	@test -n "$(VERSION)" || { echo "error: VERSION: missing (usage: make promote VERSION=v3)" >&2; exit 2; }
-	@$(PY) -m scripts.registry promote "$(VERSION)" --reason "$(or $(REASON),manual promotion)" $(if $(FORCE),--force)
+	@$(PY) -m scripts.pipeline.release promote "$(VERSION)" --reason "$(or $(REASON),manual promotion)" $(if $(FORCE),--force)
 
 rollback: $(VENV_OK) ## Return production to the version that was live before the current one
-	@$(PY) -m scripts.registry rollback --reason "$(or $(REASON),manual rollback)"
+	@$(PY) -m scripts.pipeline.release rollback --reason "$(or $(REASON),manual rollback)"
 
 ##@ Serving
 .PHONY: serve serve-bg stop smoke bench-serve bench synth
 serve: $(O)/register ## Serve the production model in the foreground (gunicorn; host, port, workers from params)
-	@$(PY) -m scripts.serve $(if $(PORT),--port $(PORT))
+	@$(PY) -m scripts.serving.serve $(if $(PORT),--port $(PORT))
 
 serve-bg: $(O)/register ## Start the server in the background and wait until /ready answers
-	@$(PY) -m scripts.serve --background $(if $(PORT),--port $(PORT))
+	@$(PY) -m scripts.serving.serve --background $(if $(PORT),--port $(PORT))
 
 stop: $(VENV_OK) ## Stop the background server
-	@$(PY) -m scripts.serve --stop
+	@$(PY) -m scripts.serving.serve --stop
 
 smoke: $(VENV_OK) ## Send real requests to the running server; non-zero exit on any failure
-	@$(PY) -m scripts.smoke_test $(if $(PORT),--port $(PORT))
+	@$(PY) -m scripts.dev.smoke_test $(if $(PORT),--port $(PORT))
 
 bench-serve: $(O)/register ## Benchmark the server against the model's own predict time [WORKER_CLASS=gthread] [SMOKE=1]
-	@$(PY) -m scripts.bench_serve $(if $(SMOKE),--smoke) $(if $(WORKER_CLASS),--worker-class $(WORKER_CLASS))
+	@$(PY) -m scripts.dev.bench_serve $(if $(SMOKE),--smoke) $(if $(WORKER_CLASS),--worker-class $(WORKER_CLASS))
 
 ##@ Production loop
 .PHONY: simulate replay labels monitor monitor-watch retrain demo
@@ -145,67 +146,67 @@ simulate: $(O)/simulate ## Build the Day-2 datasets (untouched, drifted) from th
 $(O)/simulate: $(O)/simulate.done ;
 $(O)/simulate.done: $(O)/prepare $(call stamp,$(SIMULATE_CODE)) $(call param,paths simulation)
 	@echo ">> simulate"
-	@$(PY) -m scripts.simulate --data $(O)/prepare --out $(O)/simulate
+	@$(PY) -m scripts.pipeline.simulate --data $(O)/prepare --out $(O)/simulate
 	@touch $@
 
 replay: $(O)/simulate ## Send a dataset through the running API, then record its labels: make replay DATASET=day2_drift
 	@test -n "$(DATASET)" || { echo "error: DATASET: missing (usage: make replay DATASET=day2; see params simulation.datasets)" >&2; exit 2; }
-	@$(PY) -m scripts.replay --dataset "$(DATASET)" --sims $(O)/simulate $(if $(PORT),--port $(PORT))
+	@$(PY) -m scripts.monitoring.replay --dataset "$(DATASET)" --sims $(O)/simulate $(if $(PORT),--port $(PORT))
 
 labels: $(VENV_OK) ## Record ground truth from maintenance records: make labels FILE=x.csv (prediction_id,label[,udi])
 	@test -n "$(FILE)" || { echo "error: FILE: missing (usage: make labels FILE=labels.csv; columns prediction_id,label[,udi])" >&2; exit 2; }
-	@$(PY) -m scripts.labels --file "$(FILE)"
+	@$(PY) -m scripts.monitoring.labels --file "$(FILE)"
 
 monitor: $(VENV_OK) ## Judge the live model: quality vs baseline, drift vs training data; may raise logs/retrain.flag
-	@$(PY) -m scripts.monitor
+	@$(PY) -m scripts.monitoring.monitor
 
 monitor-watch: $(VENV_OK) ## Rerun the monitor every monitor.watch_interval_s seconds until stopped (Ctrl-C)
-	@$(PY) -m scripts.monitor --watch
+	@$(PY) -m scripts.monitoring.monitor --watch
 
 retrain: $(O)/register ## If the monitor raised a flag (or FORCE=1): retrain on labelled production data, gate, promote
-	@$(PY) -m scripts.retrain --pointer $(O)/train --make "$(MAKE)" $(if $(FORCE),--force)
+	@$(PY) -m scripts.pipeline.retrain --pointer $(O)/train --make "$(MAKE)" $(if $(FORCE),--force)
 
 demo: $(VENV_OK) ## The whole lifecycle: train, serve, replay, monitor, drift, retrain, recover, stop
-	@$(PY) -m scripts.demo $(if $(PORT),--port $(PORT))
+	@$(PY) -m scripts.dev.demo $(if $(PORT),--port $(PORT))
 
 synth: $(VENV_OK) ## Write an AI4I-like raw file of ROWS rows (published failure rules) under data/raw/synth/
 	@test -n "$(ROWS)" || { echo "error: ROWS: missing (usage: make synth ROWS=100000)" >&2; exit 2; }
-	@$(PY) -m scripts.synth --rows "$(ROWS)"
+	@$(PY) -m scripts.pipeline.synth --rows "$(ROWS)"
 
 bench: $(O)/register ## All benchmarks: pipeline overhead, monitor at 1M, F1 per cost, serving [SCALE=1: 10k-1M rows] [SMOKE=1]
-	@$(PY) -m scripts.bench $(if $(SMOKE),--smoke) $(if $(SCALE),--scale)
-	@$(PY) -m scripts.bench_serve $(if $(SMOKE),--smoke)
+	@$(PY) -m scripts.dev.bench $(if $(SMOKE),--smoke) $(if $(SCALE),--scale)
+	@$(PY) -m scripts.dev.bench_serve $(if $(SMOKE),--smoke)
 
 ##@ Inspect
 .PHONY: help dag status metrics metrics-diff params-diff verify verify-all report
 report: $(VENV_OK) ## Write the dashboard as one self-contained file, logs/report.html (works offline, no server)
-	@$(PY) -m scripts.report
+	@$(PY) -m scripts.inspect.report
 
 help: ## List the targets (this text)
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} \
 	     /^[a-zA-Z_-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 dag: ## Print the stage graph, read from this Makefile's own rules
-	@{ $(MAKE) -pRrq DAG_ONLY=1 $(O)/register.done 2>/dev/null || true; } | python3 -m scripts.makeinfo dag --out $(O) --stamps $(S)
+	@{ $(MAKE) -pRrq DAG_ONLY=1 $(O)/register.done 2>/dev/null || true; } | python3 -m scripts.inspect.makeinfo dag --out $(O) --stamps $(S)
 
 status: $(VENV_OK) ## Say which stages are stale and why (like dvc status)
 	@$(MAKE) stamps >/dev/null
-	@{ $(MAKE) -pRrq $(O)/register.done 2>/dev/null || true; } | $(PY) -m scripts.makeinfo status --out $(O) --stamps $(S)
+	@{ $(MAKE) -pRrq $(O)/register.done 2>/dev/null || true; } | $(PY) -m scripts.inspect.makeinfo status --out $(O) --stamps $(S)
 
 metrics: $(VENV_OK) ## Print a table of every model version's metrics
-	@$(PY) -m scripts.compare metrics
+	@$(PY) -m scripts.inspect.compare metrics
 
 metrics-diff: $(VENV_OK) ## Show how metrics changed between two versions: make metrics-diff A=v1 B=v2
-	@$(PY) -m scripts.compare metrics-diff "$(A)" "$(B)"
+	@$(PY) -m scripts.inspect.compare metrics-diff "$(A)" "$(B)"
 
 params-diff: $(VENV_OK) ## Show how params changed between two versions: make params-diff A=v1 B=v2
-	@$(PY) -m scripts.compare params-diff "$(A)" "$(B)"
+	@$(PY) -m scripts.inspect.compare params-diff "$(A)" "$(B)"
 
 verify: $(VENV_OK) ## Refit the production model (or VERSION=vN) from its records in a temp dir; PASS if sha256 matches
-	@$(PY) -m scripts.verify $(if $(VERSION),--version "$(VERSION)")
+	@$(PY) -m scripts.inspect.verify $(if $(VERSION),--version "$(VERSION)")
 
 verify-all: $(VENV_OK) ## Check the whole chain: raw -> data versions -> models -> registry -> deployment log
-	@$(PY) -m scripts.verify --all
+	@$(PY) -m scripts.inspect.verify --all
 
 ##@ Development
 .PHONY: test lint venv browser stamps clean
@@ -238,28 +239,28 @@ clean: ## Remove make's bookkeeping (.make/); versions, models and the registry 
 # ---- machinery -------------------------------------------------------------------------
 
 # The venv marker holds the sha256 of requirements.txt: a touch re-hashes, a change reinstalls.
-# (scripts.stamp imports only the standard library here, so the system python3 runs it.)
+# (scripts.pipeline.stamp imports only the standard library here, so the system python3 runs it.)
 $(VENV_OK): requirements.txt
-	@if [ ! -x $(PY) ] || ! python3 -m scripts.stamp same $< $@; then \
+	@if [ ! -x $(PY) ] || ! python3 -m scripts.pipeline.stamp same $< $@; then \
 	  echo ">> setting up $(VENV) from requirements.txt"; \
 	  python3 -m venv $(VENV) || { echo "error: python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2; exit 2; }; \
 	  $(PY) -m pip install --quiet --disable-pip-version-check -r $< || { echo "error: pip install -r $< failed" >&2; exit 2; }; \
 	fi
-	@python3 -m scripts.stamp file $< $@
+	@python3 -m scripts.pipeline.stamp file $< $@
 	@touch $@
 
 # params.yaml: validated, then one stamp per section plus the generated make include.
 $(BOOK)/params.mk $(PARAM_STAMPS): $(S)/params.checked ;
 $(S)/params.checked: $(PARAMS) | $(VENV_OK)
 	@mkdir -p $(@D)
-	@$(PY) -m scripts.stamp params $< $(S) $(BOOK)/params.mk
+	@$(PY) -m scripts.pipeline.stamp params $< $(S) $(BOOK)/params.mk
 	@touch $@
 
 # Any other input file: a content stamp beside a checked marker.
 $(S)/%.sha: $(S)/%.checked ;
 $(S)/%.checked: % | $(VENV_OK)
 	@mkdir -p $(@D)
-	@$(PY) -m scripts.stamp file $< $(S)/$*.sha
+	@$(PY) -m scripts.pipeline.stamp file $< $(S)/$*.sha
 	@touch $@
 
 # A missing input is a one-line error, not make's "No rule to make target".

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts.bench import copy_repo
+from scripts.dev.sandbox import copy_repo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -124,7 +124,7 @@ TINY_GRID = """  grid:
 def demoed(built: Repo, tmp_path_factory) -> tuple[Repo, Run]:
     """The built tree after two experiments and the whole `make demo` (serve, replay, monitor,
     retrain, recover): a project with a history, shared read-only by the demo and dashboard tests."""
-    from scripts.bench_serve import free_port
+    from scripts.dev.sandbox import free_port
 
     repo = copy_of(built, tmp_path_factory.mktemp("demoed") / "repo")
     repo.set_grid(TINY_GRID)

@@ -6,8 +6,8 @@ import hashlib
 import pandas as pd
 import pytest
 
-from scripts import features as F
-from scripts.config import ROOT, validate
+from scripts.core import features as F
+from scripts.core.config import ROOT, validate
 from tests.conftest import Repo
 
 SHARED_RAW_SHA256 = "ec4ed737b27c4e65730e3b875626ddb4db005d79733f0fc1f59d72db467cd670"

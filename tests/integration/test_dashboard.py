@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.config import ROOT, validate
+from scripts.core.config import ROOT, validate
 from tests.conftest import Repo, Run, copy_of
 from tests.integration.test_serve import Server, call
 

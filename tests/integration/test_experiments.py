@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 
-from scripts.config import validate
+from scripts.core.config import validate
 from tests.conftest import TINY_GRID as GRID
 from tests.conftest import Repo
 

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 
-from scripts.config import validate
+from scripts.core.config import validate
 from tests.conftest import Repo
 from tests.integration.test_serve import Server, call
 from tests.unit.test_serve_app import READING
@@ -151,7 +151,7 @@ def test_two_concurrent_make_train_runs_are_serialised(repo: Repo):
 
 
 def test_concurrent_promotes_are_serialised_and_both_recorded(repo: Repo):
-    from scripts import registry as R
+    from scripts.core import registry as R
 
     repo.set_param("model", "n_estimators", 30)
     assert repo.make("train").code == 0
@@ -173,14 +173,14 @@ def test_concurrent_promotes_are_serialised_and_both_recorded(repo: Repo):
 def test_promotes_killed_at_random_moments_leave_a_valid_registry(repo: Repo):
     import random
 
-    from scripts import registry as R
+    from scripts.core import registry as R
 
     repo.set_param("model", "n_estimators", 30)
     assert repo.make("train").code == 0
     py, rng = str(repo.path / ".venv/bin/python"), random.Random(7)
     for i in range(25):
         target = "v2" if i % 2 == 0 else "v1"
-        proc = subprocess.Popen([py, "-m", "scripts.registry", "promote", target, "--reason", f"kill test {i}"],
+        proc = subprocess.Popen([py, "-m", "scripts.pipeline.release", "promote", target, "--reason", f"kill test {i}"],
                                 cwd=repo.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.0, 0.6))
         proc.send_signal(signal.SIGKILL)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from scripts.config import validate
+from scripts.core.config import validate
 from tests.conftest import Repo, Run
 from tests.integration.test_serve import Server
 

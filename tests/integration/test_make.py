@@ -10,7 +10,7 @@ import time
 
 import pandas as pd
 
-from scripts.config import validate
+from scripts.core.config import validate
 from tests.conftest import Repo, fresh_copy
 
 
@@ -34,7 +34,7 @@ def test_second_run_is_a_noop_and_starts_no_python(repo: Repo):
 
 def test_touch_rehashes_once_and_rebuilds_nothing(repo: Repo):
     time.sleep(0.01)
-    for name in ["data/raw/ai4i2020.csv", "params.yaml", "requirements.txt", "scripts/train.py", "scripts/store.py"]:
+    for name in ["data/raw/ai4i2020.csv", "params.yaml", "requirements.txt", "scripts/pipeline/train.py", "scripts/core/store.py"]:
         os.utime(repo.path / name)
     run = repo.make("train")
     assert run.code == 0, run.err
@@ -119,12 +119,12 @@ def test_killed_training_leaves_no_partial_artifact_and_next_run_recovers(repo: 
                             text=True, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline:
-        if any(p for p in _children(proc.pid) if "scripts.train" in p[1]):
+        if any(p for p in _children(proc.pid) if "scripts.pipeline.train" in p[1]):
             break
         time.sleep(0.1)
     time.sleep(1.0)
     for pid, command in _children(proc.pid):
-        if "scripts.train" in command:
+        if "scripts.pipeline.train" in command:
             os.kill(pid, signal.SIGKILL)
     proc.wait(timeout=60)
     assert proc.returncode != 0
@@ -192,7 +192,7 @@ def test_dag_prints_the_stages_and_their_inputs(repo: Repo):
     run = repo.make("dag")
     assert run.code == 0, run.err
     assert "prepare ─► train ─► evaluate ─► register" in run.out
-    assert "scripts/train.py" in run.out and "model" in run.out
+    assert "scripts/pipeline/train.py" in run.out and "model" in run.out
 
 
 def test_status_names_the_stale_stage_and_the_reason(repo: Repo):
@@ -204,7 +204,7 @@ def test_status_names_the_stale_stage_and_the_reason(repo: Repo):
     assert lines["prepare"] == "up to date"
     assert "params.yaml section 'model' changed" in lines["train"]
     assert "upstream train is stale" in lines["evaluate"]
-    os.utime(repo.path / "scripts/prepare.py")
+    os.utime(repo.path / "scripts/pipeline/prepare.py")
     assert "prepare   up to date" in repo.make("status").out, "a touch is not a change"
 
 
@@ -228,7 +228,7 @@ def test_verify_refits_production_and_compares_sha256(tmp_path):
     assert "working tree" in run.out
 
     # Edit the code afterwards: verify must fetch the recorded commit's code and still pass.
-    train_py = repo.path / "scripts/train.py"
+    train_py = repo.path / "scripts/pipeline/train.py"
     train_py.write_text(train_py.read_text() + "\n# an edit after training\n")
     run = repo.make("verify")
     assert run.code == 0 and "git commit" in run.out and run.out.strip().endswith("PASS"), run.out + run.err

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from scripts.bench_serve import free_port
-from scripts.config import validate
+from scripts.core.config import validate
+from scripts.dev.sandbox import free_port
 from tests.conftest import Repo
 from tests.unit.test_serve_app import READING
 
@@ -179,7 +179,7 @@ def test_server_refuses_to_start_on_a_tampered_production_model(repo: Repo):
 def test_default_bind_is_loopback(repo: Repo):
     assert repo.params()["deployment"]["host"] == "127.0.0.1"
     run = subprocess.run([str(repo.path / ".venv/bin/python"), "-c",
-                          "from scripts.config import load_params; print(load_params()['deployment']['host'])"],
+                          "from scripts.core.config import load_params; print(load_params()['deployment']['host'])"],
                          cwd=repo.path, capture_output=True, text=True)
     assert run.stdout.strip() == "127.0.0.1"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from scripts import features as F
-from scripts.artifacts import load_model
-from scripts.config import ClockworkError, load_params, validate
-from scripts.metrics import per_group
+from scripts.core import features as F
+from scripts.core.artifacts import load_model
+from scripts.core.config import ClockworkError, load_params, validate
+from scripts.core.metrics import per_group
 from tests.conftest import Repo
 
 # A healthy operating point: power ~5.9 kW, 10 K temperature difference, low strain.

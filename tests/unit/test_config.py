@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scripts.config import ROOT, ClockworkError, load_params
+from scripts.core.config import ROOT, ClockworkError, load_params
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from scripts import drift as D
+from scripts.core import drift as D
 
 
 def test_psi_by_hand():

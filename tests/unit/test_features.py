@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from scripts import features as F
+from scripts.core import features as F
 
 
 def reading(**overrides) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """The project's own pre-commit hooks."""
 from __future__ import annotations
 
-from scripts.hooks import binary_findings, secret_findings
+from scripts.dev.hooks import binary_findings, secret_findings
 
 
 def test_model_binaries_are_refused():
@@ -18,7 +18,7 @@ def test_secret_looking_values_are_refused():
 
 
 def test_the_projects_own_config_is_clean():
-    from scripts.config import ROOT
+    from scripts.core.config import ROOT
 
     for name in ["params.yaml", ".pre-commit-config.yaml"]:
         assert secret_findings(name, (ROOT / name).read_text()) == []

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.config import ClockworkError
-from scripts.labels import check_labels, parse_label
+from scripts.core.config import ClockworkError
+from scripts.monitoring.groundtruth import check_labels, parse_label
 
 KNOWN = {"a": 1, "b": 2, "c": None}
 

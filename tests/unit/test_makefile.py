@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from scripts.config import ROOT
+from scripts.core.config import ROOT
 
-STAGES = {"prepare": "scripts.prepare", "train": "scripts.train", "evaluate": "scripts.evaluate",
-          "register": "scripts.registry", "simulate": "scripts.simulate", "experiment": "scripts.experiments"}
+STAGES = {"prepare": "scripts.pipeline.prepare", "train": "scripts.pipeline.train", "evaluate": "scripts.pipeline.evaluate",
+          "register": "scripts.pipeline.register", "simulate": "scripts.pipeline.simulate", "experiment": "scripts.pipeline.experiments"}
 
 
 def make_variables() -> dict[str, list[str]]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scripts.metrics import check_gates, describe_gates, label_metrics, per_group, probability_metrics
+from scripts.core.metrics import check_gates, describe_gates, label_metrics, per_group, probability_metrics
 
 GATES = {"min_f1": 0.75, "min_recall": 0.65, "max_f1_regression": 0.02}
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scripts.config import load_params
-from scripts.monitor import decide, join_labels, live_window, quality, window_labels
-from scripts.retrain import labelled_rows
-from scripts.simulate import simulate
+from scripts.core.config import load_params
+from scripts.monitoring.monitor import decide, join_labels, live_window, quality, window_labels
+from scripts.pipeline.retrain import labelled_rows
+from scripts.pipeline.simulate import simulate
 
 SETTINGS = load_params()["monitor"]
 BASELINE = {"error_rate": 0.01, "precision": 1.0, "recall": 0.7, "f1": 0.8}

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.config import ROOT, ClockworkError, load_params
-from scripts.prepare import read_raw, validate_rows
+from scripts.core.config import ROOT, ClockworkError, load_params
+from scripts.core.rawdata import read_raw, validate_rows
 
 RAW = ROOT / "data/raw/ai4i2020.csv"
 HEAD = RAW.read_text().splitlines()[:6]

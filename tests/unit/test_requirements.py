@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from importlib import metadata
 
-from scripts.config import ROOT
+from scripts.core.config import ROOT
 
 TOOLS = {"pip", "setuptools", "wheel"}
 

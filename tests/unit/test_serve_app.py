@@ -8,10 +8,12 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 
-from scripts.artifacts import load_model
-from scripts.config import load_params, validate
-from scripts.fastpath import FastForest
-from scripts.serve import LiveModel, Metrics, create_app
+from scripts.core.artifacts import load_model
+from scripts.core.config import load_params, validate
+from scripts.serving.app import create_app
+from scripts.serving.fastpath import FastForest
+from scripts.serving.live import LiveModel
+from scripts.serving.telemetry import Metrics
 from tests.conftest import Repo
 
 READING = {"type": "L", "air_temperature_k": 300.0, "process_temperature_k": 310.0, "rotational_speed_rpm": 1400,

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from scripts import store
-from scripts.config import ClockworkError
+from scripts.core import store
+from scripts.core.config import ClockworkError
 
 
 def test_atomic_write_failure_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from scripts import views
+from scripts.inspect import views
 
 
 def point(i: int, error: float | None, verdict: str = "ok") -> dict:

@@ -1,0 +1,172 @@
+"""Load and validate params.yaml, and give every command one error format.
+
+params.yaml is the single source of truth, so it is checked against
+schemas/params.schema.json before any stage touches a file. Errors are one line that
+names the file and the key; a stage never shows a traceback to the user.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+# The repository root and the two bootstrap files. params.yaml can't name its own
+# location or its own schema, so these are the only paths the code knows by itself.
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS = ROOT / "schemas"
+PARAMS_ENV = "CLOCKWORK_PARAMS"
+
+log = logging.getLogger("clockwork")
+
+
+class ClockworkError(Exception):
+    """A user-facing failure: its message is printed as one line and the command exits 2."""
+
+
+def params_path() -> Path:
+    """The params file in force: $CLOCKWORK_PARAMS if set, else ROOT/params.yaml."""
+    return Path(os.environ.get(PARAMS_ENV) or ROOT / "params.yaml")
+
+
+def _where(path: Any) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def schema_error_message(source: str, error: Any) -> str:
+    """Turn a jsonschema ValidationError into 'source: key.path: problem'."""
+    where = list(error.absolute_path)
+    if error.validator == "required":
+        missing = [k for k in error.validator_value if k not in (error.instance or {})]
+        return f"{source}: {_where(where + missing[:1])}: missing required key"
+    if error.validator == "additionalProperties":
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in error.instance if k not in allowed)
+        return f"{source}: {_where(where + extra[:1])}: unknown key"
+    label = _where(where) or "(top level)"
+    return f"{source}: {label}: {error.message}"
+
+
+_SCHEMA_CACHE: dict[str, Any] = {}
+_VALIDATORS: dict[str, Any] = {}
+
+
+def _schema_registry() -> Any:
+    """All schemas/*.schema.json as one referencing registry, so schemas can $ref each other."""
+    if "registry" not in _SCHEMA_CACHE:
+        from referencing import Registry, Resource
+
+        resources = []
+        for path in sorted(SCHEMAS.glob("*.schema.json")):
+            try:
+                resources.append((path.name, Resource.from_contents(json.loads(path.read_text()))))
+            except (OSError, ValueError) as exc:
+                raise ClockworkError(f"{path}: cannot read schema: {exc}") from None
+        _SCHEMA_CACHE["registry"] = Registry().with_resources(resources)
+    return _SCHEMA_CACHE["registry"]
+
+
+def load_schema(name: str) -> dict:
+    """The contents of schemas/<name>.schema.json."""
+    try:
+        return _schema_registry().contents(f"{name}.schema.json")
+    except LookupError:
+        raise ClockworkError(f"{SCHEMAS / (name + '.schema.json')}: schema not found") from None
+
+
+def validate(doc: Any, schema_name: str, source: str) -> None:
+    """Check doc against schemas/<schema_name>.schema.json; raise ClockworkError naming the first bad key."""
+    validator = _VALIDATORS.get(schema_name)
+    if validator is None:  # built once per schema: the server validates on every request
+        import jsonschema  # deferred: a no-op stamp check should not pay for this import
+
+        validator = jsonschema.Draft202012Validator(load_schema(schema_name), registry=_schema_registry(),
+                                                    format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        _VALIDATORS[schema_name] = validator
+    errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        raise ClockworkError(schema_error_message(source, errors[0]))
+
+
+def _semantic_checks(params: dict, source: str) -> None:
+    """Rules a JSON Schema can't express: relations between values."""
+    data = params["data"]
+    if data["test_rows"] >= data["train_window_rows"]:
+        raise ClockworkError(f"{source}: data.test_rows: must be smaller than data.train_window_rows")
+    for column, (low, high) in data["ranges"].items():
+        if low >= high:
+            raise ClockworkError(f"{source}: data.ranges.{column}: lower bound must be below upper bound")
+
+
+class StageParams(dict):
+    """The params sections one stage declared. make stamps a stage on exactly the sections it
+    declares, so reading any other would let the stage go stale unseen: that read fails at once."""
+
+    def __missing__(self, section: str) -> Any:
+        raise KeyError(f"params section {section!r} is not among the sections this stage declares ({', '.join(self)}); "
+                       "add it to the stage's PARAMS and to its rule's stamps in the Makefile")
+
+
+def load_params(path: Path | None = None, sections: tuple[str, ...] | None = None) -> dict:
+    """Read and validate params.yaml; every failure names the file and the key.
+
+    With sections, return only those (a stage's declared PARAMS): the whole file is still
+    validated, but reading an undeclared section is an error."""
+    import yaml
+
+    path = path or params_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ClockworkError(f"{path}: file not found (params.yaml is required by every stage)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ClockworkError(f"{path}: cannot read: {exc}") from None
+    try:
+        params = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ClockworkError(f"{path}: YAML syntax error: {where}{problem}") from None
+    if not isinstance(params, dict):
+        raise ClockworkError(f"{path}: (top level): expected a mapping of sections")
+    validate(params, "params", str(path))
+    _semantic_checks(params, str(path))
+    return params if sections is None else StageParams({section: params[section] for section in sections})
+
+
+def experiment_params(params: dict, name: str) -> dict:
+    """params with the model section overridden by experiment `name` of experiments.grid."""
+    grid = params["experiments"]["grid"]
+    if name not in grid:
+        raise ClockworkError(f"experiment {name!r}: not in params experiments.grid (known: {', '.join(sorted(grid)) or 'none'})")
+    return type(params)({**params, "model": {**params["model"], **grid[name]}})
+
+
+def repo_path(relative: str) -> Path:
+    """Resolve a path from params.yaml against the repository root."""
+    return ROOT / relative
+
+
+def cli(main: Callable[[list[str]], int | None]) -> None:
+    """Run a command's main(): ClockworkError -> one line on stderr and exit 2; never a traceback."""
+    logging.basicConfig(
+        level=os.environ.get("CLOCKWORK_LOG", "INFO").upper(),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code = main(sys.argv[1:])
+    except ClockworkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # an internal bug: still one line; the traceback goes to debug logging
+        log.debug("internal error", exc_info=True)
+        print(f"error: internal error: {type(exc).__name__}: {exc} (rerun with CLOCKWORK_LOG=DEBUG for details)", file=sys.stderr)
+        sys.exit(3)
+    sys.exit(code or 0)

@@ -1,0 +1,111 @@
+"""Pure classification metrics and promotion gates, shared by evaluate, registry and monitor.
+
+An undefined metric (recall with no positives, ROC AUC with one class) is None, never an
+invented number.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return None if denominator == 0 else float(numerator / denominator)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else round(float(value), 6)
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, int]:
+    """Counts of true/false negatives/positives for a binary label."""
+    y_true, y_pred = np.asarray(y_true).astype(bool), np.asarray(y_pred).astype(bool)
+    return {
+        "tn": int(np.sum(~y_true & ~y_pred)),
+        "fp": int(np.sum(~y_true & y_pred)),
+        "fn": int(np.sum(y_true & ~y_pred)),
+        "tp": int(np.sum(y_true & y_pred)),
+    }
+
+
+def label_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+    """Accuracy, error rate, precision, recall and F1 from labels alone."""
+    c = confusion(y_true, y_pred)
+    rows = sum(c.values())
+    precision = _ratio(c["tp"], c["tp"] + c["fp"])
+    recall = _ratio(c["tp"], c["tp"] + c["fn"])
+    f1 = _ratio(2 * c["tp"], 2 * c["tp"] + c["fp"] + c["fn"])
+    accuracy = _ratio(c["tp"] + c["tn"], rows)
+    return {
+        "rows": rows,
+        "positives": c["tp"] + c["fn"],
+        "accuracy": _rounded(accuracy),
+        "error_rate": _rounded(None if accuracy is None else 1 - accuracy),
+        "precision": _rounded(precision),
+        "recall": _rounded(recall),
+        "f1": _rounded(f1),
+        "confusion_matrix": c,
+    }
+
+
+def probability_metrics(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, Any]:
+    """label_metrics at the decision threshold, plus ROC AUC and log loss from the probabilities."""
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    y_true = np.asarray(y_true).astype(int)
+    proba = np.asarray(proba, dtype="float64")
+    out = label_metrics(y_true, proba >= threshold)
+    two_classes = len(np.unique(y_true)) == 2
+    out["roc_auc"] = _rounded(roc_auc_score(y_true, proba)) if two_classes else None
+    out["log_loss"] = _rounded(log_loss(y_true, proba, labels=[0, 1])) if len(y_true) else None
+    return out
+
+
+def score(pipeline: Any, frame: Any, threshold: float) -> dict[str, Any]:
+    """probability_metrics of a fitted Pipeline on a labelled frame (no I/O: the caller loads both)."""
+    from scripts.core import features as F
+
+    proba = pipeline.predict_proba(frame[F.INPUT_COLUMNS])[:, 1]
+    return probability_metrics(frame[F.LABEL], proba, threshold)
+
+
+def per_group(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, names: list[str]) -> dict[str, dict]:
+    """label_metrics (without the confusion matrix) for each group, e.g. each product Type."""
+    out = {}
+    for name in names:
+        mask = np.asarray(groups) == name
+        metrics = label_metrics(np.asarray(y_true)[mask], np.asarray(y_pred)[mask])
+        metrics.pop("confusion_matrix")
+        out[name] = metrics
+    return out
+
+
+def check_gates(metrics: dict, production: dict | None, gates: dict) -> dict[str, Any]:
+    """Apply the promotion gates to a candidate's test metrics; production is the live model's
+    metrics on the same test rows."""
+    results = [
+        {"gate": "min_f1", "value": metrics["f1"], "limit": gates["min_f1"],
+         "passed": metrics["f1"] is not None and metrics["f1"] >= gates["min_f1"]},
+        {"gate": "min_recall", "value": metrics["recall"], "limit": gates["min_recall"],
+         "passed": metrics["recall"] is not None and metrics["recall"] >= gates["min_recall"]},
+    ]
+    if production is not None and production.get("f1") is not None:
+        drop = round(production["f1"] - (metrics["f1"] or 0.0), 6)
+        results.append({"gate": "max_f1_regression", "value": drop, "limit": gates["max_f1_regression"],
+                        "passed": drop <= gates["max_f1_regression"]})
+    failed = [r["gate"] for r in results if not r["passed"]]
+    return {"passed": not failed, "failed": failed, "results": results}
+
+
+def describe_gates(verdict: dict) -> str:
+    """One line a person can read: which gates failed and by how much."""
+    if verdict["passed"]:
+        return "passed all gates"
+    parts = []
+    for result in verdict["results"]:
+        if not result["passed"]:
+            comparison = "above" if result["gate"] == "max_f1_regression" else "below"
+            parts.append(f"{result['gate']}: {result['value']} is {comparison} the limit {result['limit']}")
+    return "failed " + "; ".join(parts)

@@ -1,0 +1,221 @@
+"""The registry library: every model version, its status, the production alias and its history.
+
+models/registry.json is the one place that says which model is in production. Every
+change happens under a lock, is written atomically, and appends to the history, so "what
+was live when, and why" is always answerable. Gates are applied here, at registration,
+because they compare a candidate with whatever is in production at that moment. The commands
+are scripts/pipeline/register.py (the make stage) and scripts/pipeline/release.py (promote,
+rollback, show).
+"""
+from __future__ import annotations
+
+import getpass
+import logging
+import socket
+from contextlib import contextmanager
+from typing import Iterator
+
+from scripts.core.artifacts import MODEL_CARD, load_model, load_split, model_versions, read_card, read_data_meta
+from scripts.core.config import ClockworkError, repo_path
+from scripts.core.metrics import check_gates, describe_gates, score
+from scripts.core.store import append_line, canonical_json, locked, read_json, utc_now, version_number, write_json
+
+log = logging.getLogger("clockwork.registry")
+SCHEMA = "registry"
+
+
+def empty_registry() -> dict:
+    """A registry with no versions and nothing in production."""
+    return {"schema_version": 1, "aliases": {"production": None}, "versions": {}, "history": []}
+
+
+def load(paths: dict) -> dict:
+    """Read the registry; a missing file is only acceptable before any model was registered."""
+    path = repo_path(paths["registry"])
+    if not path.exists():
+        log_path = repo_path(paths["metadata_log"])
+        if log_path.exists() and log_path.stat().st_size:
+            raise ClockworkError(f"{path}: missing, but {paths['metadata_log']} shows versions were registered; "
+                                 "restore the registry from a backup (it is the record of what was in production)")
+        return empty_registry()
+    registry = read_json(path, SCHEMA)
+    check_consistent(registry, str(path))
+    return registry
+
+
+def production_card(paths: dict, purpose: str) -> tuple[dict, dict]:
+    """The registry and the production model's card; a one-line error if nothing is in production."""
+    registry = load(paths)
+    version = registry["aliases"]["production"]
+    if version is None:
+        raise ClockworkError(f"{paths['registry']}: no production model to {purpose} (run make train)")
+    return registry, read_card(paths, version)
+
+
+def check_consistent(registry: dict, source: str) -> None:
+    """Rules the schema can't express: the alias names a registered production version."""
+    production = registry["aliases"]["production"]
+    live = [v for v, entry in registry["versions"].items() if entry["status"] == "production"]
+    if production is None and live or production is not None and live != [production]:
+        raise ClockworkError(f"{source}: aliases.production is {production} but versions marked production are {live}")
+
+
+@contextmanager
+def transaction(paths: dict) -> Iterator[dict]:
+    """Load the registry under its lock, let the caller change it, then write it atomically."""
+    path = repo_path(paths["registry"])
+    with locked(path.with_name(path.name + ".lock")):
+        for debris in path.parent.glob(f".{path.name}.*.tmp"):  # a writer killed mid-write; we hold the lock
+            debris.unlink(missing_ok=True)
+        registry = load(paths)
+        before = canonical_json(registry)
+        yield registry
+        if canonical_json(registry) != before:
+            check_consistent(registry, str(path))
+            write_json(path, registry, SCHEMA)
+
+
+def actor() -> str:
+    """Who made a change: user@host, recorded in the history."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _event(registry: dict, action: str, source: str | None, target: str | None, reason: str) -> None:
+    registry["history"].append({"at": utc_now(), "action": action, "from": source, "to": target,
+                                "reason": reason, "actor": actor()})
+
+
+def _set_production(registry: dict, version: str, action: str, reason: str) -> None:
+    previous = registry["aliases"]["production"]
+    if previous is not None:
+        registry["versions"][previous]["status"] = "archived"
+    registry["versions"][version]["status"] = "production"
+    registry["aliases"]["production"] = version
+    _event(registry, action, previous, version, reason)
+
+
+def gates_for(paths: dict, card: dict, params: dict) -> tuple[dict, str]:
+    """The gates for a candidate: the evaluate gates, or for a model retrained on labelled
+    production data the retrain gates (its test set is a recent holdout, not the clean test set)."""
+    if "production_labelled" in read_data_meta(paths, card["data"]["version"])["inputs"]:
+        g = params["retrain"]["gates"]
+        return {"min_f1": g["min_f1"], "min_recall": g["min_recall"], "max_f1_regression": -g["min_f1_gain"]}, "retrain"
+    return params["evaluate"]["gates"], "evaluate"
+
+
+def register(paths: dict, version: str, params: dict) -> dict:
+    """Add an evaluated version: gate it against production, auto-promote the first that passes."""
+    card = read_card(paths, version)
+    gates, gate_set = gates_for(paths, card, params)
+    with transaction(paths) as registry:
+        if version in registry["versions"]:
+            log.info("model %s is already registered (status %s)", version, registry["versions"][version]["status"])
+            return registry["versions"][version]
+        production = registry["aliases"]["production"]
+        live_metrics = production_on_same_test(paths, production, card) if production else None
+        verdict = check_gates(card["metrics"]["test"], live_metrics, gates)
+        verdict["compared_with"] = production
+        verdict["gate_set"] = gate_set
+        verdict["production_metrics"] = None if live_metrics is None else {
+            k: live_metrics[k] for k in ("f1", "recall", "precision", "roc_auc", "error_rate")}
+        test = card["metrics"]["test"]
+        registry["versions"][version] = {
+            "status": "candidate" if verdict["passed"] else "rejected",
+            "registered_at": utc_now(),
+            "card": f"{paths['models_dir']}/{MODEL_CARD.format(v=version)}",
+            "sha256": card["artifact"]["sha256"],
+            "data_version": card["data"]["version"],
+            "algorithm": card["algorithm"],
+            "metrics": {k: test[k] for k in ("f1", "recall", "precision", "roc_auc", "error_rate")},
+            "gates": verdict,
+        }
+        _event(registry, "register", None, version, describe_gates(verdict))
+        if verdict["passed"] and production is None:
+            _set_production(registry, version, "promote", "first model to pass the gates (automatic)")
+        entry = registry["versions"][version]
+    _log_version(paths, version, card, entry)
+    if verdict["passed"]:
+        log.info("model %s %s; status %s", version, describe_gates(verdict), entry["status"])
+    else:
+        log.warning("model %s rejected: %s", version, describe_gates(verdict))
+    return entry
+
+
+def production_on_same_test(paths: dict, production: str, card: dict) -> dict:
+    """The production model's metrics on the candidate's test rows, so the regression gate compares
+    like with like (a retrained candidate's test set is the recent labelled holdout)."""
+    live_card = read_card(paths, production)
+    test = load_split(read_data_meta(paths, card["data"]["version"]), "test")
+    return score(load_model(live_card), test, live_card["threshold"])
+
+
+def _log_version(paths: dict, version: str, card: dict, entry: dict) -> None:
+    """One human-readable line per version in models/model_metadata.log."""
+    m, git = entry["metrics"], card["git"]
+    hyper = ",".join(f"{k}={v}" for k, v in sorted(card["params"]["hyperparameters"].items()))
+    gates = "pass" if entry["gates"]["passed"] else "fail:" + ",".join(entry["gates"]["failed"])
+    append_line(repo_path(paths["metadata_log"]),
+                f"{version} {card['created_at']} status={entry['status']} algorithm={card['algorithm']} {hyper} "
+                f"seed={card['params']['seed']} threshold={card['threshold']} data={card['data']['version']} "
+                f"f1={m['f1']} recall={m['recall']} precision={m['precision']} gates={gates} "
+                f"sha256={card['artifact']['sha256'][:16]} commit={(git['commit'] or 'none')[:12]}{'+dirty' if git['dirty'] else ''}")
+
+
+def promote(paths: dict, version: str, reason: str, force: bool = False) -> str:
+    """Point production at a registered version; a rejected one needs force. Returns what happened."""
+    version_number(version)
+    with transaction(paths) as registry:
+        entry = registry["versions"].get(version)
+        if entry is None:
+            known = ", ".join(sorted(registry["versions"], key=version_number)) or "none"
+            raise ClockworkError(f"VERSION={version}: not in the registry (registered: {known})")
+        if entry["status"] == "production":
+            return f"{version} is already in production"
+        if entry["status"] == "rejected" and not force:
+            raise ClockworkError(f"VERSION={version}: rejected at registration ({describe_gates(entry['gates'])}); "
+                                 "use FORCE=1 to promote it anyway")
+        _set_production(registry, version, "promote", reason + (" (forced past failed gates)" if entry["status"] == "rejected" else ""))
+    return f"production -> {version}"
+
+
+def production_stack(history: list[dict]) -> list[str]:
+    """Replay the history: promotions push a version, rollbacks pop one."""
+    stack: list[str] = []
+    for event in history:
+        if event["action"] == "promote":
+            stack.append(event["to"])
+        elif event["action"] == "rollback" and stack:
+            stack.pop()
+    return stack
+
+
+def rollback(paths: dict, reason: str) -> str:
+    """Return production to the version that was live before the current one. Returns what happened."""
+    with transaction(paths) as registry:
+        stack = production_stack(registry["history"])
+        if len(stack) < 2:
+            raise ClockworkError(f"{paths['registry']}: no earlier production version to roll back to")
+        _set_production(registry, stack[-2], "rollback", reason)
+        target = stack[-2]
+    return f"production -> {target} (rolled back from {stack[-1]})"
+
+
+def table(paths: dict) -> str:
+    """The registry as a text table, newest first."""
+    registry = load(paths)
+    production = registry["aliases"]["production"]
+    lines = [f"production: {production or '(none)'}",
+             f"{'version':8} {'status':10} {'data':5} {'algorithm':23} {'f1':>8} {'recall':>8} {'precision':>9}  gates"]
+    for version in sorted(registry["versions"], key=version_number, reverse=True):
+        e = registry["versions"][version]
+        m = e["metrics"]
+        lines.append(f"{version:8} {e['status']:10} {e['data_version']:5} {e['algorithm']:23} {m['f1']!s:>8} {m['recall']!s:>8} "
+                     f"{m['precision']!s:>9}  {describe_gates(e['gates'])}")
+    unregistered = [v for v in model_versions(paths) if v not in registry["versions"]]
+    if unregistered:
+        lines.append(f"trained but not registered: {', '.join(unregistered)}")
+    return "\n".join(lines)

@@ -1,0 +1,272 @@
+"""The one implementation of hashing, atomic writes, metadata, locks and versions.
+
+Every generated file goes through here, so every write is temp-file-then-rename with
+fsync, every metadata document is schema-checked before it lands, and every append is a
+single write(2) on an O_APPEND descriptor that concurrent writers cannot tear.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from scripts.core.config import ROOT, ClockworkError, validate
+
+CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in chunks so size never matters."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(CHUNK):
+                digest.update(block)
+    except OSError as exc:
+        raise ClockworkError(f"{path}: cannot read: {exc.strerror}") from None
+    return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of bytes already in memory (hash exactly what is then used)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no spaces: equal data gives equal text, whatever the key order."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def sha256_obj(obj: Any) -> str:
+    """Content hash of a JSON-able value in canonical form."""
+    return sha256_bytes(canonical_json(obj).encode())
+
+
+def utc_now() -> str:
+    """Current UTC time, ISO 8601 with a Z suffix."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file beside path, fsync, then rename: readers see old or new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o644)  # mkstemp makes 0600; artifacts are meant to be shared
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """atomic_write_bytes for UTF-8 text."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """The filechk idiom: rewrite only when the content differs, so make sees no change otherwise."""
+    with contextlib.suppress(FileNotFoundError, UnicodeDecodeError):
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    atomic_write_text(path, text)
+    return True
+
+
+def write_json(path: Path, doc: Any, schema: str) -> None:
+    """Validate doc against schemas/<schema>.schema.json, then write it atomically."""
+    validate(doc, schema, str(path))
+    atomic_write_text(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: Path, schema: str) -> Any:
+    """Read a JSON document and check it against its schema; a bad file is a one-line error."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ClockworkError(f"{path}: file not found") from None
+    except (OSError, ValueError) as exc:
+        raise ClockworkError(f"{path}: corrupt JSON: {exc}") from None
+    validate(doc, schema, str(path))
+    return doc
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each non-blank line; a missing file has none. Streams: memory stays flat."""
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                yield number, line
+
+
+def parse_json_line(path: Path, number: int, line: str) -> Any:
+    """One JSON-lines record; a corrupt line is an error naming the file and line."""
+    try:
+        return json.loads(line)
+    except ValueError:
+        raise ClockworkError(f"{path}: line {number}: not valid JSON") from None
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every record of a JSON-lines log (for small logs; the monitor streams instead)."""
+    return [parse_json_line(path, number, line) for number, line in iter_lines(path)]
+
+
+def append_lines(path: Path, lines: list[str], fsync: bool = True) -> None:
+    """Append lines with one write(2) on O_APPEND: concurrent appenders never tear or interleave them."""
+    if any("\n" in line for line in lines):
+        raise ValueError("a log line may not contain a newline")
+    data = "".join(line + "\n" for line in lines).encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = os.write(fd, data)
+        if written != len(data):  # a regular file takes it whole unless the disk is full
+            raise OSError(f"{path}: short write ({written} of {len(data)} bytes)")
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line (see append_lines)."""
+    append_lines(path, [line])
+
+
+def append_csv_row(path: Path, header: list[str], row: dict) -> None:
+    """Append one CSV row. A new file appears with its header already in it (temp file + link),
+    so a concurrent writer can never put a row above the header."""
+    import csv
+    import io
+
+    def render(values: list) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="").writerow(values)
+        return buffer.getvalue()
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                os.fchmod(handle.fileno(), 0o644)
+                handle.write(render(header) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+    append_line(path, render(["" if row[k] is None else row[k] for k in header]))
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on path for the block; the kernel drops it if the process dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def version_number(version: str) -> int:
+    """'v12' -> 12."""
+    match = re.fullmatch(r"v(\d+)", version)
+    if not match:
+        raise ClockworkError(f"{version}: not a version name (expected vN, e.g. v3)")
+    return int(match.group(1))
+
+
+def existing_versions(directory: Path, pattern: str) -> list[str]:
+    """Versions whose committed metadata file exists; pattern has one '{v}' placeholder."""
+    prefix, suffix = pattern.split("{v}")
+    found = []
+    for path in directory.glob(pattern.replace("{v}", "v*")):
+        middle = path.name[len(prefix) : len(path.name) - len(suffix)]
+        if re.fullmatch(r"v\d+", middle):
+            found.append(middle)
+    return sorted(found, key=version_number)
+
+
+def next_version(versions: list[str]) -> str:
+    """The version after the highest one in use."""
+    return f"v{max((version_number(v) for v in versions), default=0) + 1}"
+
+
+def remove_stale(path: Path) -> None:
+    """Remove a partial output left by a killed run (a file or a directory)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def code_identity() -> dict:
+    """sha256 of every project module loaded in this process: exactly the code a stage ran."""
+    files = {}
+    for module in list(sys.modules.values()):
+        origin = getattr(module, "__file__", None)
+        if not origin:
+            continue
+        path = Path(origin).resolve()
+        if path.suffix == ".py" and path.is_relative_to(ROOT / "scripts"):
+            files[str(path.relative_to(ROOT))] = sha256_file(path)
+    return {"files": dict(sorted(files.items())), "sha256": sha256_obj(files)}
+
+
+def git_info() -> dict:
+    """The commit and whether the work tree differs from it; nulls outside a git checkout."""
+    def run(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    commit = run("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None, "dirty": None}
+    status = run("status", "--porcelain")  # untracked files count: new code not in the commit is dirt
+    return {"commit": commit.strip(), "dirty": bool(status and status.strip())}
+
+
+def environment() -> dict:
+    """Python, platform and the versions of the libraries that shape a model's bytes."""
+    from importlib import metadata
+
+    libraries = {}
+    for name in ("numpy", "pandas", "scikit-learn", "scipy", "joblib"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            libraries[name] = metadata.version(name)
+    return {"python": platform.python_version(), "platform": platform.platform(), "libraries": libraries}

@@ -1,0 +1,133 @@
+"""`make demo`: the whole lifecycle in one command, through the same make targets a user runs.
+
+1. train; 2. start the server in the background; 3. replay the untouched Day-2 data, then
+monitor: no retrain; 4. replay the drifted data, then monitor: retrain required; 5. retrain;
+6. replay fresh drifted data, then monitor: recovered; 7. stop the server.
+Each step prints a short summary. The demo checks the story as it goes and exits non-zero
+at the first step that does not hold, so it doubles as an end-to-end test.
+Logs of earlier runs are moved to logs/archive/<time>/ first (never deleted), so the
+demo's verdicts judge only its own traffic.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import os
+import subprocess
+import time
+
+from scripts.core import registry as R
+from scripts.core.config import ClockworkError, cli, load_params, repo_path
+
+log = logging.getLogger("clockwork.demo")
+
+
+class Demo:
+    def __init__(self, params: dict, make: str, port: int | None):
+        self.params, self.make_cmd, self.port = params, make, port
+        self.env = {**os.environ, "CLOCKWORK_LOG": "WARNING"}
+
+    def make(self, *targets: str) -> str:
+        port = [f"PORT={self.port}"] if self.port else []
+        done = subprocess.run([self.make_cmd, "--no-print-directory", *targets, *port], cwd=repo_path("."),
+                              capture_output=True, text=True, env=self.env)
+        if done.returncode:
+            raise ClockworkError(f"make {' '.join(targets)} failed: "
+                                 f"{(done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ['no output'])[-1]}")
+        return done.stdout
+
+    def production(self) -> str:
+        return R.load(self.params["paths"])["aliases"]["production"]
+
+    def last_monitor(self) -> dict:
+        with open(repo_path(self.params["monitor"]["monitor_log"])) as handle:
+            return list(csv.DictReader(handle))[-1]
+
+    def archive_logs(self) -> None:
+        """Move the previous production history aside (never delete it)."""
+        keys = [("deployment", "predictions_log"), ("replay", "labels_log"), ("monitor", "reports_dir"),
+                ("monitor", "monitor_log"), ("monitor", "flag"), ("retrain", "events_log")]
+        moving = [repo_path(self.params[s][k]) for s, k in keys if repo_path(self.params[s][k]).exists()]
+        if moving:
+            target = repo_path(self.params["paths"]["logs_dir"]) / "archive" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            target.mkdir(parents=True, exist_ok=True)
+            for path in moving:
+                path.rename(target / path.name)
+            print(f"   earlier logs moved to {target.relative_to(repo_path('.'))}/")
+
+    def expect(self, step: str, wanted: str) -> dict:
+        row = self.last_monitor()
+        print(f"   model {row['model_version']}: {row['labelled']} labelled of {row['predictions']} predictions, "
+              f"error rate {row['error_rate'] or '-'} (baseline {row['baseline_error_rate']}), "
+              f"precision {row['precision'] or '-'}, recall {row['recall'] or '-'}")
+        print(f"   drift: {row['drifted_features'] or 'none'} ({float(row['drifted_share']):.0%} of features)")
+        print(f"   verdict: {row['verdict']}")
+        if row["verdict"] != wanted:
+            raise ClockworkError(f"step '{step}': monitor verdict {row['verdict']}, expected {wanted}")
+        return row
+
+
+def run(demo: Demo) -> None:
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    datasets = list(demo.params["simulation"]["datasets"])
+    if len(datasets) < 3:
+        raise ClockworkError("simulation.datasets: the demo needs three datasets (untouched, drifted, fresh drifted)")
+    clean, drifted, fresh = datasets[:3]
+    print("1. train")
+    demo.make("train")
+    history = R.load(demo.params["paths"])["history"]
+    base = R.production_stack(history)[0] if R.production_stack(history) else None
+    if base and demo.production() != base:  # an earlier demo left a retrained model live
+        demo.make("promote", f"VERSION={base}", "REASON=demo: start from the first production model")
+    demo.archive_logs()
+    print(f"   production model: {demo.production()}")
+    print("2. start the server")
+    print("   " + demo.make("serve-bg").strip().splitlines()[-1])
+    try:
+        demo.make("simulate")
+        print(f"3. replay {clean} (untouched), then monitor")
+        print("   " + demo.make("replay", f"DATASET={clean}").strip().splitlines()[-1])
+        demo.make("monitor")
+        demo.expect("untouched data", "ok")
+        print(f"4. replay {drifted} (drifted sensor), then monitor")
+        print("   " + demo.make("replay", f"DATASET={drifted}").strip().splitlines()[-1])
+        demo.make("monitor")
+        demo.expect("drifted data", "retrain_required")
+        before = demo.production()
+        print("5. retrain")
+        for line in demo.make("retrain").strip().splitlines():
+            if line.startswith(("retrain:", "  on the holdout")):
+                print("   " + line.strip())
+        after = demo.production()
+        if after == before:
+            raise ClockworkError("step 'retrain': no new model was promoted")
+        time.sleep(demo.params["deployment"]["reload_interval_s"] * 2 + 0.5)  # let every worker swap
+        print(f"   production model: {before} -> {after}")
+        print(f"6. replay {fresh} (fresh drifted data), then monitor")
+        print("   " + demo.make("replay", f"DATASET={fresh}").strip().splitlines()[-1])
+        demo.make("monitor")
+        row = demo.expect("after retraining", "ok")
+        if row["model_version"] != after:
+            raise ClockworkError(f"step 'recovered': the monitor judged {row['model_version']}, not {after}")
+        print("   recovered")
+    finally:
+        print("7. stop the server")
+        print("   " + demo.make("stop").strip().splitlines()[-1])
+    with open(repo_path(demo.params["deployment"]["deployment_log"])) as handle:
+        swaps = [r for r in csv.DictReader(handle) if r["event"] == "swap" and r["time"] >= started]
+    print(f"done: {len(swaps)} hot-swap rows (one per worker) in {demo.params['deployment']['deployment_log']}; "
+          f"reports in {demo.params['monitor']['reports_dir']}/")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, help="override deployment.port")
+    parser.add_argument("--make", default=os.environ.get("MAKE", "make"))
+    args = parser.parse_args(argv)
+    run(Demo(load_params(), args.make, args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    cli(main)

@@ -1,0 +1,191 @@
+"""What the dashboard, the compare page, the static report and /api/... show, read from the records.
+
+Read-only by design: it reads the registry, model cards, data-version metadata, the
+deployment and monitor logs and the experiments log, and writes nothing. A record that
+cannot be read does not take the page down: it is named in a "problems" list at the top.
+Routes accept only version numbers and report ids, checked against a pattern and then
+looked up; no client-supplied path ever reaches the file system.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+from scripts.core import registry as R
+from scripts.core.artifacts import MODEL_CARD, data_versions, read_card, read_data_meta, read_train_record
+from scripts.core.config import ClockworkError, repo_path
+from scripts.core.store import read_json, read_jsonl, utc_now, version_number
+from scripts.inspect.provenance import flatten
+from scripts.pipeline.experiment_log import latest, ranked
+
+VERSION = re.compile(r"^v[0-9]{1,9}$")
+REPORT_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")
+TEST_METRICS = [("accuracy", max), ("precision", max), ("recall", max), ("f1", max), ("roc_auc", max),
+                ("error_rate", min), ("log_loss", min)]
+READ_ERRORS = (ClockworkError, OSError, ValueError, KeyError, TypeError)
+
+
+class Problems(list):
+    """Records that could not be read, each named; the page shows them instead of failing."""
+
+    def attempt(self, what: str, read: Callable[[], Any], default: Any) -> Any:
+        try:
+            return read()
+        except READ_ERRORS as exc:
+            self.append(f"{what}: {exc}")
+            return default
+
+
+def read_csv_rows(path: Path) -> list[dict]:
+    """Rows of a CSV log (a missing log has none), as written."""
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def number(text: str | None) -> float | None:
+    return None if text in (None, "", "None") else float(text)
+
+
+def live_since(history: list[dict], version: str) -> str | None:
+    """When the alias last moved to this version (a promote or a rollback)."""
+    moves = [e["at"] for e in history if e["to"] == version and e["action"] in ("promote", "rollback")]
+    return moves[-1] if moves else None
+
+
+def lineage(paths: dict, registry: dict, attempt: Callable) -> dict:
+    """Nodes and edges: every input file → the data versions built from it → the models trained on them."""
+    inputs: dict[str, dict] = {}
+    data_nodes, model_nodes, edges = [], [], []
+    for version in data_versions(paths):
+        meta = attempt(f"data version {version}", lambda v=version: read_data_meta(paths, v), None)
+        if meta is None:
+            continue
+        for kind, source in sorted(meta["inputs"].items()):
+            node_id = f"in:{source['sha256']}"
+            inputs.setdefault(node_id, {"id": node_id, "label": Path(source["path"]).name,
+                                        "detail": f"{kind} · {source['rows']} rows · sha256 {source['sha256'][:12]}", "kind": ""})
+            edges.append((node_id, f"data:{version}"))
+        out = meta["outputs"]
+        data_nodes.append({"id": f"data:{version}", "label": f"data {version}", "kind": "data", "key": version,
+                           "detail": f"train {out['train']['rows']} / test {out['test']['rows']} rows · {meta['created_at']}"})
+    for version in sorted(registry["versions"], key=version_number):
+        record = attempt(f"model {version}", lambda v=version: read_train_record(paths, v), None)
+        if record is None:
+            continue
+        status = registry["versions"][version]["status"]
+        model_nodes.append({"id": f"model:{version}", "label": f"model {version} · {status}", "kind": "model", "key": version,
+                            "status": status, "detail": f"{record['algorithm']} · sha256 {record['artifact']['sha256'][:12]}"})
+        edges.append((f"data:{record['data']['version']}", f"model:{version}"))
+    return {"inputs": list(inputs.values()), "data": data_nodes, "models": model_nodes, "edges": edges}
+
+
+def collect(params: dict) -> dict:
+    """Everything the dashboard shows, as one JSON-able document (also served at /api/dashboard)."""
+    paths, monitor, settings = params["paths"], params["monitor"], params["dashboard"]
+    problems = Problems()
+    attempt = problems.attempt
+    registry = attempt("registry", lambda: R.load(paths), R.empty_registry())
+    versions, cards = [], {}
+    for version in sorted(registry["versions"], key=version_number, reverse=True):
+        entry = registry["versions"][version]
+        card = cards[version] = attempt(f"model {version}", lambda v=version: read_card(paths, v), None)
+        versions.append({
+            "version": version, "status": entry["status"], "data_version": entry["data_version"],
+            "algorithm": entry["algorithm"], "metrics": entry["metrics"], "gates": entry["gates"],
+            "created_at": card["created_at"] if card else entry["registered_at"],
+            "hyperparameters": {**card["params"]["hyperparameters"], "threshold": card["threshold"]} if card else {},
+        })
+    live = None
+    production = registry["aliases"]["production"]
+    if production:
+        card = cards.get(production)  # read above; a registry always lists its production version
+        if card:
+            live = {"version": production, "since": live_since(registry["history"], production),
+                    "algorithm": card["algorithm"], "data_version": card["data"]["version"], "git": card["git"],
+                    "metrics": card["metrics"]["test"], "sha256": card["artifact"]["sha256"]}
+    deployments = attempt("deployment log", lambda: read_csv_rows(repo_path(params["deployment"]["deployment_log"])), [])
+    runs = attempt("monitor log", lambda: read_csv_rows(repo_path(monitor["monitor_log"])), [])
+    series = [{"time": r["time"], "model_version": r["model_version"], "verdict": r["verdict"],
+               "error_rate": number(r["error_rate"]), "baseline": number(r["baseline_error_rate"])}
+              for r in runs[-settings["chart_points"]:]]
+    report = None
+    if runs:
+        report_id = runs[-1]["report_id"]
+        report = attempt(f"monitor report {report_id}", lambda: read_report(params, report_id), None)
+    grid = params["experiments"]["grid"]
+    records = attempt("experiments log", lambda: read_jsonl(repo_path(paths["experiments_log"])), [])
+    experiments = [{**r, "status": registry["versions"].get(r["version"], {}).get("status", "unregistered") if r["version"] else "error",
+                    "overrides_text": json.dumps(r["overrides"], sort_keys=True) + ("" if grid.get(r["name"]) == r["overrides"]
+                                                                                    else " (changed since)")}
+                   for r in ranked(latest(records), params["experiments"]["metric"])]
+    return {
+        "generated_at": utc_now(), "live": live, "versions": versions,
+        "deployments": list(reversed(deployments)), "deployment_rows_shown": settings["deployment_rows"],
+        "series": series, "monitor": report, "psi_threshold": monitor["psi_threshold"],
+        "retrain_flag": repo_path(monitor["flag"]).exists(),
+        "experiments": experiments, "experiment_metric": params["experiments"]["metric"],
+        "lineage": lineage(paths, registry, attempt),
+        "problems": problems,
+    }
+
+
+def read_report(params: dict, report_id: str) -> dict:
+    return read_json(repo_path(params["monitor"]["reports_dir"]) / f"{report_id}.json", "monitor_report")
+
+
+def compare_view(params: dict, versions: list[str]) -> dict:
+    """Params and metrics of the given versions, row by row, with the best test metric marked."""
+    paths = params["paths"]
+    registry = R.load(paths)
+    cards = [read_card(paths, v) for v in versions]
+    flat = [flatten({"params": c["params"], "features": {k: c["features"][k] for k in ("derived", "scaling", "one_hot_type")}})
+            for c in cards]
+    keys = sorted(set().union(*flat))
+
+    def row(key: str, values: list, pick: Callable | None = None) -> tuple:
+        usable = [v for v in values if isinstance(v, (int, float))]
+        best = values.index(pick(usable)) if pick and len(usable) > 1 and len(set(usable)) > 1 else None
+        return key, values, best
+    return {
+        "generated_at": utc_now(), "versions": versions,
+        "sections": [
+            ("identity", [row("status", [registry["versions"].get(v, {}).get("status", "unregistered") for v in versions]),
+                          row("created", [c["created_at"] for c in cards]),
+                          row("data version", [c["data"]["version"] for c in cards]),
+                          row("git commit", [(c["git"]["commit"] or "none")[:12] for c in cards]),
+                          row("artifact sha256", [c["artifact"]["sha256"][:16] for c in cards])]),
+            ("params", [row(k, [f.get(k) for f in flat]) for k in keys]),
+            ("test metrics", [row(k, [c["metrics"]["test"].get(k) for c in cards], pick) for k, pick in TEST_METRICS]),
+            ("training", [row("seconds", [c["training"]["seconds"] for c in cards], min),
+                          row("rows", [c["training"]["rows"] for c in cards])]),
+        ],
+    }
+
+
+def served_link(kind: str, key: str) -> str:
+    """Links on the served pages: raw JSON under /api/..."""
+    return {"model": f"/api/models/{key}", "data": f"/api/data/{key}", "monitor": f"/api/monitor/{key}",
+            "registry": "/api/registry", "deployments": "/api/deployments", "monitor-history": "/api/monitor",
+            "experiments": "/api/experiments", "lineage": "/api/lineage", "compare": f"/compare?versions={key}",
+            "dashboard": "/", "openapi": "/openapi.json"}[kind]
+
+
+def file_link(params: dict, page: Path) -> Callable[[str, str], str]:
+    """Links in the static report: the record files themselves, relative to the report."""
+    paths, monitor = params["paths"], params["monitor"]
+
+    def link(kind: str, key: str) -> str:
+        target = {"model": f"{paths['models_dir']}/{MODEL_CARD.format(v=key)}", "data": f"{paths['processed_dir']}/{key}.json",
+                  "monitor": f"{monitor['reports_dir']}/{key}.json", "registry": paths["registry"],
+                  "deployments": params["deployment"]["deployment_log"], "monitor-history": monitor["monitor_log"],
+                  "experiments": paths["experiments_log"], "lineage": paths["manifest"]}.get(kind)
+        if kind == "dashboard":
+            return page.name
+        return os.path.relpath(repo_path(target), page.parent) if target else ""
+    return link

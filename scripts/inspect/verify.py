@@ -1,0 +1,272 @@
+"""`make verify`: rebuild the production model from its records and compare sha256.
+
+The production model's card names its data version, params, code (file hashes and git
+commit) and environment. verify refits it in a temporary directory from exactly those:
+the recorded data split (sha-checked), the recorded params, and the recorded code (the
+working tree's if its hashes match, else the files at the recorded commit). A seeded fit
+dumps byte-identical joblib, so equal sha256 proves the registered artifact is what its
+records say. Prints PASS, or FAIL with the fields that differ.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from scripts import MOVED
+from scripts.core import registry as R
+from scripts.core.artifacts import (
+    MODEL_CARD,
+    check_sha,
+    data_versions,
+    model_path,
+    model_versions,
+    read_card,
+    read_data_meta,
+    read_train_record,
+)
+from scripts.core.config import ROOT, ClockworkError, cli, load_params, validate
+from scripts.core.store import environment, read_json, read_jsonl, sha256_file
+
+log = logging.getLogger("clockwork.verify")
+TRAIN_MODULE = "scripts.pipeline.train"
+
+
+def train_entry(recorded: dict) -> str:
+    """The train module by the name the model's recorded code gives it: today's, or the name it had
+    before a move (scripts.MOVED), so a model trained before a move still refits from its own code."""
+    for name in (TRAIN_MODULE, *(old for old, new in MOVED.items() if new == TRAIN_MODULE)):
+        if name.replace(".", "/") + ".py" in recorded:
+            return name
+    raise ClockworkError(f"the model's code record names no train module ({TRAIN_MODULE} or an earlier name of it)")
+
+
+def checkout_code(card: dict, into: Path) -> str:
+    """Put the model's recorded code in into/scripts; return where it came from."""
+    recorded = card["code"]["files"]
+    if all((ROOT / f).exists() and sha256_file(ROOT / f) == digest for f, digest in recorded.items()):
+        for name in recorded:
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, into / name)
+        return "working tree (hashes match the record)"
+    commit = card["git"]["commit"]
+    if not commit or card["git"]["dirty"]:
+        raise ClockworkError(f"model {card['version']}: its code differs from the working tree and was trained from "
+                             f"{'a dirty work tree' if commit else 'outside git'}, so it cannot be recovered")
+    archive = subprocess.run(["git", "archive", commit, *recorded], cwd=ROOT, capture_output=True)
+    if archive.returncode:
+        raise ClockworkError(f"git archive {commit[:12]}: {archive.stderr.decode().strip().splitlines()[-1]}")
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    for name, digest in recorded.items():
+        check_sha(into / name, digest, f"the code record of model {card['version']}")
+    return f"git commit {commit[:12]}"
+
+
+def differences(card: dict, sha: str) -> list[str]:
+    """Fields that differ between the record and this rebuild."""
+    out = []
+    if sha != card["artifact"]["sha256"]:
+        out.append(f"artifact.sha256: recorded {card['artifact']['sha256']}, rebuilt {sha}")
+    now = environment()
+    if now["python"] != card["environment"]["python"]:
+        out.append(f"environment.python: recorded {card['environment']['python']}, now {now['python']}")
+    for name, version in card["environment"]["libraries"].items():
+        if now["libraries"].get(name) != version:
+            out.append(f"environment.libraries.{name}: recorded {version}, now {now['libraries'].get(name)}")
+    return out
+
+
+def verify(paths: dict, version: str | None) -> tuple[bool, list[str]]:
+    """Refit a version (default: production) in a temp dir; return (passed, report lines)."""
+    registry = R.load(paths)
+    version = version or registry["aliases"]["production"]
+    if not version:
+        raise ClockworkError(f"{paths['registry']}: no production model to verify")
+    if version not in registry["versions"]:
+        raise ClockworkError(f"VERSION={version}: not in the registry")
+    card = read_card(paths, version)
+    if card["artifact"]["sha256"] != registry["versions"][version]["sha256"]:
+        return False, [f"registry sha256 {registry['versions'][version]['sha256']} differs from the card's {card['artifact']['sha256']}"]
+    data_meta = read_data_meta(paths, card["data"]["version"])
+    train_csv = ROOT / data_meta["outputs"]["train"]["path"]
+    check_sha(train_csv, card["data"]["train"]["sha256"], f"model {version}")
+    report = [f"model {version}: data {card['data']['version']}, {card['algorithm']}, seed {card['params']['seed']}"]
+    with tempfile.TemporaryDirectory(prefix="clockwork-verify-") as tmp:
+        work = Path(tmp)
+        report.append(f"code: {checkout_code(card, work)}")
+        spec = {
+            "train_csv": str(train_csv),
+            "features": {k: card["features"][k] for k in ("derived", "scaling", "one_hot_type")},
+            "model": {k: v for k, v in card["params"].items() if k != "hyperparameters"} | card["params"]["hyperparameters"],
+        }
+        (work / "spec.json").write_text(json.dumps(spec))
+        rebuilt = work / "model.joblib"
+        done = subprocess.run([sys.executable, "-m", train_entry(card["code"]["files"]), "--reproduce", "spec.json", "--artifact", str(rebuilt)],
+                              cwd=work, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0"})
+        if done.returncode:
+            return False, report + [f"refit failed: {(done.stderr.strip().splitlines() or ['no output'])[-1]}"]
+        sha = sha256_file(rebuilt)
+    on_disk = sha256_file(ROOT / card["artifact"]["path"])
+    diffs = differences(card, sha)
+    if on_disk != card["artifact"]["sha256"]:
+        diffs.append(f"artifact file {card['artifact']['path']}: sha256 {on_disk} differs from the registered one")
+    report.append(f"registered sha256 {card['artifact']['sha256']}")
+    report.append(f"rebuilt    sha256 {sha}")
+    report.append(f"on disk    sha256 {on_disk}")
+    return sha == card["artifact"]["sha256"] == on_disk, report + diffs
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--all"]:
+        return main_all(argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--version", help="model version to verify (default: production)")
+    parser.add_argument("--all", action="store_true", help="check the whole chain instead (make verify-all)")
+    args = parser.parse_args(argv)
+    passed, report = verify(load_params()["paths"], args.version)
+    print("\n".join(report))
+    print("PASS" if passed else "FAIL")
+    return 0 if passed else 1
+
+
+
+class Chain:
+    """Every link from the raw file to the labels; each check appends one line per mismatch."""
+
+    def __init__(self, params: dict):
+        self.params, self.paths, self.problems = params, params["paths"], []
+
+    def check(self, condition: bool, message: str) -> bool:
+        if not condition:
+            self.problems.append(message)
+        return condition
+
+    def attempt(self, what: str, action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except ClockworkError as exc:
+            self.problems.append(f"{what}: {exc}")
+            return None
+
+    def file_matches(self, record: dict, owner: str, name: str) -> None:
+        path = ROOT / record["path"]
+        if self.check(path.exists(), f"{owner}: {name} file {record['path']} is missing"):
+            self.check(sha256_file(path) == record["sha256"], f"{owner}: {record['path']} sha256 differs from its metadata")
+
+    def raw(self) -> None:
+        raw_sha = self.attempt("raw", lambda: sha256_file(ROOT / self.paths["raw"]))
+        self.check(raw_sha == self.params["data"]["raw_sha256"], f"{self.paths['raw']}: sha256 differs from data.raw_sha256")
+
+    def data_versions(self) -> None:
+        for version in data_versions(self.paths):
+            meta = self.attempt(f"data {version}", lambda v=version: read_data_meta(self.paths, v))
+            for name, record in {**meta["inputs"], **meta["outputs"]}.items() if meta else ():
+                self.file_matches(record, f"data {version}", name)
+
+    def simulated(self) -> None:
+        for meta_path in sorted((ROOT / self.paths["production_dir"] / "simulated").glob("*/v*.json")):
+            meta = self.attempt(str(meta_path.relative_to(ROOT)), lambda p=meta_path: read_json(p, "simulated_dataset"))
+            if meta:
+                out = ROOT / meta["output"]["path"]
+                self.check(out.exists() and sha256_file(out) == meta["output"]["sha256"],
+                           f"{meta['output']['path']}: missing or sha256 differs from {meta_path.name}")
+
+    def model(self, version: str) -> None:
+        record = self.attempt(f"model {version}", lambda: read_train_record(self.paths, version))
+        if not record:
+            return
+        artifact = ROOT / record["artifact"]["path"]
+        if self.check(artifact.exists(), f"model {version}: {record['artifact']['path']} is missing"):
+            self.check(sha256_file(artifact) == record["artifact"]["sha256"], f"model {version}: artifact sha256 differs from its record")
+        data = self.attempt(f"model {version}", lambda: read_data_meta(self.paths, record["data"]["version"]))
+        if data:
+            self.check(data["outputs"]["train"]["sha256"] == record["data"]["train"]["sha256"],
+                       f"model {version}: trained on data whose sha256 is not data {record['data']['version']}'s train split")
+        if model_path(self.paths, version, MODEL_CARD).exists():
+            card = self.attempt(f"model {version}", lambda: read_card(self.paths, version))
+            if card:
+                self.check(card["artifact"]["sha256"] == record["artifact"]["sha256"], f"model {version}: card and record disagree on sha256")
+
+    def registry(self) -> dict | None:
+        registry = self.attempt("registry", lambda: R.load(self.paths))
+        for version, entry in (registry or {"versions": {}})["versions"].items():
+            card = self.attempt(f"registry {version}", lambda v=version: read_card(self.paths, v))
+            if card:
+                self.check(card["artifact"]["sha256"] == entry["sha256"], f"registry {version}: sha256 differs from the model card")
+        for event in (registry or {"history": []})["history"]:
+            for version in (event["from"], event["to"]):
+                self.check(version is None or version in registry["versions"], f"registry history names unknown version {version}")
+        return registry
+
+    def deployments(self, registry: dict) -> None:
+        log_path = ROOT / self.params["deployment"]["deployment_log"]
+        if not log_path.exists():
+            return
+        with open(log_path, newline="") as handle:
+            for number, row in enumerate(csv.DictReader(handle), 2):
+                doc = {**row, "pid": int(row["pid"]) if row["pid"].isdigit() else row["pid"],
+                       **{k: row[k] or None for k in ("model_version", "model_sha256", "data_version", "git_commit")}}
+                try:
+                    validate(doc, "deployment_event", f"{log_path.name}:{number}")
+                except ClockworkError as exc:
+                    self.problems.append(str(exc))
+                    continue
+                version = row["model_version"]
+                if version and row["event"] != "refused":
+                    known = registry["versions"].get(version)
+                    self.check(known is not None and known["sha256"] == row["model_sha256"],
+                               f"{log_path.name}:{number}: {row['event']} of {version} with a sha256 the registry does not hold")
+
+    def experiments(self, registry: dict) -> None:
+        log_name = self.paths["experiments_log"]
+        for run in self.attempt("experiments", lambda: read_jsonl(ROOT / log_name)) or []:
+            if run["version"] is None:  # a run that failed names no model
+                continue
+            entry = registry["versions"].get(run["version"])
+            self.check(entry is not None and entry["data_version"] == run["data_version"],
+                       f"{log_name}: experiment {run['name']} names {run['version']}, which the registry does not hold "
+                       f"with data {run['data_version']}")
+
+    def labels(self) -> None:
+        predictions = {p["prediction_id"] for p in self.attempt(
+            "predictions", lambda: read_jsonl(ROOT / self.params["deployment"]["predictions_log"])) or []}
+        labels = self.attempt("labels", lambda: read_jsonl(ROOT / self.params["replay"]["labels_log"])) or []
+        unknown = [label["prediction_id"] for label in labels if label["prediction_id"] not in predictions]
+        self.check(not unknown, f"{self.params['replay']['labels_log']}: {len(unknown)} labels refer to unknown predictions "
+                                f"(first: {unknown[0] if unknown else ''})")
+
+
+def verify_chain(params: dict) -> list[str]:
+    """Every link from the raw file to the deployment log; one line per mismatch (empty = all good)."""
+    chain = Chain(params)
+    chain.raw()
+    chain.data_versions()
+    chain.simulated()
+    for version in model_versions(chain.paths):
+        chain.model(version)
+    registry = chain.registry()
+    if registry:
+        chain.deployments(registry)
+        chain.experiments(registry)
+    chain.labels()
+    return chain.problems
+
+
+def main_all(argv: list[str]) -> int:
+    """`make verify-all`: print every mismatch in the chain, or PASS."""
+    params = load_params()
+    problems = verify_chain(params)
+    for problem in problems:
+        print(f"MISMATCH {problem}")
+    print("PASS: raw -> data versions -> models -> registry -> deployment log all agree" if not problems
+          else f"FAIL: {len(problems)} mismatch(es)")
+    return 1 if problems else 0
+if __name__ == "__main__":
+    cli(main)

@@ -1,0 +1,1 @@
+"""The production loop's evidence: replay traffic, ground-truth labels, and the monitor's verdict."""

@@ -1,0 +1,97 @@
+"""Ground truth for served predictions: check incoming labels against the prediction log, then record them.
+
+A label is only evidence if it belongs to a prediction this service made, so a batch is taken
+whole or not at all (see check_labels). Used by `make labels` and `make replay`.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from scripts.core.config import ClockworkError, repo_path, validate
+from scripts.core.store import append_lines, canonical_json, iter_lines, locked, parse_json_line, utc_now
+
+log = logging.getLogger("clockwork.labels")
+
+COLUMNS = ("prediction_id", "label")
+ID_KEY = '"prediction_id":"'
+
+
+def parse_label(row: dict, where: str) -> dict:
+    """One incoming row as {prediction_id, label[, udi]}; anything else is an error naming where."""
+    missing = [c for c in COLUMNS if row.get(c) in (None, "")]
+    if missing:
+        raise ClockworkError(f"{where}: missing {', '.join(missing)}")
+    label, udi = str(row["label"]).strip(), row.get("udi")
+    if label not in ("0", "1"):
+        raise ClockworkError(f"{where}: label: {row['label']!r} is not 0 or 1")
+    out = {"prediction_id": str(row["prediction_id"]).strip(), "label": int(label)}
+    if udi not in (None, ""):
+        try:
+            out["udi"] = int(str(udi).strip())
+        except ValueError:
+            raise ClockworkError(f"{where}: udi: {udi!r} is not an integer") from None
+    return out
+
+
+def check_labels(incoming: list[tuple[str, dict]], known: dict[str, int | None], recorded: dict[str, int]) -> list[dict]:
+    """The labels to append, given the predictions' UDIs and the labels already recorded.
+
+    Pure: raises ClockworkError naming the first bad row (and how many are bad) for unknown
+    predictions, UDI mismatches and contradictions; drops exact repeats.
+    """
+    unknown = [(where, row) for where, row in incoming if row["prediction_id"] not in known]
+    if unknown:
+        where, row = unknown[0]
+        raise ClockworkError(f"{where}: prediction_id {row['prediction_id']!r} is not a request this service answered "
+                             f"({len(unknown)} of {len(incoming)} labels refer to unknown requests; nothing recorded)")
+    fresh: dict[str, dict] = {}
+    for where, row in incoming:
+        pid, udi = row["prediction_id"], known[row["prediction_id"]]
+        if "udi" in row and udi is not None and row["udi"] != udi:
+            raise ClockworkError(f"{where}: udi {row['udi']} does not match prediction {pid} (udi {udi}); nothing recorded")
+        earlier = recorded.get(pid, fresh[pid]["label"] if pid in fresh else None)
+        if earlier is not None and earlier != row["label"]:
+            raise ClockworkError(f"{where}: label {row['label']} contradicts label {earlier} already given for {pid}; nothing recorded")
+        udi = udi if udi is not None else row.get("udi")
+        if udi is None:
+            raise ClockworkError(f"{where}: prediction {pid} was served without a udi and the label gives none; "
+                                 "add a udi column (a label must name its reading); nothing recorded")
+        if earlier is None:
+            fresh[pid] = {"prediction_id": pid, "udi": udi, "label": row["label"]}
+    return list(fresh.values())
+
+
+def scan(path: Path, wanted: set[str], field: str) -> dict[str, int | None]:
+    """prediction_id -> record[field] for the wanted ids found in a JSON-lines log (streamed).
+
+    Lines this project wrote are compact JSON, so the id is sliced out before parsing and
+    only wanted lines are parsed."""
+    found: dict[str, int | None] = {}
+    for number, line in iter_lines(path):
+        start = line.find(ID_KEY) + len(ID_KEY)
+        if start >= len(ID_KEY) and line[start:line.find('"', start)] not in wanted:
+            continue
+        doc = parse_json_line(path, number, line)
+        pid = doc.get("prediction_id") if isinstance(doc, dict) else None
+        if pid in wanted:
+            found[pid] = doc.get(field)
+    return found
+
+
+def record(incoming: list[tuple[str, dict]], dataset: str, params: dict) -> tuple[int, int]:
+    """Check and append under the labels lock; returns (recorded, already there)."""
+    labels_log = repo_path(params["replay"]["labels_log"])
+    predictions_log = repo_path(params["deployment"]["predictions_log"])
+    wanted = {row["prediction_id"] for _, row in incoming}
+    with locked(labels_log.with_name(labels_log.name + ".lock")):
+        known = scan(predictions_log, wanted, "udi")
+        recorded = scan(labels_log, wanted, "label")
+        fresh = check_labels(incoming, known, recorded)
+        arrived = utc_now()
+        for row in fresh:
+            row.update(time=arrived, dataset=dataset)
+            validate(row, "label", str(labels_log))
+        append_lines(labels_log, [canonical_json(r) for r in fresh])
+    log.info("%d labels recorded, %d already there", len(fresh), len(incoming) - len(fresh))
+    return len(fresh), len(incoming) - len(fresh)

@@ -1,0 +1,206 @@
+"""`make monitor`: is the live model still good? Quality against its baseline, drift against its training data.
+
+Reads the prediction log and the labels, takes the live (production) model's most recent
+monitor.window predictions, and writes a report to logs/monitor/<id>.json, a row to
+logs/monitor_log.csv and, when retraining is required, logs/retrain.flag.
+- Quality (error rate, precision, recall, F1, overall and per Type) uses only labelled
+  predictions; with fewer than monitor.min_labels the verdict is insufficient_labels and
+  no rate is invented.
+- Drift uses every prediction in the window, labelled or not: PSI on training-decile bins,
+  KS for numbers, chi-square for Type, per feature (inputs and derived features).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from scripts.core import drift as D
+from scripts.core import features as F
+from scripts.core import registry as R
+from scripts.core.artifacts import load_split, read_data_meta
+from scripts.core.config import cli, load_params, repo_path
+from scripts.core.metrics import label_metrics, per_group
+from scripts.core.store import append_csv_row, atomic_write_text, iter_lines, parse_json_line, sha256_obj, utc_now, write_json
+
+log = logging.getLogger("clockwork.monitor")
+PREDICTION_ID = re.compile(r'"prediction_id":\s*"([^"]+)"')
+LOG_COLUMNS = ["time", "report_id", "model_version", "predictions", "labelled", "error_rate", "baseline_error_rate",
+               "precision", "recall", "f1", "drifted_features", "drifted_share", "predicted_failure_rate", "verdict"]
+
+
+def live_window(lines: Iterable[tuple[int, str]], version: str, size: int, path: Path) -> list[dict]:
+    """The live model's most recent `size` predictions, streamed: only a bounded deque of raw lines
+    is kept, and only those are parsed. Log lines are compact JSON, so the version field is found
+    verbatim; the parse then confirms it."""
+    marker = f'"model_version":"{version}"'
+    recent: deque = deque(maxlen=size)
+    for number, line in lines:
+        if marker in line:
+            recent.append((number, line))
+    window = [parse_json_line(path, number, line) for number, line in recent]
+    return [p for p in window if p["model_version"] == version]
+
+
+def window_labels(lines: Iterable[tuple[int, str]], window: list[dict], path: Path) -> tuple[dict[str, int], int]:
+    """Labels of the window's predictions (streamed), and how many labels are for other predictions."""
+    wanted = {p["prediction_id"] for p in window}
+    found, others = {}, 0
+    for number, line in lines:
+        match = PREDICTION_ID.search(line)
+        if match and match.group(1) in wanted:
+            record = parse_json_line(path, number, line)
+            found[record["prediction_id"]] = record["label"]
+        else:
+            others += 1
+    return found, others
+
+
+def join_labels(window: list[dict], labels: dict[str, int]) -> np.ndarray:
+    """Label per window prediction, -1 where none has arrived."""
+    return np.array([labels.get(p["prediction_id"], -1) for p in window], dtype=int)
+
+
+def quality(window: list[dict], y: np.ndarray) -> dict:
+    """Quality over the labelled predictions: overall and per Type."""
+    mask = y >= 0
+    predicted = np.array([p["prediction"] for p in window])[mask]
+    types = np.array([p["inputs"]["type"] for p in window])[mask]
+    overall = label_metrics(y[mask], predicted)
+    overall.pop("confusion_matrix")
+    return {"overall": overall, "per_type": per_group(y[mask], predicted, types, F.TYPES)}
+
+
+def drift_table(reference: pd.DataFrame, current: pd.DataFrame, derived: list[str], settings: dict) -> dict:
+    """Drift record for Type, each numeric input and each derived feature."""
+    out = {"type": D.feature_drift(reference["type"].to_numpy(), current["type"].to_numpy(), categories=F.TYPES,
+                                   bins=settings["psi_bins"], psi_threshold=settings["psi_threshold"],
+                                   p_value=settings["p_value"])}
+    for column in F.NUMERIC_INPUTS + list(derived):
+        out[column] = D.feature_drift(reference[column].to_numpy(dtype="float64"), current[column].to_numpy(dtype="float64"),
+                                      categories=None, bins=settings["psi_bins"],
+                                      psi_threshold=settings["psi_threshold"], p_value=settings["p_value"])
+    return out
+
+
+def decide(labelled: int, observed: dict | None, baseline: dict, drifted_share: float, settings: dict) -> tuple[str, list[str]]:
+    """The verdict and its reasons. Pure."""
+    reasons = []
+    if drifted_share > settings["max_drifted_share"]:
+        reasons.append(f"{drifted_share:.0%} of features drifted (limit {settings['max_drifted_share']:.0%})")
+    if labelled < settings["min_labels"] or observed is None:
+        return "insufficient_labels", [f"{labelled} labelled predictions in the window, fewer than {settings['min_labels']}"] + reasons
+    limit = baseline["error_rate"] * settings["error_rate_ratio"]
+    if observed["error_rate"] > limit:
+        reasons.append(f"error rate {observed['error_rate']:.4f} exceeds baseline {baseline['error_rate']:.4f} "
+                       f"x {settings['error_rate_ratio']} = {limit:.4f}")
+    for name in ("recall", "precision"):
+        value, floor = observed[name], settings[f"min_{name}"]
+        if value is not None and value < floor:
+            reasons.append(f"{name} {value:.3f} below {floor}")
+    return ("retrain_required" if reasons else "ok"), reasons or ["quality within limits and no broad drift"]
+
+
+def report(params: dict) -> dict:
+    """Build the monitor report for the live model (reads the logs; writes nothing)."""
+    paths, settings = params["paths"], params["monitor"]
+    _, card = R.production_card(paths, "monitor")
+    version = card["version"]
+    predictions_log = repo_path(params["deployment"]["predictions_log"])
+    labels_log = repo_path(params["replay"]["labels_log"])
+    window = live_window(iter_lines(predictions_log), version, settings["window"], predictions_log)
+    labels, outside = window_labels(iter_lines(labels_log), window, labels_log)
+    y = join_labels(window, labels)
+    labelled = int((y >= 0).sum())
+    test = card["metrics"][settings["baseline"]]
+    baseline = {"source": f"model {version} {settings['baseline']} metrics", "error_rate": test["error_rate"],
+                "precision": test["precision"], "recall": test["recall"], "f1": test["f1"],
+                "predicted_failure_rate": round((card["metrics"]["test"]["confusion_matrix"]["tp"]
+                                                 + card["metrics"]["test"]["confusion_matrix"]["fp"])
+                                                / card["metrics"]["test"]["rows"], 6)}
+    observed = quality(window, y) if labelled >= settings["min_labels"] else None
+    drift: dict[str, Any] = {}
+    drifted_share = 0.0
+    if window:
+        reference = load_split(read_data_meta(paths, card["data"]["version"]), "train")
+        current = F.add_derived(pd.DataFrame([p["inputs"] for p in window]), card["features"]["derived"])
+        drift = drift_table(reference, current, card["features"]["derived"], settings)
+        drifted_share = round(sum(d["drifted"] for d in drift.values()) / len(drift), 6)
+    predicted_rate = round(float(np.mean([p["prediction"] for p in window])), 6) if window else None
+    verdict, reasons = decide(labelled, observed and observed["overall"], baseline, drifted_share, settings)
+    created = utc_now()
+    body = {
+        "created_at": created, "model_version": version, "model_sha256": card["artifact"]["sha256"],
+        "window": {"size": settings["window"], "predictions": len(window), "labelled": labelled,
+                   "labels_outside_window": outside,
+                   "first": window[0]["time"] if window else None, "last": window[-1]["time"] if window else None},
+        "quality": observed, "baseline": baseline,
+        "drift": {"features": drift, "drifted": sorted(k for k, d in drift.items() if d["drifted"]),
+                  "drifted_share": drifted_share},
+        "predicted_failure_rate": {"window": predicted_rate, "baseline": baseline["predicted_failure_rate"],
+                                   "shift": None if predicted_rate is None else round(predicted_rate - baseline["predicted_failure_rate"], 6)},
+        "verdict": verdict, "reasons": reasons, "settings": settings,
+    }
+    body["report_id"] = created.replace(":", "").replace("-", "") + "-" + sha256_obj(body)[:8]
+    return body
+
+
+def publish(params: dict, doc: dict) -> Path:
+    """Write the report, the monitor-log row and, if required, the retrain flag."""
+    settings = params["monitor"]
+    path = repo_path(settings["reports_dir"]) / f"{doc['report_id']}.json"
+    write_json(path, doc, "monitor_report")
+    overall = (doc["quality"] or {}).get("overall", {})
+    append_csv_row(repo_path(settings["monitor_log"]), LOG_COLUMNS, {
+        "time": doc["created_at"], "report_id": doc["report_id"], "model_version": doc["model_version"],
+        "predictions": doc["window"]["predictions"], "labelled": doc["window"]["labelled"],
+        "error_rate": overall.get("error_rate"), "baseline_error_rate": doc["baseline"]["error_rate"],
+        "precision": overall.get("precision"), "recall": overall.get("recall"), "f1": overall.get("f1"),
+        "drifted_features": " ".join(doc["drift"]["drifted"]), "drifted_share": doc["drift"]["drifted_share"],
+        "predicted_failure_rate": doc["predicted_failure_rate"]["window"], "verdict": doc["verdict"]})
+    if doc["verdict"] == "retrain_required":
+        flag = {"report_id": doc["report_id"], "created_at": doc["created_at"], "model_version": doc["model_version"],
+                "reasons": doc["reasons"], "report": str(path.relative_to(repo_path(".")))}
+        atomic_write_text(repo_path(settings["flag"]), json.dumps(flag, indent=2) + "\n")
+    return path
+
+
+def summary(doc: dict) -> str:
+    """A few readable lines for people."""
+    w, q = doc["window"], doc["quality"]
+    lines = [f"model {doc['model_version']}: {w['predictions']} predictions in the window, {w['labelled']} labelled"]
+    if q:
+        o = q["overall"]
+        lines.append(f"  error rate {o['error_rate']} (baseline {doc['baseline']['error_rate']}), precision {o['precision']}, "
+                     f"recall {o['recall']}, F1 {o['f1']}")
+    drifted = doc["drift"]["drifted"]
+    lines.append(f"  drift: {', '.join(drifted) if drifted else 'none'} ({doc['drift']['drifted_share']:.0%} of features)")
+    lines.append(f"  verdict: {doc['verdict']} - {'; '.join(doc['reasons'])}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--watch", action="store_true", help="rerun every monitor.watch_interval_s until stopped")
+    args = parser.parse_args(argv)
+    while True:
+        params = load_params()
+        doc = report(params)
+        path = publish(params, doc)
+        print(summary(doc))
+        print(f"  report: {path.relative_to(repo_path('.'))}", flush=True)
+        if not args.watch:
+            return 0
+        time.sleep(params["monitor"]["watch_interval_s"])
+
+
+if __name__ == "__main__":
+    cli(main)

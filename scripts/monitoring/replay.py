@@ -1,0 +1,95 @@
+"""`make replay DATASET=name`: send a simulated dataset through the running API over HTTP.
+
+Readings go in batches of replay.batch_size at replay.rate_per_s, each with its UDI so the
+prediction log can be joined with ground truth. When the replay is done the labels
+"arrive", as they would from maintenance records: one line per prediction in
+logs/labels.jsonl, keyed by prediction id and UDI, recorded through the same check as
+`make labels` (scripts/monitoring/labels.py).
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import logging
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pandas as pd
+
+from scripts.core import features as F
+from scripts.core.config import ROOT, ClockworkError, cli, load_params
+from scripts.monitoring.groundtruth import record as record_labels
+
+log = logging.getLogger("clockwork.replay")
+
+
+def batches(frame: pd.DataFrame, size: int) -> list[list[dict]]:
+    """Readings (with UDI) in request-sized chunks, in dataset order."""
+    records = frame[["udi", *F.INPUT_COLUMNS]].to_dict("records")
+    for record in records:
+        record["udi"] = int(record["udi"])
+    return [records[i:i + size] for i in range(0, len(records), size)]
+
+
+def post(connection: http.client.HTTPConnection, body: dict, request_id: str) -> dict:
+    connection.request("POST", "/predict", json.dumps(body), {"Content-Type": "application/json", "X-Request-ID": request_id})
+    response = connection.getresponse()
+    doc = json.loads(response.read() or b"{}")
+    if response.status != 200:
+        raise ClockworkError(f"POST /predict answered {response.status}: {doc.get('error', doc)}")
+    return doc
+
+
+def replay(frame: pd.DataFrame, name: str, host: str, port: int, batch_size: int, rate: float) -> list[dict]:
+    """Send every reading; return one label record per prediction."""
+    chunks = batches(frame, batch_size)
+    truth = dict(zip(frame["udi"].astype(int), frame[F.LABEL].astype(int), strict=True))
+    labels, run = [], uuid.uuid4().hex[:12]
+    connection = http.client.HTTPConnection(host, port, timeout=60)
+    started, last_shown = time.monotonic(), -1
+    for i, chunk in enumerate(chunks):
+        if rate:
+            time.sleep(max(0.0, started + i / rate - time.monotonic()))
+        try:
+            doc = post(connection, {"instances": chunk}, f"{name}-{run}-{i}")
+        except (OSError, http.client.HTTPException) as exc:
+            raise ClockworkError(f"server at {host}:{port}: {exc} (is it running? make serve-bg)") from None
+        for reading, prediction in zip(chunk, doc["predictions"], strict=True):
+            labels.append({"prediction_id": prediction["prediction_id"], "udi": reading["udi"], "label": truth[reading["udi"]]})
+        shown = (i + 1) * 10 // len(chunks)
+        if shown != last_shown:
+            done = min(len(frame), (i + 1) * batch_size)
+            print(f"replay {name}: {done}/{len(frame)} readings ({done * 100 // len(frame)}%), "
+                  f"{time.monotonic() - started:.1f}s", file=sys.stderr, flush=True)
+            last_shown = shown
+    connection.close()
+    return labels
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", required=True, help="a dataset name from params simulation.datasets")
+    parser.add_argument("--sims", type=Path, required=True, help="pointer file written by make simulate")
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    args = parser.parse_args(argv)
+    params = load_params()
+    known = json.loads(args.sims.read_text()) if args.sims.exists() else {}
+    if args.dataset not in known:
+        raise ClockworkError(f"DATASET={args.dataset}: unknown (known: {', '.join(sorted(known)) or 'none; run make simulate'})")
+    frame = pd.read_csv(ROOT / known[args.dataset])
+    deployment, settings = params["deployment"], params["replay"]
+    labels = replay(frame, args.dataset, args.host or deployment["host"], args.port or deployment["port"],
+                    settings["batch_size"], settings["rate_per_s"])
+    added, _ = record_labels([(f"replay {args.dataset}: udi {r['udi']}", r) for r in labels], args.dataset, params)
+    positives = sum(r["label"] for r in labels)
+    print(f"replayed {len(labels)} readings of {args.dataset} ({known[args.dataset]}); "
+          f"{added} labels recorded ({positives} failures) in {settings['labels_log']}")
+    return 0
+
+
+if __name__ == "__main__":
+    cli(main)

@@ -1,0 +1,82 @@
+"""Stage 3, evaluate: measure a trained model on its held-out test set; write its model card.
+
+Metrics are a deterministic function of the model version (the threshold is part of the
+model's params), so each card is written once and never rewritten. The gates, which
+depend on what is in production at the time, are applied by the registry stage.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from scripts.core import features as F
+from scripts.core.artifacts import (
+    MODEL_CARD,
+    load_model,
+    load_split,
+    model_path,
+    read_data_meta,
+    read_pointer,
+    read_train_record,
+)
+from scripts.core.config import cli, load_params
+from scripts.core.metrics import per_group, probability_metrics, score
+from scripts.core.store import code_identity, locked, utc_now, write_if_changed, write_json
+
+log = logging.getLogger("clockwork.evaluate")
+# The params sections this stage reads; its Makefile rule is stamped on exactly these.
+PARAMS = ("paths",)
+
+
+def evaluate(pipeline: Any, train: Any, test: Any, threshold: float) -> dict:
+    """Test metrics, per-Type test metrics and training-set metrics (the monitoring baseline)."""
+    test_proba = pipeline.predict_proba(test[F.INPUT_COLUMNS])[:, 1]
+    return {
+        "test": probability_metrics(test[F.LABEL], test_proba, threshold),
+        "train": score(pipeline, train, threshold),
+        "per_type": per_group(test[F.LABEL].to_numpy(), test_proba >= threshold, test["type"].to_numpy(), F.TYPES),
+    }
+
+
+def model_card(paths: dict, version: str) -> dict:
+    """The training record plus its measured metrics: the model card of one version."""
+    record = read_train_record(paths, version)
+    pipeline = load_model(record)
+    data_meta = read_data_meta(paths, record["data"]["version"])
+    metrics = evaluate(pipeline, load_split(data_meta, "train"), load_split(data_meta, "test"), record["threshold"])
+    test = metrics["test"]
+    log.info("model %s: test F1 %s, recall %s, precision %s, ROC AUC %s", version,
+             test["f1"], test["recall"], test["precision"], test["roc_auc"])
+    return {
+        **record,
+        "metrics": metrics,
+        "evaluation": {"evaluated_at": utc_now(), "threshold": record["threshold"],
+                       "code": code_identity(), "test_data": record["data"]["test"]},
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, required=True, help="pointer file naming the model version (from train)")
+    parser.add_argument("--out", type=Path, help="pointer file naming the evaluated model version (written only on change)")
+    args = parser.parse_args(argv)
+    paths = load_params(sections=PARAMS)["paths"]
+    version = read_pointer(args.model)
+    card_path = model_path(paths, version, MODEL_CARD)
+    if card_path.exists():
+        log.info("model %s is already evaluated (%s)", version, card_path.name)
+    else:
+        card = model_card(paths, version)  # outside the lock: make -j2 evaluates two models at once
+        with locked(card_path.parent / ".lock"):
+            if not card_path.exists():  # a concurrent run may have written the same card
+                write_json(card_path, card, "model")
+    if args.out:
+        write_if_changed(args.out, version + "\n")
+    print(version)
+    return 0
+
+
+if __name__ == "__main__":
+    cli(main)

@@ -1,0 +1,90 @@
+"""The experiments log (models/experiments.jsonl): one line per run, kept whatever the result.
+
+Written by `make experiments` (scripts/pipeline/experiments.py); read by it and by the dashboard.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from scripts.core import registry as R
+from scripts.core.artifacts import read_card
+from scripts.core.config import ClockworkError, experiment_params, repo_path, validate
+from scripts.core.store import append_line, canonical_json, git_info, locked, read_jsonl, utc_now
+
+log = logging.getLogger("clockwork.experiments")
+METRICS = ("f1", "recall", "precision", "roc_auc", "error_rate")
+
+
+def outcome(name: str, overrides: dict, card: dict, entry: dict) -> dict:
+    """The record of one experiment run, from its model card and registry entry."""
+    return {
+        "time": utc_now(), "name": name, "overrides": overrides, "outcome": "completed", "error": None, "version": card["version"],
+        "data_version": card["data"]["version"], "algorithm": card["algorithm"], "params": card["params"],
+        "metrics": {k: entry["metrics"][k] for k in METRICS},
+        "gates": {"passed": entry["gates"]["passed"], "failed": entry["gates"]["failed"]},
+        "training_seconds": card["training"]["seconds"], "git": card["git"],
+    }
+
+
+def failure(name: str, overrides: dict, model: dict, error: str) -> dict:
+    """The record of a run that did not finish: its params and the error, no metrics."""
+    return {
+        "time": utc_now(), "name": name, "overrides": overrides, "outcome": "error", "error": error, "version": None,
+        "data_version": None, "algorithm": model["algorithm"], "params": model,
+        "metrics": dict.fromkeys(METRICS), "gates": {"passed": False, "failed": []}, "training_seconds": None, "git": git_info(),
+    }
+
+
+def error_line(log_text: str) -> str:
+    """The one-line error a failed stage printed (cli() writes 'error: ...'), else its last line."""
+    lines = [line.strip() for line in log_text.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    return (errors or lines or ["a stage exited non-zero without a message"])[-1].removeprefix("error: ")
+
+
+def latest(records: list[dict]) -> dict[str, dict]:
+    """The most recent record of each experiment name."""
+    return {r["name"]: r for r in records}
+
+
+def ranked(records: dict[str, dict], metric: str) -> list[dict]:
+    """Best first by metric (error_rate: lowest first); unmeasured last; ties by name."""
+    sign = 1 if metric == "error_rate" else -1
+
+    def key(r: dict) -> tuple:
+        value = r["metrics"][metric]
+        return (value is None, sign * value if value is not None else 0, r["name"])
+    return sorted(records.values(), key=key)
+
+
+def record(params: dict, name: str, version: str | None, failed_log: Path | None = None) -> dict:
+    """Append the outcome of experiment `name` (model `version`, or the error in failed_log),
+    unless it repeats the last line for it."""
+    paths = params["paths"]
+    overrides = params["experiments"]["grid"].get(name)
+    if overrides is None:
+        raise ClockworkError(f"experiment {name!r}: not in params experiments.grid")
+    if failed_log is not None:
+        text = failed_log.read_text(errors="replace") if failed_log.exists() else ""
+        doc = failure(name, overrides, experiment_params(params, name)["model"], error_line(text))
+    else:
+        entry = R.load(paths)["versions"].get(version)
+        if entry is None:
+            raise ClockworkError(f"experiment {name}: model {version} is not registered (run make experiments)")
+        doc = outcome(name, overrides, read_card(paths, version), entry)
+    path = repo_path(paths["experiments_log"])
+    with locked(path.with_name(path.name + ".lock")):
+        previous = latest(read_jsonl(path)).get(name)
+        if previous and doc["outcome"] == "completed" and previous["version"] == version and previous["overrides"] == overrides:
+            log.info("experiment %s: %s already recorded", name, version)
+            return previous
+        validate(doc, "experiment", str(path))
+        append_line(path, canonical_json(doc))
+    if doc["outcome"] == "error":
+        print(f"experiment {name}: failed ({doc['error']}); recorded in {paths['experiments_log']}")
+        return doc
+    m = doc["metrics"]
+    print(f"experiment {name}: {version} f1 {m['f1']} recall {m['recall']} precision {m['precision']} "
+          f"gates {'pass' if doc['gates']['passed'] else 'fail: ' + ', '.join(doc['gates']['failed'])}")
+    return doc

@@ -1,0 +1,239 @@
+"""Stage 1, prepare: validate the raw CSV, split it chronologically, write a data version.
+
+A data version's identity is the hash of its inputs (raw sha256, the code that ran, the
+data and features params). Rerunning a known combination reuses that version, so
+reverting a parameter brings back the old version and creates no duplicate.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from scripts.core import features as F
+from scripts.core.artifacts import data_meta_path, data_split_paths, data_versions, read_data_meta, relative
+from scripts.core.config import ClockworkError, cli, load_params, repo_path
+from scripts.core.rawdata import read_raw, validate_rows
+from scripts.core.store import (
+    append_line,
+    code_identity,
+    git_info,
+    locked,
+    next_version,
+    remove_stale,
+    sha256_file,
+    sha256_obj,
+    utc_now,
+    write_if_changed,
+    write_json,
+)
+
+log = logging.getLogger("clockwork.prepare")
+SPLITS = ("train", "test", "production")
+# The params sections this stage reads (retrain only with --extra); its Makefile rule is stamped on these.
+PARAMS = ("paths", "data", "features", "retrain")
+
+
+def split(frame: pd.DataFrame, data: dict) -> dict[str, pd.DataFrame]:
+    """Chronological split: train window (whose tail is the test set) and the production tail."""
+    window, test_rows, production_rows = data["train_window_rows"], data["test_rows"], data["production_rows"]
+    if window + production_rows > len(frame):
+        raise ClockworkError(
+            f"params data: train_window_rows + production_rows = {window + production_rows} exceeds the {len(frame)} raw rows")
+    return {
+        "train": frame.iloc[: window - test_rows],
+        "test": frame.iloc[window - test_rows : window],
+        "production": frame.iloc[len(frame) - production_rows :],
+    }
+
+
+def apply_quirk_policy(train: pd.DataFrame, policy: dict) -> tuple[pd.DataFrame, dict]:
+    """Drop the training rows whose quirk policy says 'drop'; count every quirk either way."""
+    masks = F.label_quirks(train)
+    report = {}
+    keep = pd.Series(True, index=train.index)
+    for name, mask in masks.items():
+        report[name] = {"policy": policy[name], "rows": int(mask.sum())}
+        if policy[name] == "drop":
+            keep &= ~mask
+    return train[keep], report
+
+
+def enrich(parts: dict[str, pd.DataFrame], feats: dict) -> dict[str, pd.DataFrame]:
+    """Add the derived features and fix the column order of every split."""
+    ordered = ["udi", "product_id", *F.INPUT_COLUMNS, *feats["derived"], F.LABEL, *F.FAILURE_MODES]
+    out = {}
+    for name, part in parts.items():
+        enriched = F.add_derived(part, feats["derived"])
+        for column in ["udi", "product_id", F.LABEL, *F.FAILURE_MODES]:
+            enriched[column] = part[column].to_numpy() if column in part else None
+        out[name] = enriched[ordered].reset_index(drop=True)
+    return out
+
+
+def build_splits(frame: pd.DataFrame, data: dict, feats: dict) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Pure part of prepare: split, apply the quirk policy, add the derived features."""
+    parts = split(frame, data)
+    parts["train"], quirks = apply_quirk_policy(parts["train"], data["label_quirks"])
+    return enrich(parts, feats), quirks
+
+
+def build_retrain_splits(frame: pd.DataFrame, data: dict, feats: dict, labelled: pd.DataFrame,
+                         retrain: dict) -> tuple[dict[str, pd.DataFrame], dict]:
+    """A retrain version: the training window plus the older labelled production rows to train on
+    (only the most recent retrain.recent_rows of them, if set); the most recent labelled rows as
+    the test set (the holdout, never trained on)."""
+    holdout_fraction = retrain["holdout_fraction"]
+    parts = split(frame, data)
+    window, quirks = apply_quirk_policy(pd.concat([parts["train"], parts["test"]]), data["label_quirks"])
+    held = max(1, round(len(labelled) * holdout_fraction))
+    if held >= len(labelled):
+        raise ClockworkError(f"retrain.holdout_fraction: leaves no labelled production rows to train on ({len(labelled)} rows)")
+    columns = ["udi", *F.INPUT_COLUMNS, F.LABEL]
+    train = pd.concat([window, labelled.iloc[:-held][columns]], ignore_index=True)
+    if retrain["recent_rows"]:
+        train = train.iloc[-retrain["recent_rows"]:]
+    parts = {"train": train,
+             "test": labelled.iloc[-held:][columns], "production": parts["production"]}
+    return enrich(parts, feats), quirks
+
+
+LABELLED_COLUMNS = ["prediction_id", "dataset", "udi", *F.INPUT_COLUMNS, F.LABEL]
+
+
+def read_labelled(path: Path) -> pd.DataFrame:
+    """Labelled production rows written by retrain: the columns it promises, labels 0/1."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ClockworkError(f"{path}: not a readable CSV: {str(exc).splitlines()[0]}") from None
+    missing = [c for c in LABELLED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ClockworkError(f"{path}: missing column(s): {', '.join(missing)}")
+    if frame.empty or not frame[F.LABEL].isin([0, 1]).all() or not frame["type"].isin(F.TYPES).all():
+        raise ClockworkError(f"{path}: needs at least one row, labels 0/1 and Type in L/M/H")
+    return frame
+
+
+def find_version(paths: dict, key: str) -> str | None:
+    """The existing data version with this identity key, if any."""
+    for version in data_versions(paths):
+        if read_data_meta(paths, version)["key"] == key:
+            return version
+    return None
+
+
+def _write_version(paths: dict, version: str, parts: dict[str, pd.DataFrame]) -> dict:
+    """Write each version directory in a temp dir beside it, then rename it into place."""
+    targets = data_split_paths(paths, version)
+    for directory in {t.parent for t in targets.values()}:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{version}."))
+        try:
+            for name, target in targets.items():
+                if target.parent == directory:
+                    parts[name].to_csv(staging / target.name, index=False)
+            staging.rename(directory)
+        except BaseException:
+            remove_stale(staging)
+            raise
+    return {
+        name: {
+            "path": relative(target),
+            "sha256": sha256_file(target),
+            "rows": len(parts[name]),
+            "label_rate": round(F.failure_rate(parts[name][F.LABEL]), 6),
+        }
+        for name, target in targets.items()
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, help="pointer file naming the current data version (written only on change)")
+    parser.add_argument("--extra", type=Path, help="labelled production rows to add (make retrain passes these)")
+    args = parser.parse_args(argv)
+    params = load_params(sections=PARAMS)
+    paths, data, feats = params["paths"], params["data"], params["features"]
+    raw = repo_path(paths["raw"])
+    raw_sha = sha256_file(raw)
+    if raw_sha != data["raw_sha256"]:
+        raise ClockworkError(f"{raw}: sha256 {raw_sha} differs from data.raw_sha256 {data['raw_sha256']}; the raw file is immutable")
+    frame = read_raw(raw)
+    validate_rows(frame, data["ranges"], raw)
+    code = code_identity()
+    used = {"data": data, "features": feats}
+    identity = {"raw": raw_sha, "code": code["sha256"], "params": used}
+    extra = None
+    if args.extra:
+        labelled = read_labelled(args.extra)
+        used["retrain"] = params["retrain"]
+        extra = {"path": relative(args.extra), "sha256": sha256_file(args.extra), "rows": len(labelled),
+                 "frame": labelled}
+        identity["extra"] = extra["sha256"]
+    key = sha256_obj(identity)
+    with locked(repo_path(paths["processed_dir"]) / ".lock"):
+        version = find_version(paths, key)
+        if version:
+            log.info("data version %s already holds these inputs; reusing it", version)
+        else:
+            version = _create(paths, frame, data, feats, raw_sha, code, used, key, extra)
+    if args.out:
+        write_if_changed(args.out, version + "\n")
+    print(version)
+    return 0
+
+
+def _create(paths: dict, frame: pd.DataFrame, data: dict, feats: dict, raw_sha: str, code: dict,
+            used: dict, key: str, extra: dict | None) -> str:
+    """Build a new data version; its metadata is written last, as the commit marker."""
+    version = next_version(data_versions(paths))
+    directories = {p.parent for p in data_split_paths(paths, version).values()}
+    # A run killed before its metadata landed leaves a version dir or a staging dir: clear them.
+    for directory in directories:
+        remove_stale(directory)
+        for staging in directory.parent.glob(".v*.*"):
+            remove_stale(staging)
+    if extra:
+        parts, quirks = build_retrain_splits(frame, data, feats, extra["frame"], used["retrain"])
+    else:
+        parts, quirks = build_splits(frame, data, feats)
+    inputs = {"raw": {"path": paths["raw"], "sha256": raw_sha, "rows": len(frame)}}
+    if extra:
+        inputs["production_labelled"] = {k: extra[k] for k in ("path", "sha256", "rows")}
+    try:
+        outputs = _write_version(paths, version, parts)
+        meta = {
+            "version": version,
+            "key": key,
+            "created_at": utc_now(),
+            "inputs": inputs,
+            "outputs": outputs,
+            "script": {"path": "scripts/pipeline/prepare.py", "sha256": code["files"]["scripts/pipeline/prepare.py"], "code": code},
+            "git": git_info(),
+            "params": used,
+            "params_sha256": sha256_obj(used),
+            "label_quirks": quirks,
+            "features": {"inputs": F.INPUT_COLUMNS, "derived": feats["derived"], "label": F.LABEL},
+        }
+        write_json(data_meta_path(paths, version), meta, "data_version")
+    except BaseException:  # a failed or interrupted version leaves nothing behind
+        for directory in directories:
+            remove_stale(directory)
+        raise
+    files = " ".join(f"{n}={o['path']}:{o['sha256'][:12]}:{o['rows']}rows" for n, o in outputs.items())
+    append_line(repo_path(paths["manifest"]),
+                f"{version} {meta['created_at']} script=scripts/pipeline/prepare.py:{meta['script']['sha256'][:12]} "
+                f"commit={(meta['git']['commit'] or 'none')[:12]}{'+dirty' if meta['git']['dirty'] else ''} "
+                f"params={meta['params_sha256'][:12]} input={paths['raw']}:{raw_sha[:12]}"
+                + (f" production_labelled={extra['path']}:{extra['sha256'][:12]}:{extra['rows']}rows" if extra else "")
+                + f" {files}")
+    log.info("created data version %s (%s)", version, files)
+    return version
+
+
+if __name__ == "__main__":
+    cli(main)

@@ -1,0 +1,40 @@
+"""`make promote`, `make rollback` and `make registry`: move the production alias by hand, or show it.
+
+Every move is a registry transaction (locked, atomic, appended to the history with the reason
+and who made it); a running server follows the alias within deployment.reload_interval_s.
+
+  python -m scripts.pipeline.release promote VERSION [--reason TEXT] [--force]
+  python -m scripts.pipeline.release rollback [--reason TEXT]
+  python -m scripts.pipeline.release show
+"""
+from __future__ import annotations
+
+import argparse
+
+from scripts.core import registry as R
+from scripts.core.config import cli, load_params
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    pro = sub.add_parser("promote", help="make VERSION the production model")
+    pro.add_argument("version")
+    pro.add_argument("--reason", default="manual promotion")
+    pro.add_argument("--force", action="store_true", help="promote a version that failed its gates")
+    rol = sub.add_parser("rollback", help="return to the previous production model")
+    rol.add_argument("--reason", default="manual rollback")
+    sub.add_parser("show", help="print the registry")
+    args = parser.parse_args(argv)
+    paths = load_params()["paths"]
+    if args.command == "promote":
+        print(R.promote(paths, args.version, args.reason, args.force))
+    elif args.command == "rollback":
+        print(R.rollback(paths, args.reason))
+    else:
+        print(R.table(paths))
+    return 0
+
+
+if __name__ == "__main__":
+    cli(main)

@@ -1,0 +1,112 @@
+"""`make retrain`: answer a monitor flag with a new model, through the same make pipeline.
+
+1. Without logs/retrain.flag (and without FORCE=1) it says so and exits 0.
+2. It joins the prediction log with the labels received so far into one immutable,
+   content-addressed file of labelled production rows (data/production/labelled/<sha>.csv).
+3. It runs `make train EXTRA=<that file>`: prepare builds a new data version (training
+   window + older labelled rows to train on, the most recent labelled rows as the holdout),
+   then train, evaluate and register run as always. No stage code is repeated here.
+4. register has gated the candidate against production on that same holdout; only a
+   candidate that passed is promoted, and the running server hot-swaps to it.
+5. The flag is cleared after a promotion, and every attempt is recorded in
+   logs/retrain_events.jsonl with the monitor report that triggered it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+
+from scripts.core import features as F
+from scripts.core import registry as R
+from scripts.core.artifacts import read_pointer, relative
+from scripts.core.config import ClockworkError, cli, load_params, repo_path, validate
+from scripts.core.store import append_line, atomic_write_text, read_jsonl, sha256_bytes, utc_now
+
+log = logging.getLogger("clockwork.retrain")
+
+
+def labelled_rows(predictions: list[dict], labels: list[dict]) -> pd.DataFrame:
+    """Every prediction whose label has arrived, in log (time) order; a UDI served twice counts once,
+    at its latest prediction."""
+    by_id = {label["prediction_id"]: label for label in labels}
+    rows = []
+    for p in predictions:
+        label = by_id.get(p["prediction_id"])
+        if label is not None:
+            rows.append({"prediction_id": p["prediction_id"], "dataset": label["dataset"], "udi": label["udi"],
+                         **p["inputs"], F.LABEL: label["label"]})
+    frame = pd.DataFrame(rows, columns=["prediction_id", "dataset", "udi", *F.INPUT_COLUMNS, F.LABEL])
+    return frame.drop_duplicates("udi", keep="last").reset_index(drop=True)
+
+
+def write_labelled(directory: Path, frame: pd.DataFrame) -> Path:
+    """Store the rows under their own sha256: the same rows are the same file, never rewritten."""
+    text = frame.to_csv(index=False)
+    path = directory / f"{sha256_bytes(text.encode())[:16]}.csv"
+    if not path.exists():
+        atomic_write_text(path, text)
+    return path
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--force", action="store_true", help="retrain without a flag")
+    parser.add_argument("--pointer", type=Path, required=True, help="make's train pointer (names the candidate)")
+    parser.add_argument("--make", default=os.environ.get("MAKE", "make"))
+    args = parser.parse_args(argv)
+    params = load_params()
+    paths, settings = params["paths"], params["retrain"]
+    flag_path = repo_path(params["monitor"]["flag"])
+    flag = json.loads(flag_path.read_text()) if flag_path.exists() else None
+    if flag is None and not args.force:
+        print(f"no retrain flag ({params['monitor']['flag']}): nothing to do (FORCE=1 retrains anyway)")
+        return 0
+    labelled = labelled_rows(read_jsonl(repo_path(params["deployment"]["predictions_log"])),
+                             read_jsonl(repo_path(params["replay"]["labels_log"])))
+    if len(labelled) < 2:
+        raise ClockworkError(f"{params['replay']['labels_log']}: {len(labelled)} labelled predictions; nothing to retrain on")
+    extra = write_labelled(repo_path(settings["labelled_dir"]), labelled)
+    before = R.load(paths)["aliases"]["production"]
+    counts = ", ".join(f"{k}: {v}" for k, v in labelled["dataset"].value_counts().sort_index().items())
+    print(f"retrain: {len(labelled)} labelled production rows ({counts}) -> {relative(extra)}")
+    done = subprocess.run([args.make, "--no-print-directory", "train", f"EXTRA={relative(extra)}"], cwd=repo_path("."))
+    if done.returncode:
+        raise ClockworkError(f"make train EXTRA={relative(extra)} failed (exit {done.returncode}); the flag is kept")
+    candidate = read_pointer(args.pointer)
+    entry = R.load(paths)["versions"][candidate]
+    promoted = False
+    if candidate == before:
+        outcome = f"candidate {candidate} is already the production model"
+    elif entry["status"] == "candidate":
+        print(R.promote(paths, candidate, f"retrain for monitor report {flag['report_id'] if flag else '(forced)'}"))
+        promoted, outcome = True, f"promoted {candidate} (was {before})"
+    else:
+        outcome = f"{candidate} not promoted: {R.describe_gates(entry['gates'])}"
+    event = {
+        "time": utc_now(), "report_id": flag["report_id"] if flag else None, "flag": flag, "forced": flag is None,
+        "labelled_data": {"path": relative(extra), "sha256": sha256_bytes(extra.read_bytes()), "rows": len(labelled),
+                          "datasets": {str(k): int(v) for k, v in labelled["dataset"].value_counts().items()}},
+        "data_version": entry["data_version"], "candidate": candidate, "production_before": before,
+        "candidate_metrics": entry["metrics"], "production_metrics": entry["gates"]["production_metrics"],
+        "gates": entry["gates"], "promoted": promoted,
+        "production_after": R.load(paths)["aliases"]["production"],
+    }
+    validate(event, "retrain_event", settings["events_log"])
+    append_line(repo_path(settings["events_log"]), json.dumps(event, sort_keys=True, separators=(",", ":")))
+    if promoted and flag_path.exists():
+        flag_path.unlink()
+    print(f"retrain: {outcome}")
+    if entry["gates"]["production_metrics"]:
+        c, p = entry["metrics"], entry["gates"]["production_metrics"]
+        print(f"  on the holdout: candidate F1 {c['f1']} error {c['error_rate']} | production F1 {p['f1']} error {p['error_rate']}")
+    return 0
+
+
+if __name__ == "__main__":
+    cli(main)

@@ -1,0 +1,122 @@
+"""`make simulate`: build the "Day 2" datasets from the production window, each a data version.
+
+A dataset is a row range of the production window, optionally with sensor drift: a scale
+and a bias on chosen columns, from a chosen row on, for a chosen share of rows. Labels stay
+those of the physical truth: a drifting sensor changes what the model sees, not whether the
+machine failed. Identity = hash(source production file, the dataset's params, the code),
+so rerunning reuses versions, like prepare.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scripts.core import features as F
+from scripts.core.artifacts import read_data_meta, read_pointer, relative
+from scripts.core.config import ClockworkError, cli, load_params, repo_path
+from scripts.core.store import (
+    append_line,
+    atomic_write_text,
+    code_identity,
+    existing_versions,
+    git_info,
+    locked,
+    next_version,
+    read_json,
+    sha256_file,
+    sha256_obj,
+    utc_now,
+    write_if_changed,
+    write_json,
+)
+
+log = logging.getLogger("clockwork.simulate")
+# The params sections this stage reads; its Makefile rule is stamped on exactly these.
+PARAMS = ("paths", "simulation")
+COLUMNS = ["udi", "product_id", *F.INPUT_COLUMNS, F.LABEL, "drifted"]
+
+
+def simulate(production: pd.DataFrame, spec: dict, drift: dict) -> pd.DataFrame:
+    """One dataset: a row range of the production window, drifted if the spec says so. Pure."""
+    start, end = spec["rows"]
+    if not 0 <= start < end <= len(production):
+        raise ClockworkError(f"simulation.datasets: rows {spec['rows']} outside the {len(production)}-row production window")
+    frame = production.iloc[start:end].reset_index(drop=True).copy()
+    frame["drifted"] = 0
+    if spec["drift"]:
+        rng = np.random.default_rng(drift["seed"])
+        affected = np.arange(len(frame)) >= drift["from_row"]
+        affected &= rng.random(len(frame)) < drift["fraction"]
+        for column, change in drift["columns"].items():
+            values = frame[column].astype("float64")
+            frame[column] = np.where(affected, values * change["scale"] + change["bias"], values)
+        frame["drifted"] = affected.astype(int)
+    return frame[COLUMNS]
+
+
+def dataset_dir(paths: dict, name: str) -> Path:
+    return repo_path(paths["production_dir"]) / "simulated" / name
+
+
+def build(paths: dict, name: str, frame: pd.DataFrame, key: str, source: dict, used: dict, code: dict) -> str:
+    """Reuse the version with this key, or write a new one (csv first, metadata last)."""
+    directory = dataset_dir(paths, name)
+    with locked(directory / ".lock"):
+        for version in existing_versions(directory, "{v}.json"):
+            if read_json(directory / f"{version}.json", "simulated_dataset")["key"] == key:
+                return version
+        version = next_version(existing_versions(directory, "{v}.json"))
+        csv_path = directory / f"{version}.csv"
+        atomic_write_text(csv_path, frame.to_csv(index=False))
+        meta = {
+            "dataset": name, "version": version, "key": key, "created_at": utc_now(),
+            "inputs": {"production": source},
+            "output": {"path": relative(csv_path), "sha256": sha256_file(csv_path), "rows": len(frame),
+                       "label_rate": round(F.failure_rate(frame[F.LABEL]), 6), "drifted_rows": int(frame["drifted"].sum())},
+            "params": used, "code": code, "git": git_info(),
+        }
+        write_json(directory / f"{version}.json", meta, "simulated_dataset")
+        append_line(repo_path(paths["manifest"]),
+                    f"simulated/{name}/{version} {meta['created_at']} script=scripts/pipeline/simulate.py:"
+                    f"{code['files']['scripts/pipeline/simulate.py'][:12]} params={sha256_obj(used)[:12]} "
+                    f"input={source['path']}:{source['sha256'][:12]} output={meta['output']['path']}:"
+                    f"{meta['output']['sha256'][:12]}:{len(frame)}rows drifted={meta['output']['drifted_rows']}")
+        log.info("created simulated dataset %s %s (%d rows, %d drifted)", name, version, len(frame), meta["output"]["drifted_rows"])
+        return version
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, required=True, help="pointer file naming the data version (from prepare)")
+    parser.add_argument("--out", type=Path, help="pointer file: dataset name -> version (written only on change)")
+    args = parser.parse_args(argv)
+    params = load_params(sections=PARAMS)
+    paths, simulation = params["paths"], params["simulation"]
+    data_meta = read_data_meta(paths, read_pointer(args.data))
+    record = data_meta["outputs"]["production"]
+    production_path = repo_path(record["path"])
+    if sha256_file(production_path) != record["sha256"]:
+        raise ClockworkError(f"{record['path']}: sha256 differs from data version {data_meta['version']}")
+    production = pd.read_csv(production_path)
+    code = code_identity()
+    built = {}
+    for name, spec in simulation["datasets"].items():
+        used = {"dataset": spec, "drift": simulation["drift"] if spec["drift"] else None}
+        key = sha256_obj({"source": record["sha256"], "params": used, "code": code["sha256"]})
+        version = build(paths, name, simulate(production, spec, simulation["drift"]), key,
+                        {"path": record["path"], "sha256": record["sha256"], "rows": record["rows"],
+                         "data_version": data_meta["version"]}, used, code)
+        built[name] = relative(dataset_dir(paths, name) / f"{version}.csv")
+        print(f"{name}: {built[name]}")
+    if args.out:
+        write_if_changed(args.out, json.dumps(built, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    cli(main)

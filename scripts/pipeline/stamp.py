@@ -1,0 +1,87 @@
+"""Hash stamps for make: rewrite a stamp only when the content hash changes (the filechk idiom).
+
+GNU make re-stats a target after its recipe, so a stamp left untouched rebuilds nothing
+downstream: a `touch`, an edited comment or reordered keys in params.yaml cost one hash
+pass and no rebuild. Imports only the standard library and yaml (jsonschema only when
+params.yaml changed), because this runs whenever an input's mtime moves.
+
+  python -m scripts.pipeline.stamp file SRC STAMP
+  python -m scripts.pipeline.stamp same SRC STAMP      (exit 0 if STAMP holds SRC's sha256)
+  python -m scripts.pipeline.stamp params PARAMS STAMP_DIR MAKE_INCLUDE
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from scripts.core.config import cli, experiment_params, load_params
+from scripts.core.store import sha256_file, sha256_obj, write_if_changed
+
+log = logging.getLogger("clockwork.stamp")
+
+
+def stamp_file(source: Path, stamp: Path) -> bool:
+    """Stamp one input file with its sha256; True when an existing stamp changed."""
+    existed = stamp.exists()
+    return write_if_changed(stamp, sha256_file(source) + "\n") and existed
+
+
+def section_hashes(params: dict) -> dict[str, str]:
+    """sha256 of each params section in canonical form: comments and key order don't count.
+
+    Each experiment gets its own entry (exp-NAME: its effective model section), so editing one
+    experiment, or adding one, leaves the others' stamps and make targets untouched."""
+    hashes = {section: sha256_obj(value) for section, value in params.items()}
+    for name in params["experiments"]["grid"]:
+        hashes[f"exp-{name}"] = sha256_obj(experiment_params(params, name)["model"])
+    return hashes
+
+
+def make_include(params: dict) -> str:
+    """The make variables the Makefile needs from params.yaml (a generated include)."""
+    return ("# generated from params.yaml by scripts/pipeline/stamp.py; do not edit\n"
+            f"RAW := {params['paths']['raw']}\n"
+            f"EXPERIMENTS := {' '.join(params['experiments']['grid'])}\n")
+
+
+def stamp_params(source: Path, stamp_dir: Path, include: Path) -> list[str]:
+    """Validate params.yaml, then write one stamp per section and the make include, each only on change."""
+    params = load_params(source)
+    changed = []
+    for section, digest in section_hashes(params).items():
+        stamp = stamp_dir / f"params-{section}.sha"
+        existed = stamp.exists()
+        if write_if_changed(stamp, digest + "\n") and existed:
+            changed.append(section)
+    write_if_changed(include, make_include(params))
+    return changed
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="kind", required=True)
+    one = sub.add_parser("file")
+    one.add_argument("source", type=Path)
+    one.add_argument("stamp", type=Path)
+    same = sub.add_parser("same")
+    same.add_argument("source", type=Path)
+    same.add_argument("stamp", type=Path)
+    many = sub.add_parser("params")
+    many.add_argument("source", type=Path)
+    many.add_argument("stamp_dir", type=Path)
+    many.add_argument("include", type=Path)
+    args = parser.parse_args(argv)
+    if args.kind == "same":
+        return 0 if args.stamp.exists() and args.stamp.read_text().strip() == sha256_file(args.source) else 1
+    if args.kind == "file":
+        if stamp_file(args.source, args.stamp):
+            log.info("changed: %s", args.source)
+    else:
+        for section in stamp_params(args.source, args.stamp_dir, args.include):
+            log.info("changed: %s section '%s'", args.source, section)
+    return 0
+
+
+if __name__ == "__main__":
+    cli(main)

@@ -1,0 +1,150 @@
+"""Pure request handling for the prediction service: parse, validate, normalise.
+
+Three protocols carry the same readings: Clockwork's own /predict, the Open Inference
+Protocol (KServe v2) and the MLflow scoring server's /invocations. Each body is turned
+into a list of validated readings with snake_case names, or a RequestError that names
+the offending field. No sockets, no files: the route groups do the I/O.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from scripts.core import features as F
+from scripts.core.config import load_schema
+from scripts.serving.web import RequestError
+
+# The raw CSV's column names are accepted as aliases of the snake_case fields.
+ALIASES = {raw: snake for raw, snake in F.RAW_COLUMNS.items() if snake in F.INPUT_COLUMNS or snake == "udi"}
+NUMBER_TYPES = {"FP64", "FP32", "INT64", "INT32"}
+
+
+def _path(parts: list) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class Requests:
+    """Validators for every request shape, with the plausible ranges from params filled in."""
+
+    def __init__(self, ranges: dict, max_batch: int):
+        import jsonschema
+
+        schema = copy.deepcopy(load_schema("requests"))
+        for column, (low, high) in ranges.items():
+            schema["$defs"]["reading"]["properties"][column].update({"minimum": low, "maximum": high})
+        self.max_batch = max_batch
+        self.schema = schema  # what is validated is what /openapi.json publishes
+        self.validators = {
+            name: jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{name}"})
+            for name in schema["$defs"]
+        }
+
+    def check(self, name: str, doc: Any, where: list) -> None:
+        """Validate doc against one definition; the first error becomes a 400 naming its field."""
+        errors = sorted(self.validators[name].iter_errors(doc), key=lambda e: len(e.absolute_path))
+        if not errors:
+            return
+        error = errors[0]
+        location = where + list(error.absolute_path)
+        if error.validator == "additionalProperties":
+            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            return self._fail(location + extra[:1], "unknown field")
+        if error.validator == "required":
+            missing = [k for k in error.validator_value if k not in error.instance]
+            return self._fail(location + missing[:1], "missing required field")
+        self._fail(location, error.message)
+
+    @staticmethod
+    def _fail(location: list, reason: str) -> None:
+        raise RequestError(400, _path(location) or "body", reason)
+
+    def reading(self, obj: Any, where: list) -> dict:
+        """One reading: aliases resolved, then checked (types, Type values, ranges, no unknown fields)."""
+        if not isinstance(obj, dict):
+            self._fail(where, "a reading must be a JSON object")
+        out: dict[str, Any] = {}
+        for key, value in obj.items():
+            name = ALIASES.get(key, key)
+            if name in out:
+                self._fail(where + [key], f"given twice (as {name} and an alias)")
+            out[name] = value
+        self.check("reading", out, where)
+        return out
+
+    def batch_size(self, n: int, field: str) -> None:
+        if n > self.max_batch:
+            raise RequestError(413, field, f"{n} readings exceed the limit of {self.max_batch} per request")
+
+    def predict(self, body: Any) -> tuple[list[dict], bool]:
+        """/predict: one reading, or {"instances": [...]}; returns (readings, is_batch)."""
+        if isinstance(body, dict) and "instances" in body:
+            if isinstance(body["instances"], list):
+                self.batch_size(len(body["instances"]), "instances")
+            self.check("predict_batch", body, [])
+            return [self.reading(r, ["instances", i]) for i, r in enumerate(body["instances"])], True
+        return [self.reading(body, [])], False
+
+    def invocations(self, body: Any) -> list[dict]:
+        """MLflow scoring protocol: dataframe_split, dataframe_records or instances."""
+        if not isinstance(body, dict) or len(body) != 1:
+            self._fail([], "expected exactly one of dataframe_split, dataframe_records, instances")
+        kind = next(iter(body))
+        if kind not in ("dataframe_split", "dataframe_records", "instances"):
+            self._fail([kind], "unknown field (expected dataframe_split, dataframe_records or instances)")
+        if kind == "dataframe_split":
+            self.check("dataframe_split", body, [])
+            split = body["dataframe_split"]
+            self.batch_size(len(split["data"]), "dataframe_split.data")
+            rows = []
+            for i, row in enumerate(split["data"]):
+                if len(row) != len(split["columns"]):
+                    self._fail([kind, "data", i], f"has {len(row)} values for {len(split['columns'])} columns")
+                rows.append(dict(zip(split["columns"], row, strict=True)))
+            return [self.reading(r, [kind, "data", i]) for i, r in enumerate(rows)]
+        if isinstance(body[kind], list):
+            self.batch_size(len(body[kind]), kind)
+        self.check(kind, body, [])
+        return [self.reading(r, [kind, i]) for i, r in enumerate(body[kind])]
+
+    def infer(self, body: Any) -> list[dict]:
+        """Open Inference Protocol: one named tensor per feature column, shape [n] or [n, 1]."""
+        self.check("infer", body, [])
+        columns: dict[str, list] = {}
+        n = None
+        for i, tensor in enumerate(body["inputs"]):
+            where = ["inputs", i]
+            name = ALIASES.get(tensor["name"], tensor["name"])
+            if name not in F.INPUT_COLUMNS:
+                self._fail(where + ["name"], f"unknown input {tensor['name']!r} (expected {', '.join(F.INPUT_COLUMNS)})")
+            if name in columns:
+                self._fail(where + ["name"], f"input {name!r} given twice")
+            wanted = "BYTES" if name == "type" else "a number type (FP64, FP32, INT64, INT32)"
+            if (name == "type") != (tensor["datatype"] == "BYTES") or (name != "type" and tensor["datatype"] not in NUMBER_TYPES):
+                self._fail(where + ["datatype"], f"{tensor['datatype']} for {name}: expected {wanted}")
+            shape = tensor["shape"]
+            if len(shape) == 2 and shape[1] != 1:
+                self._fail(where + ["shape"], f"{shape}: expected [n] or [n, 1]")
+            data = [x[0] if isinstance(x, list) and len(x) == 1 else x for x in tensor["data"]]
+            if len(data) != shape[0]:
+                self._fail(where + ["data"], f"{len(data)} values for shape {shape}")
+            if n is not None and shape[0] != n:
+                self._fail(where + ["shape"], f"{shape[0]} rows, but other inputs have {n}")
+            n = shape[0]
+            self.batch_size(n, _path(where + ["shape"]))
+            columns[name] = data
+        missing = [c for c in F.INPUT_COLUMNS if c not in columns]
+        if missing:
+            self._fail(["inputs"], f"missing input {missing[0]!r}")
+        rows = [{c: columns[c][k] for c in F.INPUT_COLUMNS} for k in range(n or 0)]
+        if not rows:
+            self._fail(["inputs"], "no rows")
+        readings = []
+        for k, row in enumerate(rows):
+            try:
+                readings.append(self.reading(row, []))
+            except RequestError as exc:  # name the tensor and the row: inputs.torque_nm[3]
+                raise RequestError(exc.status, f"inputs.{exc.field}[{k}]", exc.reason) from None
+        return readings

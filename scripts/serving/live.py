@@ -1,0 +1,130 @@
+"""The live model of one worker process, following the registry's production alias.
+
+Each gunicorn worker loads the model that models/registry.json marks `production` (sha256
+checked before unpickling) and watches the registry. When the alias moves, the new model is
+loaded beside the old one and swapped in with one reference assignment, so in-flight requests
+finish on the model they started with and none is dropped. A model that fails its checks is
+refused and the old one keeps serving. Every start, swap, refusal and stop is one row in the
+deployment log.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scripts.core import registry as R
+from scripts.core.artifacts import load_model, read_card
+from scripts.core.config import ClockworkError, repo_path, validate
+from scripts.core.store import append_csv_row, utc_now
+from scripts.serving.fastpath import FastForest
+
+log = logging.getLogger("clockwork.serve")
+DEPLOYMENT_COLUMNS = ["time", "event", "model_version", "model_sha256", "data_version", "git_commit",
+                      "host_port", "pid", "detail"]
+
+
+@dataclass(frozen=True)
+class LiveModel:
+    """One loaded model version; swapped as a whole, never mutated."""
+    version: str
+    card: dict
+    pipeline: Any
+    threshold: float
+    loaded_at: str
+    fast: FastForest | None = None  # the exact fast path, when the Pipeline's shape allows it
+
+
+class DeploymentLog:
+    """Rows of logs/deployment_log.csv: which model was live where, and when."""
+
+    def __init__(self, path: Path, host_port: str):
+        self.path, self.host_port = path, host_port
+
+    def write(self, event: str, card: dict | None, detail: str = "") -> None:
+        row = {
+            "time": utc_now(), "event": event,
+            "model_version": card["version"] if card else None,
+            "model_sha256": card["artifact"]["sha256"] if card else None,
+            "data_version": card["data"]["version"] if card else None,
+            "git_commit": card["git"]["commit"] if card else None,
+            "host_port": self.host_port, "pid": os.getpid(), "detail": detail,
+        }
+        validate(row, "deployment_event", str(self.path))
+        append_csv_row(self.path, DEPLOYMENT_COLUMNS, row)
+
+
+class ModelHolder:
+    """The live model of this process, following the registry's production alias."""
+
+    def __init__(self, paths: dict, threshold: float | str, events: DeploymentLog):
+        self.paths, self.threshold, self.events = paths, threshold, events
+        self.live: LiveModel | None = None
+        self._seen: tuple | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def _registry_signature(self) -> tuple | None:
+        try:
+            stat = repo_path(self.paths["registry"]).stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+    def refresh(self) -> bool:
+        """Load the production model if the alias moved; True if a model was swapped in."""
+        with self._lock:
+            signature = self._registry_signature()
+            if signature is not None and signature == self._seen:
+                return False
+            self._seen = signature
+            try:
+                registry = R.load(self.paths)
+            except ClockworkError as exc:
+                log.error("registry unreadable, keeping the current model: %s", exc)
+                self.events.write("refused", self.live.card if self.live else None, f"registry: {exc}")
+                return False
+            version = registry["aliases"]["production"]
+            if version is None or (self.live and self.live.version == version):
+                return False
+            try:
+                card = read_card(self.paths, version)
+                if card["artifact"]["sha256"] != registry["versions"][version]["sha256"]:
+                    raise ClockworkError(f"model {version}: card sha256 differs from the registry's")
+                pipeline = load_model(card)
+            except ClockworkError as exc:
+                log.error("refusing model %s, keeping %s: %s", version, self.live and self.live.version, exc)
+                self.events.write("refused", read_card_quietly(self.paths, version), str(exc))
+                return False
+            threshold = card["threshold"] if self.threshold == "model" else float(self.threshold)
+            previous = self.live
+            self.live = LiveModel(version, card, pipeline, threshold, utc_now(), FastForest.compile(pipeline))
+            self.events.write("swap" if previous else "start", card,
+                              f"from {previous.version}" if previous else "model loaded")
+            log.info("serving model %s%s", version, f" (was {previous.version})" if previous else "")
+            return True
+
+    def watch(self, interval: float) -> None:
+        """Check the registry every interval seconds in a daemon thread."""
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.refresh()
+                except Exception:  # the watcher must outlive any one bad check
+                    log.exception("registry check failed")
+        threading.Thread(target=loop, name="registry-watch", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.events.write("stop", self.live.card if self.live else None, "worker exiting")
+
+
+def read_card_quietly(paths: dict, version: str) -> dict | None:
+    """A card for a log row about a refused model; None if even the card is unreadable."""
+    try:
+        return read_card(paths, version)
+    except ClockworkError:
+        return None

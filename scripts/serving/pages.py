@@ -1,0 +1,90 @@
+"""The dashboard, the compare page and the read-only /api/... routes, on the prediction service.
+
+The data and the HTML come from scripts/inspect (dashboard.py, views.py); these handlers only
+check what a client names (version numbers and report ids, against a pattern, then looked up)
+and answer. No client-supplied path ever reaches the file system.
+"""
+from __future__ import annotations
+
+import bottle
+
+from scripts.core import registry as R
+from scripts.core.artifacts import MODEL_CARD, data_versions, model_path, read_card, read_data_meta
+from scripts.core.config import repo_path
+from scripts.core.store import read_jsonl
+from scripts.inspect import views
+from scripts.inspect.dashboard import REPORT_ID, VERSION, Problems, collect, compare_view, lineage, read_csv_rows, read_report, served_link
+from scripts.serving.context import Context
+from scripts.serving.web import RequestError, html, json_app
+
+
+def parse_versions(query: str | None, limit: int) -> list[str]:
+    """`v1,v3` -> ['v1', 'v3']; a 400 naming the problem otherwise."""
+    if not query:
+        raise RequestError(400, "versions", "missing (use ?versions=v1,v2)")
+    versions = [v.strip() for v in query.split(",") if v.strip()]
+    bad = [v for v in versions if not VERSION.match(v)]
+    if bad:
+        raise RequestError(400, "versions", f"{bad[0][:40]!r} is not a version like v3")
+    versions = list(dict.fromkeys(versions))
+    if not 1 <= len(versions) <= limit:
+        raise RequestError(400, "versions", f"give 1 to {limit} versions, not {len(versions)}")
+    return versions
+
+
+def card_of(paths: dict, version: str) -> dict:
+    """An evaluated model's card, or a 404 (a corrupt card is the server's problem: a logged 500)."""
+    if not VERSION.match(version) or not model_path(paths, version, MODEL_CARD).exists():
+        raise RequestError(404, "version", f"no evaluated model {version[:40]!r}")
+    return read_card(paths, version)
+
+
+def report_named(params: dict, report_id: str) -> dict:
+    """A monitor report by id, or the latest; a 404 if there is none."""
+    if report_id == "latest":
+        runs = read_csv_rows(repo_path(params["monitor"]["monitor_log"]))
+        if not runs:
+            raise RequestError(404, "report", "no monitor report yet (make monitor)")
+        report_id = runs[-1]["report_id"]
+    if not REPORT_ID.match(report_id) or not (repo_path(params["monitor"]["reports_dir"]) / f"{report_id}.json").exists():
+        raise RequestError(404, "report", f"no monitor report {report_id[:40]!r}")
+    return read_report(params, report_id)
+
+
+def routes(ctx: Context) -> bottle.Bottle:
+    app, params, reply = json_app(ctx.reply), ctx.params, ctx.reply
+    paths, title = params["paths"], params["dashboard"]["title"]
+
+    @app.get("/")
+    def dashboard_page() -> str:
+        return html(views.dashboard_html(collect(params), served_link, title))
+
+    @app.get("/compare")
+    def compare_page() -> str:
+        versions = parse_versions(bottle.request.query.get("versions"), params["dashboard"]["compare_max"])
+        for version in versions:
+            card_of(paths, version)
+        return html(views.compare_html(compare_view(params, versions), served_link, f"{title}: compare"))
+
+    app.get("/api/dashboard", callback=lambda: reply(200, collect(params)))
+    app.get("/api/registry", callback=lambda: reply(200, R.load(paths)))
+    app.get("/api/models/<version>", callback=lambda version: reply(200, card_of(paths, version)))
+    app.get("/api/monitor", callback=lambda: reply(200, {"runs": read_csv_rows(repo_path(params["monitor"]["monitor_log"]))}))
+    app.get("/api/monitor/<report_id>", callback=lambda report_id: reply(200, report_named(params, report_id)))
+    app.get("/api/deployments",
+            callback=lambda: reply(200, {"events": read_csv_rows(repo_path(params["deployment"]["deployment_log"]))}))
+    app.get("/api/experiments", callback=lambda: reply(200, {"metric": params["experiments"]["metric"],
+                                                            "runs": read_jsonl(repo_path(paths["experiments_log"]))}))
+
+    @app.get("/api/data/<version>")
+    def api_data(version: str) -> str:
+        if not VERSION.match(version) or version not in data_versions(paths):
+            raise RequestError(404, "version", f"no data version {version[:40]!r}")
+        return reply(200, read_data_meta(paths, version))
+
+    @app.get("/api/lineage")
+    def api_lineage() -> str:
+        problems = Problems()
+        return reply(200, {**lineage(paths, R.load(paths), problems.attempt), "problems": problems})
+
+    return app

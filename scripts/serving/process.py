@@ -1,0 +1,157 @@
+"""The server process: check the model before binding, run gunicorn, start and stop it in the background.
+
+Used by `make serve`, `make serve-bg` and `make stop` (serve.py), and by the benchmarks.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from scripts.core import registry as R
+from scripts.core.config import ClockworkError, repo_path
+from scripts.core.store import sha256_file
+from scripts.serving.app import create_app
+from scripts.serving.live import DeploymentLog, ModelHolder
+
+log = logging.getLogger("clockwork.serve")
+
+
+def preflight(paths: dict) -> dict:
+    """Before binding a port: a production model must exist and its file must match its sha256."""
+    registry, card = R.production_card(paths, "serve")
+    version = card["version"]
+    on_disk = sha256_file(repo_path(card["artifact"]["path"]))
+    if on_disk != card["artifact"]["sha256"] or on_disk != registry["versions"][version]["sha256"]:
+        raise ClockworkError(f"{card['artifact']['path']}: sha256 {on_disk[:16]}... differs from the one registered for "
+                             f"{version}; refusing to serve it")
+    return card
+
+
+def run_foreground(params: dict, options: dict) -> int:
+    """Run gunicorn in this process until SIGTERM/SIGINT."""
+    from gunicorn.app.base import BaseApplication
+
+    deployment, paths = params["deployment"], params["paths"]
+    metrics_dir = repo_path(deployment["metrics_dir"])
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):  # counters of a previous run
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    host_port = f"{options['host']}:{options['port']}"
+    state: dict[str, ModelHolder] = {}
+
+    def load_app() -> Any:
+        holder = ModelHolder(paths, deployment["threshold"], DeploymentLog(repo_path(deployment["deployment_log"]), host_port))
+        holder.refresh()
+        holder.watch(deployment["reload_interval_s"])
+        state["holder"] = holder
+        return create_app(params, holder)
+
+    def worker_exit(server: Any, worker: Any) -> None:
+        if "holder" in state:
+            state["holder"].stop()
+
+    def child_exit(server: Any, worker: Any) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+    settings = {
+        "bind": host_port, "workers": options["workers"], "worker_class": options["worker_class"], "threads": deployment["threads"],
+        "timeout": deployment["timeout_s"], "graceful_timeout": deployment["timeout_s"], "keepalive": 5,
+        "pidfile": str(repo_path(deployment["pid_file"])), "accesslog": None, "errorlog": "-", "loglevel": "info",
+        "proc_name": "clockwork-serve", "worker_exit": worker_exit, "child_exit": child_exit,
+        "limit_request_line": 8190, "limit_request_fields": 100,
+    }
+    if Path("/dev/shm").is_dir():  # gunicorn's heartbeat file: on a disk-backed dir its fchmod can stall
+        settings["worker_tmp_dir"] = "/dev/shm"
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return load_app()
+
+    Server().run()
+    return 0
+
+
+def wait_ready(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> bool:
+    """Poll /ready until it answers 200, the server process dies, or time runs out."""
+    import http.client
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            connection = http.client.HTTPConnection(host, port, timeout=2)
+            connection.request("GET", "/ready")
+            if connection.getresponse().status == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def read_pid(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def start_background(params: dict, options: dict) -> int:
+    """Start the server as a detached process and return once it is ready."""
+    deployment = params["deployment"]
+    pid_file, server_log = repo_path(deployment["pid_file"]), repo_path(deployment["server_log"])
+    running = read_pid(pid_file)
+    if running:
+        raise ClockworkError(f"{deployment['pid_file']}: a server is already running (pid {running}); make stop first")
+    with socket.socket() as probe:
+        if probe.connect_ex((options["host"], options["port"])) == 0:
+            raise ClockworkError(f"deployment.port: {options['host']}:{options['port']} is already in use")
+    server_log.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "scripts.serving.serve", "--host", options["host"], "--port", str(options["port"]),
+               "--workers", str(options["workers"]), "--worker-class", options["worker_class"]]
+    with open(server_log, "ab") as out:
+        proc = subprocess.Popen(command, cwd=repo_path("."), stdout=out, stderr=out, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    if not wait_ready(options["host"], options["port"], deployment["ready_timeout_s"], proc):
+        proc.terminate()
+        tail = server_log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+        raise ClockworkError(f"server did not become ready; last line of {deployment['server_log']}: {tail[0]}")
+    print(f"serving http://{options['host']}:{options['port']} (pid {proc.pid}, log {deployment['server_log']})")
+    return 0
+
+
+def stop_background(params: dict) -> int:
+    """SIGTERM the background server and wait until it has exited."""
+    deployment = params["deployment"]
+    pid_file = repo_path(deployment["pid_file"])
+    pid = read_pid(pid_file)
+    if pid is None:
+        print("no server running")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + deployment["timeout_s"] + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            print(f"stopped (pid {pid})")
+            return 0
+        time.sleep(0.1)
+    raise ClockworkError(f"pid {pid} did not exit after SIGTERM")

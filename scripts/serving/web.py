@@ -1,0 +1,124 @@
+"""HTTP plumbing every route group shares: JSON replies, request bodies and ids, and one Bottle
+plugin that turns a refused request into its JSON answer.
+
+Each route group builds its own Bottle app with json_app(), so the plugin applies to every route
+it declares (bottle keeps a merged route's owner, and with it the owner's plugins).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from typing import Any, Callable
+
+import bottle
+
+from scripts.core.config import ClockworkError
+
+log = logging.getLogger("clockwork.serve")
+JSON = "application/json"
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestError(Exception):
+    """A request the service refuses: an HTTP status, the field at fault, and why."""
+
+    def __init__(self, status: int, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.status, self.field, self.reason = status, field, reason
+
+    def body(self) -> dict:
+        return {"error": f"{self.field}: {self.reason}", "field": self.field}
+
+
+class Replies:
+    """Writes a JSON answer: status, content type, and the live model's version as a header."""
+
+    def __init__(self, holder: Any):
+        self.holder = holder
+
+    def __call__(self, status: int, doc: Any) -> str:
+        bottle.response.status = status
+        bottle.response.content_type = JSON
+        live = self.holder.live
+        if live:
+            bottle.response.set_header("X-Model-Version", live.version)
+        return json.dumps(doc)
+
+
+class JsonErrors:
+    """Bottle plugin: RequestError -> its JSON answer; any other ClockworkError -> a logged bare 500."""
+    name, api = "json_errors", 2
+
+    def __init__(self, reply: Callable[[int, Any], str]):
+        self.reply = reply
+
+    def apply(self, callback: Callable[..., Any], route: Any) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return callback(*args, **kwargs)
+            except RequestError as exc:
+                return self.reply(exc.status, exc.body())
+            except ClockworkError as exc:
+                log.error("request failed: %s", exc)
+                return self.reply(500, {"error": "internal error"})
+        return wrapper
+
+
+def error_page(res: bottle.HTTPError) -> str:
+    """Bottle's own errors (no route, wrong method, a crash) as JSON, never an HTML page or a traceback."""
+    bottle.response.content_type = JSON
+    reason = {404: "no such endpoint", 405: f"method not allowed (allowed: {res.headers.get('Allow', '')})"}
+    return json.dumps({"error": reason.get(res.status_code, res.body if isinstance(res.body, str) and res.body
+                                           and res.status_code < 500 else "internal error")})
+
+
+def json_app(reply: Callable[[int, Any], str]) -> bottle.Bottle:
+    """A Bottle app for one route group, with the JSON-errors plugin installed."""
+    app = bottle.Bottle()
+    app.install(JsonErrors(reply))
+    app.default_error_handler = error_page
+    return app
+
+
+def _no_constants(name: str) -> Any:
+    raise RequestError(400, "body", f"{name} is not allowed: numbers must be finite")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Decode a JSON body; NaN and Infinity (which Python's json accepts) are refused."""
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
+    except UnicodeDecodeError:
+        raise RequestError(400, "body", "not UTF-8") from None
+    except ValueError as exc:
+        raise RequestError(400, "body", f"not valid JSON: {exc}") from None
+
+
+def read_body(max_body: int) -> Any:
+    """The request's JSON body: application/json, at most max_body bytes, valid JSON."""
+    content_type = (bottle.request.content_type or "").split(";")[0].strip().lower()
+    if content_type != JSON:
+        raise RequestError(415, "Content-Type", f"{content_type or 'none'}: send application/json")
+    length = bottle.request.content_length
+    if length > max_body:
+        raise RequestError(413, "body", f"{length} bytes exceed the limit of {max_body}")
+    raw = bottle.request.environ["wsgi.input"].read(length if length >= 0 else max_body + 1)
+    if len(raw) > max_body:
+        raise RequestError(413, "body", f"more than the limit of {max_body} bytes")
+    return parse_json(raw)
+
+
+def request_id(preferred: Any = None) -> str:
+    """The first safe token of preferred (an id in the body) and the X-Request-ID header, else a new id."""
+    for candidate in (preferred, bottle.request.get_header("X-Request-ID")):
+        if isinstance(candidate, str) and REQUEST_ID.match(candidate):
+            return candidate
+    return uuid.uuid4().hex
+
+
+def html(text: str) -> str:
+    """An HTML page as the answer."""
+    bottle.response.content_type = "text/html; charset=utf-8"
+    return text
