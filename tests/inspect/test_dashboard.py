@@ -13,7 +13,7 @@ import pytest
 
 from scripts.core.config import ROOT, validate
 from tests.conftest import Repo, Run, copy_of
-from tests.integration.test_serve import Server, call
+from tests.serving.test_serve import Server, call
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 SCREENSHOTS = ROOT / "logs" / "screenshots"

@@ -10,7 +10,7 @@ from scripts.core.config import load_params
 from scripts.core.estimator import fit
 from scripts.serving.fastpath import FastForest
 from tests.conftest import Repo
-from tests.model.test_model import card, model  # noqa: F401  (fixtures)
+from tests.pipeline.test_model import card, model  # noqa: F401  (fixtures)
 
 
 @pytest.mark.parametrize("split", ["test", "production"])

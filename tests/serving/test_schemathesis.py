@@ -9,7 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.test_serve_app import client, live  # noqa: F401  (fixtures)
+from tests.serving.test_app import client, live  # noqa: F401  (fixtures)
 
 
 def test_every_documented_operation_answers_without_5xx(client):  # noqa: F811

@@ -13,7 +13,7 @@ import pytest
 from scripts.core.config import validate
 from scripts.dev.sandbox import free_port
 from tests.conftest import Repo
-from tests.unit.test_serve_app import READING
+from tests.serving.test_app import READING
 
 
 def call(port: int, method: str, path: str, body=None, headers=None):

@@ -5,7 +5,7 @@ import json
 
 from scripts.core.config import validate
 from tests.conftest import Repo, Run
-from tests.integration.test_serve import Server
+from tests.serving.test_serve import Server
 
 
 def test_demo_runs_the_whole_lifecycle(demoed: tuple[Repo, Run]):

@@ -77,3 +77,26 @@ def test_env_var_selects_the_file(tmp_path, params, monkeypatch):
     params["model"]["seed"] = 7
     monkeypatch.setenv("CLOCKWORK_PARAMS", str(write(tmp_path, params)))
     assert load_params()["model"]["seed"] == 7
+
+
+def test_a_stage_sees_only_the_sections_it_declares(tmp_path, params):
+    stage = load_params(write(tmp_path, params), sections=("paths", "model"))
+    assert set(stage) == {"paths", "model"} and stage["model"] == params["model"]
+    with pytest.raises(KeyError, match="'monitor' is not among the sections this stage declares"):
+        stage["monitor"]
+
+
+def test_declaring_sections_still_validates_the_whole_file(tmp_path, params):
+    params["monitor"]["window"] = "many"
+    with pytest.raises(ClockworkError, match="monitor.window"):
+        load_params(write(tmp_path, params), sections=("paths",))
+
+
+def test_an_experiment_overrides_the_model_section_and_keeps_the_guard(tmp_path, params):
+    from scripts.core.config import experiment_params
+
+    stage = load_params(write(tmp_path, params), sections=("paths", "model", "experiments"))
+    tuned = experiment_params(stage, "rf-100")
+    assert tuned["model"]["n_estimators"] == 100 and stage["model"]["n_estimators"] == params["model"]["n_estimators"]
+    with pytest.raises(KeyError):
+        tuned["data"]

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Repo, copy_of
-from tests.integration.test_faults import _children
-from tests.integration.test_serve import Server
-from tests.unit.test_fuzz import ENDPOINTS, json_values, readings
+from tests.serving.test_faults import _children
+from tests.serving.test_serve import Server
+from tests.serving.test_fuzz import ENDPOINTS, json_values, readings
 
 CONTENT_TYPES = ["application/json", "application/json; charset=utf-8", "text/plain", "", "application/x-www-form-urlencoded"]
 

@@ -8,7 +8,7 @@ import jsonschema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.test_serve_app import READING, client, live  # noqa: F401  (fixtures)
+from tests.serving.test_app import READING, client, live  # noqa: F401  (fixtures)
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 ENDPOINTS = ["/predict", "/invocations", "/v2/models/clockwork/infer"]

@@ -1,0 +1,137 @@
+"""The house rules of scripts/, read from the code: layers, no cycles, commands stay leaves,
+short functions, and old module names that pickled models still use keep importing."""
+from __future__ import annotations
+
+import ast
+import importlib
+import io
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scripts import MOVED
+from scripts.core.config import ROOT
+
+SCRIPTS = ROOT / "scripts"
+# A package may import from itself and from those before it, never from one after it.
+LAYERS = ["core", "pipeline", "monitoring", "inspect", "serving", "dev"]
+MAX_FUNCTION_LINES = 60
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in sorted(SCRIPTS.rglob("*.py"))}
+
+
+def imports_of(path: Path) -> set[str]:
+    """Project modules a file imports (at any depth: deferred imports count too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("scripts.")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "scripts":
+            for alias in node.names:
+                child = f"{node.module}.{alias.name}"
+                found.add(child if child in MODULES else node.module)
+    return {name for name in found if name != "scripts"}
+
+
+def is_command(path: Path) -> bool:
+    return 'if __name__ == "__main__":' in path.read_text()
+
+
+def layer(name: str) -> int | None:
+    parts = name.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 2 and parts[1] in LAYERS else None
+
+
+GRAPH = {name: imports_of(path) for name, path in MODULES.items()}
+
+
+def test_every_module_lives_in_a_role_package():
+    loose = [name for name in MODULES if name != "scripts" and layer(name) is None and name.split(".")[1] not in LAYERS]
+    assert not loose, f"modules outside the role packages: {loose}"
+
+
+def test_no_module_imports_from_a_package_above_its_own():
+    upward = [f"{name} imports {target}" for name, targets in GRAPH.items() for target in targets
+              if layer(name) is not None and layer(target) is not None and layer(target) > layer(name)]
+    assert not upward, "imports that run up the layers " + " > ".join(LAYERS) + ":\n" + "\n".join(upward)
+
+
+def test_no_import_cycle():
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for target in sorted(GRAPH.get(name, ())):
+            if state.get(target) == "open":
+                pytest.fail("import cycle: " + " -> ".join(trail[trail.index(target):] + [target]))
+            if target not in state:
+                visit(target, trail + [target])
+        state[name] = "done"
+
+    for name in sorted(GRAPH):
+        if name not in state:
+            visit(name, [name])
+
+
+def test_no_module_imports_a_command_module():
+    commands = {name for name, path in MODULES.items() if is_command(path)}
+    offenders = [f"{name} imports the command {target}" for name, targets in GRAPH.items() for target in targets & commands]
+    assert not offenders, "what two commands share belongs in a library module:\n" + "\n".join(offenders)
+
+
+def test_no_function_is_longer_than_the_limit():
+    long = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
+                long.append(f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines:\n" + "\n".join(long)
+
+
+def test_every_moved_name_points_at_a_module_that_exists():
+    assert MOVED, "scripts.MOVED lists the old names of moved modules"
+    missing = [f"{old} -> {new}" for old, new in MOVED.items() if new not in MODULES]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("old", sorted(MOVED))
+def test_an_old_module_name_imports_as_the_same_module(old):
+    code = f"import importlib; a = importlib.import_module({old!r}); b = importlib.import_module({MOVED[old]!r}); " \
+           "assert a is b, (a, b); assert b.__spec__.name == b.__name__ == " + repr(MOVED[old])
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_pipeline_pickled_under_the_old_feature_module_name_loads_and_predicts(monkeypatch):
+    """A model trained before the move pickled scripts.features.add_derived: it must still load."""
+    import pandas as pd
+
+    from scripts.core import features as F
+    from scripts.core.estimator import dump, fit
+    from scripts.core.rawdata import read_raw
+
+    frame = read_raw(ROOT / "data/raw/ai4i2020.csv").iloc[:400]
+    feats = {"derived": ["temp_diff_k", "power_w"], "scaling": "standard", "one_hot_type": True}
+    model = {"algorithm": "random_forest", "seed": 1, "threshold": 0.5, "n_estimators": 5, "max_features": 1.0,
+             "max_depth": None, "min_samples_leaf": 1, "class_weight": None}
+    old = importlib.import_module("scripts.features")  # the alias makes the old name a real module name
+    for name in ("add_derived", "derived_names"):
+        monkeypatch.setattr(getattr(F, name), "__module__", "scripts.features")
+    blob = dump(fit(frame, feats, model))
+    assert b"scripts.features" in blob and b"scripts.core.features" not in blob
+    monkeypatch.undo()
+    del sys.modules["scripts.features"]  # a fresh process: only the pickle names the old module
+    del old
+    pipeline = __import__("joblib").load(io.BytesIO(blob))
+    expected = fit(frame, feats, model).predict_proba(frame[F.INPUT_COLUMNS])
+    assert (pipeline.predict_proba(pd.DataFrame(frame[F.INPUT_COLUMNS])) == expected).all()
+    assert pickle.loads(pickle.dumps(F.add_derived)) is F.add_derived
