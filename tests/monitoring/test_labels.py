@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from tests.conftest import Repo
-from tests.serving.test_serve import Server, call
 from tests.serving.test_app import READING
+from tests.serving.test_serve import Server, call
 
 
 def served(repo: Repo, udis: list[int]) -> list[str]:

@@ -11,8 +11,8 @@ import time
 
 from scripts.core.config import validate
 from tests.conftest import Repo
-from tests.serving.test_serve import Server, call
 from tests.serving.test_app import READING
+from tests.serving.test_serve import Server, call
 
 CLIENTS, REQUESTS = 8, 2000  # the full numbers: about 25 s here
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import Repo, copy_of
 from tests.serving.test_faults import _children
-from tests.serving.test_serve import Server
 from tests.serving.test_fuzz import ENDPOINTS, json_values, readings
+from tests.serving.test_serve import Server
 
 CONTENT_TYPES = ["application/json", "application/json; charset=utf-8", "text/plain", "", "application/x-www-form-urlencoded"]
 
