@@ -35,6 +35,15 @@ def _where(path: Any) -> str:
     return ".".join(str(p) for p in path)
 
 
+def in_json_terms(error: Any) -> str:
+    """A jsonschema message with the offending value spelled as JSON (null, true, false), not as Python."""
+    message = error.message
+    for python, spelled in ((None, "null"), (True, "true"), (False, "false")):
+        if error.instance is python and message.startswith(repr(python) + " "):
+            return spelled + message[len(repr(python)):]
+    return message
+
+
 def schema_error_message(source: str, error: Any) -> str:
     """Turn a jsonschema ValidationError into 'source: key.path: problem'."""
     where = list(error.absolute_path)
@@ -46,7 +55,7 @@ def schema_error_message(source: str, error: Any) -> str:
         extra = sorted(k for k in error.instance if k not in allowed)
         return f"{source}: {_where(where + extra[:1])}: unknown key"
     label = _where(where) or "(top level)"
-    return f"{source}: {label}: {error.message}"
+    return f"{source}: {label}: {in_json_terms(error)}"
 
 
 _SCHEMA_CACHE: dict[str, Any] = {}

@@ -12,7 +12,6 @@ logs/monitor_log.csv and, when retraining is required, logs/retrain.flag.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
 import time
@@ -29,7 +28,7 @@ from scripts.core import registry as R
 from scripts.core.artifacts import load_split, read_data_meta
 from scripts.core.config import cli, load_params, repo_path
 from scripts.core.metrics import label_metrics, per_group
-from scripts.core.store import append_csv_row, atomic_write_text, iter_lines, parse_json_line, sha256_obj, utc_now, write_json
+from scripts.core.store import append_csv_row, iter_lines, parse_json_line, sha256_obj, utc_now, write_json
 
 log = logging.getLogger("clockwork.monitor")
 PREDICTION_ID = re.compile(r'"prediction_id":\s*"([^"]+)"')
@@ -91,6 +90,15 @@ def drift_table(reference: pd.DataFrame, current: pd.DataFrame, derived: list[st
     return out
 
 
+def baseline_of(card: dict, split: str) -> dict:
+    """The live model's recorded quality on one split (monitor.baseline: test or train), every figure
+    from that same split. Pure."""
+    m = card["metrics"][split]
+    predicted = (m["confusion_matrix"]["tp"] + m["confusion_matrix"]["fp"]) / m["rows"]
+    return {"source": f"model {card['version']} {split} metrics", "error_rate": m["error_rate"], "precision": m["precision"],
+            "recall": m["recall"], "f1": m["f1"], "predicted_failure_rate": round(predicted, 6)}
+
+
 def decide(labelled: int, observed: dict | None, baseline: dict, drifted_share: float, settings: dict) -> tuple[str, list[str]]:
     """The verdict and its reasons. Pure."""
     reasons = []
@@ -120,12 +128,7 @@ def report(params: dict) -> dict:
     labels, outside = window_labels(iter_lines(labels_log), window, labels_log)
     y = join_labels(window, labels)
     labelled = int((y >= 0).sum())
-    test = card["metrics"][settings["baseline"]]
-    baseline = {"source": f"model {version} {settings['baseline']} metrics", "error_rate": test["error_rate"],
-                "precision": test["precision"], "recall": test["recall"], "f1": test["f1"],
-                "predicted_failure_rate": round((card["metrics"]["test"]["confusion_matrix"]["tp"]
-                                                 + card["metrics"]["test"]["confusion_matrix"]["fp"])
-                                                / card["metrics"]["test"]["rows"], 6)}
+    baseline = baseline_of(card, settings["baseline"])
     observed = quality(window, y) if labelled >= settings["min_labels"] else None
     drift: dict[str, Any] = {}
     drifted_share = 0.0
@@ -169,7 +172,7 @@ def publish(params: dict, doc: dict) -> Path:
     if doc["verdict"] == "retrain_required":
         flag = {"report_id": doc["report_id"], "created_at": doc["created_at"], "model_version": doc["model_version"],
                 "reasons": doc["reasons"], "report": str(path.relative_to(repo_path(".")))}
-        atomic_write_text(repo_path(settings["flag"]), json.dumps(flag, indent=2) + "\n")
+        write_json(repo_path(settings["flag"]), flag, "retrain_flag")
     return path
 
 

@@ -26,7 +26,7 @@ from scripts.core import features as F
 from scripts.core import registry as R
 from scripts.core.artifacts import read_pointer, relative
 from scripts.core.config import ClockworkError, cli, load_params, repo_path, validate
-from scripts.core.store import append_line, atomic_write_text, read_jsonl, sha256_bytes, utc_now
+from scripts.core.store import append_line, atomic_write_text, read_json, read_jsonl, sha256_bytes, utc_now
 
 log = logging.getLogger("clockwork.retrain")
 
@@ -63,7 +63,7 @@ def main(argv: list[str]) -> int:
     params = load_params()
     paths, settings = params["paths"], params["retrain"]
     flag_path = repo_path(params["monitor"]["flag"])
-    flag = json.loads(flag_path.read_text()) if flag_path.exists() else None
+    flag = read_json(flag_path, "retrain_flag") if flag_path.exists() else None
     if flag is None and not args.force:
         print(f"no retrain flag ({params['monitor']['flag']}): nothing to do (FORCE=1 retrains anyway)")
         return 0

@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 from scripts.core import features as F
-from scripts.core.config import load_schema
+from scripts.core.config import in_json_terms, load_schema
 from scripts.serving.web import RequestError
 
 # The raw CSV's column names are accepted as aliases of the snake_case fields.
@@ -55,7 +55,7 @@ class Requests:
         if error.validator == "required":
             missing = [k for k in error.validator_value if k not in error.instance]
             return self._fail(location + missing[:1], "missing required field")
-        self._fail(location, error.message)
+        self._fail(location, in_json_terms(error))
 
     @staticmethod
     def _fail(location: list, reason: str) -> None:

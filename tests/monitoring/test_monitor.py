@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from scripts.core.config import load_params
-from scripts.monitoring.monitor import decide, join_labels, live_window, quality, window_labels
+from scripts.monitoring.monitor import baseline_of, decide, join_labels, live_window, quality, window_labels
 from scripts.pipeline.retrain import labelled_rows
 from scripts.pipeline.simulate import simulate
 
@@ -96,3 +96,28 @@ def test_labelled_rows_join_and_dedupe():
               {"prediction_id": "r-2", "label": 1, "udi": 7, "dataset": "b"}]
     rows = labelled_rows(log, labels)
     assert len(rows) == 1 and rows["dataset"].iloc[0] == "b" and rows["machine_failure"].iloc[0] == 1
+
+
+def test_the_baseline_takes_every_figure_from_the_chosen_split():
+    def split(error: float, tp: int, fp: int, rows: int) -> dict:
+        return {"error_rate": error, "precision": 0.9, "recall": 0.8, "f1": 0.85, "rows": rows,
+                "confusion_matrix": {"tp": tp, "fp": fp, "tn": rows - tp - fp, "fn": 0}}
+    card = {"version": "v3", "metrics": {"test": split(0.02, 30, 10, 1000), "train": split(0.001, 150, 50, 5000)}}
+    train, test = baseline_of(card, "train"), baseline_of(card, "test")
+    assert train == {"source": "model v3 train metrics", "error_rate": 0.001, "precision": 0.9, "recall": 0.8, "f1": 0.85,
+                     "predicted_failure_rate": 0.04}
+    assert test["predicted_failure_rate"] == 0.04 and test["error_rate"] == 0.02
+    card["metrics"]["train"]["confusion_matrix"]["fp"] = 0
+    assert baseline_of(card, "train")["predicted_failure_rate"] == 0.03, "the train baseline's rate is the train set's"
+
+
+def test_a_corrupt_retrain_flag_is_one_line_naming_the_file(repo):
+    flag = repo.path / "logs/retrain.flag"
+    flag.write_text('{"report_id": "x"')
+    run = repo.make("retrain")
+    assert run.code == 2 and run.err.startswith(f"error: {flag}: corrupt JSON"), run.err
+    assert len(run.err.splitlines()) == 2 and "] Error 2" in run.err.splitlines()[1], "one line of ours, then make's own"
+    flag.write_text(json.dumps({"report_id": "20260101T000000Z-0123abcd", "created_at": "2026-01-01T00:00:00Z",
+                                "model_version": None, "reasons": ["x"], "report": "logs/monitor/x.json"}))
+    run = repo.make("retrain")
+    assert run.code == 2 and "retrain.flag: model_version: null is not of type 'string'" in run.err, run.err
