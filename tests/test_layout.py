@@ -6,6 +6,7 @@ import ast
 import importlib
 import io
 import pickle
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,45 @@ def test_a_pipeline_pickled_under_the_old_feature_module_name_loads_and_predicts
     expected = fit(frame, feats, model).predict_proba(frame[F.INPUT_COLUMNS])
     assert (pipeline.predict_proba(pd.DataFrame(frame[F.INPUT_COLUMNS])) == expected).all()
     assert pickle.loads(pickle.dumps(F.add_derived)) is F.add_derived
+
+
+PRE_MOVE = "bb18c72806ed05834430a93c7385082b8c4eab37"  # main just before scripts/ moved into role packages
+
+
+def test_a_model_trained_before_the_move_serves_and_verifies_after_it(tmp_path):
+    """Train in a clone at the commit before the move, bring today's code over it, and the old
+    model still verifies (refit from its own recorded code) and serves; make rebuilds once, then nothing."""
+    from tests.conftest import Repo
+    from tests.serving.test_app import READING
+    from tests.serving.test_serve import Server, call
+
+    known = subprocess.run(["git", "cat-file", "-e", f"{PRE_MOVE}^{{commit}}"], cwd=ROOT, capture_output=True)
+    if known.returncode:
+        pytest.skip(f"this checkout's history does not hold {PRE_MOVE[:12]} (a shallow clone)")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--no-checkout", str(ROOT), str(clone)], check=True)
+    subprocess.run(["git", "checkout", "-q", PRE_MOVE], cwd=clone, check=True)
+    (clone / ".venv").symlink_to(ROOT / ".venv")
+    repo = Repo(clone)
+    run = repo.make("train")
+    assert run.code == 0 and (clone / "scripts/features.py").exists(), run.err
+    assert "scripts/features.py" in repo.json("models/model_v1.json")["code"]["files"]
+
+    for name in ("scripts", "schemas"):  # today's code, as a pull would bring it
+        shutil.rmtree(clone / name)
+        shutil.copytree(ROOT / name, clone / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("Makefile", "params.yaml", "requirements.txt"):
+        shutil.copy2(ROOT / name, clone / name)
+    run = repo.make("verify")
+    assert run.code == 0 and run.out.strip().endswith("PASS") and f"git commit {PRE_MOVE[:12]}" in run.out, run.out + run.err
+
+    server = Server(repo).start()  # make serve-bg: today's code rebuilds the pipeline once (v2 is only a candidate)
+    try:
+        assert call(server.port, "GET", "/ready") == (200, {"status": "ready", "model_version": "v1"})
+        status, answer = call(server.port, "POST", "/predict", READING)
+        assert status == 200 and answer["model_version"] == "v1" and 0 <= answer["failure_probability"] <= 1
+    finally:
+        server.stop()
+    assert repo.json("models/registry.json")["aliases"]["production"] == "v1"
+    run = repo.make("train")
+    assert run.code == 0 and run.stages == [], "after one rebuild the move is a no-op"

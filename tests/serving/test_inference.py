@@ -1,0 +1,90 @@
+"""Request parsing for the three protocols, without HTTP: readings out, or a RequestError naming the field."""
+from __future__ import annotations
+
+import pytest
+
+from scripts.core import features as F
+from scripts.core.config import load_params
+from scripts.serving.inference import Requests
+from scripts.serving.web import RequestError, parse_json
+
+READING = {"type": "M", "air_temperature_k": 300.0, "process_temperature_k": 310.0, "rotational_speed_rpm": 1500,
+           "torque_nm": 40.0, "tool_wear_min": 10}
+
+
+@pytest.fixture(scope="module")
+def requests() -> Requests:
+    return Requests(load_params()["data"]["ranges"], max_batch=3)
+
+
+def refused(call, *args) -> RequestError:
+    with pytest.raises(RequestError) as caught:
+        call(*args)
+    return caught.value
+
+
+def test_one_reading_or_a_batch(requests):
+    assert requests.predict(READING) == ([READING], False)
+    assert requests.predict({"instances": [READING, READING]}) == ([READING, READING], True)
+
+
+def test_the_raw_csv_names_are_aliases_but_not_twice(requests):
+    raw = {"Type": "M", "Air temperature [K]": 300.0, "Process temperature [K]": 310.0, "Rotational speed [rpm]": 1500,
+           "Torque [Nm]": 40.0, "Tool wear [min]": 10, "UDI": 7}
+    assert requests.predict(raw)[0] == [{**READING, "udi": 7}]
+    error = refused(requests.predict, {**READING, "Torque [Nm]": 41.0})
+    assert (error.status, error.field) == (400, "Torque [Nm]") and "given twice" in error.reason
+
+
+@pytest.mark.parametrize("change,field,reason", [
+    ({"torque_nm": 500.0}, "torque_nm", "is greater than the maximum"),
+    ({"type": "X"}, "type", "is not one of"),
+    ({"colour": "red"}, "colour", "unknown field"),
+    ({"torque_nm": None}, "torque_nm", "null is not of type 'number'"),
+])
+def test_a_bad_reading_names_its_field(requests, change, field, reason):
+    error = refused(requests.predict, {**READING, **change})
+    assert error.status == 400 and error.field == field and reason in error.reason, error.reason
+
+
+def test_a_missing_field_and_a_field_inside_a_batch_are_located(requests):
+    missing = {k: v for k, v in READING.items() if k != "tool_wear_min"}
+    assert refused(requests.predict, missing).field == "tool_wear_min"
+    assert refused(requests.predict, {"instances": [READING, {**READING, "torque_nm": -1.0}]}).field == "instances[1].torque_nm"
+
+
+def test_too_many_readings_is_413_in_every_protocol(requests):
+    assert refused(requests.predict, {"instances": [READING] * 4}).status == 413
+    assert refused(requests.invocations, {"dataframe_records": [READING] * 4}).status == 413
+    tensors = [{"name": c, "datatype": "BYTES" if c == "type" else "FP64", "shape": [4], "data": [READING[c]] * 4}
+               for c in F.INPUT_COLUMNS]
+    assert refused(requests.infer, {"inputs": tensors}).status == 413
+
+
+def test_mlflow_split_records_and_instances_give_the_same_readings(requests):
+    split = {"dataframe_split": {"columns": list(READING), "data": [list(READING.values())]}}
+    assert requests.invocations(split) == requests.invocations({"dataframe_records": [READING]}) == \
+        requests.invocations({"instances": [READING]}) == [READING]
+    short = {"dataframe_split": {"columns": list(READING), "data": [list(READING.values())[:-1]]}}
+    assert refused(requests.invocations, short).field == "dataframe_split.data[0]"
+    assert "exactly one of" in refused(requests.invocations, {"instances": [], "dataframe_records": []}).reason
+
+
+def test_open_inference_tensors_become_readings_and_errors_name_tensor_and_row(requests):
+    def tensors(torque: list) -> dict:
+        out = [{"name": c, "datatype": "BYTES" if c == "type" else "FP64", "shape": [2], "data": [READING[c]] * 2}
+               for c in F.INPUT_COLUMNS if c != "torque_nm"]
+        return {"inputs": out + [{"name": "torque_nm", "datatype": "FP64", "shape": [2, 1], "data": [[t] for t in torque]}]}
+    assert requests.infer(tensors([40.0, 41.0])) == [READING, {**READING, "torque_nm": 41.0}]
+    error = refused(requests.infer, tensors([40.0, 900.0]))
+    assert error.field == "inputs.torque_nm[1]" and "maximum" in error.reason
+    wrong_type = tensors([40.0, 41.0])
+    wrong_type["inputs"][0]["datatype"] = "FP64"
+    assert refused(requests.infer, wrong_type).field == "inputs[0].datatype"
+
+
+def test_json_bodies_refuse_nan_and_non_utf8():
+    assert parse_json(b'{"a": 1}') == {"a": 1}
+    assert "NaN is not allowed" in refused(parse_json, b'{"a": NaN}').reason
+    assert refused(parse_json, b"\xff\xfe").reason == "not UTF-8"
+    assert refused(parse_json, b"{").reason.startswith("not valid JSON")
