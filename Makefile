@@ -111,7 +111,10 @@ $(O)/exp-%.done: $(O)/prepare $(call stamp,requirements.txt $(EXPERIMENT_CODE)) 
 	@touch $@
 
 ##@ Registry
-.PHONY: registry promote rollback
+.PHONY: live registry promote rollback
+live: $(VENV_OK) ## What serves right now and where it came from: version, since when, data, code, params, environment [JSON=1]
+	@$(PY) -m scripts.inspect.live $(if $(JSON),--json)
+
 registry: $(VENV_OK) ## Show every model version, its status, metrics and gate verdict
 	@$(PY) -m scripts.pipeline.release show
 

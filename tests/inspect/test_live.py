@@ -1,0 +1,35 @@
+"""`make live`: one command answers what serves now and where it came from, and how to roll back."""
+from __future__ import annotations
+
+import json
+
+from tests.conftest import Repo
+
+
+def test_live_answers_every_question_after_a_demo(demoed):
+    repo, _ = demoed
+    run = repo.make("live")
+    assert run.code == 0, run.err
+    registry = repo.json("models/registry.json")
+    version = registry["aliases"]["production"]
+    card = repo.json(f"models/model_{version}.json")
+    lines = run.out.splitlines()
+    assert lines[0].startswith(f"production: {version} since ") and "retrain for monitor report" in lines[0]
+    labelled = {label: line for line in lines[1:] for label in [line.split()[0]]}
+    assert card["artifact"]["sha256"] in labelled["artifact"]
+    assert f"{card['data']['version']}: train" in labelled["data"] and "production_labelled" in labelled["data"]
+    assert "n_estimators=200" in labelled["model"] and "max_depth=null" in labelled["model"], "JSON spelling, not Python's"
+    assert f"python {card['environment']['python']}" in labelled["environment"]
+    assert labelled["monitor"].split()[1] == "ok" and labelled["deployed"].split()[1] == "swap"
+    stack = [e["to"] for e in registry["history"] if e["action"] == "promote"]
+    assert labelled["roll"] == f"  roll back    make rollback returns to {stack[-2]}"
+
+
+def test_live_as_json_and_before_any_model(demoed, repo: Repo, tmp_path):
+    doc = json.loads(demoed[0].make("live", "JSON=1").out)
+    assert doc["version"] == demoed[0].json("models/registry.json")["aliases"]["production"]
+    assert doc["code"]["git"]["commit"] is None or len(doc["code"]["git"]["commit"]) == 40
+    (repo.path / "models/registry.json").unlink()
+    (repo.path / "models/model_metadata.log").unlink()
+    run = repo.make("live")
+    assert run.code == 2 and run.err.startswith("error: ") and "no production model to describe (run make train)" in run.err
