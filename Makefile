@@ -33,7 +33,7 @@ TRAIN_CODE := scripts/pipeline/train.py scripts/core/estimator.py $(SHARED_CODE)
 EVALUATE_CODE := scripts/pipeline/evaluate.py scripts/core/metrics.py $(SHARED_CODE)
 REGISTER_CODE := scripts/pipeline/register.py scripts/core/registry.py scripts/core/metrics.py $(SHARED_CODE)
 SIMULATE_CODE := scripts/pipeline/simulate.py $(SHARED_CODE)
-EXPERIMENT_CODE := scripts/pipeline/experiments.py scripts/pipeline/experiment_log.py $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE)
+EXPERIMENT_CODE := scripts/pipeline/experiments.py scripts/core/runs.py $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE)
 
 stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
@@ -242,28 +242,28 @@ clean: ## Remove make's bookkeeping (.make/); versions, models and the registry 
 # ---- machinery -------------------------------------------------------------------------
 
 # The venv marker holds the sha256 of requirements.txt: a touch re-hashes, a change reinstalls.
-# (scripts.pipeline.stamp imports only the standard library here, so the system python3 runs it.)
+# (scripts.core.stamp imports only the standard library here, so the system python3 runs it.)
 $(VENV_OK): requirements.txt
-	@if [ ! -x $(PY) ] || ! python3 -m scripts.pipeline.stamp same $< $@; then \
+	@if [ ! -x $(PY) ] || ! python3 -m scripts.core.stamp same $< $@; then \
 	  echo ">> setting up $(VENV) from requirements.txt"; \
 	  python3 -m venv $(VENV) || { echo "error: python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2; exit 2; }; \
 	  $(PY) -m pip install --quiet --disable-pip-version-check -r $< || { echo "error: pip install -r $< failed" >&2; exit 2; }; \
 	fi
-	@python3 -m scripts.pipeline.stamp file $< $@
+	@python3 -m scripts.core.stamp file $< $@
 	@touch $@
 
 # params.yaml: validated, then one stamp per section plus the generated make include.
 $(BOOK)/params.mk $(PARAM_STAMPS): $(S)/params.checked ;
 $(S)/params.checked: $(PARAMS) | $(VENV_OK)
 	@mkdir -p $(@D)
-	@$(PY) -m scripts.pipeline.stamp params $< $(S) $(BOOK)/params.mk
+	@$(PY) -m scripts.core.stamp params $< $(S) $(BOOK)/params.mk
 	@touch $@
 
 # Any other input file: a content stamp beside a checked marker.
 $(S)/%.sha: $(S)/%.checked ;
 $(S)/%.checked: % | $(VENV_OK)
 	@mkdir -p $(@D)
-	@$(PY) -m scripts.pipeline.stamp file $< $(S)/$*.sha
+	@$(PY) -m scripts.core.stamp file $< $(S)/$*.sha
 	@touch $@
 
 # A missing input is a one-line error, not make's "No rule to make target".

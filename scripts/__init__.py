@@ -1,18 +1,21 @@
-"""Clockwork's code, in role packages. A package imports only from those listed before it:
+"""Clockwork's code, in role packages:
 
-  core        config, hashing and atomic writes (store), artifacts, features, metrics, drift,
-              the registry library, raw-data reading, model construction: shared, no commands
-  pipeline    the make stages (stamp, prepare, train, evaluate, register, simulate, synth,
-              experiments, retrain) and the release commands (promote, rollback, registry)
+  core        config, store (hashing, atomic writes, metadata, locks), stamp, artifacts, features,
+              metrics, drift, the registry library, the runs log, raw-data reading, model
+              construction, HTTP plumbing: shared by everything, imports no other package
+  pipeline    the make stages (prepare, train, evaluate, register, simulate, synth, experiments,
+              retrain) and the release commands (promote, rollback, registry)
   monitoring  the production loop's evidence: replay, labels, monitor
-  inspect     read-only views of the records: dashboard data, views, compare, report, verify,
-              live, makeinfo
+  inspect     read-only views of the records: the dashboard (data, HTML, its own Bottle site),
+              compare, report, verify, live, makeinfo
   serving     the prediction service: app factory, route groups, inference, fast path, openapi
   dev         benchmarks, the demo, the smoke test, pre-commit hooks, test sandboxes
 
-A command module (one with a `__main__` block, run as `python -m scripts.<package>.<name>`) is
-never imported by another module: what two commands share lives in a library module.
-tests/test_layout.py enforces both rules.
+The rules, enforced by tests/test_layout.py: a library module imports only core and its own
+package (dev may import anything); a command module (one with a `__main__` block, run as
+`python -m scripts.<package>.<name>`) is never imported by another module, and may compose the
+libraries of other packages (serving/serve.py merges the dashboard site into the service); no
+import cycles. What two packages share moves down into core.
 
 Moving a module: pickled model artifacts name the module of every project object they hold
 (the feature functions in scripts.core.features), so a module that ever held such objects keeps
@@ -29,8 +32,8 @@ import sys
 
 # Every module's old dotted name -> its new one (the flat layout before the role packages).
 MOVED = {f"scripts.{old}": f"scripts.{package}.{old}" for package, names in {
-    "core": "config store artifacts features metrics drift registry",
-    "pipeline": "stamp prepare train evaluate simulate synth experiments retrain",
+    "core": "config store artifacts features metrics drift registry stamp",
+    "pipeline": "prepare train evaluate simulate synth experiments retrain",
     "monitoring": "replay labels monitor",
     "inspect": "dashboard views compare report verify makeinfo",
     "serving": "inference fastpath openapi",

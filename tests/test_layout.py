@@ -1,4 +1,4 @@
-"""The house rules of scripts/, read from the code: layers, no cycles, commands stay leaves,
+"""The house rules of scripts/, read from the code: libraries lean on core only, no cycles, commands stay leaves,
 short functions, and old module names that pickled models still use keep importing."""
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from scripts import MOVED
 from scripts.core.config import ROOT
 
 SCRIPTS = ROOT / "scripts"
-# A package may import from itself and from those before it, never from one after it.
-LAYERS = ["core", "pipeline", "monitoring", "inspect", "serving", "dev"]
+ROLES = ["core", "pipeline", "monitoring", "inspect", "serving", "dev"]
 MAX_FUNCTION_LINES = 60
 
 
@@ -47,23 +46,32 @@ def is_command(path: Path) -> bool:
     return 'if __name__ == "__main__":' in path.read_text()
 
 
-def layer(name: str) -> int | None:
+def package(name: str) -> str | None:
+    """The role package a module belongs to (a package's __init__ belongs to the package itself)."""
     parts = name.split(".")
-    return LAYERS.index(parts[1]) if len(parts) > 2 and parts[1] in LAYERS else None
+    return parts[1] if len(parts) > 1 else None
 
 
 GRAPH = {name: imports_of(path) for name, path in MODULES.items()}
 
 
+COMMANDS = {name for name, path in MODULES.items() if is_command(path)}
+
+
 def test_every_module_lives_in_a_role_package():
-    loose = [name for name in MODULES if name != "scripts" and layer(name) is None and name.split(".")[1] not in LAYERS]
-    assert not loose, f"modules outside the role packages: {loose}"
+    loose = [name for name in MODULES if name != "scripts" and package(name) not in ROLES]
+    assert not loose, f"modules outside the role packages {ROLES}: {loose}"
 
 
-def test_no_module_imports_from_a_package_above_its_own():
-    upward = [f"{name} imports {target}" for name, targets in GRAPH.items() for target in targets
-              if layer(name) is not None and layer(target) is not None and layer(target) > layer(name)]
-    assert not upward, "imports that run up the layers " + " > ".join(LAYERS) + ":\n" + "\n".join(upward)
+def test_a_library_imports_only_core_and_its_own_package():
+    crossing = [f"{name} imports {target}" for name, targets in GRAPH.items() if name not in COMMANDS
+                and package(name) not in ("dev", None) for target in targets if package(target) not in ("core", package(name))]
+    assert not crossing, "what two packages share belongs in core:\n" + "\n".join(crossing)
+
+
+def test_core_imports_no_other_package_and_nothing_imports_dev():
+    assert not [(n, t) for n, ts in GRAPH.items() if package(n) == "core" for t in ts if package(t) != "core"]
+    assert not [(n, t) for n, ts in GRAPH.items() if package(n) != "dev" for t in ts if package(t) == "dev"]
 
 
 def test_no_import_cycle():
@@ -84,8 +92,7 @@ def test_no_import_cycle():
 
 
 def test_no_module_imports_a_command_module():
-    commands = {name for name, path in MODULES.items() if is_command(path)}
-    offenders = [f"{name} imports the command {target}" for name, targets in GRAPH.items() for target in targets & commands]
+    offenders = [f"{name} imports the command {target}" for name, targets in GRAPH.items() for target in targets & COMMANDS]
     assert not offenders, "what two commands share belongs in a library module:\n" + "\n".join(offenders)
 
 

@@ -18,9 +18,9 @@ from typing import Any, Callable
 from scripts.core import registry as R
 from scripts.core.artifacts import MODEL_CARD, data_versions, read_card, read_data_meta, read_train_record
 from scripts.core.config import ClockworkError, repo_path
+from scripts.core.runs import latest, ranked
 from scripts.core.store import read_json, read_jsonl, utc_now, version_number
 from scripts.inspect.provenance import flatten
-from scripts.pipeline.experiment_log import latest, ranked
 
 VERSION = re.compile(r"^v[0-9]{1,9}$")
 REPORT_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")

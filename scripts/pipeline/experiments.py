@@ -19,8 +19,8 @@ from pathlib import Path
 from scripts.core import registry as R
 from scripts.core.artifacts import read_pointer
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
+from scripts.core.runs import METRICS, latest, ranked, record
 from scripts.core.store import read_jsonl
-from scripts.pipeline.experiment_log import METRICS, latest, ranked, record
 
 # The params sections `record` reads (the grid entry and the model it overrides); the experiment
 # rule is stamped on them through its params-exp-NAME stamp.

@@ -1,33 +1,40 @@
 """The WSGI app factory: it only wires things up.
 
-Each group of routes is its own module and its own Bottle app (with the JSON-errors plugin
-installed); the factory merges them into one app and wraps it in the request-counting
-middleware. The app reads no file a client names and changes no state but the append-only logs.
+Each group of routes is its own module and its own Bottle app (with the JSON-errors plugin of
+scripts/core/web.py installed); the factory merges them into one app and wraps it in the
+request-counting middleware. Other packages' sites (the dashboard, scripts/inspect/site.py) are
+passed in by the caller and merged the same way, so serving imports nothing of theirs. The app
+reads no file a client names and changes no state but the append-only logs.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import bottle
 
-from scripts.serving import health, mlflow, native, oip, pages
+from scripts.core.web import Replies, error_page
+from scripts.serving import health, mlflow, native, oip
 from scripts.serving.context import Context
 from scripts.serving.inference import Requests
 from scripts.serving.scoring import Scorer
 from scripts.serving.telemetry import Metrics, instrument
-from scripts.serving.web import Replies, error_page
 
-ROUTE_GROUPS = (health, native, mlflow, oip, pages)
+ROUTE_GROUPS = (health, native, mlflow, oip)
+# A site another package adds to the service: given the params and the JSON reply, it returns its own Bottle app.
+Site = Callable[[dict, Replies], bottle.Bottle]
 
 
-def create_app(params: dict, holder: Any, metrics: Metrics | None = None) -> Any:
-    """The service for one worker: every route group over the given live-model holder."""
+def create_app(params: dict, holder: Any, metrics: Metrics | None = None, sites: Iterable[Site] = ()) -> Any:
+    """The service for one worker: every route group over the given live-model holder, plus the sites."""
     deployment = params["deployment"]
     metrics = metrics or Metrics()
-    ctx = Context(params, holder, metrics, Requests(params["data"]["ranges"], deployment["max_batch"]), Replies(holder),
+    reply = Replies(holder)
+    ctx = Context(params, holder, metrics, Requests(params["data"]["ranges"], deployment["max_batch"]), reply,
                   Scorer(holder, deployment, metrics.predictions))
     app = bottle.Bottle()
     app.default_error_handler = error_page
     for group in ROUTE_GROUPS:
         app.merge(group.routes(ctx))
+    for site in sites:
+        app.merge(site(params, reply))
     return instrument(app, metrics)

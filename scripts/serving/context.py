@@ -5,10 +5,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from scripts.core.web import Replies, read_body
 from scripts.serving.inference import Requests
 from scripts.serving.scoring import Scorer
 from scripts.serving.telemetry import Metrics
-from scripts.serving.web import Replies, read_body
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ import os
 
 import bottle
 
+from scripts.core.web import JSON, json_app
 from scripts.serving import openapi
 from scripts.serving.context import Context
-from scripts.serving.web import JSON, json_app
 
 NO_MODEL = {"error": "model: no model loaded yet"}
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from scripts.core import features as F
 from scripts.core.config import in_json_terms, load_schema
-from scripts.serving.web import RequestError
+from scripts.core.web import RequestError
 
 # The raw CSV's column names are accepted as aliases of the snake_case fields.
 ALIASES = {raw: snake for raw, snake in F.RAW_COLUMNS.items() if snake in F.INPUT_COLUMNS or snake == "udi"}

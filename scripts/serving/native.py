@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import bottle
 
+from scripts.core.web import json_app, request_id
 from scripts.serving.context import Context
-from scripts.serving.web import json_app, request_id
 
 
 def routes(ctx: Context) -> bottle.Bottle:

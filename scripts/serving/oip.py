@@ -4,8 +4,8 @@ from __future__ import annotations
 import bottle
 
 from scripts.core import features as F
+from scripts.core.web import RequestError, json_app, request_id
 from scripts.serving.context import Context
-from scripts.serving.web import RequestError, json_app, request_id
 
 NO_MODEL = {"error": "model: no model loaded yet"}
 

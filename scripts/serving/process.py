@@ -12,12 +12,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from scripts.core import registry as R
 from scripts.core.config import ClockworkError, repo_path
 from scripts.core.store import sha256_file
-from scripts.serving.app import create_app
+from scripts.serving.app import Site, create_app
 from scripts.serving.live import DeploymentLog, ModelHolder
 
 log = logging.getLogger("clockwork.serve")
@@ -34,8 +34,8 @@ def preflight(paths: dict) -> dict:
     return card
 
 
-def run_foreground(params: dict, options: dict) -> int:
-    """Run gunicorn in this process until SIGTERM/SIGINT."""
+def run_foreground(params: dict, options: dict, sites: Iterable[Site] = ()) -> int:
+    """Run gunicorn in this process until SIGTERM/SIGINT; every worker serves the app with these sites."""
     from gunicorn.app.base import BaseApplication
 
     deployment, paths = params["deployment"], params["paths"]
@@ -52,7 +52,7 @@ def run_foreground(params: dict, options: dict) -> int:
         holder.refresh()
         holder.watch(deployment["reload_interval_s"])
         state["holder"] = holder
-        return create_app(params, holder)
+        return create_app(params, holder, sites=sites)
 
     def worker_exit(server: Any, worker: Any) -> None:
         if "holder" in state:

@@ -15,8 +15,8 @@ from typing import Any
 from scripts.core import features as F
 from scripts.core.config import repo_path, validate
 from scripts.core.store import append_lines
+from scripts.core.web import RequestError
 from scripts.serving.live import LiveModel
-from scripts.serving.web import RequestError
 
 
 @dataclass(frozen=True)

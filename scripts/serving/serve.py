@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 from scripts.core.config import ClockworkError, cli, load_params
+from scripts.inspect import site
 from scripts.serving.process import preflight, run_foreground, start_background, stop_background
 
 
@@ -42,7 +43,7 @@ def main(argv: list[str]) -> int:
     preflight(params["paths"])
     if args.background:
         return start_background(params, options)
-    return run_foreground(params, options)
+    return run_foreground(params, options, sites=[site.routes])
 
 
 if __name__ == "__main__":

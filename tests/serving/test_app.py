@@ -10,6 +10,7 @@ import pytest
 
 from scripts.core.artifacts import load_model
 from scripts.core.config import load_params, validate
+from scripts.inspect import site
 from scripts.serving.app import create_app
 from scripts.serving.fastpath import FastForest
 from scripts.serving.live import LiveModel
@@ -35,7 +36,7 @@ def client(live, tmp_path):
     params["deployment"] = {**params["deployment"], "predictions_log": str(tmp_path / "predictions.jsonl"),
                             "max_batch": 10, "max_body_bytes": 4096}
     holder = SimpleNamespace(live=live)
-    app = create_app(params, holder, Metrics())
+    app = create_app(params, holder, Metrics(), sites=[site.routes])
     return Client(app, tmp_path / "predictions.jsonl", holder)
 
 

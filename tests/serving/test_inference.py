@@ -5,8 +5,8 @@ import pytest
 
 from scripts.core import features as F
 from scripts.core.config import load_params
+from scripts.core.web import RequestError, parse_json
 from scripts.serving.inference import Requests
-from scripts.serving.web import RequestError, parse_json
 
 READING = {"type": "M", "air_temperature_k": 300.0, "process_temperature_k": 310.0, "rotational_speed_rpm": 1500,
            "torque_nm": 40.0, "tool_wear_min": 10}

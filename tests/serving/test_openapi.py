@@ -6,6 +6,7 @@ import re
 from types import SimpleNamespace
 
 from scripts.core.config import load_params
+from scripts.inspect import site
 from scripts.serving import openapi
 from scripts.serving.app import create_app
 from scripts.serving.inference import Requests
@@ -22,7 +23,7 @@ def refs(node) -> list[str]:
 
 def test_every_route_of_the_app_is_documented_and_nothing_else():
     params = load_params()
-    app = create_app(params, SimpleNamespace(live=None), Metrics()).bottle
+    app = create_app(params, SimpleNamespace(live=None), Metrics(), sites=[site.routes]).bottle
     served = {(re.sub(r"<(\w+)>", r"{\1}", route.rule), route.method.lower()) for route in app.routes}
     document = openapi.document(Requests(params["data"]["ranges"], 10).schema, "clockwork")
     documented = {(path, method) for path, item in document["paths"].items() for method in item}

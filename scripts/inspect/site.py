@@ -1,8 +1,9 @@
-"""The dashboard, the compare page and the read-only /api/... routes, on the prediction service.
+"""The dashboard site: GET /, /compare and the read-only /api/... routes, as a Bottle app of its own.
 
-The data and the HTML come from scripts/inspect (dashboard.py, views.py); these handlers only
-check what a client names (version numbers and report ids, against a pattern, then looked up)
-and answer. No client-supplied path ever reaches the file system.
+`make serve` merges it into the prediction service (scripts/serving/serve.py passes it to the app
+factory). The data and the HTML come from dashboard.py and views.py; these handlers only check
+what a client names (version numbers and report ids, against a pattern, then looked up) and
+answer. No client-supplied path ever reaches the file system.
 """
 from __future__ import annotations
 
@@ -12,10 +13,9 @@ from scripts.core import registry as R
 from scripts.core.artifacts import MODEL_CARD, data_versions, model_path, read_card, read_data_meta
 from scripts.core.config import repo_path
 from scripts.core.store import read_jsonl
+from scripts.core.web import Replies, RequestError, html, json_app
 from scripts.inspect import views
 from scripts.inspect.dashboard import REPORT_ID, VERSION, Problems, collect, compare_view, lineage, read_csv_rows, read_report, served_link
-from scripts.serving.context import Context
-from scripts.serving.web import RequestError, html, json_app
 
 
 def parse_versions(query: str | None, limit: int) -> list[str]:
@@ -51,8 +51,8 @@ def report_named(params: dict, report_id: str) -> dict:
     return read_report(params, report_id)
 
 
-def routes(ctx: Context) -> bottle.Bottle:
-    app, params, reply = json_app(ctx.reply), ctx.params, ctx.reply
+def routes(params: dict, reply: Replies) -> bottle.Bottle:
+    app = json_app(reply)
     paths, title = params["paths"], params["dashboard"]["title"]
 
     @app.get("/")

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from scripts.core.config import ROOT, ClockworkError
-from scripts.pipeline.stamp import make_include, section_hashes, stamp_file, stamp_params
+from scripts.core.stamp import make_include, section_hashes, stamp_file, stamp_params
 
 
 def frozen(path) -> int:

@@ -5,9 +5,9 @@ downstream: a `touch`, an edited comment or reordered keys in params.yaml cost o
 pass and no rebuild. Imports only the standard library and yaml (jsonschema only when
 params.yaml changed), because this runs whenever an input's mtime moves.
 
-  python -m scripts.pipeline.stamp file SRC STAMP
-  python -m scripts.pipeline.stamp same SRC STAMP      (exit 0 if STAMP holds SRC's sha256)
-  python -m scripts.pipeline.stamp params PARAMS STAMP_DIR MAKE_INCLUDE
+  python -m scripts.core.stamp file SRC STAMP
+  python -m scripts.core.stamp same SRC STAMP      (exit 0 if STAMP holds SRC's sha256)
+  python -m scripts.core.stamp params PARAMS STAMP_DIR MAKE_INCLUDE
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def section_hashes(params: dict) -> dict[str, str]:
 
 def make_include(params: dict) -> str:
     """The make variables the Makefile needs from params.yaml (a generated include)."""
-    return ("# generated from params.yaml by scripts/pipeline/stamp.py; do not edit\n"
+    return ("# generated from params.yaml by scripts/core/stamp.py; do not edit\n"
             f"RAW := {params['paths']['raw']}\n"
             f"EXPERIMENTS := {' '.join(params['experiments']['grid'])}\n")
 
