@@ -213,7 +213,7 @@ verify-all: $(VENV_OK) ## Check the whole chain: raw -> data versions -> models 
 
 ##@ Development
 .PHONY: test lint venv browser stamps clean
-test: $(VENV_OK) browser ## Run the test suite (unit, data, model, integration, browser)
+test: $(VENV_OK) browser ## Run the test suite (tests/ mirrors the scripts/ packages; real make, server and browser)
 	@$(PY) -m pytest tests -q --durations=8
 
 lint: $(VENV_OK) ## ruff and every pre-commit hook over all tracked files (offline: local hooks only)

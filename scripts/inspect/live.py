@@ -44,6 +44,8 @@ def answer(params: dict) -> dict:
         "code": {"git": card["git"], "sha256": card["code"]["sha256"], "requirements_sha256": card["requirements_sha256"]},
         "environment": card["environment"],
         "quality": {k: card["metrics"]["test"][k] for k in ("f1", "recall", "precision", "roc_auc", "error_rate", "rows")},
+        "test_set": "a holdout of recent labelled production rows" if "production_labelled" in data["inputs"] else
+                    "the held-out test set",
         "last_deployed": deployments[-1] if deployments else None,
         "last_monitor": runs[-1] if runs else None,
         "rollback_to": stack[-2] if len(stack) > 1 else None,
@@ -69,7 +71,7 @@ def text(doc: dict) -> str:
         f"  code         {'commit ' + commit[:12] + (' (dirty work tree)' if c['git']['dirty'] else '') if commit else 'outside git'}"
         f", code sha256 {c['sha256'][:12]}, requirements sha256 {c['requirements_sha256'][:12]}",
         f"  environment  python {env['python']}, " + ", ".join(f"{k} {v}" for k, v in sorted(env["libraries"].items())),
-        f"  quality      on its test set ({q['rows']} rows): F1 {q['f1']}, recall {q['recall']}, precision {q['precision']}, "
+        f"  quality      on {doc['test_set']} ({q['rows']} rows): F1 {q['f1']}, recall {q['recall']}, precision {q['precision']}, "
         f"ROC AUC {q['roc_auc']}",
         f"  deployed     {deployed['event']} on {deployed['host_port']} at {deployed['time']}" if deployed else
         "  deployed     not yet started by make serve",
