@@ -35,6 +35,9 @@ REGISTER_CODE := scripts/pipeline/register.py scripts/core/registry.py scripts/c
 SIMULATE_CODE := scripts/pipeline/simulate.py $(SHARED_CODE)
 EXPERIMENT_CODE := scripts/pipeline/experiments.py scripts/core/runs.py $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE)
 
+# A make variable's exact text as one shell word: single-quoted, so neither make nor the shell
+# expands anything in it (quotes, backticks, `$(...)`, `$5` stay text).
+q = '$(subst ','\'',$(value $(1)))'
 stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
 SECTIONS := paths data features model evaluate experiments deployment dashboard simulation replay monitor retrain synth bench
@@ -48,11 +51,15 @@ ifneq ($(DAG_ONLY),)
 RAW := <paths.raw>
 else ifneq ($(filter-out $(LIGHT_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
 include $(BOOK)/params.mk
-# EXTRA (the labelled production file make retrain passes) is an input too: its value is stamped
-# at parse time, by the shell, only when it changes, so `make train` after `make train EXTRA=...`
-# returns to the data version params.yaml describes, and a no-op stays a no-op (no recipe, no Python).
+# Two values are inputs too, stamped at parse time by one shell, each only when it changes:
+# EXTRA (the labelled production file make retrain passes), so `make train` after
+# `make train EXTRA=...` returns to the data version params.yaml describes; and PARAMS (which
+# params file is in force), so switching CLOCKWORK_PARAMS and back re-reads the file and returns
+# every stage to its versions. A no-op stays a no-op (no recipe, no Python).
 EXTRA_STAMP := $(S)/extra.value
-_extra := $(shell mkdir -p $(S) && { [ -f $(EXTRA_STAMP) ] && [ "$$(cat $(EXTRA_STAMP))" = "$(EXTRA)" ] || printf '%s' "$(EXTRA)" > $(EXTRA_STAMP); })
+PARAMS_STAMP := $(S)/params.path
+_values := $(shell mkdir -p $(S) && stamp() { [ -f "$$1" ] && [ "$$(cat "$$1")" = "$$2" ] || printf '%s' "$$2" > "$$1"; } \
+             && stamp $(EXTRA_STAMP) $(call q,EXTRA) && stamp $(PARAMS_STAMP) $(call q,PARAMS))
 endif
 
 ##@ Pipeline
@@ -254,7 +261,7 @@ $(VENV_OK): requirements.txt
 
 # params.yaml: validated, then one stamp per section plus the generated make include.
 $(BOOK)/params.mk $(PARAM_STAMPS): $(S)/params.checked ;
-$(S)/params.checked: $(PARAMS) | $(VENV_OK)
+$(S)/params.checked: $(PARAMS) $(PARAMS_STAMP) | $(VENV_OK)
 	@mkdir -p $(@D)
 	@$(PY) -m scripts.core.stamp params $< $(S) $(BOOK)/params.mk
 	@touch $@

@@ -159,6 +159,21 @@ def repo_path(relative: str) -> Path:
     return ROOT / relative
 
 
+def error_line(text: str) -> str:
+    """The reason a failed command gave: the last line it printed in our error format (`error: ...`,
+    as cli() writes it), else its last line. A command that runs another passes this on unchanged."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    return (errors or lines or ["exited non-zero without a message"])[-1].removeprefix("error: ")
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader of our output went away (`make registry | head -2`): stop quietly, as Unix tools do."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
+    sys.exit(0)
+
+
 def cli(main: Callable[[list[str]], int | None]) -> None:
     """Run a command's main(): ClockworkError -> one line on stderr and exit 2; never a traceback."""
     logging.basicConfig(
@@ -168,6 +183,9 @@ def cli(main: Callable[[list[str]], int | None]) -> None:
     )
     try:
         code = main(sys.argv[1:])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_broken_pipe()
     except ClockworkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

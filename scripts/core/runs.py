@@ -9,7 +9,7 @@ from pathlib import Path
 
 from scripts.core import registry as R
 from scripts.core.artifacts import read_card
-from scripts.core.config import ClockworkError, experiment_params, repo_path, validate
+from scripts.core.config import ClockworkError, error_line, experiment_params, repo_path, validate
 from scripts.core.store import append_line, canonical_json, git_info, locked, read_jsonl, utc_now
 
 log = logging.getLogger("clockwork.experiments")
@@ -34,13 +34,6 @@ def failure(name: str, overrides: dict, model: dict, error: str) -> dict:
         "data_version": None, "algorithm": model["algorithm"], "params": model,
         "metrics": dict.fromkeys(METRICS), "gates": {"passed": False, "failed": []}, "training_seconds": None, "git": git_info(),
     }
-
-
-def error_line(log_text: str) -> str:
-    """The one-line error a failed stage printed (cli() writes 'error: ...'), else its last line."""
-    lines = [line.strip() for line in log_text.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error: ")]
-    return (errors or lines or ["a stage exited non-zero without a message"])[-1].removeprefix("error: ")
 
 
 def latest(records: list[dict]) -> dict[str, dict]:

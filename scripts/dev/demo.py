@@ -14,11 +14,13 @@ import argparse
 import csv
 import logging
 import os
+import socket
 import subprocess
 import time
 
 from scripts.core import registry as R
-from scripts.core.config import ClockworkError, cli, load_params, repo_path
+from scripts.core.config import ClockworkError, cli, error_line, load_params, repo_path
+from scripts.serving.process import read_pid
 
 log = logging.getLogger("clockwork.demo")
 
@@ -33,9 +35,20 @@ class Demo:
         done = subprocess.run([self.make_cmd, "--no-print-directory", *targets, *port], cwd=repo_path("."),
                               capture_output=True, text=True, env=self.env)
         if done.returncode:
-            raise ClockworkError(f"make {' '.join(targets)} failed: "
-                                 f"{(done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ['no output'])[-1]}")
+            raise ClockworkError(f"make {' '.join(targets)}: {error_line(done.stderr or done.stdout)}")
         return done.stdout
+
+    def check_no_server(self) -> None:
+        """Refuse before changing anything if a server already runs (make serve-bg would refuse later,
+        after the logs were archived)."""
+        deployment = self.params["deployment"]
+        running = read_pid(repo_path(deployment["pid_file"]))
+        if running:
+            raise ClockworkError(f"{deployment['pid_file']}: a server is already running (pid {running}); make stop first")
+        host, port = deployment["host"], self.port or deployment["port"]
+        with socket.socket() as probe:
+            if probe.connect_ex((host, port)) == 0:
+                raise ClockworkError(f"deployment.port: {host}:{port} is already in use (PORT= picks another)")
 
     def production(self) -> str:
         return R.load(self.params["paths"])["aliases"]["production"]
@@ -74,6 +87,7 @@ def run(demo: Demo) -> None:
     if len(datasets) < 3:
         raise ClockworkError("simulation.datasets: the demo needs three datasets (untouched, drifted, fresh drifted)")
     clean, drifted, fresh = datasets[:3]
+    demo.check_no_server()
     print("1. train")
     demo.make("train")
     history = R.load(demo.params["paths"])["history"]

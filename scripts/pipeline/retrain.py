@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +26,7 @@ import pandas as pd
 from scripts.core import features as F
 from scripts.core import registry as R
 from scripts.core.artifacts import read_pointer, relative
-from scripts.core.config import ClockworkError, cli, load_params, repo_path, validate
+from scripts.core.config import ClockworkError, cli, error_line, load_params, repo_path, validate
 from scripts.core.store import append_line, atomic_write_text, read_json, read_jsonl, sha256_bytes, utc_now
 
 log = logging.getLogger("clockwork.retrain")
@@ -75,9 +76,11 @@ def main(argv: list[str]) -> int:
     before = R.load(paths)["aliases"]["production"]
     counts = ", ".join(f"{k}: {v}" for k, v in labelled["dataset"].value_counts().sort_index().items())
     print(f"retrain: {len(labelled)} labelled production rows ({counts}) -> {relative(extra)}")
-    done = subprocess.run([args.make, "--no-print-directory", "train", f"EXTRA={relative(extra)}"], cwd=repo_path("."))
+    done = subprocess.run([args.make, "--no-print-directory", "train", f"EXTRA={relative(extra)}"], cwd=repo_path("."),
+                          stderr=subprocess.PIPE, text=True)
+    sys.stderr.write(done.stderr)
     if done.returncode:
-        raise ClockworkError(f"make train EXTRA={relative(extra)} failed (exit {done.returncode}); the flag is kept")
+        raise ClockworkError(f"make train EXTRA={relative(extra)}: {error_line(done.stderr)} (the flag is kept)")
     candidate = read_pointer(args.pointer)
     entry = R.load(paths)["versions"][candidate]
     promoted = False
