@@ -51,6 +51,10 @@ ifneq ($(DAG_ONLY),)
 RAW := <paths.raw>
 else ifneq ($(filter-out $(LIGHT_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
 include $(BOOK)/params.mk
+# The files each stage's current version consists of, written by the stage (PREPARE_OUTPUTS, ...):
+# each stage depends on its own, so a damaged or missing file reruns the stage, which rebuilds it
+# from its inputs and checks it against its record. Never a silent "Nothing to be done".
+-include $(O)/prepare.mk $(O)/train.mk $(O)/evaluate.mk
 # Two values are inputs too, stamped at parse time by one shell, each only when it changes:
 # EXTRA (the labelled production file make retrain passes), so `make train` after
 # `make train EXTRA=...` returns to the data version params.yaml describes; and PARAMS (which
@@ -64,34 +68,48 @@ endif
 
 ##@ Pipeline
 .PHONY: train prepare evaluate register
-train: $(O)/register ## Run the whole pipeline (prepare, train, evaluate, register); sets up .venv on first use
+# Every run of the stages is kept in the runs log (scripts/pipeline/runlog.py). Each stage recipe
+# notes its name (and the run's start) in $(RUN)/ and keeps the errors it passes through; a stage
+# that fails records the run as failed; $(O)/recorded, which depends on every stage, records a
+# run that completed. A no-op runs no recipe, so it starts no Python.
+RUN := $(BOOK)/run
+RECORD = $(PY) -m scripts.pipeline.runlog record --out $(O) --run $(RUN) --params $(call q,PARAMS) --extra $(call q,EXTRA)
+begin = echo ">> $(1)"$(2); mkdir -p $(RUN); echo $(1) >> $(RUN)/stages; \
+        [ -f $(RUN)/started ] || printf '%(%Y-%m-%dT%H:%M:%SZ)T %s\n' -1 $${EPOCHREALTIME/./} > $(RUN)/started
+stage = { { $(1); } 2>&1 1>&3 | tee -a $(RUN)/stderr >&2; } 3>&1 || { status=$$?; $(RECORD) --status $$status; exit $$status; }
+
+train: $(O)/recorded ## Run the whole pipeline (prepare, train, evaluate, register); sets up .venv on first use
+$(O)/recorded: $(O)/prepare.done $(O)/train.done $(O)/evaluate.done $(O)/register.done
+	@$(RECORD) --status 0
+	@touch $@
+
 prepare: $(O)/prepare ## Validate the raw CSV and write (or reuse) the data version params.yaml specifies
 evaluate: $(O)/evaluate ## Train if stale, then measure the model on its held-out test set
 register: $(O)/register ## Gate the evaluated model and record it in models/registry.json
 
 $(O)/prepare: $(O)/prepare.done ;
-$(O)/prepare.done: $(call stamp,$(RAW) $(PREPARE_CODE)) $(call param,paths data features) $(EXTRA_STAMP) \
+$(O)/prepare.done: $(call stamp,$(RAW) $(PREPARE_CODE)) $(call param,paths data features) $(EXTRA_STAMP) $(PREPARE_OUTPUTS) \
                    $(if $(EXTRA),$(call stamp,$(EXTRA)) $(call param,retrain)) | $(O)
-	@echo ">> prepare$(if $(EXTRA), (with $(EXTRA)))"
-	@$(PY) -m scripts.pipeline.prepare --out $(O)/prepare $(if $(EXTRA),--extra $(EXTRA)) >/dev/null
+	@$(call begin,prepare,$(if $(value EXTRA),' (with '$(call q,EXTRA)')'))
+	@$(call stage,$(PY) -m scripts.pipeline.prepare --out $(O)/prepare --outputs $(O)/prepare.mk $(if $(value EXTRA),--extra $(call q,EXTRA)) >/dev/null)
 	@touch $@
 
 $(O)/train: $(O)/train.done ;
-$(O)/train.done: $(O)/prepare $(call stamp,requirements.txt $(TRAIN_CODE)) $(call param,paths data features model)
-	@echo ">> train"
-	@$(PY) -m scripts.pipeline.train --data $(O)/prepare --out $(O)/train >/dev/null
+$(O)/train.done: $(O)/prepare $(call stamp,requirements.txt $(TRAIN_CODE)) $(call param,paths data features model) $(TRAIN_OUTPUTS)
+	@$(call begin,train)
+	@$(call stage,$(PY) -m scripts.pipeline.train --data $(O)/prepare --out $(O)/train --outputs $(O)/train.mk >/dev/null)
 	@touch $@
 
 $(O)/evaluate: $(O)/evaluate.done ;
-$(O)/evaluate.done: $(O)/train $(call stamp,$(EVALUATE_CODE)) $(call param,paths)
-	@echo ">> evaluate"
-	@$(PY) -m scripts.pipeline.evaluate --model $(O)/train --out $(O)/evaluate >/dev/null
+$(O)/evaluate.done: $(O)/train $(call stamp,$(EVALUATE_CODE)) $(call param,paths) $(EVALUATE_OUTPUTS)
+	@$(call begin,evaluate)
+	@$(call stage,$(PY) -m scripts.pipeline.evaluate --model $(O)/train --out $(O)/evaluate --outputs $(O)/evaluate.mk >/dev/null)
 	@touch $@
 
 $(O)/register: $(O)/register.done ;
 $(O)/register.done: $(O)/evaluate $(call stamp,$(REGISTER_CODE)) $(call param,paths evaluate retrain)
-	@echo ">> register"
-	@$(PY) -m scripts.pipeline.register --model $(O)/evaluate --out $(O)/register >/dev/null
+	@$(call begin,register)
+	@$(call stage,$(PY) -m scripts.pipeline.register --model $(O)/evaluate --out $(O)/register >/dev/null)
 	@touch $@
 
 ##@ Experiments
@@ -118,7 +136,10 @@ $(O)/exp-%.done: $(O)/prepare $(call stamp,requirements.txt $(EXPERIMENT_CODE)) 
 	@touch $@
 
 ##@ Registry
-.PHONY: live registry promote rollback
+.PHONY: live registry promote rollback runs
+runs: $(VENV_OK) ## Every make train run that did something or failed, newest first [ALL=1]
+	@$(PY) -m scripts.pipeline.runlog show $(if $(ALL),--all)
+
 live: $(VENV_OK) ## What serves right now and where it came from: version, since when, data, code, params, environment [JSON=1]
 	@$(PY) -m scripts.inspect.live $(if $(JSON),--json)
 
@@ -134,10 +155,10 @@ rollback: $(VENV_OK) ## Return production to the version that was live before th
 
 ##@ Serving
 .PHONY: serve serve-bg stop smoke bench-serve bench synth
-serve: $(O)/register ## Serve the production model in the foreground (gunicorn; host, port, workers from params)
+serve: $(O)/recorded ## Serve the production model in the foreground (gunicorn; host, port, workers from params)
 	@$(PY) -m scripts.serving.serve $(if $(PORT),--port $(PORT))
 
-serve-bg: $(O)/register ## Start the server in the background and wait until /ready answers
+serve-bg: $(O)/recorded ## Start the server in the background and wait until /ready answers
 	@$(PY) -m scripts.serving.serve --background $(if $(PORT),--port $(PORT))
 
 stop: $(VENV_OK) ## Stop the background server
@@ -146,7 +167,7 @@ stop: $(VENV_OK) ## Stop the background server
 smoke: $(VENV_OK) ## Send real requests to the running server; non-zero exit on any failure
 	@$(PY) -m scripts.dev.smoke_test $(if $(PORT),--port $(PORT))
 
-bench-serve: $(O)/register ## Benchmark the server against the model's own predict time [WORKER_CLASS=gthread] [SMOKE=1]
+bench-serve: $(O)/recorded ## Benchmark the server against the model's own predict time [WORKER_CLASS=gthread] [SMOKE=1]
 	@$(PY) -m scripts.dev.bench_serve $(if $(SMOKE),--smoke) $(if $(WORKER_CLASS),--worker-class $(WORKER_CLASS))
 
 ##@ Production loop
@@ -173,7 +194,7 @@ monitor: $(VENV_OK) ## Judge the live model: quality vs baseline, drift vs train
 monitor-watch: $(VENV_OK) ## Rerun the monitor every monitor.watch_interval_s seconds until stopped (Ctrl-C)
 	@$(PY) -m scripts.monitoring.monitor --watch
 
-retrain: $(O)/register ## If the monitor raised a flag (or FORCE=1): retrain on labelled production data, gate, promote
+retrain: $(O)/recorded ## If the monitor raised a flag (or FORCE=1): retrain on labelled production data, gate, promote
 	@$(PY) -m scripts.pipeline.retrain --pointer $(O)/train --make "$(MAKE)" $(if $(FORCE),--force)
 
 demo: $(VENV_OK) ## The whole lifecycle: train, serve, replay, monitor, drift, retrain, recover, stop
@@ -183,7 +204,7 @@ synth: $(VENV_OK) ## Write an AI4I-like raw file of ROWS rows (published failure
 	@test -n "$(ROWS)" || { echo "error: ROWS: missing (usage: make synth ROWS=100000)" >&2; exit 2; }
 	@$(PY) -m scripts.pipeline.synth --rows "$(ROWS)"
 
-bench: $(O)/register ## All benchmarks: pipeline overhead, monitor at 1M, F1 per cost, serving [SCALE=1: 10k-1M rows] [SMOKE=1]
+bench: $(O)/recorded ## All benchmarks: pipeline overhead, monitor at 1M, F1 per cost, serving [SCALE=1: 10k-1M rows] [SMOKE=1]
 	@$(PY) -m scripts.dev.bench $(if $(SMOKE),--smoke) $(if $(SCALE),--scale)
 	@$(PY) -m scripts.dev.bench_serve $(if $(SMOKE),--smoke)
 
@@ -199,9 +220,10 @@ help: ## List the targets (this text)
 dag: ## Print the stage graph, read from this Makefile's own rules
 	@{ $(MAKE) -pRrq DAG_ONLY=1 $(O)/register.done 2>/dev/null || true; } | python3 -m scripts.inspect.makeinfo dag --out $(O) --stamps $(S)
 
-status: $(VENV_OK) ## Say which stages are stale and why (like dvc status)
+status: $(VENV_OK) ## Say which stages are stale and why, and name any generated file that no longer matches its record
 	@$(MAKE) stamps >/dev/null
 	@{ $(MAKE) -pRrq $(O)/register.done 2>/dev/null || true; } | $(PY) -m scripts.inspect.makeinfo status --out $(O) --stamps $(S)
+	@$(PY) -m scripts.inspect.outputs --cache $(BOOK)/statcache.json
 
 metrics: $(VENV_OK) ## Print a table of every model version's metrics
 	@$(PY) -m scripts.inspect.compare metrics
@@ -281,6 +303,10 @@ scripts/%.py:
 
 $(O):
 	@mkdir -p $@
+
+# A stage's own files (from the includes above): one that is missing counts as changed, so the
+# stage reruns and rebuilds it, instead of make stopping on "No rule to make target".
+$(PREPARE_OUTPUTS) $(TRAIN_OUTPUTS) $(EVALUATE_OUTPUTS):
 
 # Stamps and markers come from pattern rules, so make would treat them as intermediates and
 # delete them; they are real files that later runs compare against. (Only these: a blanket

@@ -106,3 +106,11 @@ def load_model(meta: dict) -> Any:
         raise ClockworkError(f"{path}: sha256 {actual[:16]}... differs from {meta['artifact']['sha256'][:16]}... "
                              f"recorded for model {meta['version']}; refusing to load it")
     return joblib.load(io.BytesIO(blob))
+
+
+def write_outputs_include(path: Path, name: str, files: list[Path]) -> None:
+    """A make include naming the files a stage's current version consists of (`NAME := a b c`), rewritten
+    only on change: the Makefile makes the stage depend on them, so a damaged file reruns the stage."""
+    from scripts.core.store import write_if_changed
+
+    write_if_changed(path, f"{name} := {' '.join(relative(f) for f in files)}\n")

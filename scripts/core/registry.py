@@ -9,16 +9,14 @@ rollback, show).
 """
 from __future__ import annotations
 
-import getpass
 import logging
-import socket
 from contextlib import contextmanager
 from typing import Iterator
 
 from scripts.core.artifacts import MODEL_CARD, load_model, load_split, model_versions, read_card, read_data_meta
 from scripts.core.config import ClockworkError, repo_path
 from scripts.core.metrics import check_gates, describe_gates, score
-from scripts.core.store import append_line, canonical_json, locked, read_json, utc_now, version_number, write_json
+from scripts.core.store import actor, append_line, canonical_json, locked, read_json, utc_now, version_number, write_json
 
 log = logging.getLogger("clockwork.registry")
 SCHEMA = "registry"
@@ -73,15 +71,6 @@ def transaction(paths: dict) -> Iterator[dict]:
         if canonical_json(registry) != before:
             check_consistent(registry, str(path))
             write_json(path, registry, SCHEMA)
-
-
-def actor() -> str:
-    """Who made a change: user@host, recorded in the history."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 def _event(registry: dict, action: str, source: str | None, target: str | None, reason: str) -> None:

@@ -1,6 +1,10 @@
-"""The experiments log (models/experiments.jsonl): one line per run, kept whatever the result.
+"""The runs logs: every execution is kept, whatever its result.
 
-Written by `make experiments` (scripts/pipeline/experiments.py); read by it and by the dashboard.
+- The experiments log (paths.experiments_log): one line per experiment run, written by
+  `make experiments` (scripts/pipeline/experiments.py).
+- The pipeline runs log (paths.runs_log): one line per `make train` run that did something or
+  failed, written by scripts/pipeline/runlog.py.
+Both are read by their commands and by the dashboard.
 """
 from __future__ import annotations
 
@@ -81,3 +85,36 @@ def record(params: dict, name: str, version: str | None, failed_log: Path | None
     print(f"experiment {name}: {version} f1 {m['f1']} recall {m['recall']} precision {m['precision']} "
           f"gates {'pass' if doc['gates']['passed'] else 'fail: ' + ', '.join(doc['gates']['failed'])}")
     return doc
+
+
+# ---- the pipeline runs log -------------------------------------------------------------------
+
+STAGES = ("prepare", "train", "evaluate", "register")
+
+
+def run_record(facts: dict) -> dict:
+    """One pipeline run, from what the runner saw. Pure: facts holds time, duration_s, exit_code,
+    interrupted, stages, stderr, params_file, params_sha256, extra, pointers, production, git, actor."""
+    stages, code = [s for s in facts["stages"] if s in STAGES], facts["exit_code"]
+    outcome = "interrupted" if facts["interrupted"] else "completed" if code == 0 else "failed"
+    return {
+        "time": facts["time"], "duration_s": round(facts["duration_s"], 3), "outcome": outcome, "exit_code": code,
+        "stages": stages, "failed_stage": stages[-1] if outcome != "completed" and stages else None,
+        "params_file": facts["params_file"], "params_sha256": facts["params_sha256"], "extra": facts["extra"] or None,
+        "data_version": facts["pointers"].get("prepare"),
+        "model_version": facts["pointers"].get("register") if outcome == "completed" else facts["pointers"].get("train"),
+        "production": facts["production"], "git": facts["git"],
+        "error": None if outcome == "completed" else error_line(facts["stderr"]), "actor": facts["actor"],
+    }
+
+
+def append_run(paths: dict, doc: dict) -> None:
+    """Validate one run record and append it (one write, so concurrent runs never tear a line)."""
+    path = repo_path(paths["runs_log"])
+    validate(doc, "pipeline_run", str(path))
+    append_line(path, canonical_json(doc))
+
+
+def read_runs(paths: dict) -> list[dict]:
+    """Every recorded pipeline run, oldest first."""
+    return read_jsonl(repo_path(paths["runs_log"]))

@@ -261,6 +261,18 @@ def git_info() -> dict:
     return {"commit": commit.strip(), "dirty": bool(status and status.strip())}
 
 
+def actor() -> str:
+    """Who did something: user@host, recorded in the registry's history and the runs log."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
 def environment() -> dict:
     """Python, platform and the versions of the libraries that shape a model's bytes."""
     from importlib import metadata

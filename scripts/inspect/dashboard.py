@@ -18,7 +18,7 @@ from typing import Any, Callable
 from scripts.core import registry as R
 from scripts.core.artifacts import MODEL_CARD, data_versions, read_card, read_data_meta, read_train_record
 from scripts.core.config import ClockworkError, repo_path
-from scripts.core.runs import latest, ranked
+from scripts.core.runs import latest, ranked, read_runs
 from scripts.core.store import read_json, read_jsonl, utc_now, version_number
 from scripts.inspect.provenance import flatten
 
@@ -124,8 +124,10 @@ def collect(params: dict) -> dict:
                     "overrides_text": json.dumps(r["overrides"], sort_keys=True) + ("" if grid.get(r["name"]) == r["overrides"]
                                                                                     else " (changed since)")}
                    for r in ranked(latest(records), params["experiments"]["metric"])]
+    pipeline_runs = attempt("runs log", lambda: read_runs(paths), [])
     return {
         "generated_at": utc_now(), "live": live, "versions": versions,
+        "runs": list(reversed(pipeline_runs[-settings["run_rows"]:])), "runs_recorded": len(pipeline_runs),
         "deployments": list(reversed(deployments)), "deployment_rows_shown": settings["deployment_rows"],
         "series": series, "monitor": report, "psi_threshold": monitor["psi_threshold"],
         "retrain_flag": repo_path(monitor["flag"]).exists(),
@@ -172,7 +174,7 @@ def served_link(kind: str, key: str) -> str:
     """Links on the served pages: raw JSON under /api/..."""
     return {"model": f"/api/models/{key}", "data": f"/api/data/{key}", "monitor": f"/api/monitor/{key}",
             "registry": "/api/registry", "deployments": "/api/deployments", "monitor-history": "/api/monitor",
-            "experiments": "/api/experiments", "lineage": "/api/lineage", "compare": f"/compare?versions={key}",
+            "experiments": "/api/experiments", "runs": "/api/runs", "lineage": "/api/lineage", "compare": f"/compare?versions={key}",
             "dashboard": "/", "openapi": "/openapi.json"}[kind]
 
 
@@ -184,7 +186,7 @@ def file_link(params: dict, page: Path) -> Callable[[str, str], str]:
         target = {"model": f"{paths['models_dir']}/{MODEL_CARD.format(v=key)}", "data": f"{paths['processed_dir']}/{key}.json",
                   "monitor": f"{monitor['reports_dir']}/{key}.json", "registry": paths["registry"],
                   "deployments": params["deployment"]["deployment_log"], "monitor-history": monitor["monitor_log"],
-                  "experiments": paths["experiments_log"], "lineage": paths["manifest"]}.get(kind)
+                  "experiments": paths["experiments_log"], "runs": paths["runs_log"], "lineage": paths["manifest"]}.get(kind)
         if kind == "dashboard":
             return page.name
         return os.path.relpath(repo_path(target), page.parent) if target else ""

@@ -12,6 +12,7 @@ import bottle
 from scripts.core import registry as R
 from scripts.core.artifacts import MODEL_CARD, data_versions, model_path, read_card, read_data_meta
 from scripts.core.config import repo_path
+from scripts.core.runs import read_runs
 from scripts.core.store import read_jsonl
 from scripts.core.web import Replies, RequestError, html, json_app
 from scripts.inspect import views
@@ -73,6 +74,7 @@ def routes(params: dict, reply: Replies) -> bottle.Bottle:
     app.get("/api/monitor/<report_id>", callback=lambda report_id: reply(200, report_named(params, report_id)))
     app.get("/api/deployments",
             callback=lambda: reply(200, {"events": read_csv_rows(repo_path(params["deployment"]["deployment_log"]))}))
+    app.get("/api/runs", callback=lambda: reply(200, {"runs": read_runs(paths)}))
     app.get("/api/experiments", callback=lambda: reply(200, {"metric": params["experiments"]["metric"],
                                                             "runs": read_jsonl(repo_path(paths["experiments_log"]))}))
 

@@ -31,7 +31,7 @@ main{padding:16px 24px;max-width:1400px;margin:0 auto}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{padding:4px 8px;border-bottom:1px solid #eaeef2;text-align:left;white-space:nowrap}
 th{color:#57606a;font-weight:600;background:#f6f8fa}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 td.wrap{white-space:normal;min-width:220px}
-tr.live td{background:#dafbe1}td.diff{background:#fff8c5;font-weight:600}td.best{color:#1a7f37;font-weight:700}
+tr.live td{background:#dafbe1}tr.bad td{background:#ffebe9}td.diff{background:#fff8c5;font-weight:600}td.best{color:#1a7f37;font-weight:700}
 .scroll{overflow-x:auto}.problems{background:#ffebe9;border:1px solid #ff8182;border-radius:8px;padding:8px 16px;margin-bottom:14px}
 ul.reasons{margin:4px 0 0;padding-left:18px}a{color:#0969da}svg text{font-family:inherit}
 """
@@ -292,6 +292,24 @@ def experiments_table(view: dict, link: Link) -> str:
             f'{a(link("experiments", ""), "as JSON")}</p>')
 
 
+def runs_table(view: dict, link: Link) -> str:
+    runs = view["runs"]
+    if not runs:
+        return '<p class="muted">No pipeline runs recorded yet: <code>make train</code> records each run that does something.</p>'
+    body = "".join(
+        f'<tr class="{"" if r["outcome"] == "completed" else "bad"}"><td>{esc(r["time"])}</td><td>{esc(r["outcome"])}</td>'
+        f'<td class="num">{fmt(r["duration_s"], 2)}</td><td>{esc(", ".join(r["stages"]))}</td>'
+        f'<td>{a(link("data", r["data_version"]), r["data_version"]) if r["data_version"] else "–"}</td>'
+        f'<td>{a(link("model", r["model_version"]), r["model_version"]) if r["model_version"] else "–"}</td>'
+        f'<td>{esc(r["params_file"])}</td><td>{esc((r["git"]["commit"] or "none")[:12])}</td>'
+        f'<td class="small">{esc(r["error"] or "")}</td></tr>' for r in runs)
+    more = view["runs_recorded"] - len(runs)
+    return ('<div class="scroll"><table id="runs"><tr><th>started</th><th>outcome</th><th class="num">seconds</th><th>stages</th>'
+            f'<th>data</th><th>model</th><th>params</th><th>commit</th><th>error</th></tr>{body}</table></div>'
+            f'<p class="small">{a(link("runs", ""), "every run as JSON")}'
+            + (f' · {more} older runs (<code>make runs ALL=1</code>)' if more > 0 else "") + '</p>')
+
+
 def deployments_table(view: dict, limit: int) -> str:
     rows = view["deployments"][:limit]
     if not rows:
@@ -318,6 +336,7 @@ def dashboard_html(view: dict, link: Link, title: str) -> str:
         + f'<div class="card"><h2>Drift in the latest report (PSI, log scale)</h2>{drift}</div></div>'
         + f'<div class="card" style="margin-bottom:14px"><h2>Registry</h2>{registry_table(view, link)}</div>'
         + f'<div class="card" style="margin-bottom:14px"><h2>Experiments</h2>{experiments_table(view, link)}</div>'
+        + f'<div class="card" style="margin-bottom:14px"><h2>Pipeline runs</h2>{runs_table(view, link)}</div>'
         + '<div class="card" style="margin-bottom:14px"><h2>Lineage: raw data → data versions → models</h2>'
         + f'{lineage_svg(view["lineage"], link)}<p class="small">{a(link("lineage", ""), "lineage as JSON")}</p></div>'
         + f'<div class="card"><h2>Deployment history</h2>{deployments_table(view, view["deployment_rows_shown"])}</div>'

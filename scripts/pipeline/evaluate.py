@@ -20,10 +20,11 @@ from scripts.core.artifacts import (
     read_data_meta,
     read_pointer,
     read_train_record,
+    write_outputs_include,
 )
-from scripts.core.config import cli, load_params
+from scripts.core.config import ClockworkError, cli, load_params
 from scripts.core.metrics import per_group, probability_metrics, score
-from scripts.core.store import code_identity, locked, utc_now, write_if_changed, write_json
+from scripts.core.store import code_identity, locked, read_json, utc_now, write_if_changed, write_json
 
 log = logging.getLogger("clockwork.evaluate")
 # The params sections this stage reads; its Makefile rule is stamped on exactly these.
@@ -57,23 +58,41 @@ def model_card(paths: dict, version: str) -> dict:
     }
 
 
+def intact(path: Path, fresh: dict) -> bool:
+    """Does the stored card still say what evaluating the model says now? Its metrics are compared only
+    when the same evaluate code wrote it (new code may measure more); the record part always is."""
+    try:
+        stored = read_json(path, "model")
+    except ClockworkError:
+        return False
+    same_code = stored["evaluation"]["code"]["sha256"] == fresh["evaluation"]["code"]["sha256"]
+    skip = {"evaluation"} if same_code else {"evaluation", "metrics"}
+    return {k: v for k, v in stored.items() if k not in skip} == {k: v for k, v in fresh.items() if k not in skip}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, required=True, help="pointer file naming the model version (from train)")
     parser.add_argument("--out", type=Path, help="pointer file naming the evaluated model version (written only on change)")
+    parser.add_argument("--outputs", type=Path, help="make include naming the version's card (written only on change)")
     args = parser.parse_args(argv)
     paths = load_params(sections=PARAMS)["paths"]
     version = read_pointer(args.model)
     card_path = model_path(paths, version, MODEL_CARD)
-    if card_path.exists():
+    existed = card_path.exists()
+    card = model_card(paths, version)  # outside the lock: make -j2 evaluates two models at once
+    if existed and intact(card_path, card):
         log.info("model %s is already evaluated (%s)", version, card_path.name)
     else:
-        card = model_card(paths, version)  # outside the lock: make -j2 evaluates two models at once
         with locked(card_path.parent / ".lock"):
-            if not card_path.exists():  # a concurrent run may have written the same card
+            if existed or not card_path.exists():  # a concurrent run may have written the same card
                 write_json(card_path, card, "model")
+        if existed:
+            log.warning("repaired %s: it no longer matched its model; evaluated again", card_path.name)
     if args.out:
         write_if_changed(args.out, version + "\n")
+    if args.outputs:
+        write_outputs_include(args.outputs, "EVALUATE_OUTPUTS", [card_path])
     print(version)
     return 0
 

@@ -10,20 +10,30 @@ import argparse
 import logging
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
 from scripts.core import features as F
-from scripts.core.artifacts import data_meta_path, data_split_paths, data_versions, read_data_meta, relative
+from scripts.core.artifacts import (
+    data_meta_path,
+    data_split_paths,
+    data_versions,
+    read_data_meta,
+    relative,
+    write_outputs_include,
+)
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
 from scripts.core.rawdata import read_raw, validate_rows
 from scripts.core.store import (
     append_line,
+    atomic_write_bytes,
     code_identity,
     git_info,
     locked,
     next_version,
     remove_stale,
+    sha256_bytes,
     sha256_file,
     sha256_obj,
     utc_now,
@@ -155,6 +165,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, help="pointer file naming the current data version (written only on change)")
     parser.add_argument("--extra", type=Path, help="labelled production rows to add (make retrain passes these)")
+    parser.add_argument("--outputs", type=Path, help="make include naming the version's files (written only on change)")
     args = parser.parse_args(argv)
     params = load_params(sections=PARAMS)
     paths, data, feats = params["paths"], params["data"], params["features"]
@@ -179,12 +190,38 @@ def main(argv: list[str]) -> int:
         version = find_version(paths, key)
         if version:
             log.info("data version %s already holds these inputs; reusing it", version)
+            repair(paths, version, lambda: build_parts(frame, data, feats, extra, used)[0])
         else:
             version = _create(paths, frame, data, feats, raw_sha, code, used, key, extra)
     if args.out:
         write_if_changed(args.out, version + "\n")
+    if args.outputs:
+        write_outputs_include(args.outputs, "PREPARE_OUTPUTS", list(data_split_paths(paths, version).values()))
     print(version)
     return 0
+
+
+def build_parts(frame: pd.DataFrame, data: dict, feats: dict, extra: dict | None, used: dict) -> tuple[dict, dict]:
+    """The version's splits and quirk counts: a plain version, or a retrain version with labelled rows."""
+    if extra:
+        return build_retrain_splits(frame, data, feats, extra["frame"], used["retrain"])
+    return build_splits(frame, data, feats)
+
+
+def repair(paths: dict, version: str, rebuild: Callable[[], dict[str, pd.DataFrame]]) -> None:
+    """A reused version whose files no longer match its record is rebuilt from its inputs: a damaged
+    file is replaced only when the rebuild reproduces the recorded bytes; otherwise one line says how out."""
+    meta, targets, record = read_data_meta(paths, version), data_split_paths(paths, version), data_meta_path(paths, version)
+    damaged = [name for name, out in meta["outputs"].items()
+               if not targets[name].exists() or sha256_file(targets[name]) != out["sha256"]]
+    parts = rebuild() if damaged else {}
+    for name in damaged:
+        blob = parts[name].to_csv(index=False).encode("utf-8")
+        if sha256_bytes(blob) != meta["outputs"][name]["sha256"]:
+            raise ClockworkError(f"{targets[name]}: differs from its record in {record.name}, and rebuilding it from the same "
+                                 f"inputs gives other bytes; restore it from a backup, or delete {record} to build the version again")
+        atomic_write_bytes(targets[name], blob)
+        log.warning("repaired %s: rebuilt from its inputs; sha256 matches %s", relative(targets[name]), record.name)
 
 
 def _create(paths: dict, frame: pd.DataFrame, data: dict, feats: dict, raw_sha: str, code: dict,
@@ -197,10 +234,7 @@ def _create(paths: dict, frame: pd.DataFrame, data: dict, feats: dict, raw_sha: 
         remove_stale(directory)
         for staging in directory.parent.glob(".v*.*"):
             remove_stale(staging)
-    if extra:
-        parts, quirks = build_retrain_splits(frame, data, feats, extra["frame"], used["retrain"])
-    else:
-        parts, quirks = build_splits(frame, data, feats)
+    parts, quirks = build_parts(frame, data, feats, extra, used)
     inputs = {"raw": {"path": paths["raw"], "sha256": raw_sha, "rows": len(frame)}}
     if extra:
         inputs["production_labelled"] = {k: extra[k] for k in ("path", "sha256", "rows")}

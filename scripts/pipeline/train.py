@@ -25,6 +25,7 @@ from scripts.core.artifacts import (
     read_pointer,
     read_train_record,
     relative,
+    write_outputs_include,
 )
 from scripts.core.config import ROOT, ClockworkError, cli, experiment_params, load_params, repo_path
 from scripts.core.estimator import dump, effective_params, fit
@@ -77,6 +78,7 @@ def main(argv: list[str]) -> int:
                              "(used by make verify; reads no params.yaml)")
     parser.add_argument("--artifact", type=Path)
     parser.add_argument("--experiment", metavar="NAME", help="train with the model overrides of params experiments.grid.NAME")
+    parser.add_argument("--outputs", type=Path, help="make include naming the version's artifact (written only on change)")
     args = parser.parse_args(argv)
     if args.reproduce:
         return reproduce(args.reproduce, args.artifact)
@@ -96,6 +98,8 @@ def main(argv: list[str]) -> int:
     version = train_version(params, data_meta, key, requirements)
     if args.out:
         write_if_changed(args.out, version + "\n")
+    if args.outputs:
+        write_outputs_include(args.outputs, "TRAIN_OUTPUTS", [model_path(paths, version, MODEL_ARTIFACT)])
     print(version)
     return 0
 
@@ -124,6 +128,7 @@ def train_version(params: dict, data_meta: dict, key: str, requirements: Path) -
         version = find_version(paths, key)
     if version:
         log.info("model version %s already holds these inputs; reusing it", version)
+        repair(paths, version, params, data_meta)
         return version
     frame = load_split(data_meta, "train")
     started = time.perf_counter()
@@ -135,6 +140,22 @@ def train_version(params: dict, data_meta: dict, key: str, requirements: Path) -
             log.info("model version %s was written by a concurrent run; reusing it", version)
             return version
         return _write(paths, params, data_meta, key, requirements, pipeline, {"seconds": seconds, "rows": len(frame)})
+
+
+def repair(paths: dict, version: str, params: dict, data_meta: dict) -> None:
+    """A reused version whose artifact no longer matches its record is refitted from the same inputs: the
+    artifact is replaced only when the refit reproduces the recorded bytes; otherwise one line says how out."""
+    record = read_train_record(paths, version)
+    artifact, expected = ROOT / record["artifact"]["path"], record["artifact"]["sha256"]
+    if artifact.exists() and sha256_file(artifact) == expected:
+        return
+    blob = dump(fit(load_split(data_meta, "train"), params["features"], params["model"]))
+    if sha256_bytes(blob) != expected:
+        raise ClockworkError(f"{artifact}: differs from its training record, and refitting it from the same inputs gives other "
+                             f"bytes (another environment?); restore it from a backup, or delete "
+                             f"{model_path(paths, version, MODEL_TRAIN_RECORD)} to train the version again")
+    atomic_write_bytes(artifact, blob)
+    log.warning("repaired %s: refitted from its inputs; sha256 matches its training record", relative(artifact))
 
 
 def _write(paths: dict, params: dict, data_meta: dict, key: str, requirements: Path, pipeline: Any, training: dict) -> str:

@@ -97,6 +97,7 @@ def read_only_pages(anything: dict) -> dict:
         "/api/monitor/{report_id}": get("One monitor report", 404, parameters=report),
         "/api/deployments": get("The deployment log"),
         "/api/experiments": get("Every recorded experiment run"),
+        "/api/runs": get("Every recorded pipeline run (make train), failed ones too"),
         "/api/lineage": get("Inputs, data versions and models, and the edges between them"),
     }
 

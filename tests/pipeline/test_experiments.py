@@ -55,14 +55,15 @@ def test_an_invalid_experiment_override_names_the_key(repo: Repo):
 
 def test_a_run_that_fails_is_recorded_with_its_error_and_make_stops(repo: Repo):
     repo.set_grid("  grid:\n    small-rf: {n_estimators: 20}\n")
-    meta = repo.json("data/processed/v1.json")
-    train_csv = repo.path / meta["outputs"]["train"]["path"]
-    train_csv.write_text(train_csv.read_text().replace(",L,", ",M,", 1))  # the data version no longer matches its sha256
+    registry = repo.path / "models/registry.json"
+    good = registry.read_bytes()
+    registry.write_text('{"schema_version": 1,')  # registration will fail
     run = repo.make("experiments")
-    assert run.code != 0 and "sha256" in run.err
+    assert run.code != 0 and "registry.json: corrupt JSON" in run.err
     docs = [json.loads(line) for line in (repo.path / "models/experiments.jsonl").read_text().splitlines()]
     assert len(docs) == 1 and docs[0]["outcome"] == "error" and docs[0]["version"] is None
-    assert "sha256" in docs[0]["error"] and docs[0]["params"]["n_estimators"] == 20, "kept with its params and the error"
+    assert "corrupt JSON" in docs[0]["error"] and docs[0]["params"]["n_estimators"] == 20, "kept with its params and the error"
     validate(docs[0], "experiment", "experiments.jsonl")
+    registry.write_bytes(good)
     table = repo.make("experiments-table").out
     assert "small-rf" in table and "error: " in table and "no experiment has finished" in table

@@ -198,9 +198,11 @@ def test_dag_prints_the_stages_and_their_inputs(repo: Repo):
 def test_status_names_the_stale_stage_and_the_reason(repo: Repo):
     run = repo.make("status")
     assert run.code == 0, run.err
-    assert all(line.endswith("up to date") for line in run.out.strip().splitlines()), run.out
+    stages, outputs = run.out.strip().splitlines()[:4], run.out.strip().splitlines()[4:]
+    assert all(line.endswith("up to date") for line in stages), run.out
+    assert outputs == ["outputs   every data version, model, card and the registry match their records"]
     repo.set_param("model", "n_estimators", 70)
-    lines = dict(line.split(None, 1) for line in repo.make("status").out.strip().splitlines())
+    lines = dict(line.split(None, 1) for line in repo.make("status").out.strip().splitlines()[:4])
     assert lines["prepare"] == "up to date"
     assert "params.yaml section 'model' changed" in lines["train"]
     assert "upstream train is stale" in lines["evaluate"]
