@@ -15,7 +15,10 @@ SHELL := /bin/bash
 .SUFFIXES:
 MAKEFLAGS += --no-builtin-rules --no-print-directory
 
-PARAMS := $(or $(CLOCKWORK_PARAMS),params.yaml)
+PARAMS := $(or $(value CLOCKWORK_PARAMS),params.yaml)
+# File names that make itself handles (prerequisites) must be one word without a `$`.
+one_file = $(if $(filter-out 1,$(words $(value $(1))))$(findstring $$,$(value $(1))),$(error error: $(1): '$(value $(1))' is not one file name))
+$(if $(value CLOCKWORK_PARAMS),$(call one_file,CLOCKWORK_PARAMS))$(if $(value EXTRA),$(call one_file,EXTRA))
 VENV := .venv
 PY := $(VENV)/bin/python
 VENV_OK := $(VENV)/.installed
@@ -35,14 +38,25 @@ REGISTER_CODE := scripts/pipeline/register.py scripts/core/registry.py scripts/c
 SIMULATE_CODE := scripts/pipeline/simulate.py $(SHARED_CODE)
 EXPERIMENT_CODE := scripts/pipeline/experiments.py scripts/core/runs.py $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE)
 
-# A make variable's exact text as one shell word: single-quoted, so neither make nor the shell
-# expands anything in it (quotes, backticks, `$(...)`, `$5` stay text).
-q = '$(subst ','\'',$(value $(1)))'
+# A make variable's exact text as one shell word, in bash's $'...' quoting with only backslash,
+# quote and newline escaped, so neither make nor the shell expands anything in it (quotes,
+# backticks, `$(...)`, `$5` and newlines stay text). Every recipe passes user
+# values through it, and reads them with $(value ...) only: expanding one would run any
+# $(shell ...) it holds. For the same reason they are never exported to the recipes' environment
+# (make expands a variable to export it); Python gets them as arguments.
+define newline
+
+
+endef
+q = $$'$(subst $(newline),\n,$(subst ',\',$(subst \,\\,$(value $(1)))))'
+USER_VARIABLES := VERSION REASON FORCE FILE DATASET PORT ROWS METRIC ALL JSON A B WORKER_CLASS SMOKE SCALE EXTRA \
+                  CLOCKWORK_NO_BROWSER
+unexport $(USER_VARIABLES)
 stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
 SECTIONS := paths data features model evaluate experiments deployment dashboard simulation replay monitor retrain synth bench
 PARAM_STAMPS = $(call param,$(SECTIONS) $(patsubst %,exp-%,$(EXPERIMENTS)))
-INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(EXPERIMENT_CODE) $(SIMULATE_CODE)) $(EXTRA)
+INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(EXPERIMENT_CODE) $(SIMULATE_CODE)) $(value EXTRA)
 FILE_STAMPS = $(call stamp,$(INPUT_FILES))
 
 # Goals that need no pipeline state: they must not build the venv or read params.yaml.
@@ -89,7 +103,7 @@ register: $(O)/register ## Gate the evaluated model and record it in models/regi
 
 $(O)/prepare: $(O)/prepare.done ;
 $(O)/prepare.done: $(call stamp,$(RAW) $(PREPARE_CODE)) $(call param,paths data features) $(EXTRA_STAMP) $(PREPARE_OUTPUTS) \
-                   $(if $(EXTRA),$(call stamp,$(EXTRA)) $(call param,retrain)) | $(O)
+                   $(if $(value EXTRA),$(call stamp,$(value EXTRA)) $(call param,retrain)) | $(O)
 	@$(call begin,prepare,$(if $(value EXTRA),' (with '$(call q,EXTRA)')'))
 	@$(call stage,$(PY) -m scripts.pipeline.prepare --out $(O)/prepare --outputs $(O)/prepare.mk $(if $(value EXTRA),--extra $(call q,EXTRA)) >/dev/null)
 	@touch $@
@@ -118,7 +132,7 @@ experiments: $(patsubst %,$(O)/exp-%,$(EXPERIMENTS)) ## Train, evaluate, registe
 	@$(PY) -m scripts.pipeline.experiments table
 
 experiments-table: $(VENV_OK) ## Print the experiments, best first [METRIC=f1|recall|precision|roc_auc|error_rate] [ALL=1]
-	@$(PY) -m scripts.pipeline.experiments table $(if $(METRIC),--metric "$(METRIC)") $(if $(ALL),--all)
+	@$(PY) -m scripts.pipeline.experiments table $(if $(value METRIC),--metric $(call q,METRIC)) $(if $(value ALL),--all)
 
 # One target per experiment: its own params stamp (its effective model section), so editing
 # one grid entry reruns that experiment only. The models lock is not held while fitting.
@@ -138,37 +152,37 @@ $(O)/exp-%.done: $(O)/prepare $(call stamp,requirements.txt $(EXPERIMENT_CODE)) 
 ##@ Registry
 .PHONY: live registry promote rollback runs
 runs: $(VENV_OK) ## Every make train run that did something or failed, newest first [ALL=1]
-	@$(PY) -m scripts.pipeline.runlog show $(if $(ALL),--all)
+	@$(PY) -m scripts.pipeline.runlog show $(if $(value ALL),--all)
 
 live: $(VENV_OK) ## What serves right now and where it came from: version, since when, data, code, params, environment [JSON=1]
-	@$(PY) -m scripts.inspect.live $(if $(JSON),--json)
+	@$(PY) -m scripts.inspect.live $(if $(value JSON),--json)
 
 registry: $(VENV_OK) ## Show every model version, its status, metrics and gate verdict
 	@$(PY) -m scripts.pipeline.release show
 
 promote: $(VENV_OK) ## Make a version the production model: make promote VERSION=v3 [REASON="..."] [FORCE=1]
-	@test -n "$(VERSION)" || { echo "error: VERSION: missing (usage: make promote VERSION=v3)" >&2; exit 2; }
-	@$(PY) -m scripts.pipeline.release promote "$(VERSION)" --reason "$(or $(REASON),manual promotion)" $(if $(FORCE),--force)
+	@$(PY) -m scripts.pipeline.release promote $(call q,VERSION) --reason $(if $(value REASON),$(call q,REASON),'manual promotion') \
+	  $(if $(value FORCE),--force)
 
 rollback: $(VENV_OK) ## Return production to the version that was live before the current one
-	@$(PY) -m scripts.pipeline.release rollback --reason "$(or $(REASON),manual rollback)"
+	@$(PY) -m scripts.pipeline.release rollback --reason $(if $(value REASON),$(call q,REASON),'manual rollback')
 
 ##@ Serving
 .PHONY: serve serve-bg stop smoke bench-serve bench synth
 serve: $(O)/recorded ## Serve the production model in the foreground (gunicorn; host, port, workers from params)
-	@$(PY) -m scripts.serving.serve $(if $(PORT),--port $(PORT))
+	@$(PY) -m scripts.serving.serve $(if $(value PORT),--port $(call q,PORT))
 
 serve-bg: $(O)/recorded ## Start the server in the background and wait until /ready answers
-	@$(PY) -m scripts.serving.serve --background $(if $(PORT),--port $(PORT))
+	@$(PY) -m scripts.serving.serve --background $(if $(value PORT),--port $(call q,PORT))
 
 stop: $(VENV_OK) ## Stop the background server
 	@$(PY) -m scripts.serving.serve --stop
 
 smoke: $(VENV_OK) ## Send real requests to the running server; non-zero exit on any failure
-	@$(PY) -m scripts.dev.smoke_test $(if $(PORT),--port $(PORT))
+	@$(PY) -m scripts.dev.smoke_test $(if $(value PORT),--port $(call q,PORT))
 
 bench-serve: $(O)/recorded ## Benchmark the server against the model's own predict time [WORKER_CLASS=gthread] [SMOKE=1]
-	@$(PY) -m scripts.dev.bench_serve $(if $(SMOKE),--smoke) $(if $(WORKER_CLASS),--worker-class $(WORKER_CLASS))
+	@$(PY) -m scripts.dev.bench_serve $(if $(value SMOKE),--smoke) $(if $(value WORKER_CLASS),--worker-class $(call q,WORKER_CLASS))
 
 ##@ Production loop
 .PHONY: simulate replay labels monitor monitor-watch retrain demo
@@ -180,13 +194,16 @@ $(O)/simulate.done: $(O)/prepare $(call stamp,$(SIMULATE_CODE)) $(call param,pat
 	@$(PY) -m scripts.pipeline.simulate --data $(O)/prepare --out $(O)/simulate
 	@touch $@
 
-replay: $(O)/simulate ## Send a dataset through the running API, then record its labels: make replay DATASET=day2_drift
-	@test -n "$(DATASET)" || { echo "error: DATASET: missing (usage: make replay DATASET=day2; see params simulation.datasets)" >&2; exit 2; }
-	@$(PY) -m scripts.monitoring.replay --dataset "$(DATASET)" --sims $(O)/simulate $(if $(PORT),--port $(PORT))
+replay: replay-name $(O)/simulate ## Send a dataset through the running API, then record its labels: make replay DATASET=day2_drift
+	@$(PY) -m scripts.monitoring.replay --dataset $(call q,DATASET) --sims $(O)/simulate $(if $(value PORT),--port $(call q,PORT))
+
+# The dataset's name is checked against params before make simulate builds anything.
+.PHONY: replay-name
+replay-name: $(VENV_OK)
+	@$(PY) -m scripts.monitoring.replay --check --dataset $(call q,DATASET) --sims $(O)/simulate
 
 labels: $(VENV_OK) ## Record ground truth from maintenance records: make labels FILE=x.csv (prediction_id,label[,udi])
-	@test -n "$(FILE)" || { echo "error: FILE: missing (usage: make labels FILE=labels.csv; columns prediction_id,label[,udi])" >&2; exit 2; }
-	@$(PY) -m scripts.monitoring.labels --file "$(FILE)"
+	@$(PY) -m scripts.monitoring.labels --file $(call q,FILE)
 
 monitor: $(VENV_OK) ## Judge the live model: quality vs baseline, drift vs training data; may raise logs/retrain.flag
 	@$(PY) -m scripts.monitoring.monitor
@@ -195,18 +212,17 @@ monitor-watch: $(VENV_OK) ## Rerun the monitor every monitor.watch_interval_s se
 	@$(PY) -m scripts.monitoring.monitor --watch
 
 retrain: $(O)/recorded ## If the monitor raised a flag (or FORCE=1): retrain on labelled production data, gate, promote
-	@$(PY) -m scripts.pipeline.retrain --pointer $(O)/train --make "$(MAKE)" $(if $(FORCE),--force)
+	@$(PY) -m scripts.pipeline.retrain --pointer $(O)/train --make "$(MAKE)" $(if $(value FORCE),--force)
 
 demo: $(VENV_OK) ## The whole lifecycle: train, serve, replay, monitor, drift, retrain, recover, stop
-	@$(PY) -m scripts.dev.demo $(if $(PORT),--port $(PORT))
+	@$(PY) -m scripts.dev.demo $(if $(value PORT),--port $(call q,PORT))
 
 synth: $(VENV_OK) ## Write an AI4I-like raw file of ROWS rows (published failure rules) under data/raw/synth/
-	@test -n "$(ROWS)" || { echo "error: ROWS: missing (usage: make synth ROWS=100000)" >&2; exit 2; }
-	@$(PY) -m scripts.pipeline.synth --rows "$(ROWS)"
+	@$(PY) -m scripts.pipeline.synth --rows $(call q,ROWS)
 
 bench: $(O)/recorded ## All benchmarks: pipeline overhead, monitor at 1M, F1 per cost, serving [SCALE=1: 10k-1M rows] [SMOKE=1]
-	@$(PY) -m scripts.dev.bench $(if $(SMOKE),--smoke) $(if $(SCALE),--scale)
-	@$(PY) -m scripts.dev.bench_serve $(if $(SMOKE),--smoke)
+	@$(PY) -m scripts.dev.bench $(if $(value SMOKE),--smoke) $(if $(value SCALE),--scale)
+	@$(PY) -m scripts.dev.bench_serve $(if $(value SMOKE),--smoke)
 
 ##@ Inspect
 .PHONY: help dag status metrics metrics-diff params-diff verify verify-all report
@@ -229,13 +245,13 @@ metrics: $(VENV_OK) ## Print a table of every model version's metrics
 	@$(PY) -m scripts.inspect.compare metrics
 
 metrics-diff: $(VENV_OK) ## Show how metrics changed between two versions: make metrics-diff A=v1 B=v2
-	@$(PY) -m scripts.inspect.compare metrics-diff "$(A)" "$(B)"
+	@$(PY) -m scripts.inspect.compare metrics-diff $(call q,A) $(call q,B)
 
 params-diff: $(VENV_OK) ## Show how params changed between two versions: make params-diff A=v1 B=v2
-	@$(PY) -m scripts.inspect.compare params-diff "$(A)" "$(B)"
+	@$(PY) -m scripts.inspect.compare params-diff $(call q,A) $(call q,B)
 
 verify: $(VENV_OK) ## Refit the production model (or VERSION=vN) from its records in a temp dir; PASS if sha256 matches
-	@$(PY) -m scripts.inspect.verify $(if $(VERSION),--version "$(VERSION)")
+	@$(PY) -m scripts.inspect.verify $(if $(value VERSION),--version $(call q,VERSION))
 
 verify-all: $(VENV_OK) ## Check the whole chain: raw -> data versions -> models -> registry -> deployment log
 	@$(PY) -m scripts.inspect.verify --all
@@ -256,7 +272,7 @@ venv: $(VENV_OK) ## Create .venv from the pinned requirements.txt
 # apt-get when missing (as root, or with sudo); CLOCKWORK_NO_BROWSER=1 skips it explicitly.
 CHROMIUM := /usr/bin/chromium /usr/bin/chromedriver
 browser: ## Install Debian's chromium and chromium-driver for the browser test, if missing
-	@if [ "$(CLOCKWORK_NO_BROWSER)" != 1 ] && ! ls $(CHROMIUM) >/dev/null 2>&1; then \
+	@if [ $(call q,CLOCKWORK_NO_BROWSER) != 1 ] && ! ls $(CHROMIUM) >/dev/null 2>&1; then \
 	  echo ">> installing chromium and chromium-driver (Debian packages) for the browser test"; \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
 	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver >/dev/null; } || \

@@ -6,6 +6,7 @@ names the file and the key; a stage never shows a traceback to the user.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -174,6 +175,33 @@ def _quiet_broken_pipe() -> None:
     sys.exit(0)
 
 
+def _argument_error(parser: argparse.ArgumentParser, message: str) -> None:
+    """argparse's own error prints a usage block over several lines; ours is one line, exit 2."""
+    raise ClockworkError(message)
+
+
+def missing(name: str, usage: str) -> Callable[[str], str]:
+    """An argparse type for a value a make variable carries: empty is 'NAME: missing (usage: ...)'."""
+    def check(text: str) -> str:
+        if not text.strip():
+            raise ClockworkError(f"{name}: missing (usage: {usage})")
+        return text
+    return check
+
+
+def port_number(text: str) -> int:
+    """An argparse type for PORT=: a TCP port number."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ClockworkError(f"PORT={text!r}: not a TCP port number (1 to 65535)")
+    return int(text)
+
+
+def _internal(exc: BaseException) -> None:
+    log.debug("internal error", exc_info=True)
+    print(f"error: internal error: {type(exc).__name__}: {exc} (rerun with CLOCKWORK_LOG=DEBUG for details)", file=sys.stderr)
+    sys.exit(3)
+
+
 def cli(main: Callable[[list[str]], int | None]) -> None:
     """Run a command's main(): ClockworkError -> one line on stderr and exit 2; never a traceback."""
     logging.basicConfig(
@@ -181,6 +209,7 @@ def cli(main: Callable[[list[str]], int | None]) -> None:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    argparse.ArgumentParser.error = _argument_error  # type: ignore[method-assign]
     try:
         code = main(sys.argv[1:])
         sys.stdout.flush()
@@ -192,8 +221,11 @@ def cli(main: Callable[[list[str]], int | None]) -> None:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)
+    except OSError as exc:
+        if not exc.filename:
+            _internal(exc)
+        print(f"error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)  # a full disk, a permission: name the file
+        sys.exit(2)
     except Exception as exc:  # an internal bug: still one line; the traceback goes to debug logging
-        log.debug("internal error", exc_info=True)
-        print(f"error: internal error: {type(exc).__name__}: {exc} (rerun with CLOCKWORK_LOG=DEBUG for details)", file=sys.stderr)
-        sys.exit(3)
+        _internal(exc)
     sys.exit(code or 0)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from scripts.core.artifacts import MODEL_CARD, load_model, load_split, model_versions, read_card, read_data_meta
 from scripts.core.config import ClockworkError, repo_path
 from scripts.core.metrics import check_gates, describe_gates, score
-from scripts.core.store import actor, append_line, canonical_json, locked, read_json, utc_now, version_number, write_json
+from scripts.core.store import actor, canonical_json, ensure_line, locked, read_json, utc_now, version_number, write_json
 
 log = logging.getLogger("clockwork.registry")
 SCHEMA = "registry"
@@ -58,11 +59,17 @@ def check_consistent(registry: dict, source: str) -> None:
         raise ClockworkError(f"{source}: aliases.production is {production} but versions marked production are {live}")
 
 
+def _lock_path(paths: dict) -> Path:
+    """The lock every writer of the registry and of the metadata log holds."""
+    path = repo_path(paths["registry"])
+    return path.with_name(path.name + ".lock")
+
+
 @contextmanager
 def transaction(paths: dict) -> Iterator[dict]:
     """Load the registry under its lock, let the caller change it, then write it atomically."""
     path = repo_path(paths["registry"])
-    with locked(path.with_name(path.name + ".lock")):
+    with locked(_lock_path(paths)):
         for debris in path.parent.glob(f".{path.name}.*.tmp"):  # a writer killed mid-write; we hold the lock
             debris.unlink(missing_ok=True)
         registry = load(paths)
@@ -97,41 +104,50 @@ def gates_for(paths: dict, card: dict, params: dict) -> tuple[dict, str]:
 
 
 def register(paths: dict, version: str, params: dict) -> dict:
-    """Add an evaluated version: gate it against production, auto-promote the first that passes."""
+    """Add an evaluated version: gate it against production, auto-promote the first that passes.
+    Its metadata-log line is derived from the card and the entry, so a rerun after a kill between
+    the registry write and the line writes the line (and never a second one)."""
     card = read_card(paths, version)
     gates, gate_set = gates_for(paths, card, params)
     with transaction(paths) as registry:
-        if version in registry["versions"]:
-            log.info("model %s is already registered (status %s)", version, registry["versions"][version]["status"])
-            return registry["versions"][version]
-        production = registry["aliases"]["production"]
-        live_metrics = production_on_same_test(paths, production, card) if production else None
-        verdict = check_gates(card["metrics"]["test"], live_metrics, gates)
-        verdict["compared_with"] = production
-        verdict["gate_set"] = gate_set
-        verdict["production_metrics"] = None if live_metrics is None else {
-            k: live_metrics[k] for k in ("f1", "recall", "precision", "roc_auc", "error_rate")}
-        test = card["metrics"]["test"]
-        registry["versions"][version] = {
-            "status": "candidate" if verdict["passed"] else "rejected",
-            "registered_at": utc_now(),
-            "card": f"{paths['models_dir']}/{MODEL_CARD.format(v=version)}",
-            "sha256": card["artifact"]["sha256"],
-            "data_version": card["data"]["version"],
-            "algorithm": card["algorithm"],
-            "metrics": {k: test[k] for k in ("f1", "recall", "precision", "roc_auc", "error_rate")},
-            "gates": verdict,
-        }
-        _event(registry, "register", None, version, describe_gates(verdict))
-        if verdict["passed"] and production is None:
-            _set_production(registry, version, "promote", "first model to pass the gates (automatic)")
+        known = version in registry["versions"]
+        if not known:
+            _add(paths, registry, version, card, gates, gate_set)
         entry = registry["versions"][version]
-    _log_version(paths, version, card, entry)
-    if verdict["passed"]:
-        log.info("model %s %s; status %s", version, describe_gates(verdict), entry["status"])
+    with locked(_lock_path(paths)):
+        _log_version(paths, version, card, entry)
+    if known:
+        log.info("model %s is already registered (status %s)", version, entry["status"])
+    elif entry["gates"]["passed"]:
+        log.info("model %s %s; status %s", version, describe_gates(entry["gates"]), entry["status"])
     else:
-        log.warning("model %s rejected: %s", version, describe_gates(verdict))
+        log.warning("model %s rejected: %s", version, describe_gates(entry["gates"]))
     return entry
+
+
+def _add(paths: dict, registry: dict, version: str, card: dict, gates: dict, gate_set: str) -> None:
+    """The registry entry of a new version, gated against production on the candidate's own test rows."""
+    production = registry["aliases"]["production"]
+    live_metrics = production_on_same_test(paths, production, card) if production else None
+    verdict = check_gates(card["metrics"]["test"], live_metrics, gates)
+    verdict["compared_with"] = production
+    verdict["gate_set"] = gate_set
+    verdict["production_metrics"] = None if live_metrics is None else {
+        k: live_metrics[k] for k in ("f1", "recall", "precision", "roc_auc", "error_rate")}
+    test = card["metrics"]["test"]
+    registry["versions"][version] = {
+        "status": "candidate" if verdict["passed"] else "rejected",
+        "registered_at": utc_now(),
+        "card": f"{paths['models_dir']}/{MODEL_CARD.format(v=version)}",
+        "sha256": card["artifact"]["sha256"],
+        "data_version": card["data"]["version"],
+        "algorithm": card["algorithm"],
+        "metrics": {k: test[k] for k in ("f1", "recall", "precision", "roc_auc", "error_rate")},
+        "gates": verdict,
+    }
+    _event(registry, "register", None, version, describe_gates(verdict))
+    if verdict["passed"] and production is None:
+        _set_production(registry, version, "promote", "first model to pass the gates (automatic)")
 
 
 def production_on_same_test(paths: dict, production: str, card: dict) -> dict:
@@ -147,7 +163,7 @@ def _log_version(paths: dict, version: str, card: dict, entry: dict) -> None:
     m, git = entry["metrics"], card["git"]
     hyper = ",".join(f"{k}={v}" for k, v in sorted(card["params"]["hyperparameters"].items()))
     gates = "pass" if entry["gates"]["passed"] else "fail:" + ",".join(entry["gates"]["failed"])
-    append_line(repo_path(paths["metadata_log"]),
+    ensure_line(repo_path(paths["metadata_log"]), version,
                 f"{version} {card['created_at']} status={entry['status']} algorithm={card['algorithm']} {hyper} "
                 f"seed={card['params']['seed']} threshold={card['threshold']} data={card['data']['version']} "
                 f"f1={m['f1']} recall={m['recall']} precision={m['precision']} gates={gates} "

@@ -7,6 +7,7 @@ single write(2) on an O_APPEND descriptor that concurrent writers cannot tear.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -67,7 +68,15 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file beside path, fsync, then rename: readers see old or new, never half."""
+    """Write to a temp file beside path, fsync, then rename: readers see old or new, never half.
+    A failure (a full disk) leaves the old file and no temp file, and names the file."""
+    try:
+        _atomic_write(path, data)
+    except OSError as exc:
+        raise ClockworkError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -117,13 +126,38 @@ def read_json(path: Path, schema: str) -> Any:
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text) of each non-blank line; a missing file has none. Streams: memory stays flat."""
+    """(line number, text) of each complete, non-blank line; a missing file has none. A last line with no
+    newline is a write in progress or a torn tail (power cut): it is not a record, so it is skipped.
+    Streams: memory stays flat."""
     if not path.exists():
         return
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8", errors="replace") as handle:
         for number, line in enumerate(handle, 1):
-            if line.strip():
+            if line.endswith("\n") and line.strip():
                 yield number, line
+
+
+def set_aside_torn_tail(path: Path) -> Path | None:
+    """Move a torn last line (no newline: a write cut by a power loss) out of an append-only log into
+    `<log>.torn-<time>` beside it, kept, never deleted; the log keeps every complete line. Returns the
+    file it went to, or None when the log ends cleanly. Caller runs this before any writer starts."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return None
+    with open(path, "rb+") as handle:
+        handle.seek(max(0, size - (1 << 20)))
+        tail = handle.read()
+        if not tail or tail.endswith(b"\n"):
+            return None
+        cut = size - len(tail) + tail.rfind(b"\n") + 1
+        handle.seek(cut)
+        torn = handle.read()
+        aside = path.with_name(f"{path.name}.torn-{utc_now().replace(':', '')}")
+        atomic_write_bytes(aside, torn)
+        handle.truncate(cut)
+        os.fsync(handle.fileno())
+    return aside
 
 
 def parse_json_line(path: Path, number: int, line: str) -> Any:
@@ -139,26 +173,60 @@ def read_jsonl(path: Path) -> list[dict]:
     return [parse_json_line(path, number, line) for number, line in iter_lines(path)]
 
 
+class AppendError(ClockworkError):
+    """An append that did not land (a full disk, an I/O error); the log is as it was before it."""
+
+
 def append_lines(path: Path, lines: list[str], fsync: bool = True) -> None:
-    """Append lines with one write(2) on O_APPEND: concurrent appenders never tear or interleave them."""
+    """Append lines with one write(2) on O_APPEND under an exclusive flock: concurrent appenders never
+    tear or interleave them, and a write that fails part-way (a full disk) is truncated back, so a
+    partial line is never followed by a good one. Raises AppendError naming the file."""
     if any("\n" in line for line in lines):
         raise ValueError("a log line may not contain a newline")
     data = "".join(line + "\n" for line in lines).encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        written = os.write(fd, data)
-        if written != len(data):  # a regular file takes it whole unless the disk is full
-            raise OSError(f"{path}: short write ({written} of {len(data)} bytes)")
-        if fsync:
-            os.fsync(fd)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise AppendError(f"{path}: cannot append: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        start = os.fstat(fd).st_size
+        try:
+            written = os.write(fd, data)
+            if written != len(data):  # a regular file takes it whole unless the disk is full
+                raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (wrote {written} of {len(data)} bytes)")
+            if fsync:
+                os.fsync(fd)
+        except OSError as exc:
+            os.ftruncate(fd, start)  # we hold the lock: nothing after start is anyone else's
+            raise AppendError(f"{path}: cannot append: {exc.strerror}") from None
     finally:
-        os.close(fd)
+        os.close(fd)  # closing drops the lock
 
 
 def append_line(path: Path, line: str) -> None:
     """Append one line (see append_lines)."""
     append_lines(path, [line])
+
+
+def ensure_line(path: Path, key: str, line: str) -> bool:
+    """Append line unless the log already has a line for key (its first word). Records derived from a
+    committed version this way are written again by a rerun after a kill, and never twice. Caller
+    holds the lock that serialises writers of this log. True if the line was appended."""
+    for _, existing in iter_lines(path):
+        if existing.split(" ", 1)[0] == key:
+            return False
+    append_line(path, line)
+    return True
+
+
+def sweep_temp(directory: Path, pattern: str) -> list[Path]:
+    """Remove the temp files killed writers left in directory (caller holds the lock their writers hold)."""
+    swept = sorted(directory.glob(pattern)) if directory.is_dir() else []
+    for path in swept:
+        remove_stale(path)
+    return swept
 
 
 def append_csv_row(path: Path, header: list[str], row: dict) -> None:

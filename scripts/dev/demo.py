@@ -19,7 +19,7 @@ import subprocess
 import time
 
 from scripts.core import registry as R
-from scripts.core.config import ClockworkError, cli, error_line, load_params, repo_path
+from scripts.core.config import ClockworkError, cli, error_line, load_params, port_number, repo_path
 from scripts.serving.process import read_pid
 
 log = logging.getLogger("clockwork.demo")
@@ -136,7 +136,7 @@ def run(demo: Demo) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, help="override deployment.port")
+    parser.add_argument("--port", type=port_number, help="override deployment.port")
     parser.add_argument("--make", default=os.environ.get("MAKE", "make"))
     args = parser.parse_args(argv)
     run(Demo(load_params(), args.make, args.port))

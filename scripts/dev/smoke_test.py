@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any, Callable
 
-from scripts.core.config import cli, load_params
+from scripts.core.config import cli, load_params, port_number
 
 log = logging.getLogger("clockwork.smoke")
 READING = {"type": "M", "air_temperature_k": 298.1, "process_temperature_k": 308.6, "rotational_speed_rpm": 1551,
@@ -51,7 +51,7 @@ def checks(version: str) -> list[tuple[str, str, str, Any, int, Callable[[Any], 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host")
-    parser.add_argument("--port", type=int)
+    parser.add_argument("--port", type=port_number)
     args = parser.parse_args(argv)
     deployment = load_params()["deployment"]
     host, port = args.host or deployment["host"], args.port or deployment["port"]

@@ -33,7 +33,7 @@ from scripts.core.artifacts import (
     read_train_record,
 )
 from scripts.core.config import ROOT, ClockworkError, cli, load_params, validate
-from scripts.core.store import environment, read_json, read_jsonl, sha256_file
+from scripts.core.store import environment, iter_lines, read_json, read_jsonl, sha256_file
 
 log = logging.getLogger("clockwork.verify")
 TRAIN_MODULE = "scripts.pipeline.train"
@@ -243,6 +243,28 @@ class Chain:
                                 f"(first: {unknown[0] if unknown else ''})")
 
 
+    def records(self, registry: dict | None) -> None:
+        """The manifest names every data version and simulated dataset once; the metadata log every
+        registered model version once."""
+        simulated = ROOT / self.paths["production_dir"] / "simulated"
+        expected = {self.paths["manifest"]: data_versions(self.paths) + [
+            f"simulated/{p.parent.name}/{p.stem}" for p in sorted(simulated.glob("*/v*.json"))]}
+        if registry:
+            expected[self.paths["metadata_log"]] = sorted(registry["versions"])
+        for log_name, keys in expected.items():
+            seen = [line.split(" ", 1)[0] for _, line in iter_lines(ROOT / log_name)]
+            for key in keys:
+                count = seen.count(key)
+                self.check(count == 1, f"{log_name}: {key} has {count} lines, expected 1"
+                                       + (" (make train writes a missing one again)" if count == 0 else ""))
+
+    def temp_files(self) -> None:
+        """Temp files a killed writer left behind (the next run of the stage sweeps them)."""
+        for key in ("processed_dir", "production_dir", "models_dir"):
+            for path in sorted((ROOT / self.paths[key]).rglob(".*.tmp")):
+                self.problems.append(f"{path.relative_to(ROOT)}: a temp file a killed writer left (the next make train sweeps it)")
+
+
 def verify_chain(params: dict) -> list[str]:
     """Every link from the raw file to the deployment log; one line per mismatch (empty = all good)."""
     chain = Chain(params)
@@ -256,6 +278,8 @@ def verify_chain(params: dict) -> list[str]:
         chain.deployments(registry)
         chain.experiments(registry)
     chain.labels()
+    chain.records(registry)
+    chain.temp_files()
     return chain.problems
 
 
@@ -265,7 +289,7 @@ def main_all(argv: list[str]) -> int:
     problems = verify_chain(params)
     for problem in problems:
         print(f"MISMATCH {problem}")
-    print("PASS: raw -> data versions -> models -> registry -> deployment log all agree" if not problems
+    print("PASS: raw -> data versions -> models -> registry -> deployment log -> manifest and metadata log all agree" if not problems
           else f"FAIL: {len(problems)} mismatch(es)")
     return 1 if problems else 0
 if __name__ == "__main__":

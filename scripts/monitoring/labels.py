@@ -15,15 +15,24 @@ import argparse
 import csv
 from pathlib import Path
 
-from scripts.core.config import ClockworkError, cli, load_params
+from scripts.core.config import ClockworkError, cli, load_params, missing
 from scripts.core.store import iter_lines, parse_json_line
 from scripts.monitoring.groundtruth import COLUMNS, parse_label, record
 
 
 def read_label_file(path: Path) -> list[tuple[str, dict]]:
-    """(where, row) for each row of a CSV or JSON-lines label file."""
+    """(where, row) for each row of a CSV or JSON-lines label file; a binary or empty file is named as such."""
     if not path.is_file():
         raise ClockworkError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ClockworkError(f"{path}: empty file (expected a header prediction_id,label[,udi] and one row per label)")
+    try:
+        return _rows(path)
+    except UnicodeDecodeError as exc:
+        raise ClockworkError(f"{path}: not UTF-8 text (byte {exc.start}); expected a CSV or JSON-lines file") from None
+
+
+def _rows(path: Path) -> list[tuple[str, dict]]:
     if path.suffix == ".jsonl":
         rows = []
         for number, line in iter_lines(path):
@@ -47,10 +56,12 @@ def read_label_file(path: Path) -> list[tuple[str, dict]]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--file", type=Path, required=True, help="CSV or JSON lines: prediction_id,label[,udi]")
+    parser.add_argument("--file", required=True, help="CSV or JSON lines: prediction_id,label[,udi]",
+                        type=missing("FILE", "make labels FILE=labels.csv; columns prediction_id,label[,udi]"))
     parser.add_argument("--dataset", help="where the labels came from (default: the file's name)")
     args = parser.parse_args(argv)
     params = load_params()
+    args.file = Path(args.file)
     incoming = read_label_file(args.file)
     added, repeated = record(incoming, args.dataset or args.file.name, params)
     print(f"{args.file}: {added} labels recorded in {params['replay']['labels_log']}"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from scripts.core import features as F
-from scripts.core.config import ROOT, ClockworkError, cli, load_params
+from scripts.core.config import ROOT, ClockworkError, cli, load_params, missing, port_number
 from scripts.monitoring.groundtruth import record as record_labels
 
 log = logging.getLogger("clockwork.replay")
@@ -71,12 +71,19 @@ def replay(frame: pd.DataFrame, name: str, host: str, port: int, batch_size: int
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", required=True, help="a dataset name from params simulation.datasets")
+    parser.add_argument("--dataset", required=True, help="a dataset name from params simulation.datasets",
+                        type=missing("DATASET", "make replay DATASET=day2; see params simulation.datasets"))
+    parser.add_argument("--check", action="store_true", help="only check the name against params simulation.datasets")
     parser.add_argument("--sims", type=Path, required=True, help="pointer file written by make simulate")
     parser.add_argument("--host")
-    parser.add_argument("--port", type=int)
+    parser.add_argument("--port", type=port_number)
     args = parser.parse_args(argv)
     params = load_params()
+    named = params["simulation"]["datasets"]
+    if args.dataset not in named:
+        raise ClockworkError(f"DATASET={args.dataset!r}: not in params simulation.datasets (known: {', '.join(sorted(named))})")
+    if args.check:
+        return 0
     known = json.loads(args.sims.read_text()) if args.sims.exists() else {}
     if args.dataset not in known:
         raise ClockworkError(f"DATASET={args.dataset}: unknown (known: {', '.join(sorted(known)) or 'none; run make simulate'})")

@@ -24,7 +24,7 @@ from scripts.core.artifacts import (
 )
 from scripts.core.config import ClockworkError, cli, load_params
 from scripts.core.metrics import per_group, probability_metrics, score
-from scripts.core.store import code_identity, locked, read_json, utc_now, write_if_changed, write_json
+from scripts.core.store import code_identity, locked, read_json, sweep_temp, utc_now, write_if_changed, write_json
 
 log = logging.getLogger("clockwork.evaluate")
 # The params sections this stage reads; its Makefile rule is stamped on exactly these.
@@ -85,6 +85,7 @@ def main(argv: list[str]) -> int:
         log.info("model %s is already evaluated (%s)", version, card_path.name)
     else:
         with locked(card_path.parent / ".lock"):
+            sweep_temp(card_path.parent, ".model_*.tmp")  # left by a killed writer (writers hold this lock)
             if existed or not card_path.exists():  # a concurrent run may have written the same card
                 write_json(card_path, card, "model")
         if existed:

@@ -26,9 +26,9 @@ from scripts.core.artifacts import (
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
 from scripts.core.rawdata import read_raw, validate_rows
 from scripts.core.store import (
-    append_line,
     atomic_write_bytes,
     code_identity,
+    ensure_line,
     git_info,
     locked,
     next_version,
@@ -36,6 +36,7 @@ from scripts.core.store import (
     sha256_bytes,
     sha256_file,
     sha256_obj,
+    sweep_temp,
     utc_now,
     write_if_changed,
     write_json,
@@ -142,6 +143,7 @@ def _write_version(paths: dict, version: str, parts: dict[str, pd.DataFrame]) ->
     for directory in {t.parent for t in targets.values()}:
         directory.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{version}."))
+        staging.chmod(0o755)  # mkdtemp makes 0700; generated folders are 0755 like their 0644 files
         try:
             for name, target in targets.items():
                 if target.parent == directory:
@@ -187,10 +189,14 @@ def main(argv: list[str]) -> int:
         identity["extra"] = extra["sha256"]
     key = sha256_obj(identity)
     with locked(repo_path(paths["processed_dir"]) / ".lock"):
+        for directory in (repo_path(paths["processed_dir"]), repo_path(paths["production_dir"])):
+            sweep_temp(directory, "v*/.*.tmp")  # left by a killed writer of a version (writers hold this lock)
+        sweep_temp(repo_path(paths["processed_dir"]), ".v*.tmp")
         version = find_version(paths, key)
         if version:
             log.info("data version %s already holds these inputs; reusing it", version)
             repair(paths, version, lambda: build_parts(frame, data, feats, extra, used)[0])
+            ensure_line(repo_path(paths["manifest"]), version, manifest_line(read_data_meta(paths, version)))
         else:
             version = _create(paths, frame, data, feats, raw_sha, code, used, key, extra)
     if args.out:
@@ -258,15 +264,21 @@ def _create(paths: dict, frame: pd.DataFrame, data: dict, feats: dict, raw_sha: 
         for directory in directories:
             remove_stale(directory)
         raise
-    files = " ".join(f"{n}={o['path']}:{o['sha256'][:12]}:{o['rows']}rows" for n, o in outputs.items())
-    append_line(repo_path(paths["manifest"]),
-                f"{version} {meta['created_at']} script=scripts/pipeline/prepare.py:{meta['script']['sha256'][:12]} "
-                f"commit={(meta['git']['commit'] or 'none')[:12]}{'+dirty' if meta['git']['dirty'] else ''} "
-                f"params={meta['params_sha256'][:12]} input={paths['raw']}:{raw_sha[:12]}"
-                + (f" production_labelled={extra['path']}:{extra['sha256'][:12]}:{extra['rows']}rows" if extra else "")
-                + f" {files}")
-    log.info("created data version %s (%s)", version, files)
+    ensure_line(repo_path(paths["manifest"]), version, manifest_line(meta))
+    log.info("created data version %s (%s)", version, manifest_line(meta).split(" train=", 1)[-1].join(["train=", ""]))
     return version
+
+
+def manifest_line(meta: dict) -> str:
+    """A data version's line in the manifest, derived from its metadata alone (so a rerun after a kill
+    between the two writes can write it again). Pure."""
+    raw, labelled = meta["inputs"]["raw"], meta["inputs"].get("production_labelled")
+    files = " ".join(f"{n}={o['path']}:{o['sha256'][:12]}:{o['rows']}rows" for n, o in meta["outputs"].items())
+    return (f"{meta['version']} {meta['created_at']} script={meta['script']['path']}:{meta['script']['sha256'][:12]} "
+            f"commit={(meta['git']['commit'] or 'none')[:12]}{'+dirty' if meta['git']['dirty'] else ''} "
+            f"params={meta['params_sha256'][:12]} input={raw['path']}:{raw['sha256'][:12]}"
+            + (f" production_labelled={labelled['path']}:{labelled['sha256'][:12]}:{labelled['rows']}rows" if labelled else "")
+            + f" {files}")
 
 
 if __name__ == "__main__":

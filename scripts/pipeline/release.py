@@ -12,14 +12,14 @@ from __future__ import annotations
 import argparse
 
 from scripts.core import registry as R
-from scripts.core.config import cli, load_params
+from scripts.core.config import cli, load_params, missing
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     pro = sub.add_parser("promote", help="make VERSION the production model")
-    pro.add_argument("version")
+    pro.add_argument("version", type=missing("VERSION", "make promote VERSION=v3"))
     pro.add_argument("--reason", default="manual promotion")
     pro.add_argument("--force", action="store_true", help="promote a version that failed its gates")
     rol = sub.add_parser("rollback", help="return to the previous production model")

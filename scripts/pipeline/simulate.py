@@ -20,9 +20,9 @@ from scripts.core import features as F
 from scripts.core.artifacts import read_data_meta, read_pointer, relative
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
 from scripts.core.store import (
-    append_line,
     atomic_write_text,
     code_identity,
+    ensure_line,
     existing_versions,
     git_info,
     locked,
@@ -30,6 +30,7 @@ from scripts.core.store import (
     read_json,
     sha256_file,
     sha256_obj,
+    sweep_temp,
     utc_now,
     write_if_changed,
     write_json,
@@ -63,12 +64,25 @@ def dataset_dir(paths: dict, name: str) -> Path:
     return repo_path(paths["production_dir"]) / "simulated" / name
 
 
+def manifest_line(meta: dict) -> str:
+    """A simulated dataset's manifest line, derived from its metadata alone (a rerun can write it again). Pure."""
+    script = "scripts/pipeline/simulate.py"
+    source, out = meta["inputs"]["production"], meta["output"]
+    return (f"simulated/{meta['dataset']}/{meta['version']} {meta['created_at']} script={script}:"
+            f"{meta['code']['files'].get(script, 'unknown')[:12]} params={sha256_obj(meta['params'])[:12]} "
+            f"input={source['path']}:{source['sha256'][:12]} output={out['path']}:{out['sha256'][:12]}:{out['rows']}rows "
+            f"drifted={out['drifted_rows']}")
+
+
 def build(paths: dict, name: str, frame: pd.DataFrame, key: str, source: dict, used: dict, code: dict) -> str:
     """Reuse the version with this key, or write a new one (csv first, metadata last)."""
     directory = dataset_dir(paths, name)
     with locked(directory / ".lock"):
+        sweep_temp(directory, ".*.tmp")  # left by a killed writer (writers hold this lock)
         for version in existing_versions(directory, "{v}.json"):
-            if read_json(directory / f"{version}.json", "simulated_dataset")["key"] == key:
+            meta = read_json(directory / f"{version}.json", "simulated_dataset")
+            if meta["key"] == key:
+                ensure_line(repo_path(paths["manifest"]), f"simulated/{name}/{version}", manifest_line(meta))
                 return version
         version = next_version(existing_versions(directory, "{v}.json"))
         csv_path = directory / f"{version}.csv"
@@ -81,11 +95,7 @@ def build(paths: dict, name: str, frame: pd.DataFrame, key: str, source: dict, u
             "params": used, "code": code, "git": git_info(),
         }
         write_json(directory / f"{version}.json", meta, "simulated_dataset")
-        append_line(repo_path(paths["manifest"]),
-                    f"simulated/{name}/{version} {meta['created_at']} script=scripts/pipeline/simulate.py:"
-                    f"{code['files']['scripts/pipeline/simulate.py'][:12]} params={sha256_obj(used)[:12]} "
-                    f"input={source['path']}:{source['sha256'][:12]} output={meta['output']['path']}:"
-                    f"{meta['output']['sha256'][:12]}:{len(frame)}rows drifted={meta['output']['drifted_rows']}")
+        ensure_line(repo_path(paths["manifest"]), f"simulated/{name}/{version}", manifest_line(meta))
         log.info("created simulated dataset %s %s (%d rows, %d drifted)", name, version, len(frame), meta["output"]["drifted_rows"])
         return version
 

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from scripts.core import features as F
-from scripts.core.config import ClockworkError, cli, load_params, repo_path
+from scripts.core.config import ClockworkError, cli, load_params, missing, repo_path
 from scripts.core.rawdata import read_raw
 from scripts.core.store import atomic_write_text, sha256_file
 
@@ -89,8 +89,11 @@ def synthesize(n: int, seed: int, shape: dict[str, float]) -> pd.DataFrame:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, required=True)
+    parser.add_argument("--rows", type=missing("ROWS", "make synth ROWS=100000"), required=True)
     args = parser.parse_args(argv)
+    if not args.rows.isdigit():
+        raise ClockworkError(f"ROWS={args.rows!r}: not a whole number of rows")
+    args.rows = int(args.rows)
     if args.rows < 100:
         raise ClockworkError(f"ROWS={args.rows}: at least 100 rows")
     params = load_params()

@@ -40,6 +40,7 @@ from scripts.core.store import (
     sha256_bytes,
     sha256_file,
     sha256_obj,
+    sweep_temp,
     utc_now,
     write_if_changed,
     write_json,
@@ -125,6 +126,7 @@ def train_version(params: dict, data_meta: dict, key: str, requirements: Path) -
     paths = params["paths"]
     lock = repo_path(paths["models_dir"]) / ".lock"
     with locked(lock):
+        sweep_temp(repo_path(paths["models_dir"]), ".model_*.tmp")  # left by a killed writer (writers hold this lock)
         version = find_version(paths, key)
     if version:
         log.info("model version %s already holds these inputs; reusing it", version)
@@ -161,9 +163,6 @@ def repair(paths: dict, version: str, params: dict, data_meta: dict) -> None:
 def _write(paths: dict, params: dict, data_meta: dict, key: str, requirements: Path, pipeline: Any, training: dict) -> str:
     """Write the artifact, then the training record last as the commit marker (caller holds the lock)."""
     version = next_version(model_versions(paths))
-    models_dir = repo_path(paths["models_dir"])
-    for stale in models_dir.glob(".model_*.tmp"):  # temp files of a killed run
-        remove_stale(stale)
     blob = dump(pipeline)
     artifact = model_path(paths, version, MODEL_ARTIFACT)
     atomic_write_bytes(artifact, blob)

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 from scripts.core import registry as R
 from scripts.core.config import ClockworkError, repo_path
-from scripts.core.store import sha256_file
+from scripts.core.store import set_aside_torn_tail, sha256_file
 from scripts.serving.app import Site, create_app
 from scripts.serving.live import DeploymentLog, ModelHolder
 
@@ -34,17 +34,36 @@ def preflight(paths: dict) -> dict:
     return card
 
 
+def fresh_metrics_dir(deployment: dict, port: int) -> Path:
+    """This server's Prometheus multiprocess files: one folder per port, cleared of a previous run's.
+    (They are memory-mapped: keep deployment.metrics_dir off the logs' filesystem, so a full logs
+    disk cannot fault a worker.)"""
+    directory = repo_path(deployment["metrics_dir"]) / str(port)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    return directory
+
+
+def set_aside_torn_tails(deployment: dict, host_port: str) -> None:
+    """Before any worker appends: a torn last line (a write cut by a power loss) is moved aside, kept,
+    and said so in the deployment log and the server log."""
+    events = DeploymentLog(repo_path(deployment["deployment_log"]), host_port)
+    for key in ("predictions_log", "deployment_log"):
+        aside = set_aside_torn_tail(repo_path(deployment[key]))
+        if aside is not None:
+            log.warning("%s ended in a torn line; moved it to %s", deployment[key], aside.name)
+            events.write("repaired", None, f"{deployment[key]}: torn last line moved to {aside.name}")
+
+
 def run_foreground(params: dict, options: dict, sites: Iterable[Site] = ()) -> int:
     """Run gunicorn in this process until SIGTERM/SIGINT; every worker serves the app with these sites."""
     from gunicorn.app.base import BaseApplication
 
     deployment, paths = params["deployment"], params["paths"]
-    metrics_dir = repo_path(deployment["metrics_dir"])
-    metrics_dir.mkdir(parents=True, exist_ok=True)
-    for stale in metrics_dir.glob("*.db"):  # counters of a previous run
-        stale.unlink()
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     host_port = f"{options['host']}:{options['port']}"
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_metrics_dir(deployment, options["port"]))
+    set_aside_torn_tails(deployment, host_port)
     state: dict[str, ModelHolder] = {}
 
     def load_app() -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 
 from scripts.core import features as F
 from scripts.core.config import repo_path, validate
-from scripts.core.store import append_lines
+from scripts.core.store import AppendError, append_lines
 from scripts.core.web import RequestError
 from scripts.serving.live import LiveModel
 
@@ -68,7 +68,11 @@ class Scorer:
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         records = log_records(scored, readings, rid, endpoint, latency_ms, now)
         validate(records[0], "prediction", str(self.log_path))  # every record has this shape: one check per request
-        append_lines(self.log_path, [json.dumps(r, separators=(",", ":")) for r in records], fsync=self.fsync)
+        try:
+            append_lines(self.log_path, [json.dumps(r, separators=(",", ":")) for r in records], fsync=self.fsync)
+        except AppendError as exc:  # a prediction that is not logged is not served
+            raise RequestError(503, "predictions_log", f"cannot record the prediction ({str(exc).rsplit(': ', 1)[-1]}); "
+                                                       "not served, retry later") from None
         for label in scored.labels:
             self.predictions.labels(str(label)).inc()
         return scored

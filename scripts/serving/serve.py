@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from scripts.core.config import ClockworkError, cli, load_params
+from scripts.core.config import ClockworkError, cli, load_params, port_number
 from scripts.inspect import site
 from scripts.serving.process import preflight, run_foreground, start_background, stop_background
 
@@ -27,7 +27,7 @@ def bind_options(params: dict, args: argparse.Namespace) -> dict:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", help="override deployment.host")
-    parser.add_argument("--port", type=int, help="override deployment.port")
+    parser.add_argument("--port", type=port_number, help="override deployment.port")
     parser.add_argument("--workers", type=int, help="override deployment.workers")
     parser.add_argument("--worker-class", choices=["sync", "gthread"], help="override deployment.worker_class")
     mode = parser.add_mutually_exclusive_group()

@@ -15,7 +15,7 @@ def test_atomic_write_failure_keeps_the_old_file_and_leaves_no_temp(tmp_path, mo
     target = tmp_path / "a.json"
     store.atomic_write_text(target, "old")
     monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk gone")))
-    with pytest.raises(OSError):
+    with pytest.raises(ClockworkError, match=r"a\.json: cannot write: disk gone"):  # one line naming the file
         store.atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
@@ -93,3 +93,22 @@ def test_versions(tmp_path):
     assert store.next_version([]) == "v1"
     with pytest.raises(ClockworkError):
         store.version_number("latest")
+
+
+def test_a_torn_last_line_is_not_a_record_and_is_set_aside_whole(tmp_path):
+    log = tmp_path / "predictions.jsonl"
+    log.write_text('{"a": 1}\n{"a": 2}\n{"a": 3, "cut')
+    assert [line for _, line in store.iter_lines(log)] == ['{"a": 1}\n', '{"a": 2}\n']
+    aside = store.set_aside_torn_tail(log)
+    assert aside is not None and aside.read_text() == '{"a": 3, "cut' and log.read_text() == '{"a": 1}\n{"a": 2}\n'
+    assert store.set_aside_torn_tail(log) is None, "a clean log is left alone"
+    store.append_lines(log, ['{"a": 4}'])
+    assert [line for _, line in store.iter_lines(log)][-1] == '{"a": 4}\n'
+
+
+def test_derived_record_lines_are_written_once(tmp_path):
+    log = tmp_path / "manifest.txt"
+    assert store.ensure_line(log, "v1", "v1 first") is True
+    assert store.ensure_line(log, "v1", "v1 again") is False
+    assert store.ensure_line(log, "v10", "v10 other") is True
+    assert log.read_text() == "v1 first\nv10 other\n"

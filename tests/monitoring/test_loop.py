@@ -99,7 +99,7 @@ def test_a_worse_candidate_is_not_promoted(repo: Repo):
 
 def test_replay_needs_a_known_dataset(repo: Repo):
     run = repo.make("replay", "DATASET=nope")
-    assert run.code != 0 and "DATASET=nope: unknown" in run.err
+    assert run.code != 0 and "DATASET='nope': not in params simulation.datasets" in run.err
     run = repo.make("replay")
     assert run.code != 0 and "DATASET: missing" in run.err
 
