@@ -149,6 +149,9 @@ def _write_version(paths: dict, version: str, parts: dict[str, pd.DataFrame]) ->
                 if target.parent == directory:
                     parts[name].to_csv(staging / target.name, index=False)
             staging.rename(directory)
+        except OSError as exc:  # a full disk: name the file, leave nothing half-written
+            remove_stale(staging)
+            raise ClockworkError(f"{directory}: cannot write the data version: {exc.strerror or exc}") from None
         except BaseException:
             remove_stale(staging)
             raise

@@ -114,3 +114,16 @@ def test_a_torn_tail_is_set_aside_at_start_up_and_readers_never_stop_on_it(repo:
     assert predictions.read_text().startswith(whole) and all(json.loads(x) for x in predictions.read_text().splitlines())
     assert any(r["event"] == "repaired" and "torn last line" in r["detail"] for r in server.deployment_rows())
     assert repo.make("verify-all").code == 0
+
+
+def test_prepare_on_a_full_disk_names_the_version_and_leaves_no_half_version(repo: Repo):
+    repo.set_param("data", "train_window_rows", 6900)  # a new data version
+    with small_filesystem(repo.path / "data/processed", size="4m") as processed:
+        filler = fill(processed)
+        run = repo.make("train")
+        assert run.code == 2
+        [line] = [line for line in run.err.splitlines() if line.startswith("error: ")]
+        assert "No space left on device" in line and "internal error" not in run.err, run.err
+        assert sorted(p.name for p in processed.iterdir()) == sorted(["filler", "v1", "v1.json", ".lock"]), "no half version"
+        filler.unlink()
+        assert repo.make("train").code == 0 and repo.make("verify-all").code == 0
