@@ -137,6 +137,18 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield number, line
 
 
+def read_csv_rows(path: Path) -> list[dict]:
+    """Rows of a CSV log (a missing log has none), as written; a torn last line (no newline) is skipped,
+    as iter_lines skips one in a JSON-lines log."""
+    import csv
+
+    if not path.exists():
+        return []
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        text = handle.read()
+    return list(csv.DictReader(text[:text.rfind("\n") + 1].splitlines()))
+
+
 def set_aside_torn_tail(path: Path) -> Path | None:
     """Move a torn last line (no newline: a write cut by a power loss) out of an append-only log into
     `<log>.torn-<time>` beside it, kept, never deleted; the log keeps every complete line. Returns the

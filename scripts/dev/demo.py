@@ -11,7 +11,6 @@ demo's verdicts judge only its own traffic.
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import os
 import socket
@@ -20,6 +19,7 @@ import time
 
 from scripts.core import registry as R
 from scripts.core.config import ClockworkError, cli, error_line, load_params, port_number, repo_path
+from scripts.core.store import read_csv_rows
 from scripts.serving.process import read_pid
 
 log = logging.getLogger("clockwork.demo")
@@ -54,8 +54,7 @@ class Demo:
         return R.load(self.params["paths"])["aliases"]["production"]
 
     def last_monitor(self) -> dict:
-        with open(repo_path(self.params["monitor"]["monitor_log"])) as handle:
-            return list(csv.DictReader(handle))[-1]
+        return read_csv_rows(repo_path(self.params["monitor"]["monitor_log"]))[-1]
 
     def archive_logs(self) -> None:
         """Move the previous production history aside (never delete it)."""
@@ -128,8 +127,8 @@ def run(demo: Demo) -> None:
     finally:
         print("7. stop the server")
         print("   " + demo.make("stop").strip().splitlines()[-1])
-    with open(repo_path(demo.params["deployment"]["deployment_log"])) as handle:
-        swaps = [r for r in csv.DictReader(handle) if r["event"] == "swap" and r["time"] >= started]
+    swaps = [r for r in read_csv_rows(repo_path(demo.params["deployment"]["deployment_log"]))
+             if r["event"] == "swap" and r["time"] >= started]
     print(f"done: {len(swaps)} hot-swap rows (one per worker) in {demo.params['deployment']['deployment_log']}; "
           f"reports in {demo.params['monitor']['reports_dir']}/")
 

@@ -8,7 +8,6 @@ looked up; no client-supplied path ever reaches the file system.
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import re
@@ -19,7 +18,7 @@ from scripts.core import registry as R
 from scripts.core.artifacts import MODEL_CARD, data_versions, read_card, read_data_meta, read_train_record
 from scripts.core.config import ClockworkError, repo_path
 from scripts.core.runs import latest, ranked, read_runs
-from scripts.core.store import read_json, read_jsonl, utc_now, version_number
+from scripts.core.store import read_csv_rows, read_json, read_jsonl, utc_now, version_number
 from scripts.inspect.provenance import flatten
 
 VERSION = re.compile(r"^v[0-9]{1,9}$")
@@ -38,14 +37,6 @@ class Problems(list):
         except READ_ERRORS as exc:
             self.append(f"{what}: {exc}")
             return default
-
-
-def read_csv_rows(path: Path) -> list[dict]:
-    """Rows of a CSV log (a missing log has none), as written."""
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 def number(text: str | None) -> float | None:

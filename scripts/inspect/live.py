@@ -16,7 +16,7 @@ from typing import Any
 from scripts.core import registry as R
 from scripts.core.artifacts import read_data_meta
 from scripts.core.config import cli, load_params, repo_path
-from scripts.inspect.dashboard import read_csv_rows
+from scripts.core.store import read_csv_rows
 
 
 def moved_to(history: list[dict], version: str) -> dict | None:

@@ -13,10 +13,10 @@ from scripts.core import registry as R
 from scripts.core.artifacts import MODEL_CARD, data_versions, model_path, read_card, read_data_meta
 from scripts.core.config import repo_path
 from scripts.core.runs import read_runs
-from scripts.core.store import read_jsonl
+from scripts.core.store import read_csv_rows, read_jsonl
 from scripts.core.web import Replies, RequestError, html, json_app
 from scripts.inspect import views
-from scripts.inspect.dashboard import REPORT_ID, VERSION, Problems, collect, compare_view, lineage, read_csv_rows, read_report, served_link
+from scripts.inspect.dashboard import REPORT_ID, VERSION, Problems, collect, compare_view, lineage, read_report, served_link
 
 
 def parse_versions(query: str | None, limit: int) -> list[str]:

@@ -10,7 +10,6 @@ records say. Prints PASS, or FAIL with the fields that differ.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import shutil
@@ -33,7 +32,7 @@ from scripts.core.artifacts import (
     read_train_record,
 )
 from scripts.core.config import ROOT, ClockworkError, cli, load_params, validate
-from scripts.core.store import environment, iter_lines, read_json, read_jsonl, sha256_file
+from scripts.core.store import environment, iter_lines, read_csv_rows, read_json, read_jsonl, sha256_file
 
 log = logging.getLogger("clockwork.verify")
 TRAIN_MODULE = "scripts.pipeline.train"
@@ -207,10 +206,8 @@ class Chain:
 
     def deployments(self, registry: dict) -> None:
         log_path = ROOT / self.params["deployment"]["deployment_log"]
-        if not log_path.exists():
-            return
-        with open(log_path, newline="") as handle:
-            for number, row in enumerate(csv.DictReader(handle), 2):
+        if log_path.exists():
+            for number, row in enumerate(read_csv_rows(log_path), 2):
                 doc = {**row, "pid": int(row["pid"]) if row["pid"].isdigit() else row["pid"],
                        **{k: row[k] or None for k in ("model_version", "model_sha256", "data_version", "git_commit")}}
                 try:

@@ -112,3 +112,10 @@ def test_derived_record_lines_are_written_once(tmp_path):
     assert store.ensure_line(log, "v1", "v1 again") is False
     assert store.ensure_line(log, "v10", "v10 other") is True
     assert log.read_text() == "v1 first\nv10 other\n"
+
+
+def test_a_torn_csv_row_is_not_a_row(tmp_path):
+    log = tmp_path / "deployment_log.csv"
+    log.write_text("time,event\n2026-01-01T00:00:00Z,start\n2026-01-01T00:00:01Z,sw")
+    assert store.read_csv_rows(log) == [{"time": "2026-01-01T00:00:00Z", "event": "start"}]
+    assert store.read_csv_rows(tmp_path / "missing.csv") == []
