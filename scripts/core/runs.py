@@ -94,9 +94,10 @@ STAGES = ("prepare", "train", "evaluate", "register")
 
 def run_record(facts: dict) -> dict:
     """One pipeline run, from what the runner saw. Pure: facts holds time, duration_s, exit_code,
-    interrupted, stages, stderr, params_file, params_sha256, extra, pointers, production, git, actor."""
+    stages, stderr, params_file, params_sha256, extra, pointers, production, git, actor. A stage that exits
+    130 (cli()'s answer to Ctrl-C) makes the run interrupted."""
     stages, code = [s for s in facts["stages"] if s in STAGES], facts["exit_code"]
-    outcome = "interrupted" if facts["interrupted"] else "completed" if code == 0 else "failed"
+    outcome = "completed" if code == 0 else "interrupted" if code == 130 else "failed"
     return {
         "time": facts["time"], "duration_s": round(facts["duration_s"], 3), "outcome": outcome, "exit_code": code,
         "stages": stages, "failed_stage": stages[-1] if outcome != "completed" and stages else None,

@@ -73,7 +73,7 @@ def record(args: argparse.Namespace) -> int:
     if not stages and args.status == 0:
         return 0  # the stage markers moved without a stage running here: nothing to record
     facts = {"time": started or utc_now(), "duration_s": max(seconds or 0.0, 0.0), "exit_code": args.status,
-             "interrupted": False, "stages": stages, "stderr": stderr, "params_file": str(args.params), "extra": args.extra,
+             "stages": stages, "stderr": stderr, "params_file": str(args.params), "extra": args.extra,
              "params_sha256": sha256_file(args.params) if args.params.is_file() else None,
              "pointers": pointers(args.out), "git": git_info(), "actor": actor()}
     paths = run_paths(args.params)
