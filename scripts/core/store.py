@@ -20,7 +20,7 @@ import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from scripts.core.config import ROOT, ClockworkError, validate
 
@@ -190,12 +190,18 @@ class AppendError(ClockworkError):
 
 
 def append_lines(path: Path, lines: list[str], fsync: bool = True) -> None:
-    """Append lines with one write(2) on O_APPEND under an exclusive flock: concurrent appenders never
-    tear or interleave them, and a write that fails part-way (a full disk) is truncated back, so a
-    partial line is never followed by a good one. Raises AppendError naming the file."""
+    """Append lines (see append_chunks: one write, under the lock). Raises AppendError naming the file."""
     if any("\n" in line for line in lines):
         raise ValueError("a log line may not contain a newline")
-    data = "".join(line + "\n" for line in lines).encode("utf-8")
+    append_chunks(path, ["".join(line + "\n" for line in lines).encode("utf-8")], fsync)
+
+
+def append_chunks(path: Path, chunks: Iterable[bytes], fsync: bool = True) -> None:
+    """Append chunks of whole lines (each ends in a newline) on O_APPEND under an exclusive flock held
+    for all of them: concurrent appenders never tear or interleave them, and a write that fails part-way
+    (a full disk) is truncated back to where this append began, so a partial line is never followed by a
+    good one and a failed append leaves nothing. A large append can be written as it is produced, one
+    chunk at a time, without its whole text in memory. Raises AppendError naming the file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -205,14 +211,20 @@ def append_lines(path: Path, lines: list[str], fsync: bool = True) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX)
         start = os.fstat(fd).st_size
         try:
-            written = os.write(fd, data)
-            if written != len(data):  # a regular file takes it whole unless the disk is full
-                raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (wrote {written} of {len(data)} bytes)")
+            for data in chunks:
+                if data and not data.endswith(b"\n"):
+                    raise ValueError("an appended chunk must end with a newline")
+                written = os.write(fd, data)
+                if written != len(data):  # a regular file takes it whole unless the disk is full
+                    raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (wrote {written} of {len(data)} bytes)")
             if fsync:
                 os.fsync(fd)
         except OSError as exc:
             os.ftruncate(fd, start)  # we hold the lock: nothing after start is anyone else's
             raise AppendError(f"{path}: cannot append: {exc.strerror}") from None
+        except BaseException:
+            os.ftruncate(fd, start)
+            raise
     finally:
         os.close(fd)  # closing drops the lock
 

@@ -10,13 +10,15 @@ import json
 import logging
 import re
 import uuid
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import bottle
+import orjson
 
 from scripts.core.config import ClockworkError
 
 log = logging.getLogger("clockwork.serve")
+DUMPS_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 JSON = "application/json"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -38,13 +40,36 @@ class Replies:
     def __init__(self, holder: Any):
         self.holder = holder
 
-    def __call__(self, status: int, doc: Any) -> str:
+    def __call__(self, status: int, doc: Any) -> bytes:
         bottle.response.status = status
         bottle.response.content_type = JSON
         live = self.holder.live
         if live:
             bottle.response.set_header("X-Model-Version", live.version)
-        return json.dumps(doc)
+        return dumps(doc)
+
+    def stream(self, status: int, doc: dict, key: str, parts: Iterable[list]) -> Iterator[bytes]:
+        """A JSON answer whose doc[key] is the concatenation of parts, written part by part: a large
+        answer is never held whole. doc must not hold key; it comes last in the answer."""
+        head = self(status, {**doc, key: []})
+        if not head.endswith(b"[]}"):
+            raise ValueError(f"{key} is not the last field of the answer")
+        yield head[:-2]
+        sep = b""
+        for part in parts:
+            if part:
+                yield sep + dumps(part)[1:-1]
+                sep = b","
+        yield b"]}"
+
+
+def dumps(doc: Any) -> bytes:
+    """JSON bytes: orjson's encoder (numpy arrays and numbers included); the standard library's for
+    what orjson refuses (an integer beyond 64 bits)."""
+    try:
+        return orjson.dumps(doc, option=DUMPS_OPTIONS)
+    except TypeError:
+        return json.dumps(doc).encode()
 
 
 class JsonErrors:
@@ -87,7 +112,12 @@ def _no_constants(name: str) -> Any:
 
 
 def parse_json(raw: bytes) -> Any:
-    """Decode a JSON body; NaN and Infinity (which Python's json accepts) are refused."""
+    """Decode a JSON body with orjson; what it refuses goes through the standard library's decoder for
+    the message (and for what only it takes: integers beyond 64 bits). NaN and Infinity are refused."""
+    try:  # (orjson reads an integer beyond 64 bits as a float: the schemas bound every integer below that)
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
     except UnicodeDecodeError:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from scripts.core.web import Replies, read_body
 from scripts.serving.inference import Requests
@@ -27,6 +27,14 @@ class Context:
     def body(self) -> Any:
         """The request's JSON body, within deployment.max_body_bytes."""
         return read_body(self.params["deployment"]["max_body_bytes"])
+
+    def answer(self, doc: dict, key: str, items: Callable[[int, int], list], n: int) -> bytes | Iterator[bytes]:
+        """A 200 answer whose doc[key] lists items(start, stop) for rows 0..n: whole up to
+        deployment.stream_rows rows, else written slice by slice (never the whole text in memory)."""
+        size = self.params["deployment"]["stream_rows"]
+        parts = (items(start, min(start + size, n)) for start in range(0, n, size))
+        stream = self.reply.stream(200, doc, key, parts)
+        return b"".join(stream) if n <= size else stream
 
     @staticmethod
     def clock() -> float:

@@ -2,8 +2,10 @@
 
 Three protocols carry the same readings: Clockwork's own /predict, the Open Inference
 Protocol (KServe v2) and the MLflow scoring server's /invocations. Each body is turned
-into a list of validated readings with snake_case names, or a RequestError that names
-the offending field. No sockets, no files: the route groups do the I/O.
+into a Batch of validated readings with snake_case names, or a RequestError that names
+the offending field. A well-formed batch is checked column by column (batch.py); only a
+body that fails there is walked reading by reading with the JSON schema, which names the
+first bad row and field. No sockets, no files: the route groups do the I/O.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any
 from scripts.core import features as F
 from scripts.core.config import in_json_terms, load_schema
 from scripts.core.web import RequestError
+from scripts.serving.batch import Batch, checked_arrays
 
 # The raw CSV's column names are accepted as aliases of the snake_case fields.
 ALIASES = {raw: snake for raw, snake in F.RAW_COLUMNS.items() if snake in F.INPUT_COLUMNS or snake == "udi"}
@@ -35,7 +38,9 @@ class Requests:
         schema = copy.deepcopy(load_schema("requests"))
         for column, (low, high) in ranges.items():
             schema["$defs"]["reading"]["properties"][column].update({"minimum": low, "maximum": high})
-        self.max_batch = max_batch
+        self.max_batch, self.ranges = max_batch, ranges
+        fields = schema["$defs"]["reading"]["properties"]
+        self.types, self.udi_max = frozenset(fields["type"]["enum"]), fields["udi"]["maximum"]
         self.schema = schema  # what is validated is what /openapi.json publishes
         self.validators = {
             name: jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{name}"})
@@ -78,22 +83,76 @@ class Requests:
         if n > self.max_batch:
             raise RequestError(413, field, f"{n} readings exceed the limit of {self.max_batch} per request")
 
-    def predict(self, body: Any) -> tuple[list[dict], bool]:
+    @staticmethod
+    def _names(keys: Any) -> dict | None:
+        """Input (or udi) -> the key it was sent under, if keys are exactly the inputs, each once, maybe udi."""
+        out: dict[str, Any] = {}
+        for key in keys:
+            name = ALIASES.get(key, key) if isinstance(key, str) else None
+            if name in out or (name not in F.INPUT_COLUMNS and name != "udi"):
+                return None
+            out[name] = key
+        return out if all(c in out for c in F.INPUT_COLUMNS) else None
+
+    def _checked(self, columns: dict, udi: Any) -> Batch | None:
+        arrays = checked_arrays(columns, udi, self.ranges, self.types, self.udi_max)
+        return None if arrays is None else Batch(columns, udi, arrays)
+
+    def _fast_records(self, rows: Any) -> Batch | None:
+        """The records as a Batch if all share one key set and pass the column checks; else None."""
+        if not isinstance(rows, list) or not rows or len(rows) > self.max_batch or type(rows[0]) is not dict:
+            return None
+        keys = rows[0].keys()
+        if not all(type(r) is dict and r.keys() == keys for r in rows):
+            return None
+        names = self._names(keys)
+        if names is None:
+            return None
+        udi = [r[names["udi"]] for r in rows] if "udi" in names else None
+        return self._checked({c: [r[names[c]] for r in rows] for c in F.INPUT_COLUMNS}, udi)
+
+    def _fast_split(self, split: Any) -> Batch | None:
+        """A dataframe_split body as a Batch if it is well formed and passes the column checks; else None."""
+        if type(split) is not dict or split.keys() != {"columns", "data"}:
+            return None
+        columns, data = split["columns"], split["data"]
+        if type(columns) is not list or type(data) is not list or not data or len(data) > self.max_batch:
+            return None
+        width = len(columns)
+        names = self._names(columns)
+        if names is None or not all(type(row) is list and len(row) == width for row in data):
+            return None
+        values = list(zip(*data, strict=True))  # every row has width values (checked above)
+        position = {key: i for i, key in enumerate(columns)}
+        udi = list(values[position[names["udi"]]]) if "udi" in names else None
+        return self._checked({c: list(values[position[names[c]]]) for c in F.INPUT_COLUMNS}, udi)
+
+    def _records(self, rows: list, where: list) -> Batch:
+        """Readings checked one by one (the path that names the first bad row and field)."""
+        return Batch.from_readings([self.reading(r, where + [i]) for i, r in enumerate(rows)])
+
+    def predict(self, body: Any) -> tuple[Batch, bool]:
         """/predict: one reading, or {"instances": [...]}; returns (readings, is_batch)."""
         if isinstance(body, dict) and "instances" in body:
+            fast = self._fast_records(body["instances"]) if len(body) == 1 else None
+            if fast is not None:
+                return fast, True
             if isinstance(body["instances"], list):
                 self.batch_size(len(body["instances"]), "instances")
             self.check("predict_batch", body, [])
-            return [self.reading(r, ["instances", i]) for i, r in enumerate(body["instances"])], True
-        return [self.reading(body, [])], False
+            return self._records(body["instances"], ["instances"]), True
+        return Batch.from_readings([self.reading(body, [])]), False
 
-    def invocations(self, body: Any) -> list[dict]:
+    def invocations(self, body: Any) -> Batch:
         """MLflow scoring protocol: dataframe_split, dataframe_records or instances."""
         if not isinstance(body, dict) or len(body) != 1:
             self._fail([], "expected exactly one of dataframe_split, dataframe_records, instances")
         kind = next(iter(body))
         if kind not in ("dataframe_split", "dataframe_records", "instances"):
             self._fail([kind], "unknown field (expected dataframe_split, dataframe_records or instances)")
+        fast = self._fast_split(body[kind]) if kind == "dataframe_split" else self._fast_records(body[kind])
+        if fast is not None:
+            return fast
         if kind == "dataframe_split":
             self.check("dataframe_split", body, [])
             split = body["dataframe_split"]
@@ -103,13 +162,13 @@ class Requests:
                 if len(row) != len(split["columns"]):
                     self._fail([kind, "data", i], f"has {len(row)} values for {len(split['columns'])} columns")
                 rows.append(dict(zip(split["columns"], row, strict=True)))
-            return [self.reading(r, [kind, "data", i]) for i, r in enumerate(rows)]
+            return self._records(rows, [kind, "data"])
         if isinstance(body[kind], list):
             self.batch_size(len(body[kind]), kind)
         self.check(kind, body, [])
-        return [self.reading(r, [kind, i]) for i, r in enumerate(body[kind])]
+        return self._records(body[kind], [kind])
 
-    def infer(self, body: Any) -> list[dict]:
+    def infer(self, body: Any) -> Batch:
         """Open Inference Protocol: one named tensor per feature column, shape [n] or [n, 1]."""
         self.check("infer", body, [])
         columns: dict[str, list] = {}
@@ -138,13 +197,17 @@ class Requests:
         missing = [c for c in F.INPUT_COLUMNS if c not in columns]
         if missing:
             self._fail(["inputs"], f"missing input {missing[0]!r}")
-        rows = [{c: columns[c][k] for c in F.INPUT_COLUMNS} for k in range(n or 0)]
-        if not rows:
+        if not n:
             self._fail(["inputs"], "no rows")
+        fast = self._checked({c: columns[c] for c in F.INPUT_COLUMNS}, None)
+        return fast if fast is not None else self._tensor_rows(columns, n)
+
+    def _tensor_rows(self, columns: dict, n: int) -> Batch:
+        """The tensors' rows checked one by one, naming the tensor and the row: inputs.torque_nm[3]."""
         readings = []
-        for k, row in enumerate(rows):
+        for k in range(n):
             try:
-                readings.append(self.reading(row, []))
-            except RequestError as exc:  # name the tensor and the row: inputs.torque_nm[3]
+                readings.append(self.reading({c: columns[c][k] for c in F.INPUT_COLUMNS}, []))
+            except RequestError as exc:
                 raise RequestError(exc.status, f"inputs.{exc.field}[{k}]", exc.reason) from None
-        return readings
+        return Batch.from_readings(readings)

@@ -60,8 +60,9 @@ class DeploymentLog:
 class ModelHolder:
     """The live model of this process, following the registry's production alias."""
 
-    def __init__(self, paths: dict, threshold: float | str, events: DeploymentLog):
-        self.paths, self.threshold, self.events = paths, threshold, events
+    def __init__(self, paths: dict, threshold: float | str, events: DeploymentLog, fast: tuple[int, int] | None = (1, 0)):
+        """fast: (threads, min_rows) for the exact fast path (see fast_options), or None for the Pipeline always."""
+        self.paths, self.threshold, self.events, self.fast = paths, threshold, events, fast
         self.live: LiveModel | None = None
         self._seen: tuple | None = None
         self._lock = threading.Lock()
@@ -101,7 +102,8 @@ class ModelHolder:
                 return False
             threshold = card["threshold"] if self.threshold == "model" else float(self.threshold)
             previous = self.live
-            self.live = LiveModel(version, card, pipeline, threshold, utc_now(), FastForest.compile(pipeline))
+            fast = FastForest.compile(pipeline) if self.fast else None
+            self.live = LiveModel(version, card, pipeline, threshold, utc_now(), fast and fast.parallel(*self.fast))
             self.events.write("swap" if previous else "start", card,
                               f"from {previous.version}" if previous else "model loaded")
             log.info("serving model %s%s", version, f" (was {previous.version})" if previous else "")
@@ -120,6 +122,11 @@ class ModelHolder:
     def stop(self) -> None:
         self._stop.set()
         self.events.write("stop", self.live.card if self.live else None, "worker exiting")
+
+
+def fast_options(deployment: dict) -> tuple[int, int] | None:
+    """The fast path's (threads, min_rows) from the deployment params; None when it is turned off."""
+    return (deployment["batch_threads"], deployment["batch_threads_min_rows"]) if deployment["fast_path"] else None
 
 
 def read_card_quietly(paths: dict, version: str) -> dict | None:

@@ -1,6 +1,8 @@
 """Clockwork's own prediction route: POST /predict with one reading, or a batch under "instances"."""
 from __future__ import annotations
 
+from typing import Any
+
 import bottle
 
 from scripts.core.web import json_app, request_id
@@ -11,16 +13,20 @@ def routes(ctx: Context) -> bottle.Bottle:
     app = json_app(ctx.reply)
 
     @app.post("/predict")
-    def predict() -> str:
+    def predict() -> Any:
         started, rid = ctx.clock(), request_id()
-        readings, batch = ctx.requests.predict(ctx.body())
-        scored = ctx.score(readings, rid, "predict", started)
+        batch, is_batch = ctx.requests.predict(ctx.body())
+        scored = ctx.score(batch, rid, "predict", started)
         version = scored.live.version
-        items = [{"prediction_id": f"{rid}-{i}", "request_id": rid, "model_version": version, "failure_probability": p,
-                  "prediction": label} for i, (p, label) in enumerate(zip(scored.probabilities, scored.labels, strict=True))]
-        if batch:
-            return ctx.reply(200, {"request_id": rid, "model_version": version, "threshold": scored.live.threshold,
-                                   "predictions": items})
-        return ctx.reply(200, {**items[0], "threshold": scored.live.threshold})
+
+        def items(start: int, stop: int) -> list[dict]:
+            found = zip(scored.probabilities[start:stop].tolist(), scored.labels[start:stop].tolist(), strict=True)
+            return [{"prediction_id": f"{rid}-{i}", "request_id": rid, "model_version": version, "failure_probability": p,
+                     "prediction": label} for i, (p, label) in enumerate(found, start=start)]
+
+        if is_batch:
+            return ctx.answer({"request_id": rid, "model_version": version, "threshold": scored.live.threshold},
+                              "predictions", items, len(batch))
+        return ctx.reply(200, {**items(0, 1)[0], "threshold": scored.live.threshold})
 
     return app

@@ -50,13 +50,13 @@ def routes(ctx: Context) -> bottle.Bottle:
         return ctx.reply(200 if ctx.holder.live else 503, {"name": name, "ready": ctx.holder.live is not None})
 
     @app.post("/v2/models/<model_name>/infer")
-    def infer(model_name: str) -> str:
+    def infer(model_name: str) -> bytes:
         known(model_name)
         started, doc = ctx.clock(), ctx.body()
         given = doc.get("id") if isinstance(doc, dict) else None
         rid = request_id(given)
         scored = ctx.score(ctx.requests.infer(doc), rid, "infer", started)
-        n = len(scored.labels)
+        n = len(scored.labels)  # the outputs are numpy arrays, which the JSON encoder writes directly
         out = {"model_name": name, "model_version": scored.live.version,
                "outputs": [{"name": "failure_probability", "datatype": "FP64", "shape": [n], "data": scored.probabilities},
                            {"name": "prediction", "datatype": "INT64", "shape": [n], "data": scored.labels}]}

@@ -18,7 +18,7 @@ from scripts.core import registry as R
 from scripts.core.config import ClockworkError, repo_path
 from scripts.core.store import set_aside_torn_tail, sha256_file
 from scripts.serving.app import Site, create_app
-from scripts.serving.live import DeploymentLog, ModelHolder
+from scripts.serving.live import DeploymentLog, ModelHolder, fast_options
 
 log = logging.getLogger("clockwork.serve")
 
@@ -67,7 +67,8 @@ def run_foreground(params: dict, options: dict, sites: Iterable[Site] = ()) -> i
     state: dict[str, ModelHolder] = {}
 
     def load_app() -> Any:
-        holder = ModelHolder(paths, deployment["threshold"], DeploymentLog(repo_path(deployment["deployment_log"]), host_port))
+        holder = ModelHolder(paths, deployment["threshold"], DeploymentLog(repo_path(deployment["deployment_log"]), host_port),
+                             fast_options(deployment))
         holder.refresh()
         holder.watch(deployment["reload_interval_s"])
         state["holder"] = holder

@@ -1,8 +1,10 @@
-"""Score readings with the live model and log one line per prediction.
+"""Score a batch of readings with the live model and log one line per prediction.
 
-The exact fast path (fastpath.py) answers small requests; larger ones go through the
-Pipeline itself. Every prediction is one compact JSON line in the prediction log, written
-with one append per request so concurrent workers never tear or interleave lines.
+A random forest is scored by the exact fast path (fastpath.py) at every batch size; other
+models by their Pipeline. Every prediction is one compact JSON line in the prediction log. A
+request's lines are formatted from one template per request (the constant fields encoded once)
+and appended under one lock, slice by slice for a large batch, so concurrent workers never tear
+or interleave lines and a failed append leaves none of them.
 """
 from __future__ import annotations
 
@@ -10,12 +12,16 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from itertools import chain
+from typing import Any, Iterator
+
+import numpy as np
 
 from scripts.core import features as F
 from scripts.core.config import repo_path, validate
-from scripts.core.store import AppendError, append_lines
-from scripts.core.web import RequestError
+from scripts.core.store import AppendError, append_chunks
+from scripts.core.web import RequestError, dumps
+from scripts.serving.batch import Batch
 from scripts.serving.live import LiveModel
 
 
@@ -23,31 +29,51 @@ from scripts.serving.live import LiveModel
 class Scored:
     """What one request's readings got, from one model version."""
     live: LiveModel
-    probabilities: list[float]
-    labels: list[int]
+    probabilities: np.ndarray  # float64, one per reading
+    labels: np.ndarray  # 0 or 1, one per reading
 
 
-def probabilities(live: LiveModel, readings: list[dict], fast_max: int) -> list[float]:
-    """Failure probabilities: the fast path up to fast_max rows, else the Pipeline."""
-    if live.fast is not None and len(readings) <= fast_max:
-        return live.fast.predict_proba(readings).tolist()
-    import pandas as pd
-
-    frame = pd.DataFrame.from_records(readings, columns=F.INPUT_COLUMNS)
-    return [float(p) for p in live.pipeline.predict_proba(frame)[:, 1]]
+def probabilities(live: LiveModel, batch: Batch) -> np.ndarray:
+    """Failure probabilities: the exact fast path for a forest, else the Pipeline."""
+    if live.fast is not None:
+        return live.fast.probabilities(batch.columns, batch.arrays)
+    return np.asarray(live.pipeline.predict_proba(batch.frame())[:, 1], dtype="float64")
 
 
-def log_records(scored: Scored, readings: list[dict], rid: str, endpoint: str, latency_ms: float, now: str) -> list[dict]:
-    """One prediction-log record per reading. Pure."""
-    live, records = scored.live, []
-    for i, (reading, p, label) in enumerate(zip(readings, scored.probabilities, scored.labels, strict=True)):
-        record = {"time": now, "request_id": rid, "prediction_id": f"{rid}-{i}", "endpoint": endpoint,
-                  "model_version": live.version, "inputs": {c: reading[c] for c in F.INPUT_COLUMNS},
-                  "failure_probability": p, "prediction": label, "threshold": live.threshold, "latency_ms": latency_ms}
-        if "udi" in reading:
-            record["udi"] = reading["udi"]
-        records.append(record)
-    return records
+def _percent(text: str) -> str:
+    return text.replace("%", "%%")
+
+
+def _texts(values: Any) -> list[str]:
+    """Each value's JSON text (a list of numbers or a numpy array), written by one encoder call."""
+    return dumps(values).decode()[1:-1].split(",") if len(values) else []
+
+
+def line_template(live: LiveModel, rid: str, endpoint: str, latency_ms: float, now: str) -> str:
+    """The %-format of one prediction-log line: the request's constant fields JSON-encoded once, then
+    the row number, the Type, the numeric inputs, the probability, the prediction and the udi field
+    (empty for a reading without one), each already JSON text. Pure."""
+    j = json.dumps
+    inputs = ",".join(f'"{c}":%s' for c in F.INPUT_COLUMNS)
+    return (_percent(f'{{"time":{j(now)},"request_id":{j(rid)},"prediction_id":{j(rid + "-")[:-1]}') + '%d"'
+            + _percent(f',"endpoint":{j(endpoint)},"model_version":{j(live.version)},"inputs":{{') + inputs
+            + '},"failure_probability":%s,"prediction":%s'
+            + _percent(f',"threshold":{j(live.threshold)},"latency_ms":{j(latency_ms)}')
+            + "%s}\n")
+
+
+def log_text(template: str, batch: Batch, scored: Scored, start: int, stop: int) -> str:
+    """The log lines of rows start..stop. Pure."""
+    types = {t: json.dumps(t) for t in set(batch.columns["type"][start:stop])}
+    columns = [range(start, stop), [types[t] for t in batch.columns["type"][start:stop]]]
+    columns += [_texts(batch.columns[c][start:stop]) for c in F.NUMERIC_INPUTS]
+    columns += [_texts(scored.probabilities[start:stop]), _texts(scored.labels[start:stop])]
+    if batch.udi is None:
+        columns.append([""] * (stop - start))
+    else:
+        udi = batch.udi[start:stop]
+        columns.append(["" if u is None else f',"udi":{t}' for u, t in zip(udi, _texts(udi), strict=True)])
+    return "".join([template % values for values in zip(*columns, strict=True)])
 
 
 class Scorer:
@@ -56,23 +82,31 @@ class Scorer:
     def __init__(self, holder: Any, deployment: dict, predictions: Any):
         self.holder, self.predictions = holder, predictions
         self.log_path = repo_path(deployment["predictions_log"])
-        self.fast_max, self.fsync = deployment["fast_path_max_rows"], deployment["fsync_predictions"]
+        self.fsync, self.slice_rows = deployment["fsync_predictions"], deployment["stream_rows"]
 
-    def __call__(self, readings: list[dict], rid: str, endpoint: str, started: float) -> Scored:
-        live = self.holder.live
-        if live is None:
-            raise RequestError(503, "model", "no model loaded yet")
-        found = probabilities(live, readings, self.fast_max)
-        scored = Scored(live, found, [int(p >= live.threshold) for p in found])
+    def _log(self, scored: Scored, batch: Batch, rid: str, endpoint: str, started: float) -> None:
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        records = log_records(scored, readings, rid, endpoint, latency_ms, now)
-        validate(records[0], "prediction", str(self.log_path))  # every record has this shape: one check per request
+        template = line_template(scored.live, rid, endpoint, latency_ms, now)
+        spans = batch.spans(self.slice_rows)
+        first = log_text(template, batch, scored, *next(spans))
+        validate(json.loads(first.split("\n", 1)[0]), "prediction", str(self.log_path))  # every line has this shape
+        slices: Iterator[bytes] = (log_text(template, batch, scored, a, b).encode() for a, b in spans)
         try:
-            append_lines(self.log_path, [json.dumps(r, separators=(",", ":")) for r in records], fsync=self.fsync)
+            append_chunks(self.log_path, chain([first.encode()], slices), fsync=self.fsync)
         except AppendError as exc:  # a prediction that is not logged is not served
             raise RequestError(503, "predictions_log", f"cannot record the prediction ({str(exc).rsplit(': ', 1)[-1]}); "
                                                        "not served, retry later") from None
-        for label in scored.labels:
-            self.predictions.labels(str(label)).inc()
+
+    def __call__(self, batch: Batch, rid: str, endpoint: str, started: float) -> Scored:
+        live = self.holder.live
+        if live is None:
+            raise RequestError(503, "model", "no model loaded yet")
+        found = probabilities(live, batch)
+        scored = Scored(live, found, (found >= live.threshold).astype("int64"))
+        self._log(scored, batch, rid, endpoint, started)
+        positives = int(scored.labels.sum())
+        for label, count in (("1", positives), ("0", len(batch) - positives)):
+            if count:
+                self.predictions.labels(label).inc(count)
         return scored

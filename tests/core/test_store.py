@@ -119,3 +119,20 @@ def test_a_torn_csv_row_is_not_a_row(tmp_path):
     log.write_text("time,event\n2026-01-01T00:00:00Z,start\n2026-01-01T00:00:01Z,sw")
     assert store.read_csv_rows(log) == [{"time": "2026-01-01T00:00:00Z", "event": "start"}]
     assert store.read_csv_rows(tmp_path / "missing.csv") == []
+
+
+def test_a_chunked_append_that_fails_part_way_leaves_the_log_as_it_was(tmp_path):
+    log = tmp_path / "log.jsonl"
+    store.append_lines(log, ['{"a": 1}'])
+
+    def chunks():
+        yield b'{"a": 2}\n'
+        raise RuntimeError("the producer failed")
+
+    with pytest.raises(RuntimeError):
+        store.append_chunks(log, chunks())
+    with pytest.raises(ValueError):
+        store.append_chunks(log, [b'{"a": 3}\n', b'{"a": 4'])
+    assert log.read_bytes() == b'{"a": 1}\n'
+    store.append_chunks(log, [b'{"a": 2}\n', b'{"a": 3}\n{"a": 4}\n'])
+    assert log.read_bytes() == b"".join(b"{\"a\": %d}\n" % i for i in range(1, 5))

@@ -24,14 +24,16 @@ def refused(call, *args) -> RequestError:
 
 
 def test_one_reading_or_a_batch(requests):
-    assert requests.predict(READING) == ([READING], False)
-    assert requests.predict({"instances": [READING, READING]}) == ([READING, READING], True)
+    batch, is_batch = requests.predict(READING)
+    assert (batch.readings(), is_batch) == ([READING], False)
+    batch, is_batch = requests.predict({"instances": [READING, READING]})
+    assert (batch.readings(), is_batch) == ([READING, READING], True)
 
 
 def test_the_raw_csv_names_are_aliases_but_not_twice(requests):
     raw = {"Type": "M", "Air temperature [K]": 300.0, "Process temperature [K]": 310.0, "Rotational speed [rpm]": 1500,
            "Torque [Nm]": 40.0, "Tool wear [min]": 10, "UDI": 7}
-    assert requests.predict(raw)[0] == [{**READING, "udi": 7}]
+    assert requests.predict(raw)[0].readings() == [{**READING, "udi": 7}]
     error = refused(requests.predict, {**READING, "Torque [Nm]": 41.0})
     assert (error.status, error.field) == (400, "Torque [Nm]") and "given twice" in error.reason
 
@@ -63,8 +65,8 @@ def test_too_many_readings_is_413_in_every_protocol(requests):
 
 def test_mlflow_split_records_and_instances_give_the_same_readings(requests):
     split = {"dataframe_split": {"columns": list(READING), "data": [list(READING.values())]}}
-    assert requests.invocations(split) == requests.invocations({"dataframe_records": [READING]}) == \
-        requests.invocations({"instances": [READING]}) == [READING]
+    assert requests.invocations(split).readings() == requests.invocations({"dataframe_records": [READING]}).readings() == \
+        requests.invocations({"instances": [READING]}).readings() == [READING]
     short = {"dataframe_split": {"columns": list(READING), "data": [list(READING.values())[:-1]]}}
     assert refused(requests.invocations, short).field == "dataframe_split.data[0]"
     assert "exactly one of" in refused(requests.invocations, {"instances": [], "dataframe_records": []}).reason
@@ -75,7 +77,7 @@ def test_open_inference_tensors_become_readings_and_errors_name_tensor_and_row(r
         out = [{"name": c, "datatype": "BYTES" if c == "type" else "FP64", "shape": [2], "data": [READING[c]] * 2}
                for c in F.INPUT_COLUMNS if c != "torque_nm"]
         return {"inputs": out + [{"name": "torque_nm", "datatype": "FP64", "shape": [2, 1], "data": [[t] for t in torque]}]}
-    assert requests.infer(tensors([40.0, 41.0])) == [READING, {**READING, "torque_nm": 41.0}]
+    assert requests.infer(tensors([40.0, 41.0])).readings() == [READING, {**READING, "torque_nm": 41.0}]
     error = refused(requests.infer, tensors([40.0, 900.0]))
     assert error.field == "inputs.torque_nm[1]" and "maximum" in error.reason
     wrong_type = tensors([40.0, 41.0])

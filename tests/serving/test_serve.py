@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from scripts.core.config import validate
+from scripts.core.config import load_params, validate
 from scripts.dev.sandbox import free_port
 from tests.conftest import Repo
 from tests.serving.test_app import READING
@@ -75,7 +75,8 @@ def test_every_endpoint_over_http_and_the_logs(server: Server):
     assert status == 200 and doc["id"] == "x1" and doc["outputs"][1]["data"] in ([0], [1])
     assert call(port, "GET", "/v2/models/other")[0] == 404
     assert call(port, "POST", "/predict", {**READING, "torque_nm": float("1e9")})[0] == 400
-    assert call(port, "POST", "/predict", {"instances": [READING] * 5001})[0] == 413
+    too_many = load_params(server.repo.path / "params.yaml")["deployment"]["max_batch"] + 1
+    assert call(port, "POST", "/predict", {"instances": [READING] * too_many})[0] == 413
     assert call(port, "POST", "/predict", b"x", {"Content-Type": "text/csv"})[0] == 415
     assert call(port, "DELETE", "/predict")[0] == 405
     status, text = call(port, "GET", "/metrics")
