@@ -6,6 +6,8 @@ configured number, and measures from separate client processes:
 - single-reading latency p50/p99 over keep-alive and over fresh connections;
 - requests per second with 1 and 8 concurrent clients, for each worker count;
 - batch throughput for the production window (3000 rows) in one request;
+- with the configured workers, that batch through each protocol against the Pipeline's in-process
+  predict_proba on the same rows, and one request of deployment.max_batch rows (bench_batch.py);
 - the server's RSS (master + workers).
 Writes logs/bench/serve-<timestamp>.json, checked against schemas/bench_serve.schema.json.
 The benchmark server logs to a throwaway directory: its traffic never reaches the production
@@ -33,6 +35,7 @@ from scripts.core import registry as R
 from scripts.core.artifacts import load_model, load_split, read_data_meta
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
 from scripts.core.store import write_json
+from scripts.dev import bench_batch
 from scripts.dev.sandbox import free_port
 from scripts.serving.process import wait_ready
 
@@ -195,6 +198,10 @@ def run(params: dict, requests: int, seconds: float, smoke: bool, worker_class: 
                 "batch_rows_per_second": round(batch_rows_per_second(port, rows, 1 if smoke else 3), 1),
                 "rss_mb": rss_mb(proc.pid),
             }
+            if workers == counts[-1]:
+                result["batch"] = bench_batch.compare(port, pipeline, rows, 3 if smoke else 15, deployment["model_name"])
+                result["large_batch"] = bench_batch.large(port, proc.pid, rows, 10 * len(rows) if smoke else
+                                                          deployment["max_batch"])
         finally:
             stop(proc)
         entry["p50_over_floor_ms"] = round(entry["p50_ms"] - floor, 3)
