@@ -3,7 +3,7 @@
 #
 # How staleness works: every input (raw file, each code file, requirements.txt, each
 # params.yaml section) has a hash stamp under .make/stamps/ that is rewritten only when
-# its content hash changes, beside a ".checked" marker touched each time it is hashed.
+# its content hash changes; a ".checked" marker records when the inputs were last hashed.
 # Stages depend on stamps, so a touch or a comment edit re-hashes once and rebuilds
 # nothing. Each stage writes a pointer under .make/out/ naming the version it produced,
 # again only on change, so a stage that reuses an existing version stops the cascade.
@@ -21,6 +21,10 @@ one_file = $(if $(filter-out 1,$(words $(value $(1))))$(findstring $$,$(value $(
 $(if $(value CLOCKWORK_PARAMS),$(call one_file,CLOCKWORK_PARAMS))$(if $(value EXTRA),$(call one_file,EXTRA))
 VENV := .venv
 PY := $(VENV)/bin/python
+# The pipeline's stages run in a warm worker that has imported pandas and scikit-learn once
+# (scripts/core/warm.py: started on first use, exits when idle); COLD=1 runs them as plain processes.
+# (COLD stays exported, so the makes that make demo and make retrain start follow it too.)
+STAGE_PY = $(if $(value COLD),$(PY),$(PY) -m scripts.core.warm)
 VENV_OK := $(VENV)/.installed
 BOOK := .make
 S := $(BOOK)/stamps
@@ -105,25 +109,25 @@ $(O)/prepare: $(O)/prepare.done ;
 $(O)/prepare.done: $(call stamp,$(RAW) $(PREPARE_CODE)) $(call param,paths data features) $(EXTRA_STAMP) $(PREPARE_OUTPUTS) \
                    $(if $(value EXTRA),$(call stamp,$(value EXTRA)) $(call param,retrain)) | $(O)
 	@$(call begin,prepare,$(if $(value EXTRA),' (with '$(call q,EXTRA)')'))
-	@$(call stage,$(PY) -m scripts.pipeline.prepare --out $(O)/prepare --outputs $(O)/prepare.mk $(if $(value EXTRA),--extra $(call q,EXTRA)) >/dev/null)
+	@$(call stage,$(STAGE_PY) -m scripts.pipeline.prepare --out $(O)/prepare --outputs $(O)/prepare.mk $(if $(value EXTRA),--extra $(call q,EXTRA)) >/dev/null)
 	@touch $@
 
 $(O)/train: $(O)/train.done ;
 $(O)/train.done: $(O)/prepare $(call stamp,requirements.txt $(TRAIN_CODE)) $(call param,paths data features model) $(TRAIN_OUTPUTS)
 	@$(call begin,train)
-	@$(call stage,$(PY) -m scripts.pipeline.train --data $(O)/prepare --out $(O)/train --outputs $(O)/train.mk >/dev/null)
+	@$(call stage,$(STAGE_PY) -m scripts.pipeline.train --data $(O)/prepare --out $(O)/train --outputs $(O)/train.mk >/dev/null)
 	@touch $@
 
 $(O)/evaluate: $(O)/evaluate.done ;
 $(O)/evaluate.done: $(O)/train $(call stamp,$(EVALUATE_CODE)) $(call param,paths) $(EVALUATE_OUTPUTS)
 	@$(call begin,evaluate)
-	@$(call stage,$(PY) -m scripts.pipeline.evaluate --model $(O)/train --out $(O)/evaluate --outputs $(O)/evaluate.mk >/dev/null)
+	@$(call stage,$(STAGE_PY) -m scripts.pipeline.evaluate --model $(O)/train --out $(O)/evaluate --outputs $(O)/evaluate.mk >/dev/null)
 	@touch $@
 
 $(O)/register: $(O)/register.done ;
 $(O)/register.done: $(O)/evaluate $(call stamp,$(REGISTER_CODE)) $(call param,paths evaluate retrain)
 	@$(call begin,register)
-	@$(call stage,$(PY) -m scripts.pipeline.register --model $(O)/evaluate --out $(O)/register >/dev/null)
+	@$(call stage,$(STAGE_PY) -m scripts.pipeline.register --model $(O)/evaluate --out $(O)/register >/dev/null)
 	@touch $@
 
 ##@ Experiments
@@ -141,9 +145,9 @@ $(O)/exp-%: $(O)/exp-%.done ;
 $(O)/exp-%.done: $(O)/prepare $(call stamp,requirements.txt $(EXPERIMENT_CODE)) $(S)/params-exp-%.sha \
                  $(call param,paths data features evaluate retrain)
 	@echo ">> experiment $*"
-	@{ $(PY) -m scripts.pipeline.train --data $(O)/prepare --experiment $* --out $(O)/exp-$*.train \
-	  && $(PY) -m scripts.pipeline.evaluate --model $(O)/exp-$*.train --out $(O)/exp-$*.evaluate \
-	  && $(PY) -m scripts.pipeline.register --model $(O)/exp-$*.evaluate --out $(O)/exp-$*; } >/dev/null 2>$(O)/exp-$*.log; \
+	@{ $(STAGE_PY) -m scripts.pipeline.train --data $(O)/prepare --experiment $* --out $(O)/exp-$*.train \
+	  && $(STAGE_PY) -m scripts.pipeline.evaluate --model $(O)/exp-$*.train --out $(O)/exp-$*.evaluate \
+	  && $(STAGE_PY) -m scripts.pipeline.register --model $(O)/exp-$*.evaluate --out $(O)/exp-$*; } >/dev/null 2>$(O)/exp-$*.log; \
 	  status=$$?; cat $(O)/exp-$*.log >&2; \
 	  if [ $$status -ne 0 ]; then $(PY) -m scripts.pipeline.experiments record $* --failed $(O)/exp-$*.log; exit $$status; fi
 	@$(PY) -m scripts.pipeline.experiments record $* --model $(O)/exp-$*
@@ -304,7 +308,14 @@ $(S)/params.checked: $(PARAMS) $(PARAMS_STAMP) | $(VENV_OK)
 	@$(PY) -m scripts.core.stamp params $< $(S) $(BOOK)/params.mk
 	@touch $@
 
-# Any other input file: a content stamp beside a checked marker.
+# The input files: one process hashes every file that moved since the marker (one Python start
+# per build, not one per file). The marker also follows what makes up the list (the Makefile's
+# code lists, the raw path in params, EXTRA), so a file that joins the list gets its stamp.
+$(FILE_STAMPS): $(S)/inputs.checked ;
+$(S)/inputs.checked: $(INPUT_FILES) Makefile $(call param,paths) $(EXTRA_STAMP) | $(VENV_OK)
+	@$(PY) -m scripts.core.stamp files $(S) $@ $(INPUT_FILES)
+
+# Any other input file: a content stamp beside its own checked marker.
 $(S)/%.sha: $(S)/%.checked ;
 $(S)/%.checked: % | $(VENV_OK)
 	@mkdir -p $(@D)
@@ -327,4 +338,4 @@ $(PREPARE_OUTPUTS) $(TRAIN_OUTPUTS) $(EVALUATE_OUTPUTS):
 # Stamps and markers come from pattern rules, so make would treat them as intermediates and
 # delete them; they are real files that later runs compare against. (Only these: a blanket
 # .SECONDARY would also stop make from noticing a missing params.yaml.)
-.SECONDARY: $(FILE_STAMPS) $(FILE_STAMPS:.sha=.checked) $(patsubst %,$(O)/exp-%.done,$(EXPERIMENTS))
+.SECONDARY: $(FILE_STAMPS) $(S)/inputs.checked $(patsubst %,$(O)/exp-%.done,$(EXPERIMENTS))

@@ -15,6 +15,7 @@ import pytest
 
 from scripts import MOVED
 from scripts.core.config import ROOT
+from scripts.core.store import sha256_file
 
 SCRIPTS = ROOT / "scripts"
 ROLES = ["core", "pipeline", "monitoring", "inspect", "serving", "dev"]
@@ -148,6 +149,17 @@ def test_a_pipeline_pickled_under_the_old_feature_module_name_loads_and_predicts
 PRE_MOVE = "bb18c72806ed05834430a93c7385082b8c4eab37"  # main just before scripts/ moved into role packages
 
 
+def own_venv_marker(clone: Path) -> None:
+    """The shared venv's files, linked, with a marker of the clone's own requirements.txt: the old
+    commit pinned fewer packages, and the shared venv (a superset) serves it without a reinstall."""
+    venv = clone / ".venv"
+    venv.mkdir(exist_ok=True)
+    for entry in (ROOT / ".venv").iterdir():
+        if entry.name != ".installed" and not (venv / entry.name).exists():
+            (venv / entry.name).symlink_to(entry)
+    (venv / ".installed").write_text(sha256_file(clone / "requirements.txt") + "\n")
+
+
 def test_a_model_trained_before_the_move_serves_and_verifies_after_it(tmp_path):
     """Train in a clone at the commit before the move, bring today's code over it, and the old
     model still verifies (refit from its own recorded code) and serves; make rebuilds once, then nothing."""
@@ -161,7 +173,7 @@ def test_a_model_trained_before_the_move_serves_and_verifies_after_it(tmp_path):
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", "--no-checkout", str(ROOT), str(clone)], check=True)
     subprocess.run(["git", "checkout", "-q", PRE_MOVE], cwd=clone, check=True)
-    (clone / ".venv").symlink_to(ROOT / ".venv")
+    own_venv_marker(clone)
     repo = Repo(clone)
     run = repo.make("train")
     assert run.code == 0 and (clone / "scripts/features.py").exists(), run.err
@@ -172,6 +184,7 @@ def test_a_model_trained_before_the_move_serves_and_verifies_after_it(tmp_path):
         shutil.copytree(ROOT / name, clone / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("Makefile", "params.yaml", "requirements.txt"):
         shutil.copy2(ROOT / name, clone / name)
+    own_venv_marker(clone)  # the shared venv holds today's requirements
     run = repo.make("verify")
     assert run.code == 0 and run.out.strip().endswith("PASS") and f"git commit {PRE_MOVE[:12]}" in run.out, run.out + run.err
 

@@ -6,6 +6,7 @@ pass and no rebuild. Imports only the standard library and yaml (jsonschema only
 params.yaml changed), because this runs whenever an input's mtime moves.
 
   python -m scripts.core.stamp file SRC STAMP
+  python -m scripts.core.stamp files STAMP_DIR MARKER SRC...   (every input in one process)
   python -m scripts.core.stamp same SRC STAMP      (exit 0 if STAMP holds SRC's sha256)
   python -m scripts.core.stamp params PARAMS STAMP_DIR MAKE_INCLUDE
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import time
 from pathlib import Path
 
 from scripts.core.config import cli, experiment_params, load_params
@@ -25,6 +28,25 @@ def stamp_file(source: Path, stamp: Path) -> bool:
     """Stamp one input file with its sha256; True when an existing stamp changed."""
     existed = stamp.exists()
     return write_if_changed(stamp, sha256_file(source) + "\n") and existed
+
+
+def stamp_files(stamp_dir: Path, marker: Path, sources: list[Path]) -> list[Path]:
+    """Stamp every source that moved since marker was last touched (or has no stamp yet) in one
+    process, then touch marker with the time this pass began: a file edited during the pass is
+    newer than the marker and is hashed again next time. Returns the sources whose stamp changed."""
+    since = marker.stat().st_mtime_ns if marker.exists() else -1
+    began = time.time_ns()
+    changed = []
+    for source in sources:
+        stamp = stamp_dir / f"{source}.sha"
+        if source.stat().st_mtime_ns >= since or not stamp.exists():
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            if stamp_file(source, stamp):
+                changed.append(source)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    os.utime(marker, ns=(began, began))
+    return changed
 
 
 def section_hashes(params: dict) -> dict[str, str]:
@@ -67,6 +89,10 @@ def main(argv: list[str]) -> int:
     same = sub.add_parser("same")
     same.add_argument("source", type=Path)
     same.add_argument("stamp", type=Path)
+    batch = sub.add_parser("files")
+    batch.add_argument("stamp_dir", type=Path)
+    batch.add_argument("marker", type=Path)
+    batch.add_argument("sources", type=Path, nargs="*")
     many = sub.add_parser("params")
     many.add_argument("source", type=Path)
     many.add_argument("stamp_dir", type=Path)
@@ -77,6 +103,9 @@ def main(argv: list[str]) -> int:
     if args.kind == "file":
         if stamp_file(args.source, args.stamp):
             log.info("changed: %s", args.source)
+    elif args.kind == "files":
+        for source in stamp_files(args.stamp_dir, args.marker, args.sources):
+            log.info("changed: %s", source)
     else:
         for section in stamp_params(args.source, args.stamp_dir, args.include):
             log.info("changed: %s section '%s'", args.source, section)

@@ -4,7 +4,8 @@ Everything runs in a throwaway copy of the repository (sources copied, .venv lin
 the user's versions, registry and logs are never touched:
 1. pipeline: a full `make train`; a no-op `make train` (target < 0.2 s, no Python started);
    `make train` after a `touch` of the raw file (one hash pass, no rebuild); and, as the
-   reference, the same stage scripts run directly without make.
+   reference, the same stage scripts run directly without make. Then the edit-and-rebuild loop
+   (one hyperparameter changed), warm and cold, against its in-process floor (bench_loop.py).
 2. monitor: `make monitor` over N logged predictions with labels (default 1,000,000): time
    and peak RSS (targets < 10 s, < 1 GB).
 3. quality per cost: F1 on the held-out test set against training time, per algorithm.
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from scripts.core.config import ROOT, ClockworkError, cli, load_params, repo_path
 from scripts.core.store import sha256_file, write_json
+from scripts.dev.bench_loop import loop_section
 from scripts.dev.sandbox import copy_repo
 
 log = logging.getLogger("clockwork.bench")
@@ -177,15 +179,16 @@ def main(argv: list[str]) -> int:
         work = copy_repo(Path(tmp) / "repo")
         doc = {"kind": "bench", "started_at": started, "smoke": args.smoke,
                "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-               "pipeline": pipeline_section(work, 3 if args.smoke else 10),
+               "pipeline": pipeline_section(work, 3 if args.smoke else 10)}
+        doc.update({"loop": loop_section(work, 1 if args.smoke else 5, doc["pipeline"]["full_build_s"], timed),
                "monitor": monitor_section(work, params, n),
-               "quality_per_cost": quality_section(params, work)}
+               "quality_per_cost": quality_section(params, work)})
         if args.scale or args.smoke:
             sizes = [2000] if args.smoke else params["bench"]["scale_rows"]
             doc["scale"] = scale_section(sizes, params["bench"]["scale_model"], Path(tmp))
     out = repo_path(params["paths"]["logs_dir"]) / "bench" / f"bench-{started}.json"
     write_json(out, doc, "bench")
-    print(json.dumps({k: doc[k] for k in ("pipeline", "monitor", "quality_per_cost", "scale") if k in doc}, indent=1))
+    print(json.dumps({k: doc[k] for k in ("pipeline", "loop", "monitor", "quality_per_cost", "scale") if k in doc}, indent=1))
     print(f"wrote {out.relative_to(ROOT)}")
     return 0
 

@@ -1,0 +1,125 @@
+"""The warm worker: a stage forked from it is the process a cold run would be, byte for byte in its
+outputs, exit status, stderr and signals; edited code is read afresh; the worker leaves when idle."""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import Repo, fresh_copy
+
+WARM = {k: v for k, v in os.environ.items() if k != "COLD"}
+
+
+def warm_run(repo: Repo, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(repo.path / ".venv/bin/python"), "-m", "scripts.core.warm", *argv], cwd=repo.path,
+                          capture_output=True, text=True, timeout=120,
+                          env={**WARM, "CLOCKWORK_LOG": "INFO"})
+
+
+def started(repo: Repo) -> Path:
+    """Start the repo's worker (the starting call runs cold) and wait until it listens; its log."""
+    assert warm_run(repo, "-m", "scripts.core.stamp", "--help").returncode == 0
+    home = repo.path / ".make/warm"
+    for _ in range(300):
+        if list(home.glob("*.sock")):
+            return next(home.glob("*.log"))
+        time.sleep(0.1)
+    raise AssertionError("the worker did not start: " + "".join(p.read_text() for p in home.glob("*.log")))
+
+
+def stop(repo: Repo) -> None:
+    for sock in (repo.path / ".make/warm").glob("*.sock"):
+        sock.unlink()  # the worker sees its socket gone within a second and exits
+
+
+def digests(repo: Repo) -> dict[str, str]:
+    """sha256 of every data file and model artifact (the JSON records hold times, so are left out)."""
+    files = [p for p in (repo.path / "data").rglob("*") if p.is_file() and p.suffix == ".csv"]
+    files += list((repo.path / "models").glob("*.joblib"))
+    return {str(p.relative_to(repo.path)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def test_a_warm_build_is_byte_identical_to_a_cold_one(tmp_path):
+    cold = fresh_copy(tmp_path / "cold")
+    assert cold.make("train").code == 0
+    warm = fresh_copy(tmp_path / "warm")
+    log = started(warm)
+    try:
+        run = warm.make("train", COLD="")
+        assert run.code == 0, run.err
+        ran = log.read_text()
+        for stage in ("prepare", "train", "evaluate", "register"):
+            assert f"ran scripts.pipeline.{stage} " in ran, ran
+        assert digests(warm) == digests(cold) and len(digests(cold)) >= 5
+        check = warm.make("verify", COLD="")
+        assert check.code == 0, check.err
+    finally:
+        stop(warm)
+
+
+def test_exit_status_stderr_and_signals_pass_through(tmp_path):
+    repo = fresh_copy(tmp_path / "repo")
+    started(repo)
+    try:
+        argv = ["-m", "scripts.pipeline.register", "--model", "nowhere"]
+        cold = subprocess.run([str(repo.path / ".venv/bin/python"), *argv], cwd=repo.path, capture_output=True, text=True,
+                              env={**os.environ, "CLOCKWORK_LOG": "INFO"})
+        warm = warm_run(repo, *argv)
+        assert cold.returncode != 0 and (warm.returncode, warm.stderr, warm.stdout) == \
+            (cold.returncode, cold.stderr, cold.stdout)
+        (repo.path / "sleeper.py").write_text("import sys, time\nprint('ready', flush=True)\ntime.sleep(60)\n")
+        proc = subprocess.Popen([str(repo.path / ".venv/bin/python"), "-m", "scripts.core.warm", "-m", "sleeper"],
+                                cwd=repo.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=WARM)
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 128 + signal.SIGINT
+    finally:
+        stop(repo)
+
+
+def test_an_edited_module_is_read_afresh(tmp_path):
+    repo = fresh_copy(tmp_path / "repo")
+    log = started(repo)
+    probe = repo.path / "scripts/core/_probe.py"
+    try:
+        for value in ("first", "second"):
+            probe.write_text(f"print({value!r})\n")
+            assert warm_run(repo, "-m", "scripts.core._probe").stdout == f"{value}\n"
+        assert log.read_text().count("ran scripts.core._probe ") == 2
+    finally:
+        stop(repo)
+
+
+@pytest.mark.parametrize("how", ["idle", "socket removed"])
+def test_the_worker_leaves_when_idle_or_when_its_socket_goes(tmp_path, how):
+    repo = fresh_copy(tmp_path / "repo")
+    params = yaml.safe_load((repo.path / "params.yaml").read_text())
+    params["warm"]["idle_s"] = 2 if how == "idle" else 300
+    (repo.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    log = started(repo)
+    pid = int(log.read_text().split("worker ", 1)[1].split()[0])
+    if how != "idle":
+        stop(repo)
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"worker {pid} still running")
+    assert not list((repo.path / ".make/warm").glob("*.sock"))
+
+
+def test_usage_is_one_line():
+    done = subprocess.run([sys.executable, "-m", "scripts.core.warm", "scripts.pipeline.train"], capture_output=True,
+                          text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "usage" in done.stderr
