@@ -54,14 +54,15 @@ def check_sha(path: Path, expected: str, owner: str) -> None:
         raise ClockworkError(f"{path}: sha256 {actual[:16]}... differs from {expected[:16]}... recorded in {owner}")
 
 
-def load_split(meta: dict, name: str) -> Any:
-    """One split of a data version as a DataFrame, after its sha256 check."""
+def load_split(meta: dict, name: str, columns: list[str] | None = None) -> Any:
+    """One split of a data version as a DataFrame, after its sha256 check; only the given columns
+    when a caller names them (a million-row split's text columns are large in memory)."""
     import pandas as pd
 
     record = meta["outputs"][name]
     path = ROOT / record["path"]
     check_sha(path, record["sha256"], f"data version {meta['version']}")
-    return pd.read_csv(path)
+    return pd.read_csv(path, usecols=columns)
 
 
 def read_pointer(path: Path) -> str:

@@ -34,6 +34,7 @@ INPUT_COLUMNS = ["type", "air_temperature_k", "process_temperature_k", "rotation
 NUMERIC_INPUTS = INPUT_COLUMNS[1:]
 INTEGER_COLUMNS = ["udi", "rotational_speed_rpm", "tool_wear_min", "machine_failure", "twf", "hdf", "pwf", "osf", "rnf"]
 LABEL = "machine_failure"
+SCORED_COLUMNS = [*INPUT_COLUMNS, LABEL]  # what fitting or scoring a model reads from a split
 FAILURE_MODES = ["twf", "hdf", "pwf", "osf", "rnf"]
 # Derived features: name -> function of the input frame. Physics from the data set's
 # description: heat dissipation (temperature difference), power (torque x angular speed),

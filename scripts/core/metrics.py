@@ -63,12 +63,25 @@ def probability_metrics(y_true: np.ndarray, proba: np.ndarray, threshold: float)
     return out
 
 
+# Rows scored per predict_proba call: a model's feature matrices for a million rows would otherwise
+# be built whole (hundreds of MB); the probabilities are the same either way (each row is scored alone).
+SCORE_SLICE_ROWS = 100_000
+
+
+def predict_failure(pipeline: Any, frame: Any) -> np.ndarray:
+    """The failure probability of each row of frame, scored a slice at a time."""
+    from scripts.core import features as F
+
+    inputs = frame[F.INPUT_COLUMNS]
+    return np.concatenate([pipeline.predict_proba(inputs.iloc[start:start + SCORE_SLICE_ROWS])[:, 1]
+                           for start in range(0, len(inputs), SCORE_SLICE_ROWS)] or [np.empty(0)])
+
+
 def score(pipeline: Any, frame: Any, threshold: float) -> dict[str, Any]:
     """probability_metrics of a fitted Pipeline on a labelled frame (no I/O: the caller loads both)."""
     from scripts.core import features as F
 
-    proba = pipeline.predict_proba(frame[F.INPUT_COLUMNS])[:, 1]
-    return probability_metrics(frame[F.LABEL], proba, threshold)
+    return probability_metrics(frame[F.LABEL], predict_failure(pipeline, frame), threshold)
 
 
 def per_group(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, names: list[str]) -> dict[str, dict]:

@@ -20,18 +20,36 @@ def _line(index: int) -> int:
 
 
 def read_raw(path: Path) -> pd.DataFrame:
-    """Parse the raw CSV as text and convert column by column, so each problem is named.
+    """Parse the raw CSV, naming each problem.
 
-    Accepts a UTF-8 BOM, CRLF line endings and integers written as '40.0'.
+    Accepts a UTF-8 BOM, CRLF line endings and integers written as '40.0'. A well-formed file is
+    read with the numbers parsed by the CSV reader itself (a million rows hold no per-cell Python
+    strings); anything it cannot take whole is read again as text, column by column, so the first
+    bad cell is named with its line.
     """
+    header = _header(path)
+    frame = _read_typed(path, header)
+    if frame is None:
+        frame = _read(path, dtype=str)
+        frame.columns = [F.RAW_COLUMNS[c] for c in header]
+        return _convert(frame, path)
+    return frame
+
+
+def _read(path: Path, **options) -> pd.DataFrame:  # noqa: ANN003 - pandas.read_csv's options
     try:
-        frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False, na_filter=False)
+        return pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False, na_filter=False, **options)
     except FileNotFoundError:
         raise ClockworkError(f"{path}: file not found") from None
     except pd.errors.EmptyDataError:
         raise ClockworkError(f"{path}: empty file (no header)") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ClockworkError(f"{path}: not a readable CSV: {str(exc).splitlines()[0]}") from None
+
+
+def _header(path: Path) -> list[str]:
+    """The header's column names, checked against the contract (names, order, at least one row)."""
+    frame = _read(path, dtype=str, nrows=1)
     expected = list(F.RAW_COLUMNS)
     columns = [c.strip() for c in frame.columns]
     missing = [c for c in expected if c not in columns]
@@ -44,8 +62,32 @@ def read_raw(path: Path) -> pd.DataFrame:
         raise ClockworkError(f"{path}: columns out of order: expected {', '.join(expected)}")
     if frame.empty:
         raise ClockworkError(f"{path}: no data rows")
-    frame.columns = [F.RAW_COLUMNS[c] for c in columns]
-    return _convert(frame, path)
+    return columns
+
+
+def _read_typed(path: Path, header: list[str]) -> pd.DataFrame | None:
+    """The file with its numbers parsed by the reader; None if any cell is not a finite number of its
+    column's kind or a text cell needs trimming (the text path then names the problem)."""
+    text = {raw for raw, name in F.RAW_COLUMNS.items() if name in ("product_id", "type")}
+    try:
+        frame = pd.read_csv(path, encoding="utf-8-sig", dtype={c: (str if c in text else "float64") for c in header})
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
+        return None
+    frame.columns = [F.RAW_COLUMNS[c.strip()] for c in frame.columns]
+    for column in frame.columns:
+        values = frame[column]
+        if column in ("product_id", "type"):
+            if values.isna().any() or values.str.contains(r"^\s|\s$|^$", regex=True).any():
+                return None
+            continue
+        numbers = values.to_numpy()
+        if not np.isfinite(numbers).all():
+            return None
+        if column in F.INTEGER_COLUMNS:  # exact only below 2**53: beyond that the text path converts it
+            if (numbers != np.round(numbers)).any() or (np.abs(numbers) >= 2.0 ** 53).any():
+                return None
+            frame[column] = numbers.astype("int64")
+    return frame
 
 
 def _convert(frame: pd.DataFrame, path: Path) -> pd.DataFrame:

@@ -153,8 +153,10 @@ def _add(paths: dict, registry: dict, version: str, card: dict, gates: dict, gat
 def production_on_same_test(paths: dict, production: str, card: dict) -> dict:
     """The production model's metrics on the candidate's test rows, so the regression gate compares
     like with like (a retrained candidate's test set is the recent labelled holdout)."""
+    from scripts.core import features as F  # pandas: only a registration that gates needs it
+
     live_card = read_card(paths, production)
-    test = load_split(read_data_meta(paths, card["data"]["version"]), "test")
+    test = load_split(read_data_meta(paths, card["data"]["version"]), "test", F.SCORED_COLUMNS)
     return score(load_model(live_card), test, live_card["threshold"])
 
 

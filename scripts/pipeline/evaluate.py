@@ -23,7 +23,7 @@ from scripts.core.artifacts import (
     write_outputs_include,
 )
 from scripts.core.config import ClockworkError, cli, load_params
-from scripts.core.metrics import per_group, probability_metrics, score
+from scripts.core.metrics import per_group, predict_failure, probability_metrics, score
 from scripts.core.store import code_identity, locked, read_json, sweep_temp, utc_now, write_if_changed, write_json
 
 log = logging.getLogger("clockwork.evaluate")
@@ -33,7 +33,7 @@ PARAMS = ("paths",)
 
 def evaluate(pipeline: Any, train: Any, test: Any, threshold: float) -> dict:
     """Test metrics, per-Type test metrics and training-set metrics (the monitoring baseline)."""
-    test_proba = pipeline.predict_proba(test[F.INPUT_COLUMNS])[:, 1]
+    test_proba = predict_failure(pipeline, test)
     return {
         "test": probability_metrics(test[F.LABEL], test_proba, threshold),
         "train": score(pipeline, train, threshold),
@@ -46,7 +46,8 @@ def model_card(paths: dict, version: str) -> dict:
     record = read_train_record(paths, version)
     pipeline = load_model(record)
     data_meta = read_data_meta(paths, record["data"]["version"])
-    metrics = evaluate(pipeline, load_split(data_meta, "train"), load_split(data_meta, "test"), record["threshold"])
+    metrics = evaluate(pipeline, load_split(data_meta, "train", F.SCORED_COLUMNS), load_split(data_meta, "test", F.SCORED_COLUMNS),
+                       record["threshold"])
     test = metrics["test"]
     log.info("model %s: test F1 %s, recall %s, precision %s, ROC AUC %s", version,
              test["f1"], test["recall"], test["precision"], test["roc_auc"])

@@ -132,7 +132,7 @@ def train_version(params: dict, data_meta: dict, key: str, requirements: Path) -
         log.info("model version %s already holds these inputs; reusing it", version)
         repair(paths, version, params, data_meta)
         return version
-    frame = load_split(data_meta, "train")
+    frame = load_split(data_meta, "train", F.SCORED_COLUMNS)
     started = time.perf_counter()
     pipeline = fit(frame, params["features"], params["model"])
     seconds = round(time.perf_counter() - started, 3)
@@ -151,7 +151,7 @@ def repair(paths: dict, version: str, params: dict, data_meta: dict) -> None:
     artifact, expected = ROOT / record["artifact"]["path"], record["artifact"]["sha256"]
     if artifact.exists() and sha256_file(artifact) == expected:
         return
-    blob = dump(fit(load_split(data_meta, "train"), params["features"], params["model"]))
+    blob = dump(fit(load_split(data_meta, "train", F.SCORED_COLUMNS), params["features"], params["model"]))
     if sha256_bytes(blob) != expected:
         raise ClockworkError(f"{artifact}: differs from its training record, and refitting it from the same inputs gives other "
                              f"bytes (another environment?); restore it from a backup, or delete "

@@ -39,3 +39,22 @@ def test_regression_gate_compares_with_production():
     verdict = check_gates({"f1": 0.8, "recall": 0.7}, {"f1": 0.85}, GATES)
     assert verdict["failed"] == ["max_f1_regression"]
     assert check_gates({"f1": 0.84, "recall": 0.7}, {"f1": 0.85}, GATES)["passed"]
+
+
+def test_scoring_a_slice_at_a_time_gives_the_same_probabilities(monkeypatch):
+    import numpy as np
+    import pandas as pd
+
+    from scripts.core import features as F
+    from scripts.core import metrics
+    from scripts.core.config import ROOT, load_params
+    from scripts.core.estimator import fit
+    from scripts.core.rawdata import read_raw
+
+    params = load_params()
+    frame = read_raw(ROOT / params["paths"]["raw"]).iloc[:1200]
+    pipeline = fit(frame, params["features"], {**params["model"], "n_estimators": 10})
+    whole = pipeline.predict_proba(frame[F.INPUT_COLUMNS])[:, 1]
+    monkeypatch.setattr(metrics, "SCORE_SLICE_ROWS", 500)
+    assert np.array_equal(metrics.predict_failure(pipeline, frame), whole)
+    assert len(metrics.predict_failure(pipeline, pd.DataFrame(columns=F.SCORED_COLUMNS))) == 0

@@ -68,3 +68,29 @@ def test_bom_crlf_and_float_integers_are_accepted(tmp_path):
     validate_rows(frame, load_params()["data"]["ranges"], path)
     assert len(frame) == 5 and frame["rotational_speed_rpm"].iloc[0] == 1551
     assert str(frame["rotational_speed_rpm"].dtype) == "int64"
+
+
+@pytest.mark.parametrize("variant", ["as is", "BOM and CRLF", "integers as 40.0", "padded text"])
+def test_the_typed_read_equals_the_text_read(tmp_path, variant):
+    """A file the reader parses whole gives the very frame the cell-by-cell text path gives; one it
+    cannot (padded text cells) takes the text path."""
+    from scripts.core import rawdata
+
+    text = "\n".join(RAW.read_text().splitlines()[:2001]) + "\n"
+    if variant == "BOM and CRLF":
+        text = "\ufeff" + text.replace("\n", "\r\n")
+    elif variant == "integers as 40.0":
+        text = text.replace(",1551,", ",1551.0,")
+    elif variant == "padded text":
+        text = text.replace(",M14860,", ", M14860 ,")
+    path = tmp_path / "raw.csv"
+    path.write_bytes(text.encode())
+    header = rawdata._header(path)
+    typed = rawdata._read_typed(path, header)
+    assert (typed is None) == (variant == "padded text")
+    slow = rawdata._read(path, dtype=str)
+    slow.columns = [rawdata.F.RAW_COLUMNS[c] for c in header]
+    expected = rawdata._convert(slow, path)
+    got = read_raw(path)
+    assert list(got.dtypes) == list(expected.dtypes)
+    assert got.equals(expected)
