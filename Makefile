@@ -172,7 +172,7 @@ rollback: $(VENV_OK) ## Return production to the version that was live before th
 	@$(PY) -m scripts.pipeline.release rollback --reason $(if $(value REASON),$(call q,REASON),'manual rollback')
 
 ##@ Serving
-.PHONY: serve serve-bg stop smoke bench-serve bench synth
+.PHONY: serve serve-bg stop smoke bench-serve bench synth profile-batch
 serve: $(O)/recorded ## Serve the production model in the foreground (gunicorn; host, port, workers from params)
 	@$(PY) -m scripts.serving.serve $(if $(value PORT),--port $(call q,PORT))
 
@@ -187,6 +187,9 @@ smoke: $(VENV_OK) ## Send real requests to the running server; non-zero exit on 
 
 bench-serve: $(O)/recorded ## Benchmark the server against the model's own predict time [WORKER_CLASS=gthread] [SMOKE=1]
 	@$(PY) -m scripts.dev.bench_serve $(if $(value SMOKE),--smoke) $(if $(value WORKER_CLASS),--worker-class $(call q,WORKER_CLASS))
+
+profile-batch: $(O)/recorded ## Where one 3000-row POST /predict spends its time, in-process
+	@$(PY) -m scripts.dev.profile_batch
 
 ##@ Production loop
 .PHONY: simulate replay labels monitor monitor-watch retrain demo
