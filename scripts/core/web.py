@@ -126,18 +126,43 @@ def parse_json(raw: bytes) -> Any:
         raise RequestError(400, "body", f"not valid JSON: {exc}") from None
 
 
-def read_body(max_body: int) -> Any:
-    """The request's JSON body: application/json, at most max_body bytes, valid JSON."""
-    content_type = (bottle.request.content_type or "").split(";")[0].strip().lower()
-    if content_type != JSON:
-        raise RequestError(415, "Content-Type", f"{content_type or 'none'}: send application/json")
+def media_type() -> str:
+    """The request's Content-Type without parameters, lower case ('' when absent)."""
+    return (bottle.request.content_type or "").split(";")[0].strip().lower()
+
+
+def read_bytes(max_body: int, discard_max: int) -> bytes:
+    """The request body, at most max_body bytes. A larger one is read and discarded (up to
+    discard_max bytes) before the 413, so a client that writes its whole body before reading the
+    answer (urllib, requests) gets the 413 rather than a reset connection."""
     length = bottle.request.content_length
+    stream = bottle.request.environ["wsgi.input"]
     if length > max_body:
+        _discard(stream, min(length, discard_max))
         raise RequestError(413, "body", f"{length} bytes exceed the limit of {max_body}")
-    raw = bottle.request.environ["wsgi.input"].read(length if length >= 0 else max_body + 1)
+    raw = stream.read(length if length >= 0 else max_body + 1)
     if len(raw) > max_body:
+        _discard(stream, discard_max)
         raise RequestError(413, "body", f"more than the limit of {max_body} bytes")
-    return parse_json(raw)
+    return raw
+
+
+def _discard(stream: Any, most: int) -> None:
+    left = most
+    while left > 0:
+        chunk = stream.read(min(left, 1 << 16))
+        if not chunk:
+            return
+        left -= len(chunk)
+
+
+def read_body(max_body: int, discard_max: int, type_optional: bool = False) -> Any:
+    """The request's JSON body: application/json (or no Content-Type, when type_optional), at most
+    max_body bytes, valid JSON."""
+    content_type = media_type()
+    if content_type != JSON and not (type_optional and not content_type):
+        raise RequestError(415, "Content-Type", f"{content_type or 'none'}: send application/json")
+    return parse_json(read_bytes(max_body, discard_max))
 
 
 def request_id(preferred: Any = None) -> str:

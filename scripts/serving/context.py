@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from scripts.core.web import Replies, read_body
+from scripts.core.web import Replies, read_body, read_bytes
 from scripts.serving.inference import Requests
 from scripts.serving.scoring import Scorer
 from scripts.serving.telemetry import Metrics
@@ -24,9 +24,15 @@ class Context:
     def __post_init__(self) -> None:
         object.__setattr__(self, "model_name", self.params["deployment"]["model_name"])
 
-    def body(self) -> Any:
+    def body(self, type_optional: bool = False) -> Any:
         """The request's JSON body, within deployment.max_body_bytes."""
-        return read_body(self.params["deployment"]["max_body_bytes"])
+        deployment = self.params["deployment"]
+        return read_body(deployment["max_body_bytes"], deployment["max_discard_bytes"], type_optional)
+
+    def raw_body(self) -> bytes:
+        """The request's body as bytes, within deployment.max_body_bytes."""
+        deployment = self.params["deployment"]
+        return read_bytes(deployment["max_body_bytes"], deployment["max_discard_bytes"])
 
     def answer(self, doc: dict, key: str, items: Callable[[int, int], list], n: int) -> bytes | Iterator[bytes]:
         """A 200 answer whose doc[key] lists items(start, stop) for rows 0..n: whole up to

@@ -10,6 +10,10 @@ first bad row and field. No sockets, no files: the route groups do the I/O.
 from __future__ import annotations
 
 import copy
+import csv
+import io
+import math
+import re
 from typing import Any
 
 from scripts.core import features as F
@@ -20,6 +24,22 @@ from scripts.serving.batch import Batch, checked_arrays
 # The raw CSV's column names are accepted as aliases of the snake_case fields.
 ALIASES = {raw: snake for raw, snake in F.RAW_COLUMNS.items() if snake in F.INPUT_COLUMNS or snake == "udi"}
 NUMBER_TYPES = {"FP64", "FP32", "INT64", "INT32"}
+INTEGER = re.compile(r"^[+-]?[0-9]+$")
+MLFLOW_KINDS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
+def csv_cell(text: str) -> Any:
+    """A CSV cell as JSON would carry it: an integer, a finite number, null when empty, else the text."""
+    text = text.strip()
+    if not text:
+        return None
+    if INTEGER.match(text):
+        return int(text)
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if math.isfinite(number) else text
 
 
 def _path(parts: list) -> str:
@@ -113,7 +133,7 @@ class Requests:
 
     def _fast_split(self, split: Any) -> Batch | None:
         """A dataframe_split body as a Batch if it is well formed and passes the column checks; else None."""
-        if type(split) is not dict or split.keys() != {"columns", "data"}:
+        if type(split) is not dict or not {"columns", "data"} <= split.keys() <= {"columns", "data", "index"}:
             return None
         columns, data = split["columns"], split["data"]
         if type(columns) is not list or type(data) is not list or not data or len(data) > self.max_batch:
@@ -129,6 +149,8 @@ class Requests:
 
     def _records(self, rows: list, where: list) -> Batch:
         """Readings checked one by one (the path that names the first bad row and field)."""
+        if not rows:
+            self._fail(where, "no readings")
         return Batch.from_readings([self.reading(r, where + [i]) for i, r in enumerate(rows)])
 
     def predict(self, body: Any) -> tuple[Batch, bool]:
@@ -144,12 +166,14 @@ class Requests:
         return Batch.from_readings([self.reading(body, [])]), False
 
     def invocations(self, body: Any) -> Batch:
-        """MLflow scoring protocol: dataframe_split, dataframe_records or instances."""
+        """MLflow scoring protocol: dataframe_split, dataframe_records, instances or inputs."""
         if not isinstance(body, dict) or len(body) != 1:
-            self._fail([], "expected exactly one of dataframe_split, dataframe_records, instances")
+            self._fail([], f"expected exactly one of {', '.join(MLFLOW_KINDS)}")
         kind = next(iter(body))
-        if kind not in ("dataframe_split", "dataframe_records", "instances"):
-            self._fail([kind], "unknown field (expected dataframe_split, dataframe_records or instances)")
+        if kind not in MLFLOW_KINDS:
+            self._fail([kind], f"unknown field (expected {', '.join(MLFLOW_KINDS)})")
+        if kind == "inputs":
+            return self._inputs(body)
         fast = self._fast_split(body[kind]) if kind == "dataframe_split" else self._fast_records(body[kind])
         if fast is not None:
             return fast
@@ -167,6 +191,44 @@ class Requests:
             self.batch_size(len(body[kind]), kind)
         self.check(kind, body, [])
         return self._records(body[kind], [kind])
+
+    def _inputs(self, body: dict) -> Batch:
+        """MLflow's tensor input: a list of readings, or one list of values per column."""
+        value = body["inputs"]
+        if isinstance(value, dict) and value and all(isinstance(v, list) for v in value.values()):
+            lengths = {len(v) for v in value.values()}
+            if len(lengths) != 1:
+                self._fail(["inputs"], f"columns of different lengths ({', '.join(map(str, sorted(lengths)))})")
+            n = lengths.pop()
+            self.batch_size(n, "inputs")
+            rows = [{k: column[i] for k, column in value.items()} for i in range(n)]
+        else:
+            if isinstance(value, list):
+                self.batch_size(len(value), "inputs")
+            self.check("inputs", body, [])
+            rows = value
+        fast = self._fast_records(rows)
+        return fast if fast is not None else self._records(rows, ["inputs"])
+
+    def csv(self, raw: bytes) -> Batch:
+        """MLflow's text/csv input: a header row of column names (or the raw CSV's), then one reading a row."""
+        try:
+            lines = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise RequestError(400, "body", f"not a readable CSV: {exc}") from None
+        if not lines or not any(lines[0]):
+            self._fail([], "an empty CSV: expected a header row, then one reading a row")
+        header, data = lines[0], [row for row in lines[1:] if row]
+        if not data:
+            self._fail(["csv"], "no rows after the header")
+        self.batch_size(len(data), "csv")
+        rows = []
+        for i, row in enumerate(data):
+            if len(row) != len(header):
+                self._fail(["csv", i], f"has {len(row)} values for {len(header)} columns")
+            rows.append({name.strip(): csv_cell(cell) for name, cell in zip(header, row, strict=True)})
+        fast = self._fast_records(rows)
+        return fast if fast is not None else self._records(rows, ["csv"])
 
     def infer(self, body: Any) -> Batch:
         """Open Inference Protocol: one named tensor per feature column, shape [n] or [n, 1]."""

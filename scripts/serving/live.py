@@ -19,10 +19,11 @@ from typing import Any
 from scripts.core import registry as R
 from scripts.core.artifacts import load_model, read_card
 from scripts.core.config import ClockworkError, repo_path, validate
-from scripts.core.store import append_csv_row, utc_now
+from scripts.core.store import append_csv_row, utc_now, version_number
 from scripts.serving.fastpath import FastForest
 
 log = logging.getLogger("clockwork.serve")
+KEEP_OTHERS = 2  # versions other than production a worker keeps loaded for requests that name them
 DEPLOYMENT_COLUMNS = ["time", "event", "model_version", "model_sha256", "data_version", "git_commit",
                       "host_port", "pid", "detail"]
 
@@ -64,6 +65,7 @@ class ModelHolder:
         """fast: (threads, min_rows) for the exact fast path (see fast_options), or None for the Pipeline always."""
         self.paths, self.threshold, self.events, self.fast = paths, threshold, events, fast
         self.live: LiveModel | None = None
+        self._others: dict[str, LiveModel] = {}  # versions asked for by name, besides the live one
         self._seen: tuple | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -108,6 +110,36 @@ class ModelHolder:
                               f"from {previous.version}" if previous else "model loaded")
             log.info("serving model %s%s", version, f" (was {previous.version})" if previous else "")
             return True
+
+    def versions(self) -> list[str]:
+        """Every registered version, oldest first (any of them can be asked for by name)."""
+        try:
+            return sorted(R.load(self.paths)["versions"], key=version_number)
+        except ClockworkError:
+            return [self.live.version] if self.live else []
+
+    def model(self, version: str) -> LiveModel | None:
+        """A registered version by name: the live one, or one loaded on demand (its sha256 checked
+        against the registry before unpickling) and kept beside it; None if it is not registered."""
+        live = self.live
+        if live is not None and live.version == version:
+            return live
+        with self._lock:
+            if version in self._others:
+                return self._others[version]
+            registry = R.load(self.paths)
+            if version not in registry["versions"]:
+                return None
+            card = read_card(self.paths, version)
+            if card["artifact"]["sha256"] != registry["versions"][version]["sha256"]:
+                raise ClockworkError(f"model {version}: card sha256 differs from the registry's")
+            pipeline = load_model(card)
+            threshold = card["threshold"] if self.threshold == "model" else float(self.threshold)
+            fast = FastForest.compile(pipeline) if self.fast else None
+            loaded = LiveModel(version, card, pipeline, threshold, utc_now(), fast and fast.parallel(*self.fast))
+            kept = list(self._others.items())[-(KEEP_OTHERS - 1):] if KEEP_OTHERS > 1 else []
+            self._others = {**dict(kept), version: loaded}
+            return loaded
 
     def watch(self, interval: float) -> None:
         """Check the registry every interval seconds in a daemon thread."""

@@ -47,17 +47,18 @@ def document(requests_schema: dict, model_name: str) -> dict:
                                   "requestBody": {"required": True, **_json({"oneOf": [ref["reading"], ref["predict_batch"]]})},
                                   "responses": _responses(anything, *post_errors)}},
             "/invocations": {"post": {"summary": "MLflow scoring-server protocol",
-                                      "requestBody": {"required": True, **_json({"oneOf": [
-                                          ref["dataframe_split"], ref["dataframe_records"], ref["instances"]]})},
+                                      "requestBody": {"required": True, "content": {
+                                          "application/json": {"schema": {"oneOf": [
+                                              ref["dataframe_split"], ref["dataframe_records"], ref["instances"], ref["inputs"]]}},
+                                          "text/csv": {"schema": {"type": "string", "description": "a header row, then one reading a row"}}}},
                                       "responses": _responses(anything, *post_errors)}},
-            "/v2/models/{model_name}/infer": {"post": {"summary": "Open Inference Protocol (KServe v2) inference",
-                                                       "parameters": name_param,
-                                                       "requestBody": {"required": True, **_json(ref["infer"])},
-                                                       "responses": _responses(anything, 404, *post_errors)}},
-            "/v2/models/{model_name}": {"get": {"summary": "Model metadata", "parameters": name_param,
-                                                "responses": _responses(anything, 404)}},
-            "/v2/models/{model_name}/ready": {"get": {"summary": "Model readiness", "parameters": name_param,
-                                                      "responses": _responses(anything, 404, 503)}},
+            "/ping": {"get": {"summary": "MLflow's health check: 200 (an empty line) once a model is loaded",
+                              "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                                            "503": {"description": "no model loaded yet", **_json(ERROR)}}}},
+            "/version": {"get": {"summary": "The live model's version, as text",
+                                 "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                                               "503": {"description": "no model loaded yet", **_json(ERROR)}}}},
+            **oip_paths(ref["infer"], anything, name_param, post_errors),
             "/v2": {"get": {"summary": "Server metadata", "responses": _responses(anything)}},
             "/v2/health/live": {"get": {"summary": "Liveness", "responses": _responses(anything)}},
             "/v2/health/ready": {"get": {"summary": "Readiness", "responses": _responses(anything, 503)}},
@@ -70,6 +71,31 @@ def document(requests_schema: dict, model_name: str) -> dict:
             **read_only_pages(anything),
         },
         "components": {"schemas": schemas},
+    }
+
+
+def oip_paths(infer_schema: dict, anything: dict, name_param: list, post_errors: tuple) -> dict:
+    """The Open Inference Protocol's model routes, for the production model and each version by name."""
+    version_param = [{"name": "version", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^v[0-9]+$"}}]
+    both = name_param + version_param
+    binary = {"type": "string", "format": "binary",
+              "description": "the JSON request, then the binary tensors; header Inference-Header-Content-Length"}
+
+    def infer(summary: str, parameters: list) -> dict:
+        return {"post": {"summary": summary, "parameters": parameters,
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": infer_schema},
+                                                                       "application/octet-stream": {"schema": binary}}},
+                         "responses": _responses(anything, 404, *post_errors)}}
+
+    def get(summary: str, parameters: list, *errors: int) -> dict:
+        return {"get": {"summary": summary, "parameters": parameters, "responses": _responses(anything, *errors)}}
+    return {
+        "/v2/models/{model_name}/infer": infer("Open Inference Protocol (KServe v2) inference", name_param),
+        "/v2/models/{model_name}/versions/{version}/infer": infer("Inference by a named registered version", both),
+        "/v2/models/{model_name}": get("Model metadata", name_param, 404),
+        "/v2/models/{model_name}/versions/{version}": get("A registered version's metadata", both, 404),
+        "/v2/models/{model_name}/ready": get("Model readiness", name_param, 404, 503),
+        "/v2/models/{model_name}/versions/{version}/ready": get("A registered version's readiness", both, 404),
     }
 
 

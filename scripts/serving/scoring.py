@@ -98,8 +98,9 @@ class Scorer:
             raise RequestError(503, "predictions_log", f"cannot record the prediction ({str(exc).rsplit(': ', 1)[-1]}); "
                                                        "not served, retry later") from None
 
-    def __call__(self, batch: Batch, rid: str, endpoint: str, started: float) -> Scored:
-        live = self.holder.live
+    def __call__(self, batch: Batch, rid: str, endpoint: str, started: float, live: LiveModel | None = None) -> Scored:
+        """Score with live (a version the request named), else the production model live now."""
+        live = live or self.holder.live
         if live is None:
             raise RequestError(503, "model", "no model loaded yet")
         found = probabilities(live, batch)

@@ -35,9 +35,17 @@ def client(live, tmp_path):
     params = load_params()
     params["deployment"] = {**params["deployment"], "predictions_log": str(tmp_path / "predictions.jsonl"),
                             "max_batch": 10, "max_body_bytes": 4096}
-    holder = SimpleNamespace(live=live)
+    holder = holder_of(live)
     app = create_app(params, holder, Metrics(), sites=[site.routes])
     return Client(app, tmp_path / "predictions.jsonl", holder)
+
+
+def holder_of(live: LiveModel) -> SimpleNamespace:
+    """A stand-in for the ModelHolder: one live model, the only version it knows."""
+    holder = SimpleNamespace(live=live)
+    holder.model = lambda version: holder.live if holder.live and holder.live.version == version else None
+    holder.versions = lambda: [holder.live.version] if holder.live else []
+    return holder
 
 
 class Client:
@@ -56,6 +64,16 @@ class Client:
         chunks = self.app(environ, lambda status, hdrs, exc=None: seen.update(status=int(status[:3]), headers=dict(hdrs)))
         text = b"".join(chunks).decode()
         return seen["status"], (json.loads(text) if seen["headers"].get("Content-Type", "").startswith("application/json") else text), seen["headers"]
+
+    def raw(self, method: str, path: str, data: bytes, headers: dict) -> tuple[int, bytes, dict]:
+        """The answer's status, bytes and headers, whatever its content type."""
+        environ: dict = {}
+        setup_testing_defaults(environ)
+        environ.update({"REQUEST_METHOD": method, "PATH_INFO": path, "wsgi.input": io.BytesIO(data),
+                        "CONTENT_LENGTH": str(len(data)), **headers})
+        seen = {}
+        chunks = self.app(environ, lambda status, hdrs, exc=None: seen.update(status=int(status[:3]), headers=dict(hdrs)))
+        return seen["status"], b"".join(chunks), seen["headers"]
 
     def lines(self) -> list[dict]:
         return [json.loads(line) for line in self.log.read_text().splitlines()] if self.log.exists() else []
@@ -213,3 +231,84 @@ def test_fast_path_and_pipeline_answer_alike(client, live):
     fast = [p["failure_probability"] for p in client("POST", "/predict", {"instances": readings})[1]["predictions"]]
     plain = live.pipeline.predict_proba(pd.DataFrame(readings))[:, 1].tolist()
     assert max(abs(a - b) for a, b in zip(fast, plain, strict=True)) <= 1e-9
+
+
+def test_mlflow_csv_ping_and_version(client):
+    import pandas as pd
+
+    csv_body = pd.DataFrame([READING, READING]).to_csv(index=False).encode()
+    status, doc, _ = client("POST", "/invocations", raw=csv_body, headers={"CONTENT_TYPE": "text/csv"})
+    assert status == 200 and len(doc["predictions"]) == 2 and doc["model_version"] == "v1"
+    status, doc, _ = client("POST", "/invocations", raw=csv_body, headers={"CONTENT_TYPE": "text/plain"})
+    assert status == 415 and "text/csv" in doc["error"]
+    status, text, _ = client("GET", "/ping")
+    assert status == 200
+    status, text, headers = client("GET", "/version")
+    assert status == 200 and text == "v1\n" and headers["Content-Type"].startswith("text/plain")
+    client.holder.live = None
+    assert client("GET", "/ping")[0] == 503 and client("GET", "/version")[0] == 503
+
+
+def tensors(rows: list[dict]) -> list[dict]:
+    return [{"name": c, "datatype": "BYTES" if c == "type" else "FP64", "shape": [len(rows)], "data": [r[c] for r in rows]}
+            for c in READING]
+
+
+def binary_body(rows: list[dict], parameters: dict | None = None, outputs: list | None = None) -> tuple[bytes, str]:
+    """A request in the binary tensor data extension, as tritonclient builds it: (body, header length)."""
+    import struct
+
+    import numpy as np
+
+    head, blobs = [], []
+    for tensor in tensors(rows):
+        if tensor["datatype"] == "BYTES":
+            blob = b"".join(struct.pack("<I", len(v.encode())) + v.encode() for v in tensor["data"])
+        else:
+            blob = np.asarray(tensor["data"], dtype="<f8").tobytes()
+        head.append({k: v for k, v in tensor.items() if k != "data"} | {"parameters": {"binary_data_size": len(blob)}})
+        blobs.append(blob)
+    doc = {"inputs": head, **({"parameters": parameters} if parameters else {}), **({"outputs": outputs} if outputs else {})}
+    text = json.dumps(doc).encode()
+    return text + b"".join(blobs), str(len(text))
+
+
+def test_oip_json_without_a_content_type_and_named_versions(client):
+    rows = [READING, {**READING, "torque_nm": 70.0, "rotational_speed_rpm": 2800}]
+    status, doc, _ = client("POST", "/v2/models/clockwork/infer", {"inputs": tensors(rows)}, headers={"CONTENT_TYPE": ""})
+    assert status == 200 and doc["outputs"][1]["data"][1] == 1
+    status, same, _ = client("POST", "/v2/models/clockwork/versions/v1/infer", {"inputs": tensors(rows)})
+    assert status == 200 and same["model_version"] == "v1" and same["outputs"] == doc["outputs"]
+    assert client("POST", "/v2/models/clockwork/versions/v9/infer", {"inputs": tensors(rows)})[0] == 404
+    assert client("GET", "/v2/models/clockwork/versions/v1")[1]["versions"] == ["v1"]
+    assert client("GET", "/v2/models/clockwork/versions/v1/ready")[1]["ready"] is True
+    assert client("GET", "/v2")[1]["extensions"] == ["binary_tensor_data"]
+    only = {"inputs": tensors(rows), "outputs": [{"name": "prediction"}], "parameters": {"note": "kept"}}
+    assert [o["name"] for o in client("POST", "/v2/models/clockwork/infer", only)[1]["outputs"]] == ["prediction"]
+    status, doc, _ = client("POST", "/v2/models/clockwork/infer", {"inputs": tensors(rows)},
+                            headers={"CONTENT_TYPE": "text/plain"})
+    assert status == 415
+
+
+def test_oip_binary_tensors_in_and_out(client):
+    import numpy as np
+
+    rows = [{**READING, "torque_nm": 30.0 + 5 * i, "type": "LMH"[i % 3]} for i in range(9)]  # max_batch is 10 here
+    expected = client("POST", "/v2/models/clockwork/infer", {"inputs": tensors(rows)})[1]["outputs"]
+    body, length = binary_body(rows)
+    status, doc, _ = client("POST", "/v2/models/clockwork/infer", raw=body,
+                            headers={"HTTP_INFERENCE_HEADER_CONTENT_LENGTH": length, "CONTENT_TYPE": ""})
+    assert status == 200 and [o["data"] for o in doc["outputs"]] == [o["data"] for o in expected]
+    body, length = binary_body(rows, parameters={"binary_data_output": True})
+    environ_headers = {"HTTP_INFERENCE_HEADER_CONTENT_LENGTH": length, "CONTENT_TYPE": "application/octet-stream"}
+    status, text, headers = client.raw("POST", "/v2/models/clockwork/infer", body, environ_headers)
+    n = int(headers["Inference-Header-Content-Length"])
+    head = json.loads(text[:n])
+    sizes = [o["parameters"]["binary_data_size"] for o in head["outputs"]]
+    blob = text[n:]
+    assert status == 200 and "data" not in head["outputs"][0] and sum(sizes) == len(blob)
+    assert np.frombuffer(blob[:sizes[0]], "<f8").tolist() == expected[0]["data"]
+    assert np.frombuffer(blob[sizes[0]:], "<i8").tolist() == expected[1]["data"]
+    status, doc, _ = client("POST", "/v2/models/clockwork/infer", raw=body[:-3],
+                            headers={"HTTP_INFERENCE_HEADER_CONTENT_LENGTH": length})
+    assert status == 400 and doc["field"].endswith("binary_data_size"), doc

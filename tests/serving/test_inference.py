@@ -90,3 +90,44 @@ def test_json_bodies_refuse_nan_and_non_utf8():
     assert "NaN is not allowed" in refused(parse_json, b'{"a": NaN}').reason
     assert refused(parse_json, b"\xff\xfe").reason == "not UTF-8"
     assert refused(parse_json, b"{").reason.startswith("not valid JSON")
+
+
+def test_mlflow_inputs_as_records_or_columns(requests):
+    columns = {k: [v, v] for k, v in READING.items()}
+    assert requests.invocations({"inputs": [READING, READING]}).readings() == [READING, READING]
+    assert requests.invocations({"inputs": columns}).readings() == [READING, READING]
+    uneven = {**columns, "torque_nm": [40.0]}
+    assert "different lengths" in refused(requests.invocations, {"inputs": uneven}).reason
+    bad = {**columns, "torque_nm": [40.0, None]}
+    assert str(refused(requests.invocations, {"inputs": bad})) == "inputs[1].torque_nm: null is not of type 'number'"
+
+
+def test_mlflow_dataframe_split_as_pandas_writes_it(requests):
+    import pandas as pd
+
+    split = pd.DataFrame([READING, {**READING, "torque_nm": 41.0}]).to_dict(orient="split")
+    assert "index" in split
+    batch = requests._fast_split(split)
+    assert batch is not None and batch.readings()[1]["torque_nm"] == 41.0
+    assert requests.invocations({"dataframe_split": split}).readings() == batch.readings()
+
+
+def test_mlflow_csv(requests):
+    import pandas as pd
+
+    frame = pd.DataFrame([READING, {**READING, "type": "H"}])
+    assert requests.csv(frame.to_csv(index=False).encode()).readings() == [READING, {**READING, "type": "H"}]
+    raw_names = "Type,Air temperature [K],Process temperature [K],Rotational speed [rpm],Torque [Nm],Tool wear [min]\n"
+    assert requests.csv((raw_names + "M,300.0,310.0,1500,40.0,10\n").encode()).readings() == [READING]
+    bad = frame.to_csv(index=False).replace("40.0", "heavy", 1).encode()
+    assert str(refused(requests.csv, bad)) == "csv[0].torque_nm: 'heavy' is not of type 'number'"
+    assert refused(requests.csv, b"").field == "body"
+    assert refused(requests.csv, b"\xff\xfe").field == "body"
+    short = (raw_names + "M,300.0\n").encode()
+    assert str(refused(requests.csv, short)) == "csv[0]: has 2 values for 6 columns"
+
+
+def test_an_empty_batch_is_refused_in_every_shape(requests):
+    assert str(refused(requests.invocations, {"inputs": {"torque_nm": []}})) == "inputs: no readings"
+    assert refused(requests.invocations, {"inputs": []}).status == 400
+    assert refused(requests.invocations, {"dataframe_records": []}).status == 400

@@ -20,7 +20,7 @@ from scripts.serving.live import LiveModel
 from scripts.serving.scoring import Scorer, probabilities
 from scripts.serving.telemetry import Metrics
 from tests.conftest import Repo
-from tests.serving.test_app import READING, Client
+from tests.serving.test_app import READING, Client, holder_of
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def sliced(forest, tmp_path) -> Client:
     params = load_params()
     log = tmp_path / "predictions.jsonl"
     params["deployment"] = {**params["deployment"], "predictions_log": str(log), "stream_rows": 3}
-    holder = SimpleNamespace(live=live_model(forest, 2, 1))
+    holder = holder_of(live_model(forest, 2, 1))
     return Client(create_app(params, holder, Metrics()), log, holder)
 
 

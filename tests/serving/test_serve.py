@@ -220,3 +220,49 @@ def test_no_secret_a_client_sends_reaches_any_log(server: Server):
     for path in written:
         assert secret.encode() not in path.read_bytes(), f"{path.name} holds a secret the client sent"
 
+
+
+def test_a_too_large_body_is_a_413_that_urllib_reads(server: Server):
+    """urllib writes the whole body before it reads: the server reads and drops it, then answers."""
+    import urllib.error
+    import urllib.request
+
+    limit = load_params(server.repo.path / "params.yaml")["deployment"]["max_body_bytes"]
+    body = b'{"instances": [' + b" " * (limit + 8 * 2 ** 20) + b"]}"
+    request = urllib.request.Request(f"http://127.0.0.1:{server.port}/predict", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=60)
+    assert caught.value.code == 413
+    assert json.loads(caught.value.read())["field"] == "body"
+    assert call(server.port, "GET", "/ready")[0] == 200, "the worker is still serving"
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_tritonclient_in_its_default_settings(server: Server, binary: bool):
+    """The reference OIP client, unchanged: no Content-Type, binary tensors both ways by default."""
+    import numpy as np
+    import tritonclient.http as triton
+
+    from scripts.core import features as F
+
+    client = triton.InferenceServerClient(url=f"127.0.0.1:{server.port}")
+    assert client.is_server_ready() and client.is_model_ready("clockwork")
+    assert "binary_tensor_data" in client.get_server_metadata()["extensions"]
+    for n in (1, 1000):
+        rows = [{**READING, "torque_nm": 20.0 + (i % 50), "type": "LMH"[i % 3]} for i in range(n)]
+        inputs = []
+        for column in F.INPUT_COLUMNS:
+            tensor = triton.InferInput(column, [n], "BYTES" if column == "type" else "FP64")
+            values = np.array([r[column] for r in rows], dtype=object if column == "type" else np.float64)
+            tensor.set_data_from_numpy(values, binary_data=binary)
+            inputs.append(tensor)
+        result = client.infer("clockwork", inputs)
+        probabilities = result.as_numpy("failure_probability")
+        expected = call(server.port, "POST", "/predict", {"instances": rows})[1]["predictions"]
+        assert probabilities.shape == (n,)
+        assert probabilities.tolist() == [p["failure_probability"] for p in expected]
+        assert result.as_numpy("prediction").tolist() == [p["prediction"] for p in expected]
+        versioned = client.infer("clockwork", inputs, model_version="v1")
+        assert versioned.get_response()["model_version"] == "v1"
+    client.close()
