@@ -106,7 +106,7 @@ def read_only_pages(anything: dict) -> dict:
     report = [{"name": "report_id", "in": "path", "required": True,
                "schema": {"type": "string", "description": "a report id, or 'latest'"}}]
     versions = [{"name": "versions", "in": "query", "required": True, "description": "comma-separated, e.g. v1,v3",
-                 "schema": {"type": "string"}}]
+                 "schema": {"type": "string", "pattern": "^v[0-9]+(,v[0-9]+)*$"}}]
 
     def get(summary: str, *errors: int, parameters: list | None = None) -> dict:
         return {"get": {"summary": summary, **({"parameters": parameters} if parameters else {}),
