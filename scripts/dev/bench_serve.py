@@ -8,7 +8,8 @@ configured number, and measures from separate client processes:
 - batch throughput for the production window (3000 rows) in one request;
 - with the configured workers, that batch through each protocol against the Pipeline's in-process
   predict_proba on the same rows, and one request of deployment.max_batch rows (bench_batch.py);
-- the server's RSS (master + workers).
+- the server's RSS (master + workers);
+- with the configured workers, normal traffic while 200 slow clients hold connections (bench_slow.py).
 Writes logs/bench/serve-<timestamp>.json, checked against schemas/bench_serve.schema.json.
 The benchmark server logs to a throwaway directory: its traffic never reaches the production
 prediction and deployment logs.
@@ -35,7 +36,7 @@ from scripts.core import registry as R
 from scripts.core.artifacts import load_model, load_split, read_data_meta
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
 from scripts.core.store import write_json
-from scripts.dev import bench_batch
+from scripts.dev import bench_batch, bench_slow
 from scripts.dev.sandbox import free_port
 from scripts.serving.process import wait_ready
 
@@ -202,6 +203,7 @@ def run(params: dict, requests: int, seconds: float, smoke: bool, worker_class: 
                 result["batch"] = bench_batch.compare(port, pipeline, rows, 3 if smoke else 15, deployment["model_name"])
                 result["large_batch"] = bench_batch.large(port, proc.pid, rows, 10 * len(rows) if smoke else
                                                           deployment["max_batch"])
+                result["slow_clients"] = bench_slow.slow_clients(port, 20 if smoke else 200, 2.0 if smoke else 30.0)
         finally:
             stop(proc)
         entry["p50_over_floor_ms"] = round(entry["p50_ms"] - floor, 3)
@@ -220,7 +222,7 @@ def run(params: dict, requests: int, seconds: float, smoke: bool, worker_class: 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI: proves the suite runs, times nothing")
-    parser.add_argument("--worker-class", choices=["sync", "gthread"], help="override deployment.worker_class")
+    parser.add_argument("--worker-class", choices=["sync", "gthread", "gevent"], help="override deployment.worker_class")
     args = parser.parse_args(argv)
     params = load_params()
     requests, seconds = (30, 0.5) if args.smoke else (400, 5.0)

@@ -9,6 +9,7 @@ from scripts.core.web import Replies, read_body, read_bytes
 from scripts.serving.inference import Requests
 from scripts.serving.scoring import Scorer
 from scripts.serving.telemetry import Metrics
+from scripts.serving.worker import body_deadline
 
 
 @dataclass(frozen=True)
@@ -25,14 +26,16 @@ class Context:
         object.__setattr__(self, "model_name", self.params["deployment"]["model_name"])
 
     def body(self, type_optional: bool = False) -> Any:
-        """The request's JSON body, within deployment.max_body_bytes."""
+        """The request's JSON body, within deployment.max_body_bytes and body_timeout_s."""
         deployment = self.params["deployment"]
-        return read_body(deployment["max_body_bytes"], deployment["max_discard_bytes"], type_optional)
+        with body_deadline(deployment["body_timeout_s"]):
+            return read_body(deployment["max_body_bytes"], deployment["max_discard_bytes"], type_optional)
 
     def raw_body(self) -> bytes:
-        """The request's body as bytes, within deployment.max_body_bytes."""
+        """The request's body as bytes, within deployment.max_body_bytes and body_timeout_s."""
         deployment = self.params["deployment"]
-        return read_bytes(deployment["max_body_bytes"], deployment["max_discard_bytes"])
+        with body_deadline(deployment["body_timeout_s"]):
+            return read_bytes(deployment["max_body_bytes"], deployment["max_discard_bytes"])
 
     def answer(self, doc: dict, key: str, items: Callable[[int, int], list], n: int) -> bytes | Iterator[bytes]:
         """A 200 answer whose doc[key] lists items(start, stop) for rows 0..n: whole up to

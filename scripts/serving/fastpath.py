@@ -15,12 +15,26 @@ equality with Pipeline.predict_proba on every test and production row.
 """
 from __future__ import annotations
 
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from scripts.core import features as F
+
+
+def real_thread_pool(n: int) -> Any:
+    """An executor of n OS threads, also in a gevent worker, where `threading` is patched into greenlets
+    that would run the trees one after another (gevent's own pool runs real threads)."""
+    if "gevent" in sys.modules:
+        from gevent import monkey
+
+        if monkey.is_module_patched("threading"):
+            from gevent.threadpool import ThreadPoolExecutor as NativeThreads
+
+            return NativeThreads(n)
+    return ThreadPoolExecutor(n, thread_name_prefix="fastforest")
 
 
 class FastForest:
@@ -112,7 +126,7 @@ class FastForest:
         if self.threads < 2 or len(x) < self.parallel_min_rows:
             return self._sum(x, 0, n_trees) / n_trees
         if self._pool is None:  # made on first use, so each forked worker has its own threads
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="fastforest")
+            self._pool = real_thread_pool(self.threads)
         cuts = np.linspace(0, n_trees, self.threads + 1).astype(int)
         parts = [self._pool.submit(self._sum, x, a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
         return sum((part.result() for part in parts), np.zeros(len(x))) / n_trees

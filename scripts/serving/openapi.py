@@ -19,7 +19,8 @@ def _json(schema: dict) -> dict:
 def _responses(ok: dict, *errors: int) -> dict:
     out: dict[str, Any] = {"200": {"description": "OK", **_json(ok)}}
     reasons = {400: "invalid input (the body names the field)", 404: "unknown model or route", 405: "method not allowed",
-               413: "body or batch too large", 415: "not application/json", 503: "no model loaded yet"}
+               408: "the body did not arrive within deployment.body_timeout_s", 413: "body or batch too large",
+               415: "not application/json", 503: "no model loaded yet"}
     for code in errors:
         out[str(code)] = {"description": reasons[code], **_json(ERROR)}
     return out
@@ -36,7 +37,7 @@ def document(requests_schema: dict, model_name: str) -> dict:
                                             "request_id": {"type": "string"}, "prediction_id": {"type": "string"}}}
     ref = {name: {"$ref": f"#/components/schemas/{name}"} for name in schemas}
     anything = {"type": "object"}
-    post_errors = (400, 405, 413, 415, 503)
+    post_errors = (400, 405, 408, 413, 415, 503)
     name_param = [{"name": "model_name", "in": "path", "required": True, "schema": {"type": "string", "enum": [model_name]}}]
     return {
         "openapi": "3.1.0",

@@ -19,6 +19,7 @@ from scripts.core.config import ClockworkError, repo_path
 from scripts.core.store import set_aside_torn_tail, sha256_file
 from scripts.serving.app import Site, create_app
 from scripts.serving.live import DeploymentLog, ModelHolder, fast_options
+from scripts.serving.worker import WORKER_CLASSES
 
 log = logging.getLogger("clockwork.serve")
 
@@ -62,6 +63,10 @@ def run_foreground(params: dict, options: dict, sites: Iterable[Site] = ()) -> i
 
     deployment, paths = params["deployment"], params["paths"]
     host_port = f"{options['host']}:{options['port']}"
+    if options["worker_class"] == "gevent":
+        from scripts.serving.gevent_worker import BoundedGeventWorker
+
+        BoundedGeventWorker.header_timeout_s = deployment["header_timeout_s"]
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_metrics_dir(deployment, options["port"]))
     set_aside_torn_tails(deployment, host_port)
     state: dict[str, ModelHolder] = {}
@@ -84,7 +89,8 @@ def run_foreground(params: dict, options: dict, sites: Iterable[Site] = ()) -> i
         multiprocess.mark_process_dead(worker.pid)
 
     settings = {
-        "bind": host_port, "workers": options["workers"], "worker_class": options["worker_class"], "threads": deployment["threads"],
+        "bind": host_port, "workers": options["workers"], "worker_class": WORKER_CLASSES[options["worker_class"]],
+        "threads": deployment["threads"], "worker_connections": deployment["worker_connections"],
         "timeout": deployment["timeout_s"], "graceful_timeout": deployment["timeout_s"], "keepalive": 5,
         "pidfile": str(repo_path(deployment["pid_file"])), "accesslog": None, "errorlog": "-", "loglevel": "info",
         "proc_name": "clockwork-serve", "worker_exit": worker_exit, "child_exit": child_exit,

@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--host", help="override deployment.host")
     parser.add_argument("--port", type=port_number, help="override deployment.port")
     parser.add_argument("--workers", type=int, help="override deployment.workers")
-    parser.add_argument("--worker-class", choices=["sync", "gthread"], help="override deployment.worker_class")
+    parser.add_argument("--worker-class", choices=["sync", "gthread", "gevent"], help="override deployment.worker_class")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--background", action="store_true", help="start detached; return when /ready answers")
     mode.add_argument("--stop", action="store_true", help="stop the background server")

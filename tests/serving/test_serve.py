@@ -266,3 +266,43 @@ def test_tritonclient_in_its_default_settings(server: Server, binary: bool):
         versioned = client.infer("clockwork", inputs, model_version="v1")
         assert versioned.get_response()["model_version"] == "v1"
     client.close()
+
+
+def test_slow_clients_hold_no_worker_and_meet_their_timeouts(repo: Repo):
+    """gevent workers: 50 connections trickling their headers stall no one; a trickling header is cut
+    at header_timeout_s, a stalled body answered 408 at body_timeout_s (both 1 s here)."""
+    import socket
+
+    import yaml
+
+    params = yaml.safe_load((repo.path / "params.yaml").read_text())
+    params["deployment"].update({"worker_class": "gevent", "header_timeout_s": 1, "body_timeout_s": 1})
+    (repo.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    server = Server(repo).start()
+    try:
+        slow = []
+        for _ in range(50):
+            conn = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            conn.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-")
+            slow.append(conn)
+        answered = [call(server.port, "POST", "/predict", READING)[0] for _ in range(40)]
+        assert answered == [200] * 40
+        started = time.monotonic()
+        for conn in slow:
+            assert conn.recv(1024) in (b"", ), "the server closes a header that does not arrive"
+            conn.close()
+        assert time.monotonic() - started < 5
+        stalled = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        stalled.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: 100\r\n\r\n{\"type\":")
+        answer = b""
+        while b'"field"' not in answer:
+            chunk = stalled.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        stalled.close()
+        assert answer.startswith(b"HTTP/1.1 408") and b'"field":"body"' in answer, answer[:300]
+        assert call(server.port, "POST", "/predict", READING)[0] == 200
+    finally:
+        server.stop()
