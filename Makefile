@@ -318,12 +318,6 @@ $(FILE_STAMPS): $(S)/inputs.checked ;
 $(S)/inputs.checked: $(INPUT_FILES) Makefile $(call param,paths) $(EXTRA_STAMP) | $(VENV_OK)
 	@$(PY) -m scripts.core.stamp files $(S) $@ $(INPUT_FILES)
 
-# Any other input file: a content stamp beside its own checked marker.
-$(S)/%.sha: $(S)/%.checked ;
-$(S)/%.checked: % | $(VENV_OK)
-	@mkdir -p $(@D)
-	@$(PY) -m scripts.core.stamp file $< $(S)/$*.sha
-	@touch $@
 
 # A missing input is a one-line error, not make's "No rule to make target".
 $(PARAMS) $(RAW) requirements.txt:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Callable, Iterator
 
 from scripts.core import registry as R
 from scripts.core.artifacts import (
@@ -56,24 +57,23 @@ class StatCache:
             atomic_write_text(self.path, json.dumps(self.entries, sort_keys=True))
 
 
+def _readable(versions: list[str], read: Callable[[str], dict], problems: list[str]) -> Iterator[tuple[str, dict]]:
+    """(version, record) for each version whose record reads; the others' reasons go to problems."""
+    for version in versions:
+        try:
+            yield version, read(version)
+        except ClockworkError as exc:
+            problems.append(str(exc))
+
+
 def recorded_files(paths: dict) -> tuple[list[tuple[Path, str, str]], list[str]]:
     """(file, recorded sha256, the record that holds it) for every data version and model artifact,
     and the records that could not be read."""
     files, problems = [], []
-    for version in data_versions(paths):
-        try:
-            meta = read_data_meta(paths, version)
-        except ClockworkError as exc:
-            problems.append(str(exc))
-            continue
+    for version, meta in _readable(data_versions(paths), lambda v: read_data_meta(paths, v), problems):
         owner = os.path.relpath(data_meta_path(paths, version), ROOT)
         files += [(ROOT / out["path"], out["sha256"], owner) for out in meta["outputs"].values()]
-    for version in model_versions(paths):
-        try:
-            record = read_train_record(paths, version)
-        except ClockworkError as exc:
-            problems.append(str(exc))
-            continue
+    for version, record in _readable(model_versions(paths), lambda v: read_train_record(paths, v), problems):
         files.append((ROOT / record["artifact"]["path"], record["artifact"]["sha256"], f"model {version}'s training record"))
     return files, problems
 

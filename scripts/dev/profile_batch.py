@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from scripts.core import features as F
-from scripts.core.config import cli, load_params, repo_path
+from scripts.core.artifacts import load_split, read_data_meta
+from scripts.core.config import cli, load_params
 
 PHASES = ["scripts.serving.context:Context.body:parse", "scripts.serving.inference:Requests.predict:validate",
           "scripts.serving.scoring:probabilities:score", "scripts.serving.scoring:log_text:format log lines",
@@ -49,8 +50,6 @@ def wrap(spec: str, spent: dict[str, float]) -> None:
 
 def build(params: dict, folder: Path) -> tuple[Any, Any, Any]:
     """(app, holder, the production window's first 3000 rows) with the logs in folder."""
-    import pandas as pd
-
     from scripts.serving import live as L
     from scripts.serving.app import create_app
 
@@ -59,8 +58,8 @@ def build(params: dict, folder: Path) -> tuple[Any, Any, Any]:
     holder = L.ModelHolder(params["paths"], params["model"]["threshold"],
                            L.DeploymentLog(folder / "deployment_log.csv", "profile:1"), **options)
     holder.refresh()
-    meta = json.loads((repo_path(params["paths"]["processed_dir"]) / f"{holder.live.card['data']['version']}.json").read_text())
-    frame = pd.read_csv(repo_path(meta["outputs"]["production"]["path"])).iloc[:3000]
+    meta = read_data_meta(params["paths"], holder.live.card["data"]["version"])
+    frame = load_split(meta, "production", F.INPUT_COLUMNS).iloc[:3000]
     return create_app(params, holder), holder, frame
 
 

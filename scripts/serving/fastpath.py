@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from scripts.core import features as F
+from scripts.serving.batch import Batch
 
 
 def real_thread_pool(n: int) -> Any:
@@ -133,4 +134,4 @@ class FastForest:
 
     def predict_proba(self, readings: list[dict]) -> np.ndarray:
         """Failure probability per reading (a list of reading dicts)."""
-        return self.probabilities({c: [r[c] for r in readings] for c in F.INPUT_COLUMNS})
+        return self.probabilities(Batch.from_readings(readings).columns)

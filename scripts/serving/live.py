@@ -94,22 +94,28 @@ class ModelHolder:
             if version is None or (self.live and self.live.version == version):
                 return False
             try:
-                card = read_card(self.paths, version)
-                if card["artifact"]["sha256"] != registry["versions"][version]["sha256"]:
-                    raise ClockworkError(f"model {version}: card sha256 differs from the registry's")
-                pipeline = load_model(card)
+                loaded = self._load(registry, version)
             except ClockworkError as exc:
                 log.error("refusing model %s, keeping %s: %s", version, self.live and self.live.version, exc)
                 self.events.write("refused", read_card_quietly(self.paths, version), str(exc))
                 return False
-            threshold = card["threshold"] if self.threshold == "model" else float(self.threshold)
-            previous = self.live
-            fast = FastForest.compile(pipeline) if self.fast else None
-            self.live = LiveModel(version, card, pipeline, threshold, utc_now(), fast and fast.parallel(*self.fast))
+            previous, card = self.live, loaded.card
+            self.live = loaded
             self.events.write("swap" if previous else "start", card,
                               f"from {previous.version}" if previous else "model loaded")
             log.info("serving model %s%s", version, f" (was {previous.version})" if previous else "")
             return True
+
+    def _load(self, registry: dict, version: str) -> LiveModel:
+        """A registered version, its card's sha256 checked against the registry and the file's before
+        unpickling, with its threshold and fast path. Raises ClockworkError saying what failed."""
+        card = read_card(self.paths, version)
+        if card["artifact"]["sha256"] != registry["versions"][version]["sha256"]:
+            raise ClockworkError(f"model {version}: card sha256 differs from the registry's")
+        pipeline = load_model(card)
+        threshold = card["threshold"] if self.threshold == "model" else float(self.threshold)
+        fast = FastForest.compile(pipeline) if self.fast else None
+        return LiveModel(version, card, pipeline, threshold, utc_now(), fast and fast.parallel(*self.fast))
 
     def versions(self) -> list[str]:
         """Every registered version, oldest first (any of them can be asked for by name)."""
@@ -130,13 +136,7 @@ class ModelHolder:
             registry = R.load(self.paths)
             if version not in registry["versions"]:
                 return None
-            card = read_card(self.paths, version)
-            if card["artifact"]["sha256"] != registry["versions"][version]["sha256"]:
-                raise ClockworkError(f"model {version}: card sha256 differs from the registry's")
-            pipeline = load_model(card)
-            threshold = card["threshold"] if self.threshold == "model" else float(self.threshold)
-            fast = FastForest.compile(pipeline) if self.fast else None
-            loaded = LiveModel(version, card, pipeline, threshold, utc_now(), fast and fast.parallel(*self.fast))
+            loaded = self._load(registry, version)
             kept = list(self._others.items())[-(KEEP_OTHERS - 1):] if KEEP_OTHERS > 1 else []
             self._others = {**dict(kept), version: loaded}
             return loaded
