@@ -4,6 +4,7 @@ Used by `make serve`, `make serve-bg` and `make stop` (serve.py), and by the ben
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
@@ -17,11 +18,12 @@ from typing import Any, Iterable
 from scripts.core import registry as R
 from scripts.core.config import ClockworkError, repo_path
 from scripts.core.store import set_aside_torn_tail, sha256_file
-from scripts.serving.app import Site, create_app
 from scripts.serving.live import DeploymentLog, ModelHolder, fast_options
-from scripts.serving.worker import WORKER_CLASSES
 
 log = logging.getLogger("clockwork.serve")
+
+# deployment.worker_class -> what gunicorn is given (the gevent one is gevent_worker.py's class)
+WORKER_CLASSES = {"sync": "sync", "gthread": "gthread", "gevent": "scripts.serving.gevent_worker.BoundedGeventWorker"}
 
 
 def preflight(paths: dict) -> dict:
@@ -57,8 +59,15 @@ def set_aside_torn_tails(deployment: dict, host_port: str) -> None:
             events.write("repaired", None, f"{deployment[key]}: torn last line moved to {aside.name}")
 
 
-def run_foreground(params: dict, options: dict, sites: Iterable[Site] = ()) -> int:
-    """Run gunicorn in this process until SIGTERM/SIGINT; every worker serves the app with these sites."""
+def run_foreground(params: dict, options: dict, sites: Iterable[str] = ()) -> int:
+    """Run gunicorn in this process until SIGTERM/SIGINT; every worker serves the app with these sites
+    ("module:function" names, each a Site as app.py describes it).
+
+    This process never imports bottle, the app or the sites: each worker does, after a gevent worker
+    has patched the standard library. bottle keeps the current request and response in
+    threading.local objects made at import time; made before the patch, they would be shared by
+    every greenlet in the worker, and one request could be answered with another's headers.
+    """
     from gunicorn.app.base import BaseApplication
 
     deployment, paths = params["deployment"], params["paths"]
@@ -72,12 +81,14 @@ def run_foreground(params: dict, options: dict, sites: Iterable[Site] = ()) -> i
     state: dict[str, ModelHolder] = {}
 
     def load_app() -> Any:
+        from scripts.serving.app import create_app
+
         holder = ModelHolder(paths, deployment["threshold"], DeploymentLog(repo_path(deployment["deployment_log"]), host_port),
                              fast_options(deployment))
         holder.refresh()
         holder.watch(deployment["reload_interval_s"])
         state["holder"] = holder
-        return create_app(params, holder, sites=sites)
+        return create_app(params, holder, sites=[_import_name(name) for name in sites])
 
     def worker_exit(server: Any, worker: Any) -> None:
         if "holder" in state:
@@ -109,6 +120,11 @@ def run_foreground(params: dict, options: dict, sites: Iterable[Site] = ()) -> i
 
     Server().run()
     return 0
+
+
+def _import_name(name: str) -> Any:
+    module, _, attribute = name.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 def wait_ready(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> bool:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 
 from scripts.core.config import ClockworkError, cli, load_params, port_number
-from scripts.inspect import site
 from scripts.serving.process import preflight, run_foreground, start_background, stop_background
+
+SITE = "scripts.inspect.site:routes"  # the dashboard, imported by each worker (see process.run_foreground)
 
 
 def bind_options(params: dict, args: argparse.Namespace) -> dict:
@@ -43,7 +44,7 @@ def main(argv: list[str]) -> int:
     preflight(params["paths"])
     if args.background:
         return start_background(params, options)
-    return run_foreground(params, options, sites=[site.routes])
+    return run_foreground(params, options, sites=[SITE])
 
 
 if __name__ == "__main__":

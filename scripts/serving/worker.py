@@ -19,9 +19,6 @@ from typing import Iterator
 
 from scripts.core.web import RequestError
 
-# deployment.worker_class -> what gunicorn is given (the gevent one is gevent_worker.py's class)
-WORKER_CLASSES = {"sync": "sync", "gthread": "gthread", "gevent": "scripts.serving.gevent_worker.BoundedGeventWorker"}
-
 
 class BodyTimeout(Exception):
     """The body did not arrive in time."""

@@ -5,6 +5,7 @@ import csv
 import http.client
 import json
 import subprocess
+import sys
 import threading
 import time
 
@@ -306,3 +307,22 @@ def test_slow_clients_hold_no_worker_and_meet_their_timeouts(repo: Repo):
         assert call(server.port, "POST", "/predict", READING)[0] == 200
     finally:
         server.stop()
+
+
+def test_the_server_process_leaves_bottle_to_the_workers():
+    """bottle's request and response are thread-locals made when it is imported; a gevent worker
+    must import it after patching, so the process that forks the workers never does."""
+    code = "import sys, scripts.serving.serve; print('bottle' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_the_gevent_worker_refuses_to_patch_after_bottle():
+    from types import SimpleNamespace
+
+    import bottle  # noqa: F401  (already imported by the app's tests; named here for the reader)
+
+    from scripts.serving.gevent_worker import BoundedGeventWorker
+
+    with pytest.raises(RuntimeError, match="bottle was imported before gevent patched"):
+        BoundedGeventWorker.patch(SimpleNamespace())  # type: ignore[arg-type]
