@@ -64,7 +64,7 @@ INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(EXPERIMENT_CODE) 
 FILE_STAMPS = $(call stamp,$(INPUT_FILES))
 
 # Goals that need no pipeline state: they must not build the venv or read params.yaml.
-LIGHT_GOALS := help dag clean venv browser
+LIGHT_GOALS := help dag clean venv test-tools
 ifneq ($(DAG_ONLY),)
 RAW := <paths.raw>
 else ifneq ($(filter-out $(LIGHT_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
@@ -264,8 +264,8 @@ verify-all: $(VENV_OK) ## Check the whole chain: raw -> data versions -> models 
 	@$(PY) -m scripts.inspect.verify --all
 
 ##@ Development
-.PHONY: test lint venv browser stamps clean
-test: $(VENV_OK) browser ## Run the test suite (tests/ mirrors the scripts/ packages; real make, server and browser)
+.PHONY: test lint venv test-tools stamps clean
+test: $(VENV_OK) test-tools ## Run the test suite (tests/ mirrors the scripts/ packages; real make, server and browser)
 	@$(PY) -m pytest tests -q --durations=8
 
 lint: $(VENV_OK) ## ruff and every pre-commit hook over all tracked files (offline: local hooks only)
@@ -275,15 +275,19 @@ lint: $(VENV_OK) ## ruff and every pre-commit hook over all tracked files (offli
 
 venv: $(VENV_OK) ## Create .venv from the pinned requirements.txt
 
-# The dashboard's browser test drives Debian's Chromium through chromedriver. Installed with
-# apt-get when missing (as root, or with sudo); CLOCKWORK_NO_BROWSER=1 skips it explicitly.
-CHROMIUM := /usr/bin/chromium /usr/bin/chromedriver
-browser: ## Install Debian's chromium and chromium-driver for the browser test, if missing
-	@if [ $(call q,CLOCKWORK_NO_BROWSER) != 1 ] && ! ls $(CHROMIUM) >/dev/null 2>&1; then \
-	  echo ">> installing chromium and chromium-driver (Debian packages) for the browser test"; \
+# Debian packages the tests drive, installed with apt-get when missing (as root, or with sudo):
+# chromium and chromium-driver for the dashboard's browser test (CLOCKWORK_NO_BROWSER=1 skips that
+# test and its install), prometheus for its promtool, which checks what /metrics exposes.
+# Each entry is package:program.
+TEST_TOOLS := $(if $(filter 1,$(CLOCKWORK_NO_BROWSER)),,chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver) \
+  prometheus:/usr/bin/promtool
+test-tools: ## Install the Debian packages the tests drive (chromium, chromium-driver, prometheus), if missing
+	@missing=""; for tool in $(TEST_TOOLS); do [ -x "$${tool#*:}" ] || missing="$$missing $${tool%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo ">> installing$$missing (Debian packages) for the tests"; \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
-	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
-	  { echo "error: could not install chromium chromium-driver (apt-get as root or sudo); install them, or run make test CLOCKWORK_NO_BROWSER=1" >&2; exit 2; }; \
+	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } || \
+	  { echo "error: could not install$$missing (apt-get as root or sudo); install them yourself$(if $(filter 1,$(CLOCKWORK_NO_BROWSER)),, (CLOCKWORK_NO_BROWSER=1 skips the browser test))" >&2; exit 2; }; \
 	fi
 
 stamps: $(FILE_STAMPS) $(PARAM_STAMPS)

@@ -32,6 +32,8 @@ TYPES = ["L", "M", "H"]
 # Model inputs: what a client sends. Identifiers and labels are never among them.
 INPUT_COLUMNS = ["type", "air_temperature_k", "process_temperature_k", "rotational_speed_rpm", "torque_nm", "tool_wear_min"]
 NUMERIC_INPUTS = INPUT_COLUMNS[1:]
+# A client may send a reading's fields (and udi) under the raw CSV's column names: raw -> snake_case.
+READING_ALIASES = {raw: snake for raw, snake in RAW_COLUMNS.items() if snake in INPUT_COLUMNS or snake == "udi"}
 INTEGER_COLUMNS = ["udi", "rotational_speed_rpm", "tool_wear_min", "machine_failure", "twf", "hdf", "pwf", "osf", "rnf"]
 LABEL = "machine_failure"
 SCORED_COLUMNS = [*INPUT_COLUMNS, LABEL]  # what fitting or scoring a model reads from a split

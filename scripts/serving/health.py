@@ -25,7 +25,8 @@ def model_document(live: object) -> dict:
 
 def routes(ctx: Context) -> bottle.Bottle:
     app = json_app(ctx.reply)
-    document = json.dumps(openapi.document(ctx.requests.schema, ctx.model_name))
+    document = json.dumps(openapi.document(ctx.requests.schema, ctx.model_name, ctx.requests.max_batch,
+                                           ctx.params["dashboard"]["compare_max"]))
 
     @app.get("/health")
     def health() -> str:

@@ -21,8 +21,7 @@ from scripts.core.config import in_json_terms, load_schema
 from scripts.core.web import RequestError
 from scripts.serving.batch import Batch, checked_arrays
 
-# The raw CSV's column names are accepted as aliases of the snake_case fields.
-ALIASES = {raw: snake for raw, snake in F.RAW_COLUMNS.items() if snake in F.INPUT_COLUMNS or snake == "udi"}
+ALIASES = F.READING_ALIASES
 NUMBER_TYPES = {"FP64", "FP32", "INT64", "INT32"}
 INTEGER = re.compile(r"^[+-]?[0-9]+$")
 MLFLOW_KINDS = ("dataframe_split", "dataframe_records", "instances", "inputs")

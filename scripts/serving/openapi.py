@@ -1,15 +1,27 @@
 """The service's OpenAPI 3.1 document, built from schemas/requests.schema.json.
 
 OpenAPI 3.1 schemas are JSON Schema 2020-12, so the request definitions the server
-validates with are the ones it publishes: the document cannot drift from the checks.
+validates with are the ones it publishes: the document cannot drift from the checks. The
+server resolves the raw CSV's column names (`Air temperature [K]`) before it checks a reading;
+the published reading names both spellings, so a body the document allows is one the server
+takes. What JSON Schema cannot state (equal column lengths, a tensor's shape against its data,
+a CSV body's rows) is said in the operation's description and shown in its examples.
 Pure: the caller passes the loaded request schema (with the ranges from params filled in).
 """
 from __future__ import annotations
 
 import copy
+import csv
+import io
 from typing import Any
 
+from scripts.core import features as F
+
 ERROR = {"$ref": "#/components/schemas/error"}
+ALIASES = F.READING_ALIASES  # inference.py resolves them before it checks a reading
+# The data set's first row, the example in the document (each value kept inside the configured ranges).
+EXAMPLE_ROW = {"udi": 1, "type": "M", "air_temperature_k": 298.1, "process_temperature_k": 308.6,
+               "rotational_speed_rpm": 1551, "torque_nm": 42.8, "tool_wear_min": 0}
 
 
 def _json(schema: dict) -> dict:
@@ -26,9 +38,9 @@ def _responses(ok: dict, *errors: int) -> dict:
     return out
 
 
-def document(requests_schema: dict, model_name: str) -> dict:
+def document(requests_schema: dict, model_name: str, max_batch: int, compare_max: int) -> dict:
     """The OpenAPI document for every route the app serves."""
-    schemas = {name: _rewrite(copy.deepcopy(schema)) for name, schema in requests_schema["$defs"].items()}
+    schemas = _published(requests_schema["$defs"], max_batch)
     schemas["error"] = {"type": "object", "required": ["error"],
                         "properties": {"error": {"type": "string"}, "field": {"type": "string"}}}
     schemas["prediction"] = {"type": "object", "required": ["failure_probability", "prediction", "model_version"],
@@ -36,6 +48,7 @@ def document(requests_schema: dict, model_name: str) -> dict:
                                             "prediction": {"enum": [0, 1]}, "model_version": {"type": "string"},
                                             "request_id": {"type": "string"}, "prediction_id": {"type": "string"}}}
     ref = {name: {"$ref": f"#/components/schemas/{name}"} for name in schemas}
+    examples = _examples(requests_schema["$defs"]["reading"])
     anything = {"type": "object"}
     post_errors = (400, 405, 408, 413, 415, 503)
     name_param = [{"name": "model_name", "in": "path", "required": True, "schema": {"type": "string", "enum": [model_name]}}]
@@ -45,13 +58,18 @@ def document(requests_schema: dict, model_name: str) -> dict:
                  "description": "Machine-failure predictions from the registry's production model."},
         "paths": {
             "/predict": {"post": {"summary": "One reading, or a batch under 'instances'",
-                                  "requestBody": {"required": True, **_json({"oneOf": [ref["reading"], ref["predict_batch"]]})},
+                                  "requestBody": {"required": True, "content": {"application/json": {
+                                      "schema": {"oneOf": [ref["reading"], ref["predict_batch"]]}, "examples": examples["predict"]}}},
                                   "responses": _responses(anything, *post_errors)}},
             "/invocations": {"post": {"summary": "MLflow scoring-server protocol",
+                                      "description": "every input format of `mlflow models serve`; dataframe_split's rows "
+                                                     "and columnar inputs' lists have one value per column, and all the same length",
                                       "requestBody": {"required": True, "content": {
                                           "application/json": {"schema": {"oneOf": [
-                                              ref["dataframe_split"], ref["dataframe_records"], ref["instances"], ref["inputs"]]}},
-                                          "text/csv": {"schema": {"type": "string", "description": "a header row, then one reading a row"}}}},
+                                              ref["dataframe_split"], ref["dataframe_records"], ref["instances"], ref["inputs"]]},
+                                              "examples": examples["invocations"]},
+                                          "text/csv": {"schema": {"type": "string", "description": "a header row, then one reading a row"},
+                                                       "examples": examples["csv"]}}},
                                       "responses": _responses(anything, *post_errors)}},
             "/ping": {"get": {"summary": "MLflow's health check: 200 (an empty line) once a model is loaded",
                               "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}},
@@ -59,7 +77,7 @@ def document(requests_schema: dict, model_name: str) -> dict:
             "/version": {"get": {"summary": "The live model's version, as text",
                                  "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}},
                                                "503": {"description": "no model loaded yet", **_json(ERROR)}}}},
-            **oip_paths(ref["infer"], anything, name_param, post_errors),
+            **oip_paths(ref["infer"], anything, name_param, post_errors, examples["infer"]),
             "/v2": {"get": {"summary": "Server metadata", "responses": _responses(anything)}},
             "/v2/health/live": {"get": {"summary": "Liveness", "responses": _responses(anything)}},
             "/v2/health/ready": {"get": {"summary": "Readiness", "responses": _responses(anything, 503)}},
@@ -69,13 +87,13 @@ def document(requests_schema: dict, model_name: str) -> dict:
             "/metrics": {"get": {"summary": "Prometheus metrics",
                                  "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": _responses(anything)}},
-            **read_only_pages(anything),
+            **read_only_pages(anything, compare_max),
         },
         "components": {"schemas": schemas},
     }
 
 
-def oip_paths(infer_schema: dict, anything: dict, name_param: list, post_errors: tuple) -> dict:
+def oip_paths(infer_schema: dict, anything: dict, name_param: list, post_errors: tuple, examples: dict) -> dict:
     """The Open Inference Protocol's model routes, for the production model and each version by name."""
     version_param = [{"name": "version", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^v[0-9]+$"}}]
     both = name_param + version_param
@@ -84,7 +102,10 @@ def oip_paths(infer_schema: dict, anything: dict, name_param: list, post_errors:
 
     def infer(summary: str, parameters: list) -> dict:
         return {"post": {"summary": summary, "parameters": parameters,
-                         "requestBody": {"required": True, "content": {"application/json": {"schema": infer_schema},
+                         "description": "one tensor per input, named as in the model's metadata; each tensor's shape "
+                                        "is [n] or [n, 1] for its n values, and n is the same for every input",
+                         "requestBody": {"required": True, "content": {"application/json": {"schema": infer_schema,
+                                                                                            "examples": examples},
                                                                        "application/octet-stream": {"schema": binary}}},
                          "responses": _responses(anything, 404, *post_errors)}}
 
@@ -100,14 +121,16 @@ def oip_paths(infer_schema: dict, anything: dict, name_param: list, post_errors:
     }
 
 
-def read_only_pages(anything: dict) -> dict:
+def read_only_pages(anything: dict, compare_max: int) -> dict:
     """The dashboard, the compare page and the /api/... views of the records (scripts/inspect/dashboard.py)."""
     page = {"200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}}
     version = [{"name": "version", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^v[0-9]+$"}}]
+    one = "v[0-9]{1,9}"  # the dashboard's version names (dashboard.VERSION)
     report = [{"name": "report_id", "in": "path", "required": True,
                "schema": {"type": "string", "description": "a report id, or 'latest'"}}]
-    versions = [{"name": "versions", "in": "query", "required": True, "description": "comma-separated, e.g. v1,v3",
-                 "schema": {"type": "string", "pattern": "^v[0-9]+(,v[0-9]+)*$"}}]
+    versions = [{"name": "versions", "in": "query", "required": True,
+                 "description": f"comma-separated, e.g. v1,v3; at most {compare_max} (dashboard.compare_max)",
+                 "schema": {"type": "string", "pattern": f"^{one}(,{one}){{0,{compare_max - 1}}}$"}}]
 
     def get(summary: str, *errors: int, parameters: list | None = None) -> dict:
         return {"get": {"summary": summary, **({"parameters": parameters} if parameters else {}),
@@ -126,6 +149,64 @@ def read_only_pages(anything: dict) -> dict:
         "/api/experiments": get("Every recorded experiment run"),
         "/api/runs": get("Every recorded pipeline run (make train), failed ones too"),
         "/api/lineage": get("Inputs, data versions and models, and the edges between them"),
+    }
+
+
+def _published(defs: dict, max_batch: int) -> dict:
+    """The request definitions as the document gives them: a reading under either spelling of
+    each field, and every list of readings a list of such readings, at most max_batch long."""
+    schemas = {name: _rewrite(copy.deepcopy(schema)) for name, schema in defs.items()}
+    reading = schemas["reading"]
+    properties, choices = dict(reading["properties"]), []
+    for raw, name in ALIASES.items():
+        properties[raw] = properties[name]
+        either = [{"required": [name]}, {"required": [raw]}]
+        choices.append({"oneOf": either} if name in reading["required"] else {"not": {"required": [name, raw]}})
+    schemas["reading"] = {key: value for key, value in reading.items() if key != "required"} | {
+        "properties": properties, "allOf": choices,
+        "description": "one reading; each field under its name or the raw CSV's column name, never both"}
+    readings = {"items": {"$ref": "#/components/schemas/reading"}, "maxItems": max_batch}
+    for name in ("predict_batch", "instances"):
+        schemas[name]["properties"]["instances"] |= readings
+    schemas["dataframe_records"]["properties"]["dataframe_records"] |= readings
+    records, columnar = schemas["inputs"]["properties"]["inputs"]["oneOf"]
+    records |= readings
+    columnar["additionalProperties"] |= {"maxItems": max_batch}
+    columnar["propertyNames"] = {"enum": list(properties)}
+    split = schemas["dataframe_split"]["properties"]["dataframe_split"]["properties"]
+    split["columns"] |= {"items": {"enum": list(properties)}, "uniqueItems": True}
+    split["data"] |= {"maxItems": max_batch}
+    tensor = schemas["infer"]["properties"]["inputs"]["items"]["properties"]
+    tensor["name"] = {"enum": [name for name in properties if ALIASES.get(name, name) in F.INPUT_COLUMNS]}
+    return schemas
+
+
+def _examples(reading_schema: dict) -> dict:
+    """A working request for each body format, from the data set's first row."""
+    row = {}
+    for name, value in EXAMPLE_ROW.items():
+        bounds = reading_schema["properties"][name]
+        low, high = bounds.get("minimum", value), bounds.get("maximum", value)
+        row[name] = value if isinstance(value, str) else min(max(value, low), high)
+    second = {**row, "udi": row["udi"] + 1}
+    names = list(row)
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows([names, list(row.values()), list(second.values())])
+
+    def named(**bodies: Any) -> dict:
+        return {key: {"summary": key.replace("_", " "), "value": body} for key, body in bodies.items()}
+    return {
+        "predict": named(one_reading=row, a_batch={"instances": [row, second]},
+                         raw_csv_names={raw: row[name] for raw, name in ALIASES.items()}),
+        "invocations": named(dataframe_split={"dataframe_split": {"columns": names,
+                                                                        "data": [list(row.values()), list(second.values())]}},
+                             dataframe_records={"dataframe_records": [row, second]},
+                             instances={"instances": [row, second]}, inputs_records={"inputs": [row, second]},
+                             inputs_columns={"inputs": {name: [row[name], second[name]] for name in names}}),
+        "csv": named(header_and_rows=text.getvalue()),
+        "infer": named(one_row={"id": "example-1", "inputs": [
+            {"name": name, "shape": [1], "datatype": "BYTES" if name == "type" else "FP64", "data": [row[name]]}
+            for name in F.INPUT_COLUMNS]}),
     }
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +50,9 @@ class Server:
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+PROMTOOL = Path("/usr/bin/promtool")  # Debian's prometheus package (make test-tools installs it)
+
+
 @pytest.fixture
 def server(repo: Repo):
     server = Server(repo).start()
@@ -82,6 +86,8 @@ def test_every_endpoint_over_http_and_the_logs(server: Server):
     assert call(port, "DELETE", "/predict")[0] == 405
     status, text = call(port, "GET", "/metrics")
     assert 'clockwork_requests_total{endpoint="/predict",status="200"}' in text
+    check = subprocess.run([str(PROMTOOL), "check", "metrics"], input=text, capture_output=True, text=True)
+    assert (check.returncode, check.stdout + check.stderr) == (0, ""), "promtool: no errors and no warnings"
 
     lines = server.predictions()
     assert len(lines) == 1 + 5 + 1 + 1
