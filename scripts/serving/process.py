@@ -61,13 +61,9 @@ def set_aside_torn_tails(deployment: dict, host_port: str) -> None:
 
 def run_foreground(params: dict, options: dict, sites: Iterable[str] = ()) -> int:
     """Run gunicorn in this process until SIGTERM/SIGINT; every worker serves the app with these sites
-    ("module:function" names, each a Site as app.py describes it).
-
-    This process never imports bottle, the app or the sites: each worker does, after a gevent worker
-    has patched the standard library. bottle keeps the current request and response in
-    threading.local objects made at import time; made before the patch, they would be shared by
-    every greenlet in the worker, and one request could be answered with another's headers.
-    """
+    ("module:function" names, each a Site as app.py describes it). Only workers import bottle, the app
+    and the sites, after a gevent worker has patched threading: bottle's request and response are
+    thread-locals made at import, which all greenlets would otherwise share."""
     from gunicorn.app.base import BaseApplication
 
     deployment, paths = params["deployment"], params["paths"]
