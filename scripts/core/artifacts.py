@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from scripts.core.config import ROOT, ClockworkError, repo_path
 from scripts.core.store import existing_versions, read_json, sha256_bytes, sha256_file
@@ -22,14 +22,21 @@ def relative(path: Path) -> str:
     return str(path.resolve().relative_to(ROOT))
 
 
-def data_split_paths(paths: dict, version: str) -> dict[str, Path]:
-    """The files of one data version: train and test under processed/, production apart."""
+# Every data version has these splits; a retrain version also has a "holdout" (its most recent
+# labelled production rows), while its "test" stays the clean reference rows no version trains on.
+SPLITS = ("train", "test", "production")
+
+
+def data_split_paths(paths: dict, version: str, names: Iterable[str] = SPLITS) -> dict[str, Path]:
+    """The files of one data version: train, test (and holdout) under processed/, production apart."""
     processed, production = repo_path(paths["processed_dir"]), repo_path(paths["production_dir"])
-    return {
+    every = {
         "train": processed / version / "train.csv",
         "test": processed / version / "test.csv",
+        "holdout": processed / version / "holdout.csv",
         "production": production / version / "production.csv",
     }
+    return {name: every[name] for name in names}
 
 
 def data_meta_path(paths: dict, version: str) -> Path:

@@ -93,32 +93,3 @@ def per_group(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, names:
         metrics.pop("confusion_matrix")
         out[name] = metrics
     return out
-
-
-def check_gates(metrics: dict, production: dict | None, gates: dict) -> dict[str, Any]:
-    """Apply the promotion gates to a candidate's test metrics; production is the live model's
-    metrics on the same test rows."""
-    results = [
-        {"gate": "min_f1", "value": metrics["f1"], "limit": gates["min_f1"],
-         "passed": metrics["f1"] is not None and metrics["f1"] >= gates["min_f1"]},
-        {"gate": "min_recall", "value": metrics["recall"], "limit": gates["min_recall"],
-         "passed": metrics["recall"] is not None and metrics["recall"] >= gates["min_recall"]},
-    ]
-    if production is not None and production.get("f1") is not None:
-        drop = round(production["f1"] - (metrics["f1"] or 0.0), 6)
-        results.append({"gate": "max_f1_regression", "value": drop, "limit": gates["max_f1_regression"],
-                        "passed": drop <= gates["max_f1_regression"]})
-    failed = [r["gate"] for r in results if not r["passed"]]
-    return {"passed": not failed, "failed": failed, "results": results}
-
-
-def describe_gates(verdict: dict) -> str:
-    """One line a person can read: which gates failed and by how much."""
-    if verdict["passed"]:
-        return "passed all gates"
-    parts = []
-    for result in verdict["results"]:
-        if not result["passed"]:
-            comparison = "above" if result["gate"] == "max_f1_regression" else "below"
-            parts.append(f"{result['gate']}: {result['value']} is {comparison} the limit {result['limit']}")
-    return "failed " + "; ".join(parts)

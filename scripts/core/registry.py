@@ -16,7 +16,9 @@ from typing import Iterator
 
 from scripts.core.artifacts import MODEL_CARD, load_model, load_split, model_versions, read_card, read_data_meta
 from scripts.core.config import ClockworkError, repo_path
-from scripts.core.metrics import check_gates, describe_gates, score
+from scripts.core.gates import describe as describe_gates
+from scripts.core.gates import f1_difference, judge, seen_rows, segment_recalls, udi_ranges
+from scripts.core.metrics import predict_failure, score
 from scripts.core.store import actor, canonical_json, ensure_line, locked, read_json, utc_now, version_number, write_json
 
 log = logging.getLogger("clockwork.registry")
@@ -94,13 +96,14 @@ def _set_production(registry: dict, version: str, action: str, reason: str) -> N
     _event(registry, action, previous, version, reason)
 
 
-def gates_for(paths: dict, card: dict, params: dict) -> tuple[dict, str]:
-    """The gates for a candidate: the evaluate gates, or for a model retrained on labelled
-    production data the retrain gates (its test set is a recent holdout, not the clean test set)."""
-    if "production_labelled" in read_data_meta(paths, card["data"]["version"])["inputs"]:
-        g = params["retrain"]["gates"]
-        return {"min_f1": g["min_f1"], "min_recall": g["min_recall"], "max_f1_regression": -g["min_f1_gain"]}, "retrain"
-    return params["evaluate"]["gates"], "evaluate"
+def gates_for(paths: dict, card: dict, params: dict) -> tuple[dict, dict[str, float], str]:
+    """The gates, the lower-bound margin of each compared set of rows, and the gate set's name: a
+    model retrained on labelled production data is also compared on its holdout."""
+    gates = params["evaluate"]["gates"]
+    limits = {"reference": -gates["max_f1_regression"]}
+    if "holdout" in read_data_meta(paths, card["data"]["version"])["outputs"]:
+        return gates, {**limits, "holdout": params["retrain"]["gates"]["min_f1_gain"]}, "retrain"
+    return gates, limits, "evaluate"
 
 
 def register(paths: dict, version: str, params: dict) -> dict:
@@ -108,11 +111,11 @@ def register(paths: dict, version: str, params: dict) -> dict:
     Its metadata-log line is derived from the card and the entry, so a rerun after a kill between
     the registry write and the line writes the line (and never a second one)."""
     card = read_card(paths, version)
-    gates, gate_set = gates_for(paths, card, params)
+    gates, limits, gate_set = gates_for(paths, card, params)
     with transaction(paths) as registry:
         known = version in registry["versions"]
         if not known:
-            _add(paths, registry, version, card, gates, gate_set)
+            _add(paths, registry, version, card, (gates, limits, gate_set))
         entry = registry["versions"][version]
     with locked(_lock_path(paths)):
         _log_version(paths, version, card, entry)
@@ -125,15 +128,20 @@ def register(paths: dict, version: str, params: dict) -> dict:
     return entry
 
 
-def _add(paths: dict, registry: dict, version: str, card: dict, gates: dict, gate_set: str) -> None:
-    """The registry entry of a new version, gated against production on the candidate's own test rows."""
+def _add(paths: dict, registry: dict, version: str, card: dict, gating: tuple[dict, dict, str]) -> None:
+    """The registry entry of a new version, gated against production on the same rows."""
+    gates, limits, gate_set = gating
     production = registry["aliases"]["production"]
-    live_metrics = production_on_same_test(paths, production, card) if production else None
-    verdict = check_gates(card["metrics"]["test"], live_metrics, gates)
+    trained = trained_ranges(paths, card)
+    if production:
+        comparisons, segments, live_metrics = compare_with_production(paths, card, production, registry, gates)
+        comparisons = {name: comparisons[name] for name in limits}
+    else:
+        comparisons, segments, live_metrics = {}, None, None
+    verdict = judge(card["metrics"]["test"], comparisons, segments, gates, limits)
     verdict["compared_with"] = production
     verdict["gate_set"] = gate_set
-    verdict["production_metrics"] = None if live_metrics is None else {
-        k: live_metrics[k] for k in ("f1", "recall", "precision", "roc_auc", "error_rate")}
+    verdict["production_metrics"] = live_metrics
     test = card["metrics"]["test"]
     registry["versions"][version] = {
         "status": "candidate" if verdict["passed"] else "rejected",
@@ -143,6 +151,7 @@ def _add(paths: dict, registry: dict, version: str, card: dict, gates: dict, gat
         "data_version": card["data"]["version"],
         "algorithm": card["algorithm"],
         "metrics": {k: test[k] for k in ("f1", "recall", "precision", "roc_auc", "error_rate")},
+        "trained_on": trained,
         "gates": verdict,
     }
     _event(registry, "register", None, version, describe_gates(verdict))
@@ -150,14 +159,42 @@ def _add(paths: dict, registry: dict, version: str, card: dict, gates: dict, gat
         _set_production(registry, version, "promote", "first model to pass the gates (automatic)")
 
 
-def production_on_same_test(paths: dict, production: str, card: dict) -> dict:
-    """The production model's metrics on the candidate's test rows, so the regression gate compares
-    like with like (a retrained candidate's test set is the recent labelled holdout)."""
+def trained_ranges(paths: dict, card: dict) -> list[list[int]]:
+    """The row ids (UDI runs) a model trained on, from its data version's train split."""
+    return udi_ranges(load_split(read_data_meta(paths, card["data"]["version"]), "train", ["udi"])["udi"])
+
+
+def compare_with_production(paths: dict, card: dict, production: str, registry: dict,
+                            gates: dict) -> tuple[dict, dict, dict]:
+    """Candidate and production on the same rows: the candidate's reference (test) rows and, when
+    it has one, its holdout. Each comparison: paired F1 interval and rows either model trained on;
+    per-segment recalls on the reference rows; production's metrics there."""
     from scripts.core import features as F  # pandas: only a registration that gates needs it
 
     live_card = read_card(paths, production)
-    test = load_split(read_data_meta(paths, card["data"]["version"]), "test", F.SCORED_COLUMNS)
-    return score(load_model(live_card), test, live_card["threshold"])
+    meta = read_data_meta(paths, card["data"]["version"])
+    models = {"candidate": (load_model(card), card), production: (load_model(live_card), live_card)}
+    seen_by = {name: registry["versions"].get(c["version"], {}).get("trained_on") or trained_ranges(paths, c)
+               for name, (_, c) in models.items()}
+    comparisons, segments = {}, None
+    for name, split in (("reference", "test"), ("holdout", "holdout")):
+        if split not in meta["outputs"]:
+            continue
+        rows = load_split(meta, split, ["udi", *F.SCORED_COLUMNS, *F.FAILURE_MODES])
+        y = rows[F.LABEL].to_numpy() == 1
+        mine, theirs = (predict_failure(m, rows) >= c["threshold"] for m, c in models.values())
+        comparison = f1_difference(y, mine, theirs, gates["bootstrap"])
+        seen = {who: seen_rows(rows["udi"], ranges) for who, ranges in seen_by.items()}
+        comparison["seen"] = max(seen.values())
+        comparison["seen_by"] = [who for who, n in seen.items() if n]
+        comparisons[name] = comparison
+        if name == "reference":
+            masks = {mode.upper(): rows[mode].fillna(0).to_numpy() == 1 for mode in F.FAILURE_MODES if mode != "rnf"}
+            masks |= {f"Type {t}": rows["type"].to_numpy() == t for t in F.TYPES}
+            segments = {"candidate": segment_recalls(y, mine, masks), "production": segment_recalls(y, theirs, masks)}
+            live = score(models[production][0], rows, live_card["threshold"])
+            live_metrics = {k: live[k] for k in ("f1", "recall", "precision", "roc_auc", "error_rate")}
+    return comparisons, segments, live_metrics
 
 
 def _log_version(paths: dict, version: str, card: dict, entry: dict) -> None:

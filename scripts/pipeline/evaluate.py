@@ -31,14 +31,18 @@ log = logging.getLogger("clockwork.evaluate")
 PARAMS = ("paths",)
 
 
-def evaluate(pipeline: Any, train: Any, test: Any, threshold: float) -> dict:
-    """Test metrics, per-Type test metrics and training-set metrics (the monitoring baseline)."""
+def evaluate(pipeline: Any, train: Any, test: Any, threshold: float, holdout: Any = None) -> dict:
+    """Test metrics, per-Type test metrics and training-set metrics (the monitoring baseline); for a
+    retrain version also its holdout's (the recent labelled production rows)."""
     test_proba = predict_failure(pipeline, test)
-    return {
+    out = {
         "test": probability_metrics(test[F.LABEL], test_proba, threshold),
         "train": score(pipeline, train, threshold),
         "per_type": per_group(test[F.LABEL].to_numpy(), test_proba >= threshold, test["type"].to_numpy(), F.TYPES),
     }
+    if holdout is not None:
+        out["holdout"] = score(pipeline, holdout, threshold)
+    return out
 
 
 def model_card(paths: dict, version: str) -> dict:
@@ -46,8 +50,9 @@ def model_card(paths: dict, version: str) -> dict:
     record = read_train_record(paths, version)
     pipeline = load_model(record)
     data_meta = read_data_meta(paths, record["data"]["version"])
+    holdout = load_split(data_meta, "holdout", F.SCORED_COLUMNS) if "holdout" in data_meta["outputs"] else None
     metrics = evaluate(pipeline, load_split(data_meta, "train", F.SCORED_COLUMNS), load_split(data_meta, "test", F.SCORED_COLUMNS),
-                       record["threshold"])
+                       record["threshold"], holdout)
     test = metrics["test"]
     log.info("model %s: test F1 %s, recall %s, precision %s, ROC AUC %s", version,
              test["f1"], test["recall"], test["precision"], test["roc_auc"])

@@ -43,7 +43,6 @@ from scripts.core.store import (
 )
 
 log = logging.getLogger("clockwork.prepare")
-SPLITS = ("train", "test", "production")
 # The params sections this stage reads (retrain only with --extra); its Makefile rule is stamped on these.
 PARAMS = ("paths", "data", "features", "retrain")
 
@@ -94,21 +93,22 @@ def build_splits(frame: pd.DataFrame, data: dict, feats: dict) -> tuple[dict[str
 
 def build_retrain_splits(frame: pd.DataFrame, data: dict, feats: dict, labelled: pd.DataFrame,
                          retrain: dict) -> tuple[dict[str, pd.DataFrame], dict]:
-    """A retrain version: the training window plus the older labelled production rows to train on
-    (only the most recent retrain.recent_rows of them, if set); the most recent labelled rows as
-    the test set (the holdout, never trained on)."""
+    """A retrain version: the training rows plus the older labelled production rows to train on
+    (only the most recent retrain.recent_rows of them all, if set); the most recent labelled rows as
+    the holdout. The test set stays the clean reference rows, which no version ever trains on,
+    so every model is judged on the same rows."""
     holdout_fraction = retrain["holdout_fraction"]
     parts = split(frame, data)
-    window, quirks = apply_quirk_policy(pd.concat([parts["train"], parts["test"]]), data["label_quirks"])
+    clean, quirks = apply_quirk_policy(parts["train"], data["label_quirks"])
     held = max(1, round(len(labelled) * holdout_fraction))
     if held >= len(labelled):
         raise ClockworkError(f"retrain.holdout_fraction: leaves no labelled production rows to train on ({len(labelled)} rows)")
     columns = ["udi", *F.INPUT_COLUMNS, F.LABEL]
-    train = pd.concat([window, labelled.iloc[:-held][columns]], ignore_index=True)
+    train = pd.concat([clean, labelled.iloc[:-held][columns]], ignore_index=True)
     if retrain["recent_rows"]:
         train = train.iloc[-retrain["recent_rows"]:]
-    parts = {"train": train,
-             "test": labelled.iloc[-held:][columns], "production": parts["production"]}
+    parts = {"train": train, "test": parts["test"], "holdout": labelled.iloc[-held:][columns],
+             "production": parts["production"]}
     return enrich(parts, feats), quirks
 
 
@@ -139,7 +139,7 @@ def find_version(paths: dict, key: str) -> str | None:
 
 def _write_version(paths: dict, version: str, parts: dict[str, pd.DataFrame]) -> dict:
     """Write each version directory in a temp dir beside it, then rename it into place."""
-    targets = data_split_paths(paths, version)
+    targets = data_split_paths(paths, version, parts)
     for directory in {t.parent for t in targets.values()}:
         directory.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{version}."))
@@ -205,7 +205,8 @@ def main(argv: list[str]) -> int:
     if args.out:
         write_if_changed(args.out, version + "\n")
     if args.outputs:
-        write_outputs_include(args.outputs, "PREPARE_OUTPUTS", list(data_split_paths(paths, version).values()))
+        written = data_split_paths(paths, version, read_data_meta(paths, version)["outputs"])
+        write_outputs_include(args.outputs, "PREPARE_OUTPUTS", list(written.values()))
     print(version)
     return 0
 
@@ -220,7 +221,8 @@ def build_parts(frame: pd.DataFrame, data: dict, feats: dict, extra: dict | None
 def repair(paths: dict, version: str, rebuild: Callable[[], dict[str, pd.DataFrame]]) -> None:
     """A reused version whose files no longer match its record is rebuilt from its inputs: a damaged
     file is replaced only when the rebuild reproduces the recorded bytes; otherwise one line says how out."""
-    meta, targets, record = read_data_meta(paths, version), data_split_paths(paths, version), data_meta_path(paths, version)
+    meta, record = read_data_meta(paths, version), data_meta_path(paths, version)
+    targets = data_split_paths(paths, version, meta["outputs"])
     damaged = [name for name, out in meta["outputs"].items()
                if not targets[name].exists() or sha256_file(targets[name]) != out["sha256"]]
     parts = rebuild() if damaged else {}
@@ -237,7 +239,7 @@ def _create(paths: dict, frame: pd.DataFrame, data: dict, feats: dict, raw_sha: 
             used: dict, key: str, extra: dict | None) -> str:
     """Build a new data version; its metadata is written last, as the commit marker."""
     version = next_version(data_versions(paths))
-    directories = {p.parent for p in data_split_paths(paths, version).values()}
+    directories = {p.parent for p in data_split_paths(paths, version, ("train", "production")).values()}
     # A run killed before its metadata landed leaves a version dir or a staging dir: clear them.
     for directory in directories:
         remove_stale(directory)

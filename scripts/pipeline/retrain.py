@@ -4,10 +4,11 @@
 2. It joins the prediction log with the labels received so far into one immutable,
    content-addressed file of labelled production rows (data/production/labelled/<sha>.csv).
 3. It runs `make train EXTRA=<that file>`: prepare builds a new data version (training
-   window + older labelled rows to train on, the most recent labelled rows as the holdout),
+   rows + older labelled rows to train on, the most recent labelled rows as the holdout),
    then train, evaluate and register run as always. No stage code is repeated here.
-4. register has gated the candidate against production on that same holdout; only a
-   candidate that passed is promoted, and the running server hot-swaps to it.
+4. register has gated the candidate against production on the same rows: the clean reference
+   rows no version trains on, and the holdout; only a candidate that passed is promoted, and the
+   running server hot-swaps to it.
 5. The flag is cleared after a promotion, and every attempt is recorded in
    logs/retrain_events.jsonl with the monitor report that triggered it.
 """
@@ -105,9 +106,9 @@ def main(argv: list[str]) -> int:
     if promoted and flag_path.exists():
         flag_path.unlink()
     print(f"retrain: {outcome}")
-    if entry["gates"]["production_metrics"]:
-        c, p = entry["metrics"], entry["gates"]["production_metrics"]
-        print(f"  on the holdout: candidate F1 {c['f1']} error {c['error_rate']} | production F1 {p['f1']} error {p['error_rate']}")
+    for result in entry["gates"]["results"]:
+        if "detail" in result:
+            print(f"  {'pass' if result['passed'] else 'FAIL'} {result['gate']}: {result['detail']}")
     return 0
 
 

@@ -14,15 +14,15 @@ def test_live_answers_every_question_after_a_demo(demoed):
     version = registry["aliases"]["production"]
     card = repo.json(f"models/model_{version}.json")
     lines = run.out.splitlines()
-    assert lines[0].startswith(f"production: {version} since ") and "retrain for monitor report" in lines[0]
+    # the demo's retrain promoted nothing (too few failures in its holdout), so v1 still serves
+    assert lines[0].startswith(f"production: {version} since ") and "first model to pass the gates" in lines[0]
     labelled = {label: line for line in lines[1:] for label in [line.split()[0]]}
     assert card["artifact"]["sha256"] in labelled["artifact"]
-    assert f"{card['data']['version']}: train" in labelled["data"] and "production_labelled" in labelled["data"]
+    assert f"{card['data']['version']}: train 5500 rows, test 1500 rows" in labelled["data"]
     assert "n_estimators=200" in labelled["model"] and "max_depth=null" in labelled["model"], "JSON spelling, not Python's"
     assert f"python {card['environment']['python']}" in labelled["environment"]
-    assert labelled["monitor"].split()[1] == "ok" and labelled["deployed"].split()[1] == "swap"
-    stack = [e["to"] for e in registry["history"] if e["action"] == "promote"]
-    assert labelled["roll"] == f"  roll back    make rollback returns to {stack[-2]}"
+    assert labelled["monitor"].split()[1] == "retrain_required" and labelled["deployed"].split()[1] == "start"
+    assert labelled["roll"] == "  roll back    nothing earlier to return to"
 
 
 def test_live_as_json_and_before_any_model(demoed, repo: Repo, tmp_path):

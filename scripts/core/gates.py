@@ -1,0 +1,135 @@
+"""Promotion gates: a candidate against production on the same rows, with their uncertainty.
+
+Pure functions over arrays; the registry loads the models and the rows (registry.py).
+- The candidate's own F1 and recall on the clean reference rows must reach the minimums.
+- On each set of compared rows (the clean reference rows; for a retrain candidate also the
+  recent labelled holdout) the difference F1(candidate) - F1(production) is measured on the same
+  rows with a paired bootstrap interval (scipy.stats.bootstrap). The interval's lower bound must
+  clear the set's margin. Too few failures among the rows to tell is "not enough evidence".
+- No segment (each failure mode, each product Type) with enough failures may lose more recall
+  than the params allow: a model that forgets a failure mode is refused, the segment named.
+- Rows either model trained on never judge it: such a comparison is refused.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _f1(y: np.ndarray, predicted: np.ndarray, axis: int = -1) -> np.ndarray:
+    tp = np.sum(y & predicted, axis=axis)
+    wrong = np.sum(y ^ predicted, axis=axis)
+    denominator = 2 * tp + wrong
+    return np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
+
+
+def f1_difference(y: Any, candidate: Any, production: Any, bootstrap: dict) -> dict:
+    """F1(candidate) - F1(production) on the same rows, with a paired percentile bootstrap interval."""
+    from scipy import stats
+
+    y, a, b = (np.asarray(v, dtype=bool) for v in (y, candidate, production))
+    difference = float(_f1(y, a) - _f1(y, b))
+    if np.array_equal(a, b):
+        low = high = difference
+    else:
+        result = stats.bootstrap((y, a, b), lambda yy, aa, bb, axis: _f1(yy, aa, axis) - _f1(yy, bb, axis),
+                                 paired=True, vectorized=True, n_resamples=bootstrap["resamples"],
+                                 confidence_level=bootstrap["confidence"], method="percentile",
+                                 random_state=np.random.default_rng(bootstrap["seed"]))
+        low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    return {"rows": int(len(y)), "positives": int(y.sum()), "difference": round(difference, 6),
+            "low": round(low, 6), "high": round(high, 6)}
+
+
+def segment_recalls(y: Any, predicted: Any, segments: dict[str, Any]) -> dict[str, dict]:
+    """Recall within each segment (a boolean mask over the rows) and how many failures it holds."""
+    y, predicted = np.asarray(y, dtype=bool), np.asarray(predicted, dtype=bool)
+    out = {}
+    for name, mask in segments.items():
+        positives = y & np.asarray(mask, dtype=bool)
+        n = int(positives.sum())
+        out[name] = {"positives": n, "recall": round(float((predicted & positives).sum() / n), 6) if n else None}
+    return out
+
+
+def udi_ranges(udis: Any) -> list[list[int]]:
+    """Sorted row ids as [first, last] runs: [1, 2, 3, 7] -> [[1, 3], [7, 7]]."""
+    values = np.unique(np.asarray(udis, dtype=np.int64))
+    if not len(values):
+        return []
+    breaks = np.flatnonzero(np.diff(values) != 1)
+    starts = np.concatenate([[values[0]], values[breaks + 1]])
+    ends = np.concatenate([values[breaks], [values[-1]]])
+    return [[int(s), int(e)] for s, e in zip(starts, ends, strict=True)]
+
+
+def seen_rows(udis: Any, ranges: list[list[int]]) -> int:
+    """How many of these row ids fall inside the given [first, last] runs."""
+    values = np.asarray(udis, dtype=np.int64)
+    return int(sum(((values >= lo) & (values <= hi)).sum() for lo, hi in ranges))
+
+
+def _comparison_results(name: str, comparison: dict, limit: float, gates: dict) -> list[dict]:
+    """The gates of one set of compared rows: unseen by both models, enough failures, the interval."""
+    if comparison["seen"]:
+        return [{"gate": f"{name}_unseen", "value": comparison["seen"], "limit": 0, "passed": False,
+                 "detail": f"{comparison['seen']} of the {comparison['rows']} {name} rows were trained on by "
+                           f"{' and '.join(comparison['seen_by'])}; a model is never judged on rows it trained on"}]
+    if comparison["positives"] < gates["min_positives"]:
+        return [{"gate": f"{name}_evidence", "value": comparison["positives"], "limit": gates["min_positives"],
+                 "passed": False, "detail": f"not enough evidence: {comparison['positives']} failures among the "
+                                            f"{comparison['rows']} {name} rows; at least {gates['min_positives']} "
+                                            "are needed to compare two models"}]
+    keys = ("rows", "positives", "difference", "low", "high")
+    return [{"gate": f"{name}_f1_difference", "value": comparison["low"], "limit": limit,
+             "passed": comparison["low"] >= limit, **{k: comparison[k] for k in keys},
+             "detail": f"F1 difference on the {name} rows {comparison['difference']:+.3f}, "
+                       f"{round(100 * gates['bootstrap']['confidence'])}% interval [{comparison['low']:+.3f}, "
+                       f"{comparison['high']:+.3f}] over {comparison['rows']} rows ({comparison['positives']} failures); "
+                       f"the lower bound must be at least {limit:+.3f}"}]
+
+
+def _segment_results(candidate: dict, production: dict, gates: dict) -> list[dict]:
+    results = []
+    for segment, mine in candidate.items():
+        theirs = production[segment]
+        if mine["positives"] < gates["min_segment_positives"] or theirs["recall"] is None:
+            continue
+        drop = round(theirs["recall"] - mine["recall"], 6)
+        results.append({"gate": f"segment_recall:{segment}", "value": drop, "limit": gates["max_segment_recall_drop"],
+                        "passed": drop <= gates["max_segment_recall_drop"],
+                        "detail": f"recall on {segment} failures {mine['recall']:.3f} against production's "
+                                  f"{theirs['recall']:.3f} ({mine['positives']} failures)"})
+    return results
+
+
+def judge(metrics: dict, comparisons: dict[str, dict], segments: dict | None, gates: dict, limits: dict[str, float]) -> dict:
+    """The verdict on a candidate: its own reference metrics, then each comparison with production
+    (limits: the lower-bound margin of each compared set) and the segments."""
+    results = [
+        {"gate": "min_f1", "value": metrics["f1"], "limit": gates["min_f1"],
+         "passed": metrics["f1"] is not None and metrics["f1"] >= gates["min_f1"]},
+        {"gate": "min_recall", "value": metrics["recall"], "limit": gates["min_recall"],
+         "passed": metrics["recall"] is not None and metrics["recall"] >= gates["min_recall"]},
+    ]
+    for name, comparison in comparisons.items():
+        results += _comparison_results(name, comparison, limits[name], gates)
+    if segments is not None:
+        results += _segment_results(segments["candidate"], segments["production"], gates)
+    failed = [r["gate"] for r in results if not r["passed"]]
+    return {"passed": not failed, "failed": failed, "results": results}
+
+
+def describe(verdict: dict) -> str:
+    """One line a person can read: which gates failed, and why."""
+    if verdict["passed"]:
+        return "passed all gates"
+    parts = []
+    for result in verdict["results"]:
+        if not result["passed"]:
+            if "detail" in result:
+                parts.append(f"{result['gate']}: {result['detail']}")
+            else:
+                parts.append(f"{result['gate']}: {result['value']} is below the limit {result['limit']}")
+    return "failed " + "; ".join(parts)
