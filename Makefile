@@ -38,7 +38,7 @@ SHARED_CODE := scripts/__init__.py scripts/core/__init__.py scripts/core/config.
 PREPARE_CODE := scripts/pipeline/prepare.py scripts/core/rawdata.py $(SHARED_CODE)
 TRAIN_CODE := scripts/pipeline/train.py scripts/core/estimator.py $(SHARED_CODE)
 EVALUATE_CODE := scripts/pipeline/evaluate.py scripts/core/metrics.py $(SHARED_CODE)
-REGISTER_CODE := scripts/pipeline/register.py scripts/core/registry.py scripts/core/metrics.py $(SHARED_CODE)
+REGISTER_CODE := scripts/pipeline/register.py scripts/core/registry.py scripts/core/gates.py scripts/core/metrics.py $(SHARED_CODE)
 SIMULATE_CODE := scripts/pipeline/simulate.py $(SHARED_CODE)
 EXPERIMENT_CODE := scripts/pipeline/experiments.py scripts/core/runs.py $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE)
 
