@@ -1,10 +1,11 @@
 """`make demo`: the whole lifecycle in one command, through the same make targets a user runs.
 
 1. train; 2. start the server in the background; 3. replay the untouched Day-2 data, then
-monitor: no retrain; 4. replay the drifted data, then monitor: retrain required; 5. retrain:
-the candidate is promoted only if the gates find it no worse on the clean reference rows and
-better on the recent holdout, with evidence; 6. replay fresh drifted data, then monitor:
-recovered after a promotion, still flagged otherwise; 7. stop the server.
+monitor: no retrain; 4. replay the drifted data, then monitor: retrain required, and the diagnosis names the
+sensor; 5. retrain: refused for a sensor fault, then forced to show the gates, which promote a
+candidate only if it is no worse on the clean reference rows and better on the recent
+holdout, with evidence; 6. replay fresh drifted data, then monitor: recovered after a
+promotion, still flagged otherwise; 7. stop the server.
 Each step prints a short summary. The demo checks the story as it goes and exits non-zero
 at the first step that does not hold, so it doubles as an end-to-end test.
 Logs of earlier runs are moved to logs/archive/<time>/ first (never deleted), so the
@@ -21,7 +22,8 @@ import time
 
 from scripts.core import registry as R
 from scripts.core.config import ClockworkError, cli, error_line, load_params, port_number, repo_path
-from scripts.core.store import read_csv_rows
+from scripts.core.store import read_csv_rows, read_json
+from scripts.monitoring.diagnosis import suspect_text
 from scripts.serving.process import read_pid
 
 log = logging.getLogger("clockwork.demo")
@@ -32,10 +34,13 @@ class Demo:
         self.params, self.make_cmd, self.port = params, make, port
         self.env = {**os.environ, "CLOCKWORK_LOG": "WARNING"}
 
-    def make(self, *targets: str) -> str:
+    def attempt(self, *targets: str) -> subprocess.CompletedProcess:
         port = [f"PORT={self.port}"] if self.port else []
-        done = subprocess.run([self.make_cmd, "--no-print-directory", *targets, *port], cwd=repo_path("."),
+        return subprocess.run([self.make_cmd, "--no-print-directory", *targets, *port], cwd=repo_path("."),
                               capture_output=True, text=True, env=self.env)
+
+    def make(self, *targets: str) -> str:
+        done = self.attempt(*targets)
         if done.returncode:
             raise ClockworkError(f"make {' '.join(targets)}: {error_line(done.stderr or done.stdout)}")
         return done.stdout
@@ -79,13 +84,23 @@ class Demo:
         print(f"   verdict: {row['verdict']}")
         if row["verdict"] != wanted:
             raise ClockworkError(f"step '{step}': monitor verdict {row['verdict']}, expected {wanted}")
+        report = read_json(repo_path(self.params["monitor"]["reports_dir"]) / f"{row['report_id']}.json", "monitor_report")
+        diagnosis = report["diagnosis"]
+        print(f"   diagnosis: {diagnosis['kind']} ({diagnosis['action']})")
+        for suspect in diagnosis["suspect_sensors"]:
+            print(f"     {suspect_text(suspect)}")
         return row
 
 
 def retrain_step(demo: Demo, before: str) -> str:
-    """Step 5: retrain, show each gate's figures, and wait for the workers if a model was promoted."""
+    """Step 5: retrain. After a sensor fault make retrain refuses; the demo then shows what the gates
+    say of a model forced through anyway, and waits for the workers if one was promoted."""
     print("5. retrain")
-    for line in demo.make("retrain").strip().splitlines():
+    refused = demo.attempt("retrain")
+    if refused.returncode:
+        print(f"   refused: {error_line(refused.stderr)}")
+        print("   FORCE=1 make retrain (to show what the gates say of a model trained on the faulty readings)")
+    for line in demo.make("retrain", *(["FORCE=1"] if refused.returncode else [])).strip().splitlines():
         if line.startswith(("retrain:", "  pass ", "  FAIL ")):
             print("   " + line.strip())
     after = demo.production()
@@ -133,7 +148,7 @@ def run(demo: Demo) -> None:
         if row["model_version"] != after:
             raise ClockworkError(f"step 'after the retrain': the monitor judged {row['model_version']}, not {after}")
         print("   recovered" if after != before else
-              f"   still flagged, and {before} still serves: the readings drift, and no candidate was shown better")
+              f"   still flagged, and {before} still serves until the sensor is fixed or a candidate is shown better")
     finally:
         print("7. stop the server")
         print("   " + demo.make("stop").strip().splitlines()[-1])

@@ -8,6 +8,9 @@ logs/monitor_log.csv and, when retraining is required, logs/retrain.flag.
   no rate is invented.
 - Drift uses every prediction in the window, labelled or not: PSI on training-decile bins,
   KS for numbers, chi-square for Type, per feature (inputs and derived features).
+- The diagnosis (diagnosis.py) says what kind of change it is (a sensor fault with the
+  suspect sensors, covariate drift, label shift, concept drift, not enough evidence) and what
+  to do; the flag carries it, and make retrain refuses a sensor fault.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from scripts.core.artifacts import load_split, read_data_meta
 from scripts.core.config import cli, load_params, repo_path
 from scripts.core.metrics import label_metrics, per_group
 from scripts.core.store import append_csv_row, iter_lines, parse_json_line, sha256_obj, utc_now, write_json
+from scripts.monitoring.diagnosis import diagnose
 
 log = logging.getLogger("clockwork.monitor")
 PREDICTION_ID = re.compile(r'"prediction_id":\s*"([^"]+)"')
@@ -99,13 +103,9 @@ def baseline_of(card: dict, split: str) -> dict:
             "recall": m["recall"], "f1": m["f1"], "predicted_failure_rate": round(predicted, 6)}
 
 
-def decide(labelled: int, observed: dict | None, baseline: dict, drifted_share: float, settings: dict) -> tuple[str, list[str]]:
-    """The verdict and its reasons. Pure."""
+def quality_reasons(observed: dict, baseline: dict, settings: dict) -> list[str]:
+    """What is wrong with the labelled quality against the baseline, if anything. Pure."""
     reasons = []
-    if drifted_share > settings["max_drifted_share"]:
-        reasons.append(f"{drifted_share:.0%} of features drifted (limit {settings['max_drifted_share']:.0%})")
-    if labelled < settings["min_labels"] or observed is None:
-        return "insufficient_labels", [f"{labelled} labelled predictions in the window, fewer than {settings['min_labels']}"] + reasons
     limit = baseline["error_rate"] * settings["error_rate_ratio"]
     if observed["error_rate"] > limit:
         reasons.append(f"error rate {observed['error_rate']:.4f} exceeds baseline {baseline['error_rate']:.4f} "
@@ -114,7 +114,35 @@ def decide(labelled: int, observed: dict | None, baseline: dict, drifted_share: 
         value, floor = observed[name], settings[f"min_{name}"]
         if value is not None and value < floor:
             reasons.append(f"{name} {value:.3f} below {floor}")
+    return reasons
+
+
+def decide(labelled: int, observed: dict | None, baseline: dict, drifted_share: float, settings: dict) -> tuple[str, list[str]]:
+    """The verdict and its reasons. Pure."""
+    reasons = []
+    if drifted_share > settings["max_drifted_share"]:
+        reasons.append(f"{drifted_share:.0%} of features drifted (limit {settings['max_drifted_share']:.0%})")
+    if labelled < settings["min_labels"] or observed is None:
+        return "insufficient_labels", [f"{labelled} labelled predictions in the window, fewer than {settings['min_labels']}"] + reasons
+    reasons += quality_reasons(observed, baseline, settings)
     return ("retrain_required" if reasons else "ok"), reasons or ["quality within limits and no broad drift"]
+
+
+def diagnosis_of(window: list[dict], frames: tuple[pd.DataFrame, pd.DataFrame] | None, y: np.ndarray, drift: dict,
+                 observed: dict | None, card: dict, settings: dict) -> dict:
+    """The window's diagnosis (diagnosis.py), each suspect's start named by its prediction."""
+    split = card["metrics"][settings["baseline"]]
+    matrix = split["confusion_matrix"]
+    baseline_rate = (matrix["tp"] + matrix["fn"]) / split["rows"]
+    dropped = None if observed is None else bool(quality_reasons(observed["overall"], baseline_of(card, settings["baseline"]), settings))
+    drifted_inputs = [name for name, record in drift.items() if record["drifted"] and name in F.INPUT_COLUMNS]
+    reference, current = frames if frames else (pd.DataFrame(columns=F.INPUT_COLUMNS), pd.DataFrame(columns=F.INPUT_COLUMNS))
+    found = diagnose(reference, current, y, drifted_inputs, dropped, baseline_rate,
+                     {**settings["diagnosis"], "p_value": settings["p_value"], "min_labels": settings["min_labels"]})
+    for suspect in found["suspect_sensors"]:
+        first = window[suspect["start_index"]]
+        suspect["starts_at"] = {"prediction_id": first["prediction_id"], "time": first["time"]}
+    return found
 
 
 def report(params: dict) -> dict:
@@ -131,12 +159,13 @@ def report(params: dict) -> dict:
     baseline = baseline_of(card, settings["baseline"])
     observed = quality(window, y) if labelled >= settings["min_labels"] else None
     drift: dict[str, Any] = {}
-    drifted_share = 0.0
+    drifted_share, frames = 0.0, None
     if window:
         reference = load_split(read_data_meta(paths, card["data"]["version"]), "train")
         current = F.add_derived(pd.DataFrame([p["inputs"] for p in window]), card["features"]["derived"])
         drift = drift_table(reference, current, card["features"]["derived"], settings)
         drifted_share = round(sum(d["drifted"] for d in drift.values()) / len(drift), 6)
+        frames = (reference, current)
     predicted_rate = round(float(np.mean([p["prediction"] for p in window])), 6) if window else None
     verdict, reasons = decide(labelled, observed and observed["overall"], baseline, drifted_share, settings)
     created = utc_now()
@@ -151,6 +180,7 @@ def report(params: dict) -> dict:
         "predicted_failure_rate": {"window": predicted_rate, "baseline": baseline["predicted_failure_rate"],
                                    "shift": None if predicted_rate is None else round(predicted_rate - baseline["predicted_failure_rate"], 6)},
         "verdict": verdict, "reasons": reasons, "settings": settings,
+        "diagnosis": diagnosis_of(window, frames, y, drift, observed, card, settings),
     }
     body["report_id"] = created.replace(":", "").replace("-", "") + "-" + sha256_obj(body)[:8]
     return body
@@ -171,7 +201,8 @@ def publish(params: dict, doc: dict) -> Path:
         "predicted_failure_rate": doc["predicted_failure_rate"]["window"], "verdict": doc["verdict"]})
     if doc["verdict"] == "retrain_required":
         flag = {"report_id": doc["report_id"], "created_at": doc["created_at"], "model_version": doc["model_version"],
-                "reasons": doc["reasons"], "report": str(path.relative_to(repo_path(".")))}
+                "reasons": doc["reasons"], "report": str(path.relative_to(repo_path("."))),
+                "diagnosis": {k: doc["diagnosis"][k] for k in ("kind", "action", "suspect_sensors")}}
         write_json(repo_path(settings["flag"]), flag, "retrain_flag")
     return path
 
@@ -187,6 +218,12 @@ def summary(doc: dict) -> str:
     drifted = doc["drift"]["drifted"]
     lines.append(f"  drift: {', '.join(drifted) if drifted else 'none'} ({doc['drift']['drifted_share']:.0%} of features)")
     lines.append(f"  verdict: {doc['verdict']} - {'; '.join(doc['reasons'])}")
+    diagnosis = doc["diagnosis"]
+    lines.append(f"  diagnosis: {diagnosis['kind']} - {diagnosis['action']}")
+    for suspect in diagnosis["suspect_sensors"]:
+        low, high = suspect["interval"]
+        lines.append(f"    {suspect['sensor']}: {suspect['fault']} {suspect['estimate']} {suspect['unit']} [{low}, {high}] "
+                     f"since prediction {suspect['starts_at']['prediction_id']} ({suspect['starts_at']['time']})")
     return "\n".join(lines)
 
 

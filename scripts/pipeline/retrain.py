@@ -1,6 +1,8 @@
 """`make retrain`: answer a monitor flag with a new model, through the same make pipeline.
 
-1. Without logs/retrain.flag (and without FORCE=1) it says so and exits 0.
+1. Without logs/retrain.flag (and without FORCE=1) it says so and exits 0. When the monitor
+   diagnosed a sensor fault it refuses, naming the sensor: the fix is at the sensor, and a
+   model retrained on its readings would learn the fault (FORCE=1 overrides; the event says so).
 2. It joins the prediction log with the labels received so far into one immutable,
    content-addressed file of labelled production rows (data/production/labelled/<sha>.csv).
 3. It runs `make train EXTRA=<that file>`: prepare builds a new data version (training
@@ -29,6 +31,7 @@ from scripts.core import registry as R
 from scripts.core.artifacts import read_pointer, relative
 from scripts.core.config import ClockworkError, cli, error_line, load_params, repo_path, validate
 from scripts.core.store import append_line, atomic_write_text, read_json, read_jsonl, sha256_bytes, utc_now
+from scripts.monitoring.diagnosis import suspect_text
 
 log = logging.getLogger("clockwork.retrain")
 
@@ -56,6 +59,15 @@ def write_labelled(directory: Path, frame: pd.DataFrame) -> Path:
     return path
 
 
+def refusal(flag: dict, events_log: str) -> str:
+    """Why retrain will not answer a flag whose report diagnosed a sensor fault."""
+    diagnosis = flag["diagnosis"]
+    found = "; ".join(suspect_text(s) for s in diagnosis["suspect_sensors"])
+    return (f"{flag['report']}: the monitor diagnosed a sensor fault, not a change in the machines: {found}. "
+            f"Fix or recalibrate the sensor; a model retrained on these readings would learn the fault "
+            f"(FORCE=1 make retrain overrides, and {events_log} records it)")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--force", action="store_true", help="retrain without a flag")
@@ -69,6 +81,9 @@ def main(argv: list[str]) -> int:
     if flag is None and not args.force:
         print(f"no retrain flag ({params['monitor']['flag']}): nothing to do (FORCE=1 retrains anyway)")
         return 0
+    overrode = "sensor_fault" if ((flag or {}).get("diagnosis") or {}).get("kind") == "sensor_fault" else None
+    if overrode and not args.force:
+        raise ClockworkError(refusal(flag, settings["events_log"]))
     labelled = labelled_rows(read_jsonl(repo_path(params["deployment"]["predictions_log"])),
                              read_jsonl(repo_path(params["replay"]["labels_log"])))
     if len(labelled) < 2:
@@ -92,17 +107,7 @@ def main(argv: list[str]) -> int:
         promoted, outcome = True, f"promoted {candidate} (was {before})"
     else:
         outcome = f"{candidate} not promoted: {R.describe_gates(entry['gates'])}"
-    event = {
-        "time": utc_now(), "report_id": flag["report_id"] if flag else None, "flag": flag, "forced": flag is None,
-        "labelled_data": {"path": relative(extra), "sha256": sha256_bytes(extra.read_bytes()), "rows": len(labelled),
-                          "datasets": {str(k): int(v) for k, v in labelled["dataset"].value_counts().items()}},
-        "data_version": entry["data_version"], "candidate": candidate, "production_before": before,
-        "candidate_metrics": entry["metrics"], "production_metrics": entry["gates"]["production_metrics"],
-        "gates": entry["gates"], "promoted": promoted,
-        "production_after": R.load(paths)["aliases"]["production"],
-    }
-    validate(event, "retrain_event", settings["events_log"])
-    append_line(repo_path(settings["events_log"]), json.dumps(event, sort_keys=True, separators=(",", ":")))
+    record(params, flag, overrode, (extra, labelled), (candidate, entry, before), promoted)
     if promoted and flag_path.exists():
         flag_path.unlink()
     print(f"retrain: {outcome}")
@@ -110,6 +115,24 @@ def main(argv: list[str]) -> int:
         if "detail" in result:
             print(f"  {'pass' if result['passed'] else 'FAIL'} {result['gate']}: {result['detail']}")
     return 0
+
+
+def record(params: dict, flag: dict | None, overrode: str | None, data: tuple, outcome: tuple, promoted: bool) -> None:
+    """One schema-checked line in the retrain events log."""
+    (extra, labelled), (candidate, entry, before) = data, outcome
+    event = {
+        "time": utc_now(), "report_id": flag["report_id"] if flag else None, "flag": flag,
+        "forced": flag is None or overrode is not None, "overrode": overrode,
+        "labelled_data": {"path": relative(extra), "sha256": sha256_bytes(extra.read_bytes()), "rows": len(labelled),
+                          "datasets": {str(k): int(v) for k, v in labelled["dataset"].value_counts().items()}},
+        "data_version": entry["data_version"], "candidate": candidate, "production_before": before,
+        "candidate_metrics": entry["metrics"], "production_metrics": entry["gates"]["production_metrics"],
+        "gates": entry["gates"], "promoted": promoted,
+        "production_after": R.load(params["paths"])["aliases"]["production"],
+    }
+    events_log = params["retrain"]["events_log"]
+    validate(event, "retrain_event", events_log)
+    append_line(repo_path(events_log), json.dumps(event, sort_keys=True, separators=(",", ":")))
 
 
 if __name__ == "__main__":

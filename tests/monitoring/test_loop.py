@@ -16,7 +16,11 @@ def test_demo_runs_the_whole_lifecycle(demoed: tuple[Repo, Run]):
         assert step in out, step
     assert [line.split()[-1] for line in out.splitlines() if line.strip().startswith("verdict:")] == \
         ["ok", "retrain_required", "retrain_required"]
-    # The drifted holdout holds 8 failures: too few to show a candidate better, so nothing replaces v1.
+    # The drift is the torque sensor reading 12 % high: the monitor names it, make retrain refuses.
+    assert "diagnosis: sensor_fault" in out and "torque_nm reads 1.1" in out and "diagnosis: covariate_drift" in out
+    assert "refused: logs/monitor/" in out and "the monitor diagnosed a sensor fault" in out
+    # Forced through anyway, the candidate meets the gates: its drifted holdout holds 8 failures,
+    # too few to show it better, so nothing replaces v1.
     assert "FAIL holdout_evidence: not enough evidence: 8 failures among the 480 holdout rows" in out
     assert "pass reference_f1_difference" in out
 
@@ -24,6 +28,7 @@ def test_demo_runs_the_whole_lifecycle(demoed: tuple[Repo, Run]):
     assert registry["aliases"]["production"] == "v1" and registry["history"][-1]["action"] != "promote"
     events = [json.loads(x) for x in (repo.path / "logs/retrain_events.jsonl").read_text().splitlines()]
     assert len(events) == 1 and not events[0]["promoted"] and events[0]["report_id"]
+    assert events[0]["forced"] and events[0]["overrode"] == "sensor_fault", "the override is on record"
     validate(events[0], "retrain_event", "retrain_events.jsonl")
     candidate = registry["versions"][events[0]["candidate"]]
     assert candidate["status"] == "rejected" and candidate["gates"]["gate_set"] == "retrain"

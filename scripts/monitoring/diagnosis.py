@@ -1,0 +1,279 @@
+"""What kind of change the monitor sees, with the evidence, and what to do about it. Pure.
+
+Real machines keep relations between their readings that a faulty sensor breaks: torque
+times angular speed is the power, so log(torque) + log(rpm) stays where it was in training
+(within 1.5 % over every 500-row stretch of the real data), and the process temperature
+follows the air temperature about 10 K above it. A change that breaks a relation and moves
+one of its sensors' readings, not the other's, is that sensor's fault: its gain (torque,
+speed: a ratio) or bias (temperatures: K) is estimated with a confidence interval on the
+readings after the change point (ruptures), which names the first prediction it affects.
+Both temperatures wander with the seasons, and their difference with them (by up to 1.7 K
+from training in the real production rows), so a temperature fault is judged as a step at
+the change point against the readings just before it, not against training: a fault that
+began before the window is not seen there. A sensor stuck at one value, or much noisier than
+in training, is caught too. Readings that move while the relations hold are covariate
+drift; a quality drop on labelled data without either is concept drift; a changed failure
+rate is label shift.
+
+kinds, each with its action:
+  sensor_fault       fix or recalibrate the sensor; retraining would teach the model the fault
+  covariate_drift    retrain if quality dropped, else keep watching
+  label_shift        retrain, and check the labels' source
+  concept_drift      retrain
+  not_enough_evidence  wait for more labels (says how many)
+  none               nothing to do
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+# Each relation: the two sensors it ties, how a fault shows in it, and its readable name.
+RELATIONS = {
+    "temperature_difference": {"sensors": ("air_temperature_k", "process_temperature_k"), "fault": "bias",
+                               "baseline": "local", "text": "process temperature - air temperature"},
+    "power": {"sensors": ("torque_nm", "rotational_speed_rpm"), "fault": "gain", "baseline": "training",
+              "text": "torque x angular speed (the power)"},
+}
+SENSORS = ("air_temperature_k", "process_temperature_k", "rotational_speed_rpm", "torque_nm", "tool_wear_min")
+ACTIONS = {
+    "sensor_fault": "fix or recalibrate the sensor; do not retrain on its readings (FORCE=1 make retrain overrides)",
+    "covariate_drift": "retrain if quality dropped; otherwise keep watching",
+    "label_shift": "retrain, and check how the labels are produced",
+    "concept_drift": "retrain on recent labelled data",
+    "not_enough_evidence": "keep watching until enough labels arrive",
+    "none": "nothing to do",
+}
+
+
+def relation_values(frame: Any, relation: str) -> np.ndarray:
+    """The relation's value per reading (NaN where it is undefined, e.g. zero torque)."""
+    a, b = (np.asarray(frame[s], dtype="float64") for s in RELATIONS[relation]["sensors"])
+    if RELATIONS[relation]["fault"] == "bias":
+        return b - a
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(a) + np.log(b)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _welch(current: np.ndarray, reference: np.ndarray, confidence: float) -> tuple[float, float, float, float]:
+    """Mean difference current - reference, its interval and the Welch t-test's p-value."""
+    from scipy import stats
+
+    result = stats.ttest_ind(current, reference, equal_var=False)
+    interval = result.confidence_interval(confidence)
+    return float(np.mean(current) - np.mean(reference)), float(interval.low), float(interval.high), float(result.pvalue)
+
+
+def change_point(signal: np.ndarray, min_size: int) -> int:
+    """Index of the single most likely mean shift in the signal (ruptures, exact dynamic programming);
+    0 when the signal is too short to split."""
+    import ruptures
+
+    if len(signal) < 2 * min_size:
+        return 0
+    return int(ruptures.Dynp(model="l2", min_size=min_size, jump=5).fit(signal.reshape(-1, 1)).predict(n_bkps=1)[0])
+
+
+def _start(signal: np.ndarray, reference_mean: float, settings: dict, tolerance: float) -> int:
+    """Where the fault starts: the change point when the readings before it still agree with the
+    reference, else the start of the window."""
+    split = change_point(signal, settings["min_segment"])
+    if split and abs(np.mean(signal[:split]) - reference_mean) < tolerance:
+        return split
+    return 0
+
+
+def _moved(before: Any, after: Any, sensors: tuple, p_value: float) -> dict[str, float]:
+    """The sensors whose readings differ between two sets of rows (KS p-value below p_value), by p."""
+    from scipy import stats
+
+    out = {}
+    for sensor in sensors:
+        p = float(stats.ks_2samp(np.asarray(before[sensor], dtype="float64"), np.asarray(after[sensor], dtype="float64")).pvalue)
+        if p < p_value:
+            out[sensor] = p
+    return out
+
+
+def _relation_fault(name: str, reference: Any, current: Any, settings: dict) -> dict | None:
+    """A broken relation with its suspect sensor, fault, estimate and start; None if it holds."""
+    relation = RELATIONS[name]
+    ref_all, cur_all = relation_values(reference, name), relation_values(current, name)
+    ref, keep = ref_all[~np.isnan(ref_all)], ~np.isnan(cur_all)
+    cur, rows = cur_all[keep], np.flatnonzero(keep)
+    if len(cur) < settings["min_rows"]:
+        return None
+    noise = _noise(name, ref, cur, reference, current, settings)
+    if noise is not None:
+        return noise
+    if relation["baseline"] == "local":
+        return _step(name, cur, rows, current, settings)
+    return _against_training(name, ref, cur, rows, reference, current, settings)
+
+
+def _against_training(name: str, ref: np.ndarray, cur: np.ndarray, rows: np.ndarray, reference: Any, current: Any,
+                      settings: dict) -> dict | None:
+    """A gain fault: the relation and one sensor's readings moved away from training."""
+    tolerance = np.log1p(settings["min_gain"])
+    shift, _, _, p = _welch(cur, ref, settings["confidence"])
+    if p >= settings["p_value"] or abs(shift) < tolerance / 2:
+        return None
+    start = _start(cur, float(np.mean(ref)), settings, tolerance)
+    moved = _moved(reference, current.iloc[rows[start:]], RELATIONS[name]["sensors"], settings["p_value"])
+    if len(moved) != 1:
+        return None  # both moved (the machines changed) or neither (no sensor to name)
+    shift, low, high, _ = _welch(cur[start:], ref, settings["confidence"])
+    if abs(shift) < tolerance:
+        return None
+    return _suspect(next(iter(moved)), "gain", float(np.exp(shift)), [float(np.exp(low)), float(np.exp(high))], name,
+                    int(rows[start]), f"{RELATIONS[name]['text']} is {np.exp(shift):.3f}x its training level "
+                                      "while only this sensor's readings moved")
+
+
+def _step(name: str, cur: np.ndarray, rows: np.ndarray, current: Any, settings: dict) -> dict | None:
+    """A bias fault: a step in the relation at the change point, and in one sensor's readings there."""
+    split = change_point(cur, settings["min_segment"])
+    if not split:
+        return None
+    width = settings["local_rows"]
+    before, after = slice(max(0, split - width), split), slice(split, split + width)
+    shift, _, _, p = _welch(cur[after], cur[before], settings["confidence"])
+    if p >= settings["p_value"] or abs(shift) < settings["min_bias_k"] / 2:
+        return None
+    sensors = RELATIONS[name]["sensors"]
+    frame_before, frame_after = current.iloc[rows[before]], current.iloc[rows[after]]
+    steps = {s: _welch(np.asarray(frame_after[s], dtype="float64"), np.asarray(frame_before[s], dtype="float64"),
+                       settings["confidence"]) for s in sensors}
+    moved = _moved(frame_before, frame_after, sensors, settings["p_value"])
+    sensor = max(moved or steps, key=lambda s: abs(steps[s][0]))
+    step, low, high, _ = steps[sensor]
+    expected = np.sign(shift) if sensor == sensors[1] else -np.sign(shift)  # process up, or air down, widens it
+    if sensor not in moved or abs(step) < settings["min_bias_k"] or np.sign(step) != expected:
+        return None
+    return _suspect(sensor, "bias", step, [low, high], name, int(rows[split]),
+                    f"{RELATIONS[name]['text']} stepped by {shift:+.2f} K at this prediction, and {sensor}'s readings "
+                    f"by {step:+.2f} K ({width} readings either side)")
+
+
+def _noise(name: str, ref: np.ndarray, cur: np.ndarray, reference: Any, current: Any, settings: dict) -> dict | None:
+    """A noisy sensor: the reading-to-reading jitter of the relation grew, and one sensor's with it.
+    Differences of consecutive readings ignore slow wandering and a single step."""
+    from scipy import stats
+
+    ref_jitter, cur_jitter = np.diff(ref), np.diff(cur)
+    spread = float(np.std(cur_jitter) / max(np.std(ref_jitter), 1e-12))
+    if spread < settings["noise_ratio"] or stats.levene(cur_jitter, ref_jitter).pvalue >= settings["p_value"]:
+        return None
+
+    def jitter(frame: Any, sensor: str) -> float:
+        return float(np.std(np.diff(np.asarray(frame[sensor], dtype="float64"))))
+    ratios = {s: jitter(current, s) / max(jitter(reference, s), 1e-12) for s in RELATIONS[name]["sensors"]}
+    sensor = max(ratios, key=ratios.get)
+    return _suspect(sensor, "noise", spread, _ratio_interval(cur_jitter, ref_jitter, settings["confidence"]), name, 0,
+                    f"the jitter of {RELATIONS[name]['text']} is {spread:.2f}x its training jitter, and {sensor}'s "
+                    f"{ratios[sensor]:.2f}x")
+
+
+def _suspect(sensor: str, fault: str, value: float, interval: list[float], relation: str | None, start: int,
+             evidence: str) -> dict:
+    return {"sensor": sensor, "fault": fault, "estimate": round(value, 4),
+            "interval": [round(float(interval[0]), 4), round(float(interval[1]), 4)],
+            "unit": {"bias": "K", "gain": "ratio", "noise": "ratio", "stuck": "reading"}[fault],
+            "relation": relation, "start_index": start, "evidence": evidence}
+
+
+def _ratio_interval(cur: np.ndarray, ref: np.ndarray, confidence: float) -> list[float]:
+    """Interval of the ratio of standard deviations (F distribution)."""
+    from scipy import stats
+
+    ratio = np.var(cur, ddof=1) / np.var(ref, ddof=1)
+    tail = (1 - confidence) / 2
+    lo = ratio / stats.f.ppf(1 - tail, len(cur) - 1, len(ref) - 1)
+    hi = ratio / stats.f.ppf(tail, len(cur) - 1, len(ref) - 1)
+    return [float(np.sqrt(lo)), float(np.sqrt(hi))]
+
+
+def stuck_sensors(reference: Any, current: Any, settings: dict) -> list[dict]:
+    """Sensors reading one value far more often than they ever did."""
+    out = []
+    for sensor in SENSORS:
+        cur = np.asarray(current[sensor], dtype="float64")
+        if len(cur) < settings["min_rows"]:
+            continue
+        values, counts = np.unique(cur, return_counts=True)
+        value, share = values[np.argmax(counts)], counts.max() / len(cur)
+        reference_share = float(np.mean(np.asarray(reference[sensor], dtype="float64") == value))
+        if share >= settings["stuck_share"] and share >= 10 * reference_share:
+            signal = (cur == value).astype("float64")
+            start = _start(signal, reference_share, settings, settings["stuck_share"] / 2)
+            out.append(_suspect(sensor, "stuck", float(value), [float(value)] * 2, None, start,
+                                f"{share:.0%} of the window reads exactly {value:g} (training data: {reference_share:.1%})"))
+    return out
+
+
+def suspects(reference: Any, current: Any, settings: dict) -> list[dict]:
+    """Every sensor with a fault, stuck ones first; one entry per sensor."""
+    found = stuck_sensors(reference, current, settings)
+    named = {s["sensor"] for s in found}
+    for name in RELATIONS:
+        fault = _relation_fault(name, reference, current, settings)
+        if fault is not None and fault["sensor"] not in named:
+            found.append(fault)
+            named.add(fault["sensor"])
+    return found
+
+
+def label_rate(y: np.ndarray, reference_rate: float, p_value: float) -> dict:
+    """The labelled window's failure rate against the training rate (exact binomial test)."""
+    from scipy import stats
+
+    labelled = y[y >= 0]
+    if not len(labelled):
+        return {"labelled": 0, "window": None, "reference": reference_rate, "p_value": None, "shifted": False}
+    k = int(labelled.sum())
+    p = float(stats.binomtest(k, len(labelled), reference_rate).pvalue)
+    return {"labelled": int(len(labelled)), "window": round(k / len(labelled), 6), "reference": round(reference_rate, 6),
+            "p_value": float(f"{p:.6g}"), "shifted": p < p_value}
+
+
+def classify(found: list[dict], inputs_drifted: list[str], labels: dict, quality_dropped: bool | None,
+             min_labels: int) -> tuple[str, list[str]]:
+    """The kind of change and the evidence for it, from the pieces above."""
+    if found:
+        return "sensor_fault", [f"{s['sensor']}: {s['fault']} {s['estimate']} {s['unit']} "
+                                f"[{s['interval'][0]}, {s['interval'][1]}]; {s['evidence']}" for s in found]
+    if inputs_drifted:
+        return "covariate_drift", [f"readings moved together ({', '.join(inputs_drifted)}) while the sensors' "
+                                   "relations held"]
+    if labels["labelled"] < min_labels:
+        return "not_enough_evidence", [f"{labels['labelled']} labelled predictions; {min_labels} are needed to judge quality"]
+    if labels["shifted"]:
+        return "label_shift", [f"failure rate {labels['window']} against {labels['reference']} in training "
+                               f"(binomial test p = {labels['p_value']})"]
+    if quality_dropped:
+        return "concept_drift", ["quality dropped on labelled data while the readings and their relations held"]
+    return "none", ["readings, relations, failure rate and quality as in training"]
+
+
+def diagnose(reference: Any, current: Any, y: np.ndarray, inputs_drifted: list[str], quality_dropped: bool | None,
+             baseline_rate: float, settings: dict) -> dict:
+    """The diagnosis of one monitor window (readings in log order, labels -1 where none arrived)
+    against the training readings and the baseline failure rate (the monitor's baseline split)."""
+    found = suspects(reference, current, settings) if len(current) else []
+    labels = label_rate(y, baseline_rate, settings["p_value"])
+    kind, evidence = classify(found, inputs_drifted, labels, quality_dropped, settings["min_labels"])
+    return {"kind": kind, "action": ACTIONS[kind], "evidence": evidence, "suspect_sensors": found, "label_rate": labels}
+
+
+def suspect_text(suspect: dict) -> str:
+    """'torque_nm reads 1.128x [1.115, 1.142] since prediction P (time)' and the like."""
+    low, high = suspect["interval"]
+    size = {"gain": f"reads {suspect['estimate']}x [{low}, {high}]",
+            "bias": f"reads {suspect['estimate']:+} K [{low:+}, {high:+}] off",
+            "noise": f"jitters {suspect['estimate']}x [{low}, {high}] as much as in training",
+            "stuck": f"is stuck at {suspect['estimate']:g}"}[suspect["fault"]]
+    start = suspect.get("starts_at") or {}
+    return f"{suspect['sensor']} {size} since prediction {start.get('prediction_id')} ({start.get('time')})"

@@ -1,0 +1,108 @@
+"""The diagnosis on the real readings with faults of known size and start (scripts/monitoring/diagnosis.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scripts.core import features as F
+from scripts.core.config import load_params, repo_path
+from scripts.monitoring.diagnosis import diagnose, relation_values, suspect_text
+
+PARAMS = load_params()
+SETTINGS = {**PARAMS["monitor"]["diagnosis"], "p_value": PARAMS["monitor"]["p_value"], "min_labels": PARAMS["monitor"]["min_labels"]}
+RAW = pd.read_csv(repo_path(PARAMS["paths"]["raw"])).rename(columns=F.RAW_COLUMNS)
+REFERENCE = RAW.iloc[:5500].reset_index(drop=True)  # the training rows
+TEST_RATE = float(RAW["machine_failure"].iloc[5500:7000].mean())  # the monitor's baseline (test) failure rate
+
+
+def window(first: int, change=None) -> pd.DataFrame:
+    """1000 production readings from this raw row on, with a fault applied."""
+    frame = RAW.iloc[first:first + 1000].reset_index(drop=True).astype({c: "float64" for c in F.NUMERIC_INPUTS})
+    if change:
+        change(frame)
+    return frame
+
+
+def run(frame: pd.DataFrame, drifted: list[str] | None = None, dropped: bool | None = None) -> dict:
+    return diagnose(REFERENCE, frame, frame["machine_failure"].to_numpy(), drifted or [], dropped, TEST_RATE, SETTINGS)
+
+
+@pytest.mark.parametrize("first", [7000, 8000, 9000])
+def test_untouched_production_readings_name_no_sensor(first: int):
+    found = run(window(first))
+    assert found["kind"] == "none" and found["suspect_sensors"] == [] and not found["label_rate"]["shifted"]
+
+
+@pytest.mark.parametrize("first", [7000, 9000])
+@pytest.mark.parametrize("sensor,factor,start", [("torque_nm", 1.12, 0), ("torque_nm", 1.12, 500),
+                                                 ("rotational_speed_rpm", 0.95, 300)])
+def test_a_gain_is_named_with_its_size_and_start(first: int, sensor: str, factor: float, start: int):
+    def gain(frame):
+        frame.loc[start:, sensor] *= factor
+    found = run(window(first, gain))
+    assert found["kind"] == "sensor_fault" and "recalibrate" in found["action"]
+    [suspect] = found["suspect_sensors"]
+    assert (suspect["sensor"], suspect["fault"], suspect["relation"]) == (sensor, "gain", "power")
+    assert abs(suspect["estimate"] - factor) < 0.015 and suspect["interval"][0] <= suspect["estimate"] <= suspect["interval"][1]
+    assert abs(suspect["start_index"] - start) <= 100
+
+
+@pytest.mark.parametrize("first", [7000, 8000, 9000])
+@pytest.mark.parametrize("sensor,size,start", [("air_temperature_k", 2.0, 300), ("process_temperature_k", -2.0, 700)])
+def test_a_temperature_bias_is_named_at_its_step(first: int, sensor: str, size: float, start: int):
+    def bias(frame):
+        frame.loc[start:, sensor] += size
+    [suspect] = run(window(first, bias))["suspect_sensors"]
+    assert (suspect["sensor"], suspect["fault"], suspect["start_index"]) == (sensor, "bias", start)
+    assert abs(suspect["estimate"] - size) < 0.6, "the temperatures wander about half a kelvin over 50 readings"
+
+
+def test_a_stuck_sensor_and_a_noisy_one():
+    def stuck(frame):
+        frame.loc[300:, "process_temperature_k"] = 310.0
+    [suspect] = run(window(7000, stuck))["suspect_sensors"]
+    assert (suspect["sensor"], suspect["fault"], suspect["estimate"], suspect["start_index"]) == ("process_temperature_k", "stuck", 310.0, 300)
+
+    def noisy(frame):
+        frame["rotational_speed_rpm"] += np.random.default_rng(3).normal(0, 150, len(frame))
+    [suspect] = run(window(7000, noisy))["suspect_sensors"]
+    assert (suspect["sensor"], suspect["fault"]) == ("rotational_speed_rpm", "noise") and suspect["interval"][0] > 1
+
+
+def test_two_sensors_drifting_from_mid_stream_are_both_named_and_no_innocent_one():
+    def two(frame):
+        frame.loc[500:, "rotational_speed_rpm"] *= 0.92
+        frame.loc[500:, "air_temperature_k"] -= 2.0
+    found = run(window(7000, two))
+    assert sorted(s["sensor"] for s in found["suspect_sensors"]) == ["air_temperature_k", "rotational_speed_rpm"]
+    assert all(abs(s["start_index"] - 500) <= 30 for s in found["suspect_sensors"])
+
+
+def test_readings_that_move_together_are_covariate_drift_not_a_fault():
+    def season(frame):
+        frame["air_temperature_k"] += 3.0
+        frame["process_temperature_k"] += 3.0
+    found = run(window(7000, season), drifted=["air_temperature_k", "process_temperature_k"])
+    assert found["kind"] == "covariate_drift" and found["suspect_sensors"] == []
+    assert np.allclose(relation_values(window(7000, season), "temperature_difference"),
+                       relation_values(window(7000), "temperature_difference"))
+
+
+def test_label_shift_concept_drift_and_too_few_labels():
+    frame = window(7000)
+    y = frame["machine_failure"].to_numpy().copy()
+    y[:60] = 1  # six times the failures
+    found = diagnose(REFERENCE, frame, y, [], True, TEST_RATE, SETTINGS)
+    assert found["kind"] == "label_shift" and found["label_rate"]["shifted"]
+    assert run(frame, dropped=True)["kind"] == "concept_drift"
+    few = np.full(len(frame), -1)
+    few[:50] = frame["machine_failure"].to_numpy()[:50]
+    found = diagnose(REFERENCE, frame, few, [], None, TEST_RATE, SETTINGS)
+    assert found["kind"] == "not_enough_evidence" and f"{SETTINGS['min_labels']} are needed" in found["evidence"][0]
+
+
+def test_the_suspect_reads_as_a_sentence():
+    suspect = {"sensor": "torque_nm", "fault": "gain", "estimate": 1.128, "interval": [1.115, 1.142],
+               "starts_at": {"prediction_id": "p-1", "time": "2026-01-01T00:00:00Z"}}
+    assert suspect_text(suspect) == "torque_nm reads 1.128x [1.115, 1.142] since prediction p-1 (2026-01-01T00:00:00Z)"
