@@ -233,7 +233,20 @@ def verdict_card(view: dict, link: Link) -> str:
             f'{esc(report["window"]["labelled"])} labelled of {esc(report["window"]["predictions"])} predictions</div>'
             f'<div>error rate {pct(q.get("error_rate"))} vs baseline {pct(report["baseline"]["error_rate"])} · '
             f'drifted {esc(len(report["drift"]["drifted"]))} of {esc(len(report["drift"]["features"]))} features</div>'
-            f'<ul class="reasons">{reasons}</ul></div>')
+            f'<ul class="reasons">{reasons}</ul>{diagnosis_html(report.get("diagnosis"))}</div>')
+
+
+def diagnosis_html(diagnosis: dict | None) -> str:
+    """The report's diagnosis: its kind, the action, and each suspect sensor with its estimate."""
+    if not diagnosis:  # a report written before the monitor diagnosed
+        return ""
+    suspects = "".join(
+        f'<li class="suspect" data-sensor="{esc(s["sensor"])}"><b>{esc(s["sensor"])}</b>: {esc(s["fault"])} '
+        f'{esc(s["estimate"])} {esc(s["unit"])} [{esc(s["interval"][0])}, {esc(s["interval"][1])}] since prediction '
+        f'<code>{esc(s["starts_at"]["prediction_id"])}</code> ({esc(s["starts_at"]["time"])})</li>'
+        for s in diagnosis["suspect_sensors"])
+    return (f'<div id="diagnosis" data-kind="{esc(diagnosis["kind"])}">diagnosis: <b>{esc(diagnosis["kind"])}</b> · '
+            f'{esc(diagnosis["action"])}<ul class="reasons">{suspects}</ul></div>')
 
 
 def deployment_card(view: dict, link: Link) -> str:

@@ -172,6 +172,9 @@ def test_in_a_real_browser_the_dashboard_renders_its_data_and_compare_works(site
     assert {p.get_attribute("data-verdict") for p in points} >= {"ok", "retrain_required"}
     bars = browser.find_elements(By.CSS_SELECTOR, "svg.drift rect.bar")
     assert len(bars) == 9 and any(b.get_attribute("data-drifted") == "true" for b in bars)
+    diagnosis = browser.find_element(By.ID, "diagnosis")  # the demo's last report: the torque sensor
+    assert diagnosis.get_attribute("data-kind") == "sensor_fault" and diagnosis.is_displayed()
+    assert [s.get_attribute("data-sensor") for s in diagnosis.find_elements(By.CSS_SELECTOR, "li.suspect")] == ["torque_nm"]
     width = browser.execute_script("return document.documentElement.scrollWidth")
     assert width <= 1280, f"no horizontal scrolling at 1280 px (page is {width} px wide)"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
