@@ -39,7 +39,7 @@ PREPARE_CODE := scripts/pipeline/prepare.py scripts/core/rawdata.py $(SHARED_COD
 TRAIN_CODE := scripts/pipeline/train.py scripts/core/estimator.py $(SHARED_CODE)
 EVALUATE_CODE := scripts/pipeline/evaluate.py scripts/core/metrics.py $(SHARED_CODE)
 REGISTER_CODE := scripts/pipeline/register.py scripts/core/registry.py scripts/core/gates.py scripts/core/metrics.py $(SHARED_CODE)
-SIMULATE_CODE := scripts/pipeline/simulate.py $(SHARED_CODE)
+SIMULATE_CODE := scripts/pipeline/simulate.py scripts/pipeline/faults.py $(SHARED_CODE)
 EXPERIMENT_CODE := scripts/pipeline/experiments.py scripts/core/runs.py $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE)
 
 # A make variable's exact text as one shell word, in bash's $'...' quoting with only backslash,
@@ -58,7 +58,7 @@ USER_VARIABLES := VERSION REASON FORCE FILE DATASET PORT ROWS METRIC ALL JSON A 
 unexport $(USER_VARIABLES)
 stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
-SECTIONS := paths data features model evaluate experiments deployment dashboard simulation replay monitor retrain synth bench
+SECTIONS := paths data features model evaluate experiments deployment dashboard simulation scenarios replay monitor retrain synth bench
 PARAM_STAMPS = $(call param,$(SECTIONS) $(patsubst %,exp-%,$(EXPERIMENTS)))
 INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(EXPERIMENT_CODE) $(SIMULATE_CODE)) $(value EXTRA)
 FILE_STAMPS = $(call stamp,$(INPUT_FILES))
@@ -192,11 +192,11 @@ profile-batch: $(O)/recorded ## Where one 3000-row POST /predict spends its time
 	@$(PY) -m scripts.dev.profile_batch
 
 ##@ Production loop
-.PHONY: simulate replay labels monitor monitor-watch retrain demo
+.PHONY: simulate replay labels monitor monitor-watch retrain demo scenarios
 simulate: $(O)/simulate ## Build the Day-2 datasets (untouched, drifted) from the production window, as data versions
 
 $(O)/simulate: $(O)/simulate.done ;
-$(O)/simulate.done: $(O)/prepare $(call stamp,$(SIMULATE_CODE)) $(call param,paths simulation)
+$(O)/simulate.done: $(O)/prepare $(call stamp,$(SIMULATE_CODE)) $(call param,paths simulation scenarios)
 	@echo ">> simulate"
 	@$(PY) -m scripts.pipeline.simulate --data $(O)/prepare --out $(O)/simulate
 	@touch $@
@@ -220,6 +220,9 @@ monitor-watch: $(VENV_OK) ## Rerun the monitor every monitor.watch_interval_s se
 
 retrain: $(O)/recorded ## If the monitor raised a flag (or FORCE=1): retrain on labelled production data, gate, promote
 	@$(PY) -m scripts.pipeline.retrain --pointer $(O)/train --make "$(MAKE)" $(if $(value FORCE),--force)
+
+scenarios: $(VENV_OK) ## The whole loop on each scenario in params (ONLY=a,b for some): diagnosis, action, F1 before/during/after
+	@$(PY) -m scripts.dev.scenarios --sims $(O)/simulate $(if $(value PORT),--port $(call q,PORT)) $(if $(value ONLY),--only $(call q,ONLY))
 
 demo: $(VENV_OK) ## The whole lifecycle: train, serve, replay, monitor, drift, retrain, recover, stop
 	@$(PY) -m scripts.dev.demo $(if $(value PORT),--port $(call q,PORT))

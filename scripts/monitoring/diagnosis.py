@@ -239,32 +239,35 @@ def label_rate(y: np.ndarray, reference_rate: float, p_value: float) -> dict:
             "p_value": float(f"{p:.6g}"), "shifted": p < p_value}
 
 
-def classify(found: list[dict], inputs_drifted: list[str], labels: dict, quality_dropped: bool | None,
+def classify(found: list[dict], inputs_drifted: list[str], labels: dict, recall_dropped: bool | None,
              min_labels: int) -> tuple[str, list[str]]:
-    """The kind of change and the evidence for it, from the pieces above."""
+    """The kind of change and the evidence for it, from the pieces above. Under label shift the
+    model still finds the failures it knew (recall holds); under concept drift it misses new ones."""
     if found:
         return "sensor_fault", [f"{s['sensor']}: {s['fault']} {s['estimate']} {s['unit']} "
                                 f"[{s['interval'][0]}, {s['interval'][1]}]; {s['evidence']}" for s in found]
+    enough = labels["labelled"] >= min_labels
+    if enough and recall_dropped:
+        return "concept_drift", ["recall dropped on labelled data while the sensors' relations held: the model "
+                                 "misses failures it used to find"]
+    if enough and labels["shifted"]:
+        return "label_shift", [f"failure rate {labels['window']} against {labels['reference']} in the baseline "
+                               f"(binomial test p = {labels['p_value']}), recall held"]
     if inputs_drifted:
         return "covariate_drift", [f"readings moved together ({', '.join(inputs_drifted)}) while the sensors' "
                                    "relations held"]
-    if labels["labelled"] < min_labels:
+    if not enough:
         return "not_enough_evidence", [f"{labels['labelled']} labelled predictions; {min_labels} are needed to judge quality"]
-    if labels["shifted"]:
-        return "label_shift", [f"failure rate {labels['window']} against {labels['reference']} in training "
-                               f"(binomial test p = {labels['p_value']})"]
-    if quality_dropped:
-        return "concept_drift", ["quality dropped on labelled data while the readings and their relations held"]
-    return "none", ["readings, relations, failure rate and quality as in training"]
+    return "none", ["readings, relations, failure rate and recall as in the baseline"]
 
 
-def diagnose(reference: Any, current: Any, y: np.ndarray, inputs_drifted: list[str], quality_dropped: bool | None,
+def diagnose(reference: Any, current: Any, y: np.ndarray, inputs_drifted: list[str], recall_dropped: bool | None,
              baseline_rate: float, settings: dict) -> dict:
     """The diagnosis of one monitor window (readings in log order, labels -1 where none arrived)
     against the training readings and the baseline failure rate (the monitor's baseline split)."""
     found = suspects(reference, current, settings) if len(current) else []
     labels = label_rate(y, baseline_rate, settings["p_value"])
-    kind, evidence = classify(found, inputs_drifted, labels, quality_dropped, settings["min_labels"])
+    kind, evidence = classify(found, inputs_drifted, labels, recall_dropped, settings["min_labels"])
     return {"kind": kind, "action": ACTIONS[kind], "evidence": evidence, "suspect_sensors": found, "label_rate": labels}
 
 

@@ -134,7 +134,8 @@ def diagnosis_of(window: list[dict], frames: tuple[pd.DataFrame, pd.DataFrame] |
     split = card["metrics"][settings["baseline"]]
     matrix = split["confusion_matrix"]
     baseline_rate = (matrix["tp"] + matrix["fn"]) / split["rows"]
-    dropped = None if observed is None else bool(quality_reasons(observed["overall"], baseline_of(card, settings["baseline"]), settings))
+    recall = None if observed is None else observed["overall"]["recall"]
+    dropped = None if recall is None else recall < settings["min_recall"]
     drifted_inputs = [name for name, record in drift.items() if record["drifted"] and name in F.INPUT_COLUMNS]
     reference, current = frames if frames else (pd.DataFrame(columns=F.INPUT_COLUMNS), pd.DataFrame(columns=F.INPUT_COLUMNS))
     found = diagnose(reference, current, y, drifted_inputs, dropped, baseline_rate,

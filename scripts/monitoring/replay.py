@@ -22,6 +22,7 @@ import pandas as pd
 from scripts.core import features as F
 from scripts.core.config import ROOT, ClockworkError, cli, load_params, missing, port_number
 from scripts.monitoring.groundtruth import record as record_labels
+from scripts.pipeline.faults import scenario_datasets
 
 log = logging.getLogger("clockwork.replay")
 
@@ -79,9 +80,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=port_number)
     args = parser.parse_args(argv)
     params = load_params()
-    named = params["simulation"]["datasets"]
+    named = {**params["simulation"]["datasets"], **scenario_datasets(params["scenarios"])}
     if args.dataset not in named:
-        raise ClockworkError(f"DATASET={args.dataset!r}: not in params simulation.datasets (known: {', '.join(sorted(named))})")
+        raise ClockworkError(f"DATASET={args.dataset!r}: not in params simulation.datasets or scenarios.list "
+                             f"(known: {', '.join(sorted(named))})")
     if args.check:
         return 0
     known = json.loads(args.sims.read_text()) if args.sims.exists() else {}

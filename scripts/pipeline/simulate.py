@@ -35,15 +35,17 @@ from scripts.core.store import (
     write_if_changed,
     write_json,
 )
+from scripts.pipeline.faults import apply_scenario, scenario_datasets
 
 log = logging.getLogger("clockwork.simulate")
 # The params sections this stage reads; its Makefile rule is stamped on exactly these.
-PARAMS = ("paths", "simulation")
+PARAMS = ("paths", "simulation", "scenarios")
 COLUMNS = ["udi", "product_id", *F.INPUT_COLUMNS, F.LABEL, "drifted"]
 
 
 def simulate(production: pd.DataFrame, spec: dict, drift: dict) -> pd.DataFrame:
-    """One dataset: a row range of the production window, drifted if the spec says so. Pure."""
+    """One dataset: a row range of the production window, drifted if the spec says so, with a
+    scenario's changes if it names any (faults.py). Pure."""
     start, end = spec["rows"]
     if not 0 <= start < end <= len(production):
         raise ClockworkError(f"simulation.datasets: rows {spec['rows']} outside the {len(production)}-row production window")
@@ -57,6 +59,8 @@ def simulate(production: pd.DataFrame, spec: dict, drift: dict) -> pd.DataFrame:
             values = frame[column].astype("float64")
             frame[column] = np.where(affected, values * change["scale"] + change["bias"], values)
         frame["drifted"] = affected.astype(int)
+    if spec.get("scenario"):
+        frame = apply_scenario(frame, spec["scenario"], spec.get("seed", drift["seed"]))
     return frame[COLUMNS]
 
 
@@ -115,7 +119,7 @@ def main(argv: list[str]) -> int:
     production = pd.read_csv(production_path)
     code = code_identity()
     built = {}
-    for name, spec in simulation["datasets"].items():
+    for name, spec in {**simulation["datasets"], **scenario_datasets(params["scenarios"])}.items():
         used = {"dataset": spec, "drift": simulation["drift"] if spec["drift"] else None}
         key = sha256_obj({"source": record["sha256"], "params": used, "code": code["sha256"]})
         version = build(paths, name, simulate(production, spec, simulation["drift"]), key,

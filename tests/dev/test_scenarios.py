@@ -1,0 +1,39 @@
+"""make scenarios, reduced to three scenarios, through the real make targets and a real server."""
+from __future__ import annotations
+
+import json
+
+from scripts.core.config import validate
+from scripts.dev.sandbox import free_port
+from scripts.dev.scenarios import targets
+from tests.conftest import Repo, copy_of
+
+
+def test_a_reduced_suite_diagnoses_acts_and_writes_its_table(built: Repo, tmp_path):
+    repo = copy_of(built, tmp_path / "repo")
+    run = repo.make("scenarios", "ONLY=torque_gain,air_bias,type_mix", f"PORT={free_port()}", timeout=600)
+    assert run.code == 0, run.out + run.err
+    [path] = (repo.path / "logs/scenarios").glob("*.json")
+    doc = json.loads(path.read_text())
+    validate(doc, "scenarios", path.name)
+    rows = {r["scenario"]: r for r in doc["scenarios"]}
+    assert list(rows) == ["torque_gain", "air_bias", "type_mix"]
+    assert (rows["torque_gain"]["diagnosis"], rows["torque_gain"]["suspect_sensors"]) == ("sensor_fault", ["torque_nm"])
+    assert (rows["air_bias"]["diagnosis"], rows["air_bias"]["suspect_sensors"]) == ("sensor_fault", ["air_temperature_k"])
+    assert all(rows[n]["action"] == "retrain refused: sensor fault" for n in ("torque_gain", "air_bias"))
+    assert rows["type_mix"]["diagnosis"] == "covariate_drift" and all(r["correct"] for r in rows.values())
+    assert all(r["production_after"] == "v1" for r in rows.values())
+    assert rows["torque_gain"]["f1"]["during"] < rows["torque_gain"]["f1"]["before"], "the fault costs quality"
+    assert "| torque_gain | sensor_fault | sensor_fault | torque_nm | yes |" in run.out
+    assert doc["targets"][0]["held"] and doc["targets"][1]["held"]
+    bad = repo.make("scenarios", "ONLY=nope")
+    assert bad.code == 2 and "ONLY=nope: unknown scenario nope (known: no_drift" in bad.err
+
+
+def test_the_targets_name_the_scenarios_that_break_them():
+    def row(name, truth, correct, first, after, before=0.8, fresh=0.8):
+        return {"scenario": name, "truth": truth, "correct": correct, "f1": {"before": before, "after": fresh},
+                "reference_f1": {"first_model": first, "after": after}}
+    rows = [row("a", "sensor_fault", False, 0.81, 0.81), row("b", "covariate_drift", True, 0.81, 0.78),
+            row("c", "concept_drift", True, 0.81, 0.80, before=0.85, fresh=0.80)]
+    assert [(t["held"], t["broken_by"]) for t in targets(rows, 0.02, 0.03)] == [(False, ["a"]), (False, ["b"]), (False, ["c"])]
