@@ -130,6 +130,7 @@ def describe(verdict: dict) -> str:
         if not result["passed"]:
             if "detail" in result:
                 parts.append(f"{result['gate']}: {result['detail']}")
-            else:
-                parts.append(f"{result['gate']}: {result['value']} is below the limit {result['limit']}")
+            else:  # the candidate's own minimums, and the point-estimate gate of older registries
+                side = "above" if result["gate"] == "max_f1_regression" else "below"
+                parts.append(f"{result['gate']}: {result['value']} is {side} the limit {result['limit']}")
     return "failed " + "; ".join(parts)

@@ -254,12 +254,25 @@ def table(paths: dict) -> str:
     production = registry["aliases"]["production"]
     lines = [f"production: {production or '(none)'}",
              f"{'version':8} {'status':10} {'data':5} {'algorithm':23} {'f1':>8} {'recall':>8} {'precision':>9}  gates"]
+    rows = {v: test_rows(paths, v) for v in registry["versions"]}
     for version in sorted(registry["versions"], key=version_number, reverse=True):
         e = registry["versions"][version]
         m = e["metrics"]
-        lines.append(f"{version:8} {e['status']:10} {e['data_version']:5} {e['algorithm']:23} {m['f1']!s:>8} {m['recall']!s:>8} "
+        other = "*" if production and rows[version] != rows[production] else " "
+        lines.append(f"{version:8} {e['status']:10} {e['data_version']:5} {e['algorithm']:23} {m['f1']!s:>8}{other}{m['recall']!s:>8} "
                      f"{m['precision']!s:>9}  {describe_gates(e['gates'])}")
+    if production and any(rows[v] != rows[production] for v in rows):
+        lines.append(f"* measured on other test rows than {production}'s: not comparable with it "
+                     "(make metrics or /compare score them on the same rows)")
     unregistered = [v for v in model_versions(paths) if v not in registry["versions"]]
     if unregistered:
         lines.append(f"trained but not registered: {', '.join(unregistered)}")
     return "\n".join(lines)
+
+
+def test_rows(paths: dict, version: str) -> str | None:
+    """The sha256 of the rows a version's test metrics were measured on (None if its card is unreadable)."""
+    try:
+        return read_card(paths, version)["data"]["test"]["sha256"]
+    except ClockworkError:
+        return None

@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from scripts.core import registry as R
 from scripts.core.artifacts import MODEL_CARD, data_versions, read_card, read_data_meta, read_train_record
 from scripts.core.config import ClockworkError, repo_path
@@ -91,6 +93,7 @@ def collect(params: dict) -> dict:
             "algorithm": entry["algorithm"], "metrics": entry["metrics"], "gates": entry["gates"],
             "created_at": card["created_at"] if card else entry["registered_at"],
             "hyperparameters": {**card["params"]["hyperparameters"], "threshold": card["threshold"]} if card else {},
+            "test_rows": card["data"]["test"]["sha256"] if card else None,
         })
     live = None
     production = registry["aliases"]["production"]
@@ -132,11 +135,39 @@ def read_report(params: dict, report_id: str) -> dict:
     return read_json(repo_path(params["monitor"]["reports_dir"]) / f"{report_id}.json", "monitor_report")
 
 
+def common_rows(paths: dict, cards: list[dict], points: int) -> dict:
+    """Every compared version scored on the same rows: the first version's test split (the clean
+    reference rows for every version since retrains keep them). Each model is loaded after its
+    sha256 check. Confusion matrix, F1, recall, precision and a precision-recall curve per version."""
+    from sklearn.metrics import precision_recall_curve
+
+    from scripts.core import features as F
+    from scripts.core.artifacts import load_model, load_split
+    from scripts.core.metrics import label_metrics, predict_failure
+
+    meta = read_data_meta(paths, cards[0]["data"]["version"])
+    rows = load_split(meta, "test", F.SCORED_COLUMNS)
+    y = rows[F.LABEL].to_numpy()
+    out = {"data_version": meta["version"], "rows": len(rows), "failures": int(y.sum()), "versions": {}}
+    for card in cards:
+        proba = predict_failure(load_model(card), rows)
+        metrics = label_metrics(y, proba >= card["threshold"])
+        precision, recall, _ = precision_recall_curve(y, proba)
+        keep = np.unique(np.linspace(0, len(recall) - 1, min(points, len(recall))).astype(int))
+        out["versions"][card["version"]] = {**metrics, "curve": [[round(float(recall[i]), 4), round(float(precision[i]), 4)]
+                                                                  for i in keep]}
+    return out
+
+
 def compare_view(params: dict, versions: list[str]) -> dict:
-    """Params and metrics of the given versions, row by row, with the best test metric marked."""
+    """Params and metrics of the given versions, row by row. Test metrics are marked best only when
+    every version was measured on the same rows; the common-rows section always is."""
     paths = params["paths"]
     registry = R.load(paths)
     cards = [read_card(paths, v) for v in versions]
+    same_rows = len({c["data"]["test"]["sha256"] for c in cards}) == 1
+    common = common_rows(paths, cards, params["dashboard"]["curve_points"])
+    on_common = [common["versions"][c["version"]] for c in cards]
     flat = [flatten({"params": c["params"], "features": {k: c["features"][k] for k in ("derived", "scaling", "one_hot_type")}})
             for c in cards]
     keys = sorted(set().union(*flat))
@@ -146,15 +177,21 @@ def compare_view(params: dict, versions: list[str]) -> dict:
         best = values.index(pick(usable)) if pick and len(usable) > 1 and len(set(usable)) > 1 else None
         return key, values, best
     return {
-        "generated_at": utc_now(), "versions": versions,
+        "generated_at": utc_now(), "versions": versions, "same_rows": same_rows,
+        "curves": {v: common["versions"][v]["curve"] for v in versions},
         "sections": [
             ("identity", [row("status", [registry["versions"].get(v, {}).get("status", "unregistered") for v in versions]),
                           row("created", [c["created_at"] for c in cards]),
                           row("data version", [c["data"]["version"] for c in cards]),
                           row("git commit", [(c["git"]["commit"] or "none")[:12] for c in cards]),
-                          row("artifact sha256", [c["artifact"]["sha256"][:16] for c in cards])]),
+                          row("artifact sha256", [c["artifact"]["sha256"][:16] for c in cards]),
+                          row("test rows sha256", [c["data"]["test"]["sha256"][:16] for c in cards])]),
             ("params", [row(k, [f.get(k) for f in flat]) for k in keys]),
-            ("test metrics", [row(k, [c["metrics"]["test"].get(k) for c in cards], pick) for k, pick in TEST_METRICS]),
+            (f"on the same rows: the test split of {common['data_version']} ({common['rows']} rows, {common['failures']} failures)",
+             [row(k, [m[k] for m in on_common], max) for k in ("f1", "recall", "precision")]
+             + [row(k, [m["confusion_matrix"][k] for m in on_common]) for k in ("tp", "fp", "fn", "tn")]),
+            ("test metrics, each on its own test rows" if not same_rows else "test metrics (recorded on these rows)",
+             [row(k, [c["metrics"]["test"].get(k) for c in cards], pick if same_rows else None) for k, pick in TEST_METRICS]),
             ("training", [row("seconds", [c["training"]["seconds"] for c in cards], min),
                           row("rows", [c["training"]["rows"] for c in cards])]),
         ],

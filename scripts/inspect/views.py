@@ -266,6 +266,8 @@ def deployment_card(view: dict, link: Link) -> str:
 
 def registry_table(view: dict, link: Link) -> str:
     rows = []
+    live = next((v["test_rows"] for v in view["versions"] if v["status"] == "production"), None)
+    elsewhere = [v["version"] for v in view["versions"] if live and v.get("test_rows") != live]
     for v in view["versions"]:
         m, gates = v["metrics"], v["gates"]
         verdict = "pass" if gates["passed"] else "fail: " + ", ".join(gates["failed"])
@@ -274,13 +276,17 @@ def registry_table(view: dict, link: Link) -> str:
                     f'<td>{a(link("model", v["version"]), v["version"])}</td><td>{badge(v["status"], STATUS_COLOUR.get(v["status"], "#57606a"))}</td>'
                     f'<td>{esc(v["created_at"])}</td><td>{a(link("data", v["data_version"]), v["data_version"])}</td>'
                     f'<td>{esc(v["algorithm"])}</td><td class="small wrap">{esc(params)}</td>'
-                    f'<td class="num">{fmt(m["f1"])}</td><td class="num">{fmt(m["recall"])}</td><td class="num">{fmt(m["precision"])}</td>'
+                    f'<td class="num">{fmt(m["f1"])}{"*" if v["version"] in elsewhere else ""}</td>'
+                    f'<td class="num">{fmt(m["recall"])}</td><td class="num">{fmt(m["precision"])}</td>'
                     f'<td class="small wrap">{esc(gates.get("gate_set", ""))}: {esc(verdict)}</td></tr>')
     if not rows:
         return '<p class="muted">No registered versions yet.</p>'
+    note = (f'<p class="small" id="other-rows">* measured on other test rows than the production model\'s '
+            f'({esc(", ".join(elsewhere))}): not comparable with it; <code>/compare</code> scores them on the same rows.</p>'
+            if elsewhere else "")
     return ('<div class="scroll"><table id="registry"><tr><th>version</th><th>status</th><th>created</th><th>data</th><th>algorithm</th>'
             '<th>key params</th><th class="num">F1</th><th class="num">recall</th><th class="num">precision</th><th>gates</th></tr>'
-            + "".join(rows) + "</table></div>")
+            + "".join(rows) + "</table></div>" + note)
 
 
 def experiments_table(view: dict, link: Link) -> str:
@@ -360,6 +366,33 @@ def dashboard_html(view: dict, link: Link, title: str) -> str:
     return page(title, body, nav, f"generated {view['generated_at']}")
 
 
+CURVE_COLOURS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#57606a"]
+
+
+def pr_chart(curves: dict[str, list], width: int = 420, height: int = 300) -> str:
+    """Precision (up) against recall (across) of each version on the same rows, one line each."""
+    left, bottom, top, right = 44, height - 34, 12, width - 12
+
+    def point(recall: float, precision: float) -> str:
+        return f"{scale(recall, 0, 1, left, right):.1f},{scale(precision, 0, 1, bottom, top):.1f}"
+    lines, legend = [], []
+    for i, (version, curve) in enumerate(curves.items()):
+        colour = CURVE_COLOURS[i % len(CURVE_COLOURS)]
+        lines.append(f'<polyline class="pr" data-version="{esc(version)}" fill="none" stroke="{colour}" stroke-width="2" '
+                     f'points="{" ".join(point(r, p) for r, p in curve)}"/>')
+        legend.append(f'<text x="{right - 60}" y="{top + 14 + 14 * i}" fill="{colour}" font-size="12">{esc(version)}</text>')
+    axes = (f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#8c959f"/>'
+            f'<line x1="{left}" y1="{bottom}" x2="{left}" y2="{top}" stroke="#8c959f"/>'
+            f'<text x="{left}" y="{bottom + 14}" font-size="11" text-anchor="middle">0</text>'
+            f'<text x="{right}" y="{bottom + 14}" font-size="11" text-anchor="middle">1</text>'
+            f'<text x="{left - 6}" y="{top + 4}" font-size="11" text-anchor="end">1</text>'
+            f'<text x="{(left + right) / 2}" y="{height - 8}" font-size="12" text-anchor="middle">recall</text>'
+            f'<text x="12" y="{(top + bottom) / 2}" font-size="12" transform="rotate(-90 12 {(top + bottom) / 2})" '
+            f'text-anchor="middle">precision</text>')
+    return (f'<svg class="pr-chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="precision-recall curves on the same rows">{axes}{"".join(lines)}{"".join(legend)}</svg>')
+
+
 def compare_html(view: dict, link: Link, title: str) -> str:
     """Versions side by side: every param and metric, rows that differ highlighted, best metric in green."""
     versions = view["versions"]
@@ -372,8 +405,12 @@ def compare_html(view: dict, link: Link, title: str) -> str:
             cells = "".join(f'<td class="num{" diff" if differs else ""}{" best" if best is not None and i == best else ""}">'
                             f"{fmt(value, 4)}</td>" for i, value in enumerate(values))
             rows.append(f'<tr class="{"differs" if differs else ""}"><td>{esc(key)}</td>{cells}</tr>')
-    body = (f'<div class="card"><h2>{esc(" vs ".join(versions))}</h2><p class="small muted">Highlighted rows differ; '
-            f'the best value of each test metric is green.</p><div class="scroll"><table id="compare"><tr><th>field</th>{head}</tr>'
+    warning = ("" if view["same_rows"] else
+               '<p id="different-rows"><b>These versions were tested on different rows</b> (see "test rows sha256"): '
+               'their recorded test metrics are not compared; the section "on the same rows" is.</p>')
+    body = (f'<div class="card"><h2>{esc(" vs ".join(versions))}</h2>{warning}<p class="small muted">Highlighted rows differ; '
+            f'the best value of each metric measured on the same rows is green.</p>{pr_chart(view["curves"])}'
+            f'<div class="scroll"><table id="compare"><tr><th>field</th>{head}</tr>'
             + "".join(rows) + "</table></div></div>")
     nav = a(link("dashboard", ""), "dashboard") + a(link("openapi", ""), "API")
     return page(title, body, nav, f"generated {view['generated_at']}")

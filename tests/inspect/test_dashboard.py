@@ -105,6 +105,25 @@ def test_compare_shows_versions_side_by_side_with_differences_highlighted(site):
     assert "params.algorithm" in differing and "f1" in differing
     assert "params.seed" not in differing, "equal rows are not highlighted"
     assert re.search(r'class="num[^"]* best"', page), "the best test metric is marked"
+    assert re.findall(r'<polyline class="pr" data-version="(v\d+)"', page) == [a, b], "a precision-recall curve each"
+    assert "on the same rows: the test split of" in page and 'id="different-rows"' not in page
+
+
+def test_versions_tested_on_other_rows_are_compared_on_the_same_rows_and_marked(built: Repo, tmp_path):
+    repo = copy_of(built, tmp_path / "repo")
+    repo.set_param("data", "test_rows", 1000)  # v2's test split holds other rows than v1's
+    assert repo.make("train").code == 0
+    table = repo.make("registry").out
+    assert re.search(r"^v2 .*\*", table, re.M) and "* measured on other test rows than v1's" in table
+    server = Server(repo).start()
+    try:
+        status, page = call(server.port, "GET", "/compare?versions=v1,v2")
+        assert status == 200 and 'id="different-rows"' in page
+        assert "on the same rows: the test split of v1 (1500 rows, 31 failures)" in page
+        status, page = call(server.port, "GET", "/")
+        assert 'id="other-rows"' in page
+    finally:
+        server.stop()
 
 
 def test_make_report_writes_the_same_content_as_one_offline_file(site):

@@ -43,9 +43,13 @@ def test_drift_bars_are_sorted_and_the_flagged_ones_red():
 
 
 def test_compare_highlights_only_rows_that_differ_and_marks_the_best():
-    view = {"generated_at": "now", "versions": ["v1", "v2"], "sections": [
+    view = {"generated_at": "now", "versions": ["v1", "v2"], "same_rows": True,
+            "curves": {"v1": [[0.0, 1.0], [1.0, 0.1]], "v2": [[0.0, 1.0], [1.0, 0.05]]}, "sections": [
         ("params", [("seed", [42, 42], None), ("algorithm", ["random_forest", "logistic_regression"], None)]),
         ("test metrics", [("f1", [0.8, 0.6], 0)])]}
     html = views.compare_html(view, lambda kind, key: f"/{kind}/{key}", "t")
     assert re.findall(r'<tr class="differs"><td>(\w+)</td>', html) == ["algorithm", "f1"]
     assert '<td class="num diff best">0.8000</td>' in html
+    assert re.findall(r'<polyline class="pr" data-version="(v\d)"', html) == ["v1", "v2"]
+    assert 'id="different-rows"' not in html
+    assert 'id="different-rows"' in views.compare_html({**view, "same_rows": False}, lambda kind, key: "", "t")
