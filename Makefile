@@ -58,7 +58,7 @@ USER_VARIABLES := VERSION REASON FORCE FILE DATASET PORT ROWS METRIC ALL JSON A 
 unexport $(USER_VARIABLES)
 stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
-SECTIONS := paths data features model evaluate experiments deployment dashboard simulation scenarios replay monitor retrain synth bench
+SECTIONS := paths data features model evaluate experiments deployment dashboard simulation scenarios challenger replay monitor retrain synth bench
 PARAM_STAMPS = $(call param,$(SECTIONS) $(patsubst %,exp-%,$(EXPERIMENTS)))
 INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(EXPERIMENT_CODE) $(SIMULATE_CODE)) $(value EXTRA)
 FILE_STAMPS = $(call stamp,$(INPUT_FILES))
@@ -154,7 +154,7 @@ $(O)/exp-%.done: $(O)/prepare $(call stamp,requirements.txt $(EXPERIMENT_CODE)) 
 	@touch $@
 
 ##@ Registry
-.PHONY: live registry promote rollback runs
+.PHONY: live registry promote rollback runs challenge challenger
 runs: $(VENV_OK) ## Every make train run that did something or failed, newest first [ALL=1]
 	@$(PY) -m scripts.pipeline.runlog show $(if $(value ALL),--all)
 
@@ -167,6 +167,13 @@ registry: $(VENV_OK) ## Show every model version, its status, metrics and gate v
 promote: $(VENV_OK) ## Make a version the production model: make promote VERSION=v3 [REASON="..."] [FORCE=1]
 	@$(PY) -m scripts.pipeline.release promote $(call q,VERSION) --reason $(if $(value REASON),$(call q,REASON),'manual promotion') \
 	  $(if $(value FORCE),--force)
+
+challenge: $(VENV_OK) ## Score a version in shadow beside production: make challenge VERSION=v3 [REASON="..."], or CLEAR=1
+	@$(PY) -m scripts.pipeline.release challenge $(if $(value VERSION),$(call q,VERSION)) $(if $(filter 1,$(CLEAR)),--clear) \
+	  --reason $(if $(value REASON),$(call q,REASON),'manual challenge')
+
+challenger: $(VENV_OK) ## Compare the challenger with production on the labelled traffic both scored (paired interval)
+	@$(PY) -m scripts.monitoring.challenger
 
 rollback: $(VENV_OK) ## Return production to the version that was live before the current one
 	@$(PY) -m scripts.pipeline.release rollback --reason $(if $(value REASON),$(call q,REASON),'manual rollback')

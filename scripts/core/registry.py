@@ -54,11 +54,15 @@ def production_card(paths: dict, purpose: str) -> tuple[dict, dict]:
 
 
 def check_consistent(registry: dict, source: str) -> None:
-    """Rules the schema can't express: the alias names a registered production version."""
+    """Rules the schema can't express: the alias names a registered production version, and a
+    challenger is another registered version."""
     production = registry["aliases"]["production"]
     live = [v for v, entry in registry["versions"].items() if entry["status"] == "production"]
     if production is None and live or production is not None and live != [production]:
         raise ClockworkError(f"{source}: aliases.production is {production} but versions marked production are {live}")
+    challenger = registry["aliases"].get("challenger")
+    if challenger is not None and (challenger not in registry["versions"] or challenger == production):
+        raise ClockworkError(f"{source}: aliases.challenger is {challenger}, which is not another registered version")
 
 
 def _lock_path(paths: dict) -> Path:
@@ -93,6 +97,8 @@ def _set_production(registry: dict, version: str, action: str, reason: str) -> N
         registry["versions"][previous]["status"] = "archived"
     registry["versions"][version]["status"] = "production"
     registry["aliases"]["production"] = version
+    if registry["aliases"].get("challenger") == version:  # the challenger won: it serves now, and shadows no one
+        registry["aliases"]["challenger"] = None
     _event(registry, action, previous, version, reason)
 
 
@@ -224,6 +230,26 @@ def promote(paths: dict, version: str, reason: str, force: bool = False) -> str:
                                  "use FORCE=1 to promote it anyway")
         _set_production(registry, version, "promote", reason + (" (forced past failed gates)" if entry["status"] == "rejected" else ""))
     return f"production -> {version}"
+
+
+def challenge(paths: dict, version: str | None, reason: str) -> str:
+    """Point the challenger alias at a registered version (None clears it). The server scores every
+    request with it too, in shadow: its predictions are logged (deployment.shadow_log), never returned."""
+    with transaction(paths) as registry:
+        previous = registry["aliases"].get("challenger")
+        if version is not None:
+            version_number(version)
+            entry = registry["versions"].get(version)
+            if entry is None:
+                known = ", ".join(sorted(registry["versions"], key=version_number)) or "none"
+                raise ClockworkError(f"VERSION={version}: not in the registry (registered: {known})")
+            if entry["status"] == "production":
+                raise ClockworkError(f"VERSION={version}: is the production model; a challenger is another version")
+        if previous == version:
+            return f"challenger is already {version or 'none'}"
+        registry["aliases"]["challenger"] = version
+        _event(registry, "challenge", previous, version, reason)
+    return f"challenger -> {version or 'none'}" + (f" (was {previous})" if previous else "")
 
 
 def production_stack(history: list[dict]) -> list[str]:

@@ -6,10 +6,14 @@ whole or not at all (see check_labels). Used by `make labels` and `make replay`.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from scripts.core.config import ClockworkError, repo_path, validate
 from scripts.core.store import append_lines, canonical_json, iter_lines, locked, parse_json_line, utc_now
+
+# A prediction id in a prediction- or label-log line, found without parsing the line.
+PREDICTION_ID = re.compile(r'"prediction_id":\s*"([^"]+)"')
 
 log = logging.getLogger("clockwork.labels")
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import time
 from collections import deque
 from pathlib import Path
@@ -33,9 +32,9 @@ from scripts.core.config import cli, load_params, repo_path
 from scripts.core.metrics import label_metrics, per_group
 from scripts.core.store import append_csv_row, iter_lines, parse_json_line, sha256_obj, utc_now, write_json
 from scripts.monitoring.diagnosis import diagnose
+from scripts.monitoring.groundtruth import PREDICTION_ID
 
 log = logging.getLogger("clockwork.monitor")
-PREDICTION_ID = re.compile(r'"prediction_id":\s*"([^"]+)"')
 LOG_COLUMNS = ["time", "report_id", "model_version", "predictions", "labelled", "error_rate", "baseline_error_rate",
                "precision", "recall", "f1", "drifted_features", "drifted_share", "predicted_failure_rate", "verdict"]
 

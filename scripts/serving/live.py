@@ -65,6 +65,7 @@ class ModelHolder:
         """fast: (threads, min_rows) for the exact fast path (see fast_options), or None for the Pipeline always."""
         self.paths, self.threshold, self.events, self.fast = paths, threshold, events, fast
         self.live: LiveModel | None = None
+        self.challenger: LiveModel | None = None  # the registry's challenger alias, scored in shadow
         self._others: dict[str, LiveModel] = {}  # versions asked for by name, besides the live one
         self._seen: tuple | None = None
         self._lock = threading.Lock()
@@ -90,6 +91,7 @@ class ModelHolder:
                 log.error("registry unreadable, keeping the current model: %s", exc)
                 self.events.write("refused", self.live.card if self.live else None, f"registry: {exc}")
                 return False
+            self._follow_challenger(registry)
             version = registry["aliases"]["production"]
             if version is None or (self.live and self.live.version == version):
                 return False
@@ -105,6 +107,20 @@ class ModelHolder:
                               f"from {previous.version}" if previous else "model loaded")
             log.info("serving model %s%s", version, f" (was {previous.version})" if previous else "")
             return True
+
+    def _follow_challenger(self, registry: dict) -> None:
+        """Load the challenger alias's version (or drop it); a refused one is logged and not shadowed."""
+        version = registry["aliases"].get("challenger")
+        if (self.challenger.version if self.challenger else None) == version:
+            return
+        try:
+            self.challenger = self._load(registry, version) if version else None
+        except ClockworkError as exc:
+            log.error("refusing challenger %s: %s", version, exc)
+            self.events.write("refused", read_card_quietly(self.paths, version), f"challenger: {exc}")
+            self.challenger = None
+            return
+        log.info("challenger %s", version or "cleared")
 
     def _load(self, registry: dict, version: str) -> LiveModel:
         """A registered version, its card's sha256 checked against the registry and the file's before

@@ -52,7 +52,7 @@ def set_aside_torn_tails(deployment: dict, host_port: str) -> None:
     """Before any worker appends: a torn last line (a write cut by a power loss) is moved aside, kept,
     and said so in the deployment log and the server log."""
     events = DeploymentLog(repo_path(deployment["deployment_log"]), host_port)
-    for key in ("predictions_log", "deployment_log"):
+    for key in ("predictions_log", "shadow_log", "deployment_log"):
         aside = set_aside_torn_tail(repo_path(deployment[key]))
         if aside is not None:
             log.warning("%s ended in a torn line; moved it to %s", deployment[key], aside.name)

@@ -4,25 +4,31 @@ A random forest is scored by the exact fast path (fastpath.py) at every batch si
 models by their Pipeline. Every prediction is one compact JSON line in the prediction log. A
 request's lines are formatted from one template per request (the constant fields encoded once)
 and appended under one lock, slice by slice for a large batch, so concurrent workers never tear
-or interleave lines and a failed append leaves none of them.
+or interleave lines and a failed append leaves none of them. When the registry names a
+challenger, production traffic is also scored with it and logged to deployment.shadow_log under
+the same prediction ids; its predictions are never returned.
 """
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import chain
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
 from scripts.core import features as F
-from scripts.core.config import repo_path, validate
+from scripts.core.config import ClockworkError, repo_path, validate
 from scripts.core.store import AppendError, append_chunks
 from scripts.core.web import RequestError, dumps
 from scripts.serving.batch import Batch
 from scripts.serving.live import LiveModel
+
+log = logging.getLogger("clockwork.serve")
 
 
 @dataclass(frozen=True)
@@ -82,21 +88,36 @@ class Scorer:
     def __init__(self, holder: Any, deployment: dict, predictions: Any):
         self.holder, self.predictions = holder, predictions
         self.log_path = repo_path(deployment["predictions_log"])
+        self.shadow_path = repo_path(deployment["shadow_log"])
         self.fsync, self.slice_rows = deployment["fsync_predictions"], deployment["stream_rows"]
 
-    def _log(self, scored: Scored, batch: Batch, rid: str, endpoint: str, started: float) -> None:
+    def _log(self, scored: Scored, batch: Batch, rid: str, endpoint: str, started: float, path: Path | None = None) -> None:
+        path = path or self.log_path
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         template = line_template(scored.live, rid, endpoint, latency_ms, now)
         spans = batch.spans(self.slice_rows)
         first = log_text(template, batch, scored, *next(spans))
-        validate(json.loads(first.split("\n", 1)[0]), "prediction", str(self.log_path))  # every line has this shape
+        validate(json.loads(first.split("\n", 1)[0]), "prediction", str(path))  # every line has this shape
         slices: Iterator[bytes] = (log_text(template, batch, scored, a, b).encode() for a, b in spans)
         try:
-            append_chunks(self.log_path, chain([first.encode()], slices), fsync=self.fsync)
+            append_chunks(path, chain([first.encode()], slices), fsync=self.fsync)
         except AppendError as exc:  # a prediction that is not logged is not served
             raise RequestError(503, "predictions_log", f"cannot record the prediction ({str(exc).rsplit(': ', 1)[-1]}); "
                                                        "not served, retry later") from None
+
+    def _shadow(self, batch: Batch, rid: str, endpoint: str, started: float) -> None:
+        """Score production traffic with the challenger too and log it to the shadow log, under the
+        same prediction ids; never returned. A failure here is logged and never fails the request."""
+        challenger = getattr(self.holder, "challenger", None)
+        if challenger is None:
+            return
+        try:
+            found = probabilities(challenger, batch)
+            self._log(Scored(challenger, found, (found >= challenger.threshold).astype("int64")), batch, rid, endpoint,
+                      started, self.shadow_path)
+        except (RequestError, ClockworkError) as exc:
+            log.error("shadow scoring with challenger %s failed: %s", challenger.version, exc)
 
     def __call__(self, batch: Batch, rid: str, endpoint: str, started: float, live: LiveModel | None = None) -> Scored:
         """Score with live (a version the request named), else the production model live now."""
@@ -106,6 +127,8 @@ class Scorer:
         found = probabilities(live, batch)
         scored = Scored(live, found, (found >= live.threshold).astype("int64"))
         self._log(scored, batch, rid, endpoint, started)
+        if live is self.holder.live:
+            self._shadow(batch, rid, endpoint, started)
         positives = int(scored.labels.sum())
         for label, count in (("1", positives), ("0", len(batch) - positives)):
             if count:

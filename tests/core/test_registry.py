@@ -59,6 +59,26 @@ def test_promote_moves_the_alias_archives_the_old_one_and_records_why(paths):
     assert R.promote(paths, "v2", "again") == "v2 is already in production"
 
 
+def test_a_challenger_is_another_registered_version_with_its_own_history(paths):
+    assert R.challenge(paths, "v2", "try it") == "challenger -> v2"
+    assert R.challenge(paths, "v2", "again") == "challenger is already v2"
+    with pytest.raises(ClockworkError, match="VERSION=v1: is the production model"):
+        R.challenge(paths, "v1", "no")
+    with pytest.raises(ClockworkError, match=r"VERSION=v9: not in the registry \(registered: v1, v2, v3\)"):
+        R.challenge(paths, "v9", "no")
+    registry = R.load(paths)
+    assert registry["aliases"]["challenger"] == "v2" and R.production_stack(registry["history"]) == ["v1"]
+    assert registry["history"][-1] | {"at": "", "actor": ""} == {"at": "", "action": "challenge", "from": None, "to": "v2",
+                                                                  "reason": "try it", "actor": ""}
+    registry["aliases"]["challenger"] = "v1"
+    with pytest.raises(ClockworkError, match="aliases.challenger is v1, which is not another registered version"):
+        R.check_consistent(registry, "registry.json")
+    assert R.challenge(paths, None, "done") == "challenger -> none (was v2)"
+    R.challenge(paths, "v2", "once more")
+    R.promote(paths, "v2", "it won")
+    assert R.load(paths)["aliases"]["challenger"] is None
+
+
 def test_a_rejected_version_needs_force_and_the_history_says_so(paths):
     with pytest.raises(ClockworkError, match="VERSION=v3: rejected at registration .* use FORCE=1"):
         R.promote(paths, "v3", "try")
