@@ -119,6 +119,7 @@ def collect(params: dict) -> dict:
                                                                                     else " (changed since)")}
                    for r in ranked(latest(records), params["experiments"]["metric"])]
     pipeline_runs = attempt("runs log", lambda: read_runs(paths), [])
+    scenarios = attempt("scenarios run", lambda: latest_scenarios(params), None)
     return {
         "generated_at": utc_now(), "live": live, "versions": versions,
         "runs": list(reversed(pipeline_runs[-settings["run_rows"]:])), "runs_recorded": len(pipeline_runs),
@@ -126,9 +127,16 @@ def collect(params: dict) -> dict:
         "series": series, "monitor": report, "psi_threshold": monitor["psi_threshold"],
         "retrain_flag": repo_path(monitor["flag"]).exists(),
         "experiments": experiments, "experiment_metric": params["experiments"]["metric"],
-        "lineage": lineage(paths, registry, attempt),
+        "lineage": lineage(paths, registry, attempt), "scenarios": scenarios,
+        "challenger": registry["aliases"].get("challenger"),
         "problems": problems,
     }
+
+
+def latest_scenarios(params: dict) -> dict | None:
+    """The newest make scenarios run, or None before the first."""
+    runs = sorted(repo_path(params["scenarios"]["out_dir"]).glob("*.json"))
+    return read_json(runs[-1], "scenarios") if runs else None
 
 
 def read_report(params: dict, report_id: str) -> dict:

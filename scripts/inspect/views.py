@@ -211,7 +211,10 @@ def live_card(view: dict, link: Link) -> str:
             f'<dt>data version</dt><dd>{a(link("data", live["data_version"]), live["data_version"])}</dd>'
             f'<dt>git commit</dt><dd>{esc((commit or "none")[:12])}{" (dirty)" if live["git"]["dirty"] else ""}</dd>'
             f'<dt>its test set</dt><dd>F1 {fmt(m["f1"])} · recall {fmt(m["recall"])} · precision {fmt(m["precision"])}</dd>'
-            f'<dt>sha256</dt><dd class="small">{esc(live["sha256"][:24])}…</dd></dl></div>')
+            f'<dt>sha256</dt><dd class="small">{esc(live["sha256"][:24])}…</dd>'
+            + (f'<dt>challenger</dt><dd id="challenger">{a(link("model", view["challenger"]), view["challenger"])} '
+               '(scored in shadow; <code>make challenger</code>)</dd>' if view.get("challenger") else "")
+            + '</dl></div>')
 
 
 def verdict_card(view: dict, link: Link) -> str:
@@ -262,6 +265,24 @@ def deployment_card(view: dict, link: Link) -> str:
     return (f'<div class="card"><h2>Serving</h2>{body}{flag_html}'
             f'<p class="small">{a(link("deployments", ""), "deployment log as JSON")} · '
             f'{a(link("registry", ""), "registry as JSON")}</p></div>')
+
+
+def scenarios_table(run: dict | None) -> str:
+    """The newest make scenarios run: each scenario's truth, diagnosis, action and F1, then the targets."""
+    if not run:
+        return '<p class="muted">No run yet: <code>make scenarios</code>.</p>'
+    rows = "".join(
+        f'<tr data-scenario="{esc(r["scenario"])}"><td>{esc(r["scenario"])}</td><td>{esc(r["truth"])}</td>'
+        f'<td>{esc(r["diagnosis"])}</td><td>{esc(", ".join(r["suspect_sensors"]) or "-")}</td>'
+        f'<td>{badge("right", "#1a7f37") if r["correct"] else badge("wrong", "#cf222e")}</td><td class="small wrap">{esc(r["action"])}</td>'
+        f'<td class="num">{fmt(r["f1"]["before"])}</td><td class="num">{fmt(r["f1"]["during"])}</td><td class="num">{fmt(r["f1"]["after"])}</td>'
+        f'<td class="num">{fmt(r["reference_f1"]["after"])}</td></tr>' for r in run["scenarios"])
+    targets = "".join(f'<li>{"held" if t["held"] else "<b>broken</b>"}: {esc(t["target"])}'
+                      f'{esc(" (" + ", ".join(t["broken_by"]) + ")") if t["broken_by"] else ""}</li>' for t in run["targets"])
+    return (f'<p class="small muted">{esc(run["created_at"])}, each from {esc(run["first_model"])}</p>'
+            '<div class="scroll"><table id="scenarios"><tr><th>scenario</th><th>truth</th><th>diagnosis</th><th>sensors named</th>'
+            '<th></th><th>action</th><th class="num">F1 before</th><th class="num">during</th><th class="num">after</th>'
+            f'<th class="num">reference F1 after</th></tr>{rows}</table></div><ul class="reasons">{targets}</ul>')
 
 
 def registry_table(view: dict, link: Link) -> str:
@@ -355,6 +376,7 @@ def dashboard_html(view: dict, link: Link, title: str) -> str:
         + f'<div class="card"><h2>Drift in the latest report (PSI, log scale)</h2>{drift}</div></div>'
         + f'<div class="card" style="margin-bottom:14px"><h2>Registry</h2>{registry_table(view, link)}</div>'
         + f'<div class="card" style="margin-bottom:14px"><h2>Experiments</h2>{experiments_table(view, link)}</div>'
+        + f'<div class="card" style="margin-bottom:14px"><h2>Scenarios</h2>{scenarios_table(view.get("scenarios"))}</div>'
         + f'<div class="card" style="margin-bottom:14px"><h2>Pipeline runs</h2>{runs_table(view, link)}</div>'
         + '<div class="card" style="margin-bottom:14px"><h2>Lineage: raw data → data versions → models</h2>'
         + f'{lineage_svg(view["lineage"], link)}<p class="small">{a(link("lineage", ""), "lineage as JSON")}</p></div>'

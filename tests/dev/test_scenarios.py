@@ -26,6 +26,9 @@ def test_a_reduced_suite_diagnoses_acts_and_writes_its_table(built: Repo, tmp_pa
     assert rows["torque_gain"]["f1"]["during"] < rows["torque_gain"]["f1"]["before"], "the fault costs quality"
     assert "| torque_gain | sensor_fault | sensor_fault | torque_nm | yes |" in run.out
     assert doc["targets"][0]["held"] and doc["targets"][1]["held"]
+    assert repo.make("report").code == 0  # the dashboard's own view, as one offline page
+    page = (repo.path / "logs/report.html").read_text()
+    assert '<table id="scenarios">' in page and page.count("data-scenario=") == 3
     bad = repo.make("scenarios", "ONLY=nope")
     assert bad.code == 2 and "ONLY=nope: unknown scenario nope (known: no_drift" in bad.err
 

@@ -47,6 +47,7 @@ def test_dashboard_shows_the_live_model_and_every_section(site):
     assert "small-rf" in page and "logreg" in page, "the experiments"
     assert page.count('class="node"') >= len(registry["versions"]) + 2, "lineage: inputs, data versions, models"
     assert "Some records could not be read" not in page
+    assert "No run yet: <code>make scenarios</code>" in page and 'id="challenger"' not in page
     assert "<script" not in page and "http://" not in page and "https://" not in page, "offline: nothing external"
 
 

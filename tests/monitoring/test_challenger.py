@@ -26,6 +26,7 @@ def test_a_challenger_is_scored_in_shadow_never_returned_and_compared_on_the_sam
         time.sleep(2.5)  # every worker follows the registry within deployment.reload_interval_s
         answer = call(server.port, "POST", "/predict", {"instances": [READING, {**READING, "torque_nm": 70.0}]})[1]
         assert {p["model_version"] for p in answer["predictions"]} == {"v1"}, "the challenger's answers are never returned"
+        assert 'id="challenger"><a href="/api/models/v2">v2</a>' in call(server.port, "GET", "/")[1]
         assert repo.make("simulate").code == 0
         assert repo.make("replay", "DATASET=day2", f"PORT={server.port}").code == 0
     finally:
