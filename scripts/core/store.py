@@ -196,21 +196,43 @@ def append_lines(path: Path, lines: list[str], fsync: bool = True) -> None:
     append_chunks(path, ["".join(line + "\n" for line in lines).encode("utf-8")], fsync)
 
 
+def _pending(path: Path) -> Path:
+    return path.with_name(f".{path.name}.pending")
+
+
+def _roll_back_killed_append(fd: int, pending: Path) -> None:
+    """An append whose writer was killed (SIGKILL can cut a write part-way) left its start offset in
+    the pending file: truncate the log back to it, so the killed append leaves nothing. Caller holds the lock."""
+    try:
+        text = pending.read_text()
+    except OSError:
+        return
+    fields = text.split()
+    if text.endswith("\n") and len(fields) == 2 and fields[0].isdigit() and int(fields[0]) <= os.fstat(fd).st_size:
+        os.ftruncate(fd, int(fields[0]))  # a marker cut short was written before any of the log's bytes
+    pending.unlink(missing_ok=True)
+
+
 def append_chunks(path: Path, chunks: Iterable[bytes], fsync: bool = True) -> None:
     """Append chunks of whole lines (each ends in a newline) on O_APPEND under an exclusive flock held
     for all of them: concurrent appenders never tear or interleave them, and a write that fails part-way
     (a full disk) is truncated back to where this append began, so a partial line is never followed by a
-    good one and a failed append leaves nothing. A large append can be written as it is produced, one
-    chunk at a time, without its whole text in memory. Raises AppendError naming the file."""
+    good one and a failed append leaves nothing. A writer killed mid-append cannot truncate: it leaves
+    its start offset in a pending file beside the log, and the next appender truncates back to it. A
+    large append can be written as it is produced, one chunk at a time, without its whole text in
+    memory. Raises AppendError naming the file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError as exc:
         raise AppendError(f"{path}: cannot append: {exc.strerror}") from None
+    pending = _pending(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        _roll_back_killed_append(fd, pending)
         start = os.fstat(fd).st_size
         try:
+            pending.write_text(f"{start} {os.getpid()}\n")
             for data in chunks:
                 if data and not data.endswith(b"\n"):
                     raise ValueError("an appended chunk must end with a newline")
@@ -219,11 +241,14 @@ def append_chunks(path: Path, chunks: Iterable[bytes], fsync: bool = True) -> No
                     raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (wrote {written} of {len(data)} bytes)")
             if fsync:
                 os.fsync(fd)
+            pending.unlink()
         except OSError as exc:
             os.ftruncate(fd, start)  # we hold the lock: nothing after start is anyone else's
+            pending.unlink(missing_ok=True)
             raise AppendError(f"{path}: cannot append: {exc.strerror}") from None
         except BaseException:
             os.ftruncate(fd, start)
+            pending.unlink(missing_ok=True)
             raise
     finally:
         os.close(fd)  # closing drops the lock

@@ -121,6 +121,21 @@ def test_a_torn_csv_row_is_not_a_row(tmp_path):
     assert store.read_csv_rows(tmp_path / "missing.csv") == []
 
 
+def test_an_append_whose_writer_was_killed_part_way_is_rolled_back_by_the_next(tmp_path):
+    log = tmp_path / "predictions.jsonl"
+    store.append_chunks(log, [b'{"a":1}\n'])
+    assert not (tmp_path / ".predictions.jsonl.pending").exists(), "a finished append leaves no marker"
+    # what a SIGKILLed writer leaves: its start offset, then a cut write
+    (tmp_path / ".predictions.jsonl.pending").write_text(f"{log.stat().st_size} 4242\n")
+    with open(log, "ab") as handle:
+        handle.write(b'{"b":2}\n{"c":')
+    store.append_chunks(log, [b'{"d":4}\n'])
+    assert log.read_bytes() == b'{"a":1}\n{"d":4}\n', "the killed append left nothing, the next one landed whole"
+    (tmp_path / ".predictions.jsonl.pending").write_text("1")  # killed while writing its marker: no log bytes yet
+    store.append_chunks(log, [b'{"e":5}\n'])
+    assert log.read_bytes() == b'{"a":1}\n{"d":4}\n{"e":5}\n'
+
+
 def test_a_chunked_append_that_fails_part_way_leaves_the_log_as_it_was(tmp_path):
     log = tmp_path / "log.jsonl"
     store.append_lines(log, ['{"a": 1}'])
