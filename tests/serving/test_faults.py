@@ -125,7 +125,10 @@ def test_a_worker_killed_in_the_middle_of_a_request_loses_nothing_and_is_replace
         assert call(server.port, "POST", "/predict", READING)[0] == 200, "and the server keeps serving"
         lines = (repo.path / "logs/predictions.jsonl").read_text().splitlines()
         records = [json.loads(line) for line in lines]  # a torn line would not parse
-        assert len(records) == answered + 1, "the killed request logged nothing, the answered ones everything"
+        # every answered reading is logged; a killed request logged all of its lines (killed after its
+        # append, before its answer) or none (killed before, or cut part-way and rolled back): never some
+        unanswered = len(records) - (answered + 1)
+        assert unanswered % 5000 == 0 and 0 <= unanswered <= 5000 * len(killed), (len(records), answered)
     finally:
         server.stop()
 
