@@ -98,10 +98,11 @@ def run_foreground(params: dict, options: dict, sites: Iterable[str] = ()) -> in
     settings = {
         "bind": host_port, "workers": options["workers"], "worker_class": WORKER_CLASSES[options["worker_class"]],
         "threads": deployment["threads"], "worker_connections": deployment["worker_connections"],
-        "timeout": deployment["timeout_s"], "graceful_timeout": deployment["timeout_s"], "keepalive": 5,
+        "timeout": deployment["timeout_s"], "graceful_timeout": deployment["timeout_s"],
+        "keepalive": deployment["keepalive_s"],
         "pidfile": str(repo_path(deployment["pid_file"])), "accesslog": None, "errorlog": "-", "loglevel": "info",
         "proc_name": "clockwork-serve", "worker_exit": worker_exit, "child_exit": child_exit,
-        "limit_request_line": 8190, "limit_request_fields": 100,
+        "limit_request_line": deployment["max_request_line_bytes"], "limit_request_fields": deployment["max_header_fields"],
     }
     if Path("/dev/shm").is_dir():  # gunicorn's heartbeat file: on a disk-backed dir its fchmod can stall
         settings["worker_tmp_dir"] = "/dev/shm"

@@ -332,3 +332,19 @@ def test_the_gevent_worker_refuses_to_patch_after_bottle():
 
     with pytest.raises(RuntimeError, match="bottle was imported before gevent patched"):
         BoundedGeventWorker.patch(SimpleNamespace())  # type: ignore[arg-type]
+
+
+def test_gunicorn_enforces_the_request_line_and_header_limits_from_params(repo: Repo):
+    repo.set_param("deployment", "max_request_line_bytes", 1024)
+    repo.set_param("deployment", "max_header_fields", 20)
+    server = Server(repo).start()
+    try:
+        assert call(server.port, "GET", "/health?x=" + "a" * 900)[0] == 200
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        connection.request("GET", "/health?x=" + "a" * 1100)
+        assert connection.getresponse().status == 414
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        connection.request("GET", "/health", headers={f"X-Field-{i}": "1" for i in range(25)})
+        assert connection.getresponse().status == 431
+    finally:
+        server.stop()
