@@ -21,7 +21,7 @@ from scripts.core import registry as R
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
 from scripts.core.gates import f1_difference
 from scripts.core.store import iter_lines, parse_json_line, utc_now, write_json
-from scripts.monitoring.groundtruth import PREDICTION_ID
+from scripts.monitoring.groundtruth import PREDICTION_ID, labels_for
 
 
 def predictions_of(path: Path, version: str, wanted: set[str] | None = None) -> dict[str, int]:
@@ -33,16 +33,6 @@ def predictions_of(path: Path, version: str, wanted: set[str] | None = None) -> 
             record = parse_json_line(path, number, line)
             if record["model_version"] == version:
                 out[record["prediction_id"]] = record["prediction"]
-    return out
-
-
-def labels_of(path: Path, wanted: set[str]) -> dict[str, int]:
-    out = {}
-    for number, line in iter_lines(path):
-        match = PREDICTION_ID.search(line)
-        if match and match.group(1) in wanted:
-            record = parse_json_line(path, number, line)
-            out[record["prediction_id"]] = record["label"]
     return out
 
 
@@ -66,7 +56,8 @@ def report(params: dict) -> dict:
         raise ClockworkError(f"{params['paths']['registry']}: no challenger (make challenge VERSION=vN starts one)")
     shadow = predictions_of(repo_path(params["deployment"]["shadow_log"]), challenger)
     live = predictions_of(repo_path(params["deployment"]["predictions_log"]), production, set(shadow))
-    labels = labels_of(repo_path(params["replay"]["labels_log"]), set(live))
+    labels_log = repo_path(params["replay"]["labels_log"])
+    labels, _ = labels_for(iter_lines(labels_log), set(live), labels_log)
     ids = [i for i in shadow if i in live and i in labels]
     y = np.array([labels[i] for i in ids], dtype=bool)
     comparison = f1_difference(y, [shadow[i] for i in ids], [live[i] for i in ids], params["evaluate"]["gates"]["bootstrap"])

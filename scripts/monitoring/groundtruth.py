@@ -8,12 +8,27 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Iterable
 
 from scripts.core.config import ClockworkError, repo_path, validate
 from scripts.core.store import append_lines, canonical_json, iter_lines, locked, parse_json_line, utc_now
 
 # A prediction id in a prediction- or label-log line, found without parsing the line.
 PREDICTION_ID = re.compile(r'"prediction_id":\s*"([^"]+)"')
+
+
+def labels_for(lines: Iterable[tuple[int, str]], wanted: set[str], path: Path) -> tuple[dict[str, int], int]:
+    """The labels of the wanted prediction ids, streamed from a label log's (number, line) pairs, and
+    how many lines are for other predictions."""
+    found, others = {}, 0
+    for number, line in lines:
+        match = PREDICTION_ID.search(line)
+        if match and match.group(1) in wanted:
+            record = parse_json_line(path, number, line)
+            found[record["prediction_id"]] = record["label"]
+        else:
+            others += 1
+    return found, others
 
 log = logging.getLogger("clockwork.labels")
 

@@ -32,7 +32,7 @@ from scripts.core.config import cli, load_params, repo_path
 from scripts.core.metrics import label_metrics, per_group
 from scripts.core.store import append_csv_row, iter_lines, parse_json_line, sha256_obj, utc_now, write_json
 from scripts.monitoring.diagnosis import diagnose
-from scripts.monitoring.groundtruth import PREDICTION_ID
+from scripts.monitoring.groundtruth import labels_for
 
 log = logging.getLogger("clockwork.monitor")
 LOG_COLUMNS = ["time", "report_id", "model_version", "predictions", "labelled", "error_rate", "baseline_error_rate",
@@ -54,16 +54,7 @@ def live_window(lines: Iterable[tuple[int, str]], version: str, size: int, path:
 
 def window_labels(lines: Iterable[tuple[int, str]], window: list[dict], path: Path) -> tuple[dict[str, int], int]:
     """Labels of the window's predictions (streamed), and how many labels are for other predictions."""
-    wanted = {p["prediction_id"] for p in window}
-    found, others = {}, 0
-    for number, line in lines:
-        match = PREDICTION_ID.search(line)
-        if match and match.group(1) in wanted:
-            record = parse_json_line(path, number, line)
-            found[record["prediction_id"]] = record["label"]
-        else:
-            others += 1
-    return found, others
+    return labels_for(lines, {p["prediction_id"] for p in window}, path)
 
 
 def join_labels(window: list[dict], labels: dict[str, int]) -> np.ndarray:
