@@ -257,6 +257,7 @@ status: $(VENV_OK) ## Say which stages are stale and why, and name any generated
 	@$(MAKE) stamps >/dev/null
 	@{ $(MAKE) -pRrq $(O)/register.done 2>/dev/null || true; } | $(PY) -m scripts.inspect.makeinfo status --out $(O) --stamps $(S)
 	@$(PY) -m scripts.inspect.outputs --cache $(BOOK)/statcache.json
+	@$(PY) -m scripts.remote.transfer status --quiet-if-none $(REMOTE_ARG) --cache $(BOOK)/statcache.json
 
 metrics: $(VENV_OK) ## Print a table of every model version's metrics
 	@$(PY) -m scripts.inspect.compare metrics
@@ -272,6 +273,18 @@ verify: $(VENV_OK) ## Refit the production model (or VERSION=vN) from its record
 
 verify-all: $(VENV_OK) ## Check the whole chain: raw -> data versions -> models -> registry -> deployment log
 	@$(PY) -m scripts.inspect.verify --all
+
+##@ Remotes
+.PHONY: push pull objectstore
+REMOTE_ARG = $(if $(value REMOTE),--remote $(call q,REMOTE))
+push: $(VENV_OK) ## Send data versions, models, logs and the registry the remote lacks [REMOTE=name-or-URL]
+	@$(PY) -m scripts.remote.transfer push $(REMOTE_ARG) --cache $(BOOK)/statcache.json
+
+pull: $(VENV_OK) ## Bring back what the remote holds and this clone lacks, each file checked [REMOTE=...] [KEEP=theirs]
+	@$(PY) -m scripts.remote.transfer pull $(REMOTE_ARG) --cache $(BOOK)/statcache.json $(if $(value KEEP),--keep $(call q,KEEP))
+
+objectstore: $(VENV_OK) ## Run a local S3 object store (SeaweedFS) in the foreground, to try an s3:// remote [PORT=8333]
+	@$(PY) -m scripts.remote.objectstore $(if $(value PORT),--port $(call q,PORT))
 
 ##@ Development
 .PHONY: test lint venv test-tools stamps clean

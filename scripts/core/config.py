@@ -108,6 +108,9 @@ def _semantic_checks(params: dict, source: str) -> None:
     for column, (low, high) in data["ranges"].items():
         if low >= high:
             raise ClockworkError(f"{source}: data.ranges.{column}: lower bound must be below upper bound")
+    remote = params["remote"]
+    if remote["default"] is not None and remote["default"] not in remote["remotes"]:
+        raise ClockworkError(f"{source}: remote.default: {remote['default']} is not a name in remote.remotes")
 
 
 class StageParams(dict):

@@ -213,14 +213,15 @@ def _roll_back_killed_append(fd: int, pending: Path) -> None:
     pending.unlink(missing_ok=True)
 
 
-def append_chunks(path: Path, chunks: Iterable[bytes], fsync: bool = True) -> None:
+def append_chunks(path: Path, chunks: Iterable[bytes], fsync: bool = True, at: int | None = None) -> None:
     """Append chunks of whole lines (each ends in a newline) on O_APPEND under an exclusive flock held
     for all of them: concurrent appenders never tear or interleave them, and a write that fails part-way
     (a full disk) is truncated back to where this append began, so a partial line is never followed by a
     good one and a failed append leaves nothing. A writer killed mid-append cannot truncate: it leaves
     its start offset in a pending file beside the log, and the next appender truncates back to it. A
     large append can be written as it is produced, one chunk at a time, without its whole text in
-    memory. Raises AppendError naming the file."""
+    memory. With at, the append lands only if the log is still that many bytes long. Raises AppendError
+    naming the file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -231,6 +232,8 @@ def append_chunks(path: Path, chunks: Iterable[bytes], fsync: bool = True) -> No
         fcntl.flock(fd, fcntl.LOCK_EX)
         _roll_back_killed_append(fd, pending)
         start = os.fstat(fd).st_size
+        if at is not None and start != at:
+            raise AppendError(f"{path}: grew from {at} to {start} bytes meanwhile; nothing appended")
         try:
             pending.write_text(f"{start} {os.getpid()}\n")
             for data in chunks:
@@ -252,6 +255,25 @@ def append_chunks(path: Path, chunks: Iterable[bytes], fsync: bool = True) -> No
             raise
     finally:
         os.close(fd)  # closing drops the lock
+
+
+def settled_size(path: Path) -> int:
+    """How many bytes of a log are whole appends: its size while no append runs, less what a killed
+    appender left past its start offset (the next appender truncates that). 0 if the log is missing."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return 0
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        size = os.fstat(fd).st_size
+        try:
+            fields = _pending(path).read_text().split()
+        except OSError:
+            return size
+        return min(size, int(fields[0])) if fields and fields[0].isdigit() else size
+    finally:
+        os.close(fd)
 
 
 def append_line(path: Path, line: str) -> None:
