@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 import time
@@ -30,6 +31,9 @@ from urllib.parse import urlsplit
 
 from scripts.core.config import ROOT, ClockworkError
 from scripts.core.store import sha256_bytes, utc_now
+
+for _chatty in ("aiobotocore", "botocore", "s3fs", "asyncssh", "sshfs"):
+    logging.getLogger(_chatty).setLevel(logging.WARNING)  # they log every credential lookup and connection at INFO
 
 INDEX = "index.json"
 OBJECTS = "objects"
@@ -60,11 +64,9 @@ def resolve(spec: str | None, section: dict) -> tuple[str, str]:
 
 
 def _reason(exc: BaseException) -> str:
-    """One line from a backend's exception, without its Python type where the text says enough."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, (ConnectionError, TimeoutError)) or type(exc).__name__.endswith(("Error", "Exception")) and not str(exc):
-        return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
-    return text
+    """One line from a backend's exception: its text, or its type's name when it has none."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
 
 
 @contextlib.contextmanager
@@ -180,6 +182,7 @@ class Remote:
                     data = self.fs.cat_file(self.path(INDEX))
                     after = self.fs.info(self.path(INDEX)).get("ETag") if self.atomic_put else None
                 except FileNotFoundError:
+                    self._check_bucket()
                     return None, None
                 if before == after:
                     break
@@ -190,6 +193,13 @@ class Remote:
         except ValueError as exc:
             raise RemoteError(f"remote {self.url}: {INDEX} is not JSON ({exc})") from None
         return doc, before if self.atomic_put else sha256_bytes(data)
+
+    def _check_bucket(self) -> None:
+        """On S3, a missing bucket is an error to name, not an empty remote."""
+        bucket = self.root.split("/", 1)[0]
+        if self.atomic_put and not self.fs.exists(bucket):
+            raise RemoteError(f"remote {self.url}: bucket {bucket} does not exist; create it first "
+                              f"(for example: aws s3 mb s3://{bucket})")
 
     def swap_index(self, data: bytes, token: str | None) -> None:
         """Replace the index only if it is still the one read with token (None: there was none)."""
