@@ -99,7 +99,9 @@ def _filesystem(url: str, timeout_s: float) -> tuple[Any, str, bool]:
         options = {"port": parts.port} if parts.port else {}
         if parts.username:
             options["username"] = parts.username
-        fs = sshfs.SSHFileSystem(parts.hostname, skip_instance_cache=True, connect_timeout=timeout_s, **options)
+        # sshfs turns host-key checking off unless told otherwise; () lets asyncssh check the host's key
+        # against ~/.ssh/config's UserKnownHostsFile or ~/.ssh/known_hosts, as ssh does
+        fs = sshfs.SSHFileSystem(parts.hostname, skip_instance_cache=True, connect_timeout=timeout_s, known_hosts=(), **options)
         return fs, parts.path.rstrip("/") or "/", False
     raise ClockworkError(f"remote {url}: unknown scheme {scheme}:// (a directory, file://, s3:// or ssh://)")
 

@@ -70,7 +70,7 @@ def describe_event(event: dict) -> str:
 
 def shared_events(ours: list[dict], theirs: list[dict]) -> int:
     """How many events two histories share from their start."""
-    return next((i for i, (mine, other) in enumerate(zip(ours, theirs)) if mine != other), min(len(ours), len(theirs)))
+    return next((i for i, (mine, other) in enumerate(zip(ours, theirs, strict=False)) if mine != other), min(len(ours), len(theirs)))
 
 
 def divergence(registry_name: str, where: str, ours: list[dict], theirs: list[dict]) -> str:

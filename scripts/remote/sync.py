@@ -279,7 +279,7 @@ def _take_registry(params: dict, action: str, registry: dict) -> str:
     with locked(path.with_name(path.name + ".lock")):
         aside = ""
         if action == "set-aside":
-            copy = path.with_name(f"{path.name}.ours-{utc_now().replace(':', '')}.json")
+            copy = path.with_name(f"{path.name}.ours-{utc_now().replace(':', '')}-{len(registry['history'])}.json")
             atomic_write_bytes(copy, path.read_bytes())
             aside = f"; ours is kept as {_relative(copy)}"
         write_json(path, registry, "registry")
