@@ -18,7 +18,7 @@ from scripts.core.config import ROOT
 from scripts.core.store import sha256_file
 
 SCRIPTS = ROOT / "scripts"
-ROLES = ["core", "pipeline", "monitoring", "inspect", "serving", "dev"]
+ROLES = ["core", "pipeline", "monitoring", "inspect", "serving", "remote", "dev"]
 MAX_FUNCTION_LINES = 60
 
 

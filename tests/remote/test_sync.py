@@ -15,6 +15,7 @@ import pytest
 
 from scripts.core.store import sha256_file
 from tests.conftest import Repo, copy_of, fresh_copy
+from tests.serving.test_serve import Server, call
 
 
 def tree(root: Path) -> dict[str, tuple[int, int]]:
@@ -68,10 +69,18 @@ def test_a_fresh_clone_pulls_the_same_state_from_a_directory(demoed, tmp_path):
     model = f"models/model_{production}.joblib"
     assert sha256_file(clone.path / model) == sha256_file(source.path / model)
     versions = (clone.data_versions, clone.model_versions)
-    run = ok(clone.make("train"))
+    run = clone.make("train")
+    ok(run)
     assert (clone.data_versions, clone.model_versions) == versions, "make train after a pull built a version"
-    assert "created data version" not in run.err + run.out and "trained model" not in run.err + run.out
+    assert "created data version" not in run.err and "trained model" not in run.err, run.err
     ok(clone.make("pull", f"REMOTE={remote}"), "pulled nothing")
+    server = Server(clone).start()
+    try:
+        status, served = call(server.port, "GET", "/model")
+    finally:
+        server.stop()
+    assert status == 200 and served["version"] == production
+    assert served["sha256"] == sha256_file(source.path / model)
 
 
 def test_what_grew_since_travels_and_nothing_else(built, tmp_path):
