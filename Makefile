@@ -300,11 +300,12 @@ venv: $(VENV_OK) ## Create .venv from the pinned requirements.txt
 
 # Debian packages the tests drive, installed with apt-get when missing (as root, or with sudo):
 # chromium and chromium-driver for the dashboard's browser test (CLOCKWORK_NO_BROWSER=1 skips that
-# test and its install), prometheus for its promtool, which checks what /metrics exposes.
+# test and its install), prometheus for its promtool, which checks what /metrics exposes, and
+# openssh-server for the SSH remote tests (their sshd runs on a loopback port with throwaway keys).
 # Each entry is package:program.
 TEST_TOOLS := $(if $(filter 1,$(CLOCKWORK_NO_BROWSER)),,chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver) \
-  prometheus:/usr/bin/promtool
-test-tools: ## Install the Debian packages the tests drive (chromium, chromium-driver, prometheus), if missing
+  prometheus:/usr/bin/promtool openssh-server:/usr/sbin/sshd
+test-tools: ## Install the Debian packages the tests drive (chromium, chromium-driver, prometheus, openssh-server), if missing
 	@missing=""; for tool in $(TEST_TOOLS); do [ -x "$${tool#*:}" ] || missing="$$missing $${tool%%:*}"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo ">> installing$$missing (Debian packages) for the tests"; \
