@@ -275,13 +275,16 @@ verify-all: $(VENV_OK) ## Check the whole chain: raw -> data versions -> models 
 	@$(PY) -m scripts.inspect.verify --all
 
 ##@ Remotes
-.PHONY: push pull objectstore
+.PHONY: push pull objectstore bench-remote
 REMOTE_ARG = $(if $(value REMOTE),--remote $(call q,REMOTE))
 push: $(VENV_OK) ## Send data versions, models, logs and the registry the remote lacks [REMOTE=name-or-URL]
 	@$(PY) -m scripts.remote.transfer push $(REMOTE_ARG) --cache $(BOOK)/statcache.json
 
 pull: $(VENV_OK) ## Bring back what the remote holds and this clone lacks, each file checked [REMOTE=...] [KEEP=theirs]
 	@$(PY) -m scripts.remote.transfer pull $(REMOTE_ARG) --cache $(BOOK)/statcache.json $(if $(value KEEP),--keep $(call q,KEEP))
+
+bench-remote: $(O)/recorded ## Time a full and a no-op push and a pull (directory, SeaweedFS S3) [DVC=path/to/dvc: beside dvc push] [SMOKE=1]
+	@$(PY) -m scripts.dev.bench_remote $(if $(value SMOKE),--smoke) $(if $(value DVC),--dvc $(call q,DVC))
 
 objectstore: $(VENV_OK) ## Run a local S3 object store (SeaweedFS) in the foreground, to try an s3:// remote [PORT=8333]
 	@$(PY) -m scripts.remote.objectstore $(if $(value PORT),--port $(call q,PORT))
