@@ -3,14 +3,16 @@
 Three kinds of state travel, each with its own rule:
 - artifacts (data versions, models, cards, reports) never change once written: a path names one
   sha256 on both sides, or the two clones made different files under one name (refused);
-- logs only grow: the remote keeps a log as segments, and a side may only add what extends the
-  other's bytes (a log that was archived and restarted starts a new generation);
+- logs only grow: the remote keeps a log as a stream of segments that every clone adds to, and
+  each clone appends the segments it lacks (logs.py);
 - the registry's history only grows: one side's history must be a prefix of the other's, else the
   two diverged and the first events that differ are named.
 """
 from __future__ import annotations
 
 from typing import Any
+
+from scripts.core.store import sha256_bytes
 
 
 def empty_index() -> dict:
@@ -24,31 +26,28 @@ def file_conflicts(local: dict[str, dict], remote: dict[str, dict]) -> list[str]
             for path in sorted(set(local) & set(remote)) if local[path]["sha256"] != remote[path]["sha256"]]
 
 
-def log_entry(previous: dict | None, through: str, size: int, segment: dict | None, restarted: bool) -> dict:
-    """The remote's record of a log after a push that added segment (or restarted the log)."""
-    entry = {"bytes": 0, "sha256": None, "segments": [], "earlier": []} if previous is None else {
-        **previous, "segments": list(previous["segments"]), "earlier": list(previous.get("earlier", []))}
-    if restarted:
-        entry["earlier"].append({"bytes": previous["bytes"], "sha256": previous["sha256"]})
-        entry["segments"] = []
-    if segment is not None:
-        entry["segments"].append({**segment, "through": through})
-    entry["bytes"], entry["sha256"] = size, through
+def extend_log(previous: dict | None, segment: dict, first: str | None) -> dict:
+    """A log's remote entry with one more segment; its chain hash names the whole sequence."""
+    entry = {"bytes": 0, "chain": sha256_bytes(b""), "first_line": first, "segments": []} if previous is None else \
+        {**previous, "segments": list(previous["segments"])}
+    entry["segments"].append(segment)
+    entry["bytes"] += segment["bytes"]
+    entry["chain"] = sha256_bytes((entry["chain"] + segment["sha256"]).encode())
     return entry
 
 
-def pull_from(entry: dict, local_size: int, local_sha: str | None) -> int | None:
-    """Index of the first segment a pull must append to a local log of local_size bytes with that
-    sha256; len(segments) when there is nothing to add; None when the local log does not lead into the
-    remote's (the caller then looks for why)."""
-    if local_size == 0:
-        return 0
-    end = 0
-    for number, segment in enumerate(entry["segments"]):
-        end += segment["bytes"]
-        if end == local_size and segment["through"] == local_sha:
-            return number + 1
-    return None
+def first_line(data: bytes) -> str | None:
+    """The first line of some log bytes (without its newline), if they hold a whole one."""
+    end = data.find(b"\n")
+    return data[:end].decode("utf-8", "replace") if end >= 0 else None
+
+
+def without_header(data: bytes, header: str | None) -> bytes:
+    """The bytes less their first line when it repeats the file's first line (a CSV header written
+    again by a replica or after a restart); JSON-lines logs never repeat a line, so nothing goes."""
+    if header is not None and first_line(data) == header:
+        return data[data.index(b"\n") + 1:]
+    return data
 
 
 def registry_relation(ours: list[dict] | None, theirs: list[dict] | None) -> str:

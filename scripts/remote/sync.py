@@ -19,9 +19,7 @@ from typing import Callable, Iterable
 from scripts.core.config import ROOT, ClockworkError, validate
 from scripts.core.outputs import StatCache
 from scripts.core.store import (
-    CHUNK,
     actor,
-    append_chunks,
     atomic_write_bytes,
     canonical_json,
     locked,
@@ -31,7 +29,7 @@ from scripts.core.store import (
     utc_now,
     write_json,
 )
-from scripts.remote import plan
+from scripts.remote import logs, plan
 from scripts.remote.location import Conflict, Remote, open_remote
 
 SCHEMA = "remote_index"
@@ -80,58 +78,19 @@ def _read_index(remote: Remote) -> tuple[dict, str | None]:
     return index or plan.empty_index(), token
 
 
-def _log_hashes(path: Path, cut: int, size: int) -> tuple[str, str, bytes]:
-    """sha256 of a log's first cut bytes and of its first size bytes, and the bytes between."""
-    import hashlib
-    digest, tail, done = hashlib.sha256(), bytearray(), 0
-    at_cut = digest.hexdigest() if cut == 0 else None
-    with open(path, "rb") as handle:
-        while done < size:
-            block = handle.read(min(CHUNK, (cut if done < cut else size) - done))
-            if not block:
-                raise ClockworkError(f"{_relative(path)}: shorter than {size} bytes while read")
-            digest.update(block)
-            done += len(block)
-            if done > cut:
-                tail += block
-            if done == cut:
-                at_cut = digest.hexdigest()
-    return at_cut or "", digest.hexdigest(), bytes(tail)
-
-
-def _archived_copy(relative: str, entry: dict, files: dict[str, dict]) -> str | None:
-    """An artifact that starts with the remote's copy of a log (the log was archived, then restarted)."""
+def _archived(files: dict[str, dict], relative: str) -> Callable[[dict], bool]:
+    """Whether an archived artifact (logs/archive/<time>/<same name>) holds a log's exchanged start."""
     name = relative.rsplit("/", 1)[-1]
-    for candidate, record in sorted(files.items()):
-        path = ROOT / candidate
-        if candidate.endswith("/" + name) and candidate != relative and record["bytes"] >= entry["bytes"] \
-                and path.exists() and _log_hashes(path, entry["bytes"], entry["bytes"])[0] == entry["sha256"]:
-            return candidate
-    return None
 
-
-def _push_log(remote: Remote, path: Path, entry: dict | None, files: dict, present: set[str]) -> tuple[dict | None, int]:
-    """The log's new remote record (None: unchanged) and how many segments were sent."""
-    relative, size = _relative(path), settled_size(path)
-    restarted = False
-    if entry is None:
-        _, through, tail = _log_hashes(path, 0, size)
-    else:
-        at_cut, through, tail = _log_hashes(path, entry["bytes"], size) if size >= entry["bytes"] else ("", "", b"")
-        if at_cut == entry["sha256"] and size == entry["bytes"]:
-            return None, 0
-        if at_cut != entry["sha256"]:
-            if _archived_copy(relative, entry, files) is None:
-                raise ClockworkError(f"{relative}: ours does not extend the remote's first {entry['bytes']} bytes "
-                                     "(rewritten or cut short here?); nothing was pushed")
-            restarted = True  # the remote's copy lives on in an archived artifact: start a new generation
-            _, through, tail = _log_hashes(path, 0, size)
-    segment = None
-    if tail:
-        segment = {"sha256": sha256_bytes(tail), "bytes": len(tail)}
-        if segment["sha256"] not in present:
-            remote.put_bytes(tail)
-    return plan.log_entry(entry, through, size, segment, restarted), int(segment is not None)
+    def check(mine: dict) -> bool:
+        for candidate, record in files.items():
+            if candidate.endswith("/" + name) and candidate != relative and record["bytes"] >= mine["synced"] \
+                    and (ROOT / candidate).exists():
+                with open(ROOT / candidate, "rb") as handle:
+                    if sha256_bytes(handle.read(min(mine["synced"], logs.HEAD_BYTES))) == mine["head"]:
+                        return True
+        return False
+    return check
 
 
 def _registry_bytes(params: dict) -> bytes | None:
@@ -165,7 +124,7 @@ def _push_registry(remote: Remote, params: dict, entry: dict | None, present: se
     return {"sha256": sha256_bytes(data), "events": len(ours)}, f"{len(ours) - len(theirs)} new events"
 
 
-def _push_once(remote: Remote, params: dict, files: dict[str, dict]) -> dict:
+def _push_once(remote: Remote, params: dict, files: dict[str, dict], mine: dict) -> dict:
     index, token = _read_index(remote)
     conflicts = plan.file_conflicts(files, index["files"])
     if conflicts:
@@ -174,19 +133,23 @@ def _push_once(remote: Remote, params: dict, files: dict[str, dict]) -> dict:
     present = remote.objects()
     sending = {record["sha256"]: path for path, record in files.items() if record["sha256"] not in present}
     _parallel(params["remote"]["jobs"], lambda item: remote.put(ROOT / item[1], item[0]), sorted(sending.items()))
-    logs, segments = dict(index["logs"]), 0
+    entries, records, segments = dict(index["logs"]), {}, 0
     for path in local_logs(params["remote"]):
-        entry, sent = _push_log(remote, path, index["logs"].get(_relative(path)), files, present)
-        logs[_relative(path)] = entry or index["logs"][_relative(path)]
+        relative = _relative(path)
+        entry, records[relative], sent = logs.push_log(remote, path, index["logs"].get(relative), mine["logs"].get(relative),
+                                                       _archived(files, relative), present)
+        if entry is not None:
+            entries[relative] = entry
         segments += sent
     registry, note = _push_registry(remote, params, index["registry"], present)
-    new = {**index, "files": {**index["files"], **files}, "logs": logs, "registry": registry}
+    new = {**index, "files": {**index["files"], **files}, "logs": entries, "registry": registry}
     counts = {"files": len(sending), "bytes": sum(files[p]["bytes"] for p in sending.values()),
               "segments": segments, "registry": note if registry != index["registry"] else "", "note": note}
     if canonical_json({**new, "updated_at": None, "by": None}) != canonical_json({**index, "updated_at": None, "by": None}):
         new.update(updated_at=utc_now(), by=actor())
         validate(new, SCHEMA, "the index to push")
         remote.swap_index(json.dumps(new, indent=1, sort_keys=True).encode() + b"\n", token)
+    counts["records"] = records
     return counts
 
 
@@ -198,14 +161,17 @@ def push(params: dict, spec: str | None, cache_path: Path) -> str:
         files = local_files(params, cache)
     finally:
         cache.save()
+    where = logs.record_path(params["paths"], remote.url)
+    mine = logs.read_record(where, remote.url)
     for _ in range(ATTEMPTS):
         try:
-            counts = _push_once(remote, params, files)
+            counts = _push_once(remote, params, files, mine)
             break
         except Conflict:
             continue  # another writer swapped the index first: read theirs and try again
     else:
         raise ClockworkError(f"remote {remote.url}: index.json kept changing under {ATTEMPTS} attempts; push again")
+    logs.write_record(where, {**mine, "logs": {**mine["logs"], **counts["records"]}})
     note = f"; {counts['note']}" if counts["note"] and not counts["registry"] else ""
     return f"pushed {plan.summary(counts)} to {name}{note}"
 
@@ -223,33 +189,6 @@ def _fetch(remote: Remote, relative: str, sha: str) -> None:
         os.replace(temp, target)
     finally:
         temp.unlink(missing_ok=True)
-
-
-def _log_plan(relative: str, entry: dict, files: dict[str, dict]) -> tuple[str, int | None]:
-    """('append', first segment) / ('ahead'|'same', None) / ('replace', 0) for one remote log, or an error."""
-    path = _safe(relative)
-    size = settled_size(path)
-    at_total, whole, _ = _log_hashes(path, min(entry["bytes"], size), size) if size else ("", "", b"")
-    start = plan.pull_from(entry, size, whole)
-    if start is not None:
-        return ("same" if start == len(entry["segments"]) else "append"), start
-    if size >= entry["bytes"] and at_total == entry["sha256"]:
-        return "ahead", None
-    earlier = {"bytes": size, "sha256": whole}
-    if earlier in entry.get("earlier", []) or _archived_copy(relative, earlier, files):
-        return "replace", 0
-    raise ClockworkError(f"{relative}: ours ({size} bytes) and the remote's ({entry['bytes']} bytes) differ before "
-                         "either ends; nothing was pulled")
-
-
-def _apply_log(remote: Remote, relative: str, entry: dict, action: str, start: int) -> int:
-    path, segments = _safe(relative), entry["segments"][start:]
-    if action == "replace":
-        atomic_write_bytes(path, b"".join(remote.get_bytes(s["sha256"]) for s in entry["segments"]))
-        return len(entry["segments"])
-    size = settled_size(path)
-    append_chunks(path, (remote.get_bytes(s["sha256"]) for s in segments), at=size)
-    return len(segments)
 
 
 def _registry_plan(remote: Remote, params: dict, entry: dict | None, keep: str | None) -> tuple[str, dict | None]:
@@ -300,16 +239,23 @@ def pull(params: dict, spec: str | None, cache_path: Path, keep: str | None = No
     conflicts = plan.file_conflicts(ours, index["files"])
     if conflicts:
         raise ClockworkError(conflicts[0] + "; nothing was pulled")
-    logs = {rel: _log_plan(rel, entry, index["files"]) for rel, entry in sorted(index["logs"].items())}
+    where = logs.record_path(params["paths"], remote.url)
+    mine = logs.read_record(where, remote.url)
+    plans = {rel: logs.pull_plan(_safe(rel), entry, mine["logs"].get(rel), _archived(index["files"], rel))
+             for rel, entry in sorted(index["logs"].items())}
     registry_action, registry = _registry_plan(remote, params, index["registry"], keep)
     wanted = sorted((rel, record["sha256"]) for rel, record in index["files"].items() if rel not in ours)
     _parallel(params["remote"]["jobs"], lambda item: _fetch(remote, *item), wanted)
-    segments = sum(_apply_log(remote, rel, index["logs"][rel], action, start)
-                   for rel, (action, start) in logs.items() if action in ("append", "replace"))
-    counts = {"files": len(wanted), "bytes": sum(index["files"][rel]["bytes"] for rel, _ in wanted), "segments": segments}
+    for rel, (missing, holds, note) in plans.items():
+        if not note and missing:
+            mine["logs"][rel] = logs.pull_log(remote, _safe(rel), missing, holds)
+    logs.write_record(where, mine)
+    counts = {"files": len(wanted), "bytes": sum(index["files"][rel]["bytes"] for rel, _ in wanted),
+              "segments": sum(len(missing) for missing, _, note in plans.values() if not note)}
     if registry_action != "keep":
         counts["registry"] = _take_registry(params, registry_action, registry)
-    return f"pulled {plan.summary(counts)} from {name}"
+    notes = [note for _, _, note in plans.values() if note]
+    return "\n".join([f"pulled {plan.summary(counts)} from {name}", *notes])
 
 
 def status(params: dict, spec: str | None, cache_path: Path) -> list[str]:
@@ -323,18 +269,25 @@ def status(params: dict, spec: str | None, cache_path: Path) -> list[str]:
         cache.save()
     ahead = [p for p, record in files.items() if index["files"].get(p, {}).get("sha256") != record["sha256"]]
     behind = [p for p in index["files"] if p not in files and not _safe(p).exists()]
-    grown = [_relative(p) for p in local_logs(params["remote"])
-             if settled_size(p) != index["logs"].get(_relative(p), {}).get("bytes")]
-    missing_logs = [rel for rel, e in index["logs"].items() if settled_size(_safe(rel)) < e["bytes"]]
+    mine = logs.read_record(logs.record_path(params["paths"], remote.url), remote.url)["logs"]
+    grown, missing_logs = [], []
+    for path in local_logs(params["remote"]):
+        rel = _relative(path)
+        synced, _ = logs.local_state(path, index["logs"].get(rel), mine.get(rel), _archived(files, rel))
+        if settled_size(path) > synced:
+            grown.append(rel)
+    for rel, entry in index["logs"].items():
+        if logs.pull_plan(_safe(rel), entry, mine.get(rel), _archived(index["files"], rel))[0]:
+            missing_logs.append(rel)
     ours = json.loads(_registry_bytes(params) or b'{"history": []}')["history"]
     theirs = (_remote_registry(remote, index["registry"]) or {"history": []})["history"]
     relation = plan.registry_relation(ours, theirs)
     lines = [f"remote {name} ({remote.url}):"]
     if ahead or grown or relation == "ahead":
-        lines.append(f"  ahead: {len(ahead)} files, {len(grown)} logs differ in length"
+        lines.append(f"  ahead: {len(ahead)} files, {len(grown)} logs with lines to send"
                      + (f", {len(ours) - len(theirs)} registry events" if relation == "ahead" else "") + " (make push)")
     if behind or missing_logs or relation == "behind":
-        lines.append(f"  behind: {len(behind)} files, {len(missing_logs)} logs shorter here"
+        lines.append(f"  behind: {len(behind)} files, {len(missing_logs)} logs with lines to fetch"
                      + (f", {len(theirs) - len(ours)} registry events" if relation == "behind" else "") + " (make pull)")
     if relation == "diverged":
         lines.append("  " + plan.divergence(params["paths"]["registry"], "it", ours, theirs))

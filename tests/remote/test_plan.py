@@ -30,31 +30,22 @@ def test_divergence_names_both_events():
     assert "ours has promote v2 (a@x, t1: one)" in line and "the remote has promote v2 (b@y, t1: two)" in line
 
 
-def _segments(*chunks: bytes) -> dict:
-    entry, whole = None, b""
-    for chunk in chunks:
-        whole += chunk
-        entry = plan.log_entry(entry, sha256_bytes(whole), len(whole), {"sha256": sha256_bytes(chunk), "bytes": len(chunk)}, False)
-    return entry
+def test_a_log_entry_grows_by_segments_and_its_chain_names_the_sequence():
+    one, two = ({"sha256": sha256_bytes(d), "bytes": len(d)} for d in (b"a\n", b"bb\n"))
+    entry = plan.extend_log(plan.extend_log(None, one, "a"), two, None)
+    assert entry["bytes"] == 5 and entry["first_line"] == "a" and entry["segments"] == [one, two]
+    other = plan.extend_log(plan.extend_log(None, two, "bb"), one, None)
+    assert other["chain"] != entry["chain"], "the same segments in another order are another stream"
+    first = plan.extend_log(None, one, "a")
+    plan.extend_log(first, two, None)
+    assert first["segments"] == [one], "the previous entry is not changed in place"
 
 
-def test_a_pull_appends_from_the_segment_where_the_local_log_ends():
-    entry = _segments(b"a\n", b"bb\n", b"ccc\n")
-    assert entry["bytes"] == 9 and entry["sha256"] == sha256_bytes(b"a\nbb\nccc\n")
-    assert plan.pull_from(entry, 0, None) == 0
-    assert plan.pull_from(entry, 2, sha256_bytes(b"a\n")) == 1
-    assert plan.pull_from(entry, 5, sha256_bytes(b"a\nbb\n")) == 2
-    assert plan.pull_from(entry, 9, sha256_bytes(b"a\nbb\nccc\n")) == 3  # nothing to add
-    assert plan.pull_from(entry, 5, sha256_bytes(b"a\nxx\n")) is None  # same length, other bytes
-    assert plan.pull_from(entry, 4, sha256_bytes(b"a\nb\n")) is None  # not at a segment's end
-
-
-def test_a_restarted_log_keeps_its_earlier_generation():
-    entry = _segments(b"a\n", b"bb\n")
-    restarted = plan.log_entry(entry, sha256_bytes(b"z\n"), 2, {"sha256": sha256_bytes(b"z\n"), "bytes": 2}, True)
-    assert restarted["earlier"] == [{"bytes": 5, "sha256": sha256_bytes(b"a\nbb\n")}]
-    assert [s["bytes"] for s in restarted["segments"]] == [2]
-    assert entry["earlier"] == []  # the previous record is not changed in place
+def test_a_repeated_header_is_dropped_and_nothing_else():
+    assert plan.first_line(b"time,event\n1,2\n") == "time,event" and plan.first_line(b"no newline") is None
+    assert plan.without_header(b"time,event\n1,2\n", "time,event") == b"1,2\n"
+    assert plan.without_header(b'{"a": 1}\n', "time,event") == b'{"a": 1}\n'
+    assert plan.without_header(b"time,event\n", None) == b"time,event\n"
 
 
 def test_summary_counts_in_words():

@@ -15,6 +15,7 @@ import pytest
 
 from scripts.core.store import sha256_file
 from tests.conftest import Repo, copy_of, fresh_copy
+from tests.serving.test_app import READING
 from tests.serving.test_serve import Server, call
 
 
@@ -213,3 +214,39 @@ def test_two_clones_promoting_at_once_never_lose_an_event(built, tmp_path, objec
     aside = sorted((clones["a"].path / "models").glob("registry.json.ours-*")) + \
         sorted((clones["b"].path / "models").glob("registry.json.ours-*"))
     assert len(aside) == 20, "each refused event is kept in the registry set aside"
+
+
+def _serve(repo: Repo, readings: int) -> None:
+    server = Server(repo).start()
+    try:
+        for _ in range(readings):
+            assert call(server.port, "POST", "/predict", {"instances": [READING]})[0] == 200
+    finally:
+        server.stop()
+
+
+def _lines(repo: Repo, relative: str) -> list[str]:
+    return sorted((repo.path / relative).read_text().splitlines())
+
+
+def test_two_replicas_push_their_logs_and_each_pull_holds_every_line(built, tmp_path):
+    first, remote = copy_of(built, tmp_path / "a"), str(tmp_path / "remote")
+    ok(first.make("push", f"REMOTE={remote}"))
+    second = fresh_copy(tmp_path / "b")
+    ok(second.make("pull", f"REMOTE={remote}"))
+    before = len(_lines(first, "logs/predictions.jsonl")) if (first.path / "logs/predictions.jsonl").exists() else 0
+    _serve(first, 3)
+    _serve(second, 2)
+    pushes = [_push(repo, remote, {}) for repo in (first, second)]  # at once: one swaps the index first, the other rereads
+    for push in pushes:
+        assert push.wait() == 0, push.stderr.read()
+    for repo in (first, second):
+        ok(repo.make("pull", f"REMOTE={remote}"))
+    for log in ("logs/predictions.jsonl", "logs/deployment_log.csv"):
+        assert _lines(first, log) == _lines(second, log), log
+    assert len(_lines(first, "logs/predictions.jsonl")) == before + 5
+    rows = (first.path / "logs/deployment_log.csv").read_text().splitlines()
+    assert [r for r in rows if r.startswith("time,")] == [rows[0]], "the CSV header was written twice"
+    for repo in (first, second):
+        ok(repo.make("verify-all"), "PASS")
+        ok(repo.make("status", f"REMOTE={remote}"), "in step")
