@@ -16,7 +16,6 @@ import argparse
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
 from scripts.core.store import utc_now, write_json
 from scripts.dev.sandbox import copy_repo
-from scripts.remote.objectstore import create_bucket, free_ports, launch
+from scripts.remote.seaweed import create_bucket, free_ports, launch, stop
 
 TRACKED = ["data/processed", "data/production", "models"]  # what dvc add tracks: the artifacts a push sends
 BUCKET = "bench"
@@ -95,8 +94,7 @@ def measure(scratch: Path, repeats: int, dvc_bin: str | None) -> dict:
         s3 = [ours(built, scratch, f"s3://{BUCKET}/ours-{i}", env, repeats + i) for i in range(repeats)]
         theirs = [dvc(dvc_bin, built, scratch, endpoint, env, i) for i in range(repeats)] if dvc_bin else None
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop(server, 2)
     return {"files": len(files), "bytes": sum(p.stat().st_size for p in files), "said": directory[0]["said"],
             "directory": medians(directory), "s3": medians(s3), "dvc_s3": medians(theirs) if theirs else None}
 

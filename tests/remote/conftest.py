@@ -5,7 +5,6 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from scripts.dev.sandbox import free_port
-from scripts.remote.objectstore import create_bucket, free_ports, launch
+from scripts.remote.seaweed import create_bucket, free_ports, launch, stop
 
 SSHD = "/usr/sbin/sshd"
 BUCKET = "clockwork"
@@ -30,12 +29,7 @@ def objectstore(tmp_path_factory) -> dict:
         create_bucket(endpoint, BUCKET)
         yield {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "any", "AWS_SECRET_ACCESS_KEY": "any"}
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop(process, 2)  # a throwaway store: no need to wait out SeaweedFS's graceful shutdown
 
 
 def _keygen(path: Path) -> str:
