@@ -180,10 +180,12 @@ rollback: $(VENV_OK) ## Return production to the version that was live before th
 
 ##@ Serving
 .PHONY: serve serve-bg stop smoke bench-serve bench synth profile-batch
-serve: $(O)/recorded ## Serve the production model in the foreground (gunicorn; host, port, workers from params)
+# A replica (deployment.registry names a remote) serves what that remote's registry names: it builds nothing.
+SERVED = $(if $(FOLLOWS),$(VENV_OK),$(O)/recorded)
+serve: $(SERVED) ## Serve the production model in the foreground (gunicorn; host, port, workers from params)
 	@$(PY) -m scripts.serving.serve $(if $(value PORT),--port $(call q,PORT))
 
-serve-bg: $(O)/recorded ## Start the server in the background and wait until /ready answers
+serve-bg: $(SERVED) ## Start the server in the background and wait until /ready answers
 	@$(PY) -m scripts.serving.serve --background $(if $(value PORT),--port $(call q,PORT))
 
 stop: $(VENV_OK) ## Stop the background server

@@ -64,7 +64,8 @@ def make_include(params: dict) -> str:
     """The make variables the Makefile needs from params.yaml (a generated include)."""
     return ("# generated from params.yaml by scripts/core/stamp.py; do not edit\n"
             f"RAW := {params['paths']['raw']}\n"
-            f"EXPERIMENTS := {' '.join(params['experiments']['grid'])}\n")
+            f"EXPERIMENTS := {' '.join(params['experiments']['grid'])}\n"
+            f"FOLLOWS := {params['deployment']['registry'] or ''}\n")
 
 
 def stamp_params(source: Path, stamp_dir: Path, include: Path) -> list[str]:

@@ -294,3 +294,38 @@ def status(params: dict, spec: str | None, cache_path: Path) -> list[str]:
     if len(lines) == 1:
         lines.append("  in step: nothing to push or pull")
     return lines
+
+
+def _fetch_version(remote: Remote, index: dict, paths: dict, version: str) -> None:
+    """A model version's card, training record and artifact, each fetched only if missing here."""
+    from scripts.core.artifacts import MODEL_CARD, MODEL_TRAIN_RECORD, model_path, relative
+    records = [relative(model_path(paths, version, pattern)) for pattern in (MODEL_CARD, MODEL_TRAIN_RECORD)]
+    for rel in records:
+        if rel not in index["files"]:
+            raise ClockworkError(f"remote {remote.url}: its registry names {version}, but it holds no {rel}")
+        if not _safe(rel).exists():
+            _fetch(remote, rel, index["files"][rel]["sha256"])
+    artifact = json.loads(_safe(records[0]).read_text())["artifact"]
+    if not _safe(artifact["path"]).exists():
+        _fetch(remote, artifact["path"], artifact["sha256"])
+
+
+def follow(params: dict, spec: str) -> str:
+    """Bring this clone's registry and the models its aliases name up to the remote's (a serving
+    replica following a remote); '' when already there. A replica only follows: a registry with
+    events the remote lacks is refused."""
+    name, remote = open_remote(spec, params["remote"])
+    index, _ = _read_index(remote)
+    theirs = _remote_registry(remote, index["registry"])
+    if theirs is None:
+        raise ClockworkError(f"remote {name} ({remote.url}) holds no registry yet (make push from the clone that trains)")
+    data = _registry_bytes(params)
+    if data is not None and canonical_json(json.loads(data)) == canonical_json(theirs):
+        return ""
+    if plan.registry_relation(json.loads(data)["history"] if data else None, theirs["history"]) not in ("behind", "same"):
+        raise ClockworkError(f"{params['paths']['registry']}: has events the registry on {name} lacks; a serving replica "
+                             "follows the remote, it does not promote (make pull KEEP=theirs, then serve)")
+    for version in sorted({v for v in theirs["aliases"].values() if v}):
+        _fetch_version(remote, index, params["paths"], version)
+    _take_registry(params, "take", theirs)
+    return f"production {theirs['aliases']['production']} from {name}"

@@ -42,8 +42,9 @@ class LiveModel:
 class DeploymentLog:
     """Rows of logs/deployment_log.csv: which model was live where, and when."""
 
-    def __init__(self, path: Path, host_port: str):
-        self.path, self.host_port = path, host_port
+    def __init__(self, path: Path, host_port: str, origin: str = ""):
+        """origin: on a replica, which host it is and which remote's registry it follows (in every row's detail)."""
+        self.path, self.host_port, self.origin = path, host_port, origin
 
     def write(self, event: str, card: dict | None, detail: str = "") -> None:
         row = {
@@ -52,7 +53,8 @@ class DeploymentLog:
             "model_sha256": card["artifact"]["sha256"] if card else None,
             "data_version": card["data"]["version"] if card else None,
             "git_commit": card["git"]["commit"] if card else None,
-            "host_port": self.host_port, "pid": os.getpid(), "detail": detail,
+            "host_port": self.host_port, "pid": os.getpid(),
+            "detail": f"{detail} [{self.origin}]" if self.origin else detail,
         }
         validate(row, "deployment_event", str(self.path))
         append_csv_row(self.path, DEPLOYMENT_COLUMNS, row)

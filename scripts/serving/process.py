@@ -48,6 +48,11 @@ def fresh_metrics_dir(deployment: dict, port: int) -> Path:
     return directory
 
 
+def origin(deployment: dict) -> str:
+    """On a replica (deployment.registry names a remote): 'host <name>, registry <remote>'."""
+    return f"host {socket.gethostname()}, registry {deployment['registry']}" if deployment["registry"] else ""
+
+
 def set_aside_torn_tails(deployment: dict, host_port: str) -> None:
     """Before any worker appends: a torn last line (a write cut by a power loss) is moved aside, kept,
     and said so in the deployment log and the server log."""
@@ -79,8 +84,8 @@ def run_foreground(params: dict, options: dict, sites: Iterable[str] = ()) -> in
     def load_app() -> Any:
         from scripts.serving.app import create_app
 
-        holder = ModelHolder(paths, deployment["threshold"], DeploymentLog(repo_path(deployment["deployment_log"]), host_port),
-                             fast_options(deployment))
+        holder = ModelHolder(paths, deployment["threshold"], DeploymentLog(repo_path(deployment["deployment_log"]), host_port,
+                                                                           origin(deployment)), fast_options(deployment))
         holder.refresh()
         holder.watch(deployment["reload_interval_s"])
         state["holder"] = holder

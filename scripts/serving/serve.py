@@ -1,6 +1,8 @@
 """`make serve`, `make serve-bg`, `make stop`: run the prediction service (gunicorn over serving/app.py).
 
-The service always serves the registry's production model and follows its alias (live.py);
+The service always serves the registry's production model and follows its alias (live.py). With
+deployment.registry naming a remote, this clone is a replica: its registry and the models it
+names are kept in step with that remote's by a follower process (scripts/remote/follow.py);
 every prediction is one line in the prediction log, every start, swap, refusal and stop one
 row in the deployment log.
 
@@ -11,8 +13,11 @@ row in the deployment log.
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
-from scripts.core.config import ClockworkError, cli, load_params, port_number
+from scripts.core.config import ClockworkError, cli, load_params, port_number, repo_path
+from scripts.remote import sync
 from scripts.serving.process import preflight, run_foreground, start_background, stop_background
 
 SITE = "scripts.inspect.site:routes"  # the dashboard, imported by each worker (see process.run_foreground)
@@ -41,10 +46,21 @@ def main(argv: list[str]) -> int:
     options = bind_options(params, args)
     if not 1 <= options["port"] <= 65535:
         raise ClockworkError(f"--port: {options['port']} is not a TCP port")
+    following = params["deployment"]["registry"]
+    if following:  # a replica: its registry and models come from a remote's
+        said = sync.follow(params, following)
+        print(f"following the registry on {following}" + (f": {said}" if said else ""), flush=True)
     preflight(params["paths"])
     if args.background:
         return start_background(params, options)
-    return run_foreground(params, options, sites=[SITE])
+    if not following:
+        return run_foreground(params, options, sites=[SITE])
+    follower = subprocess.Popen([sys.executable, "-m", "scripts.remote.follow", "--remote", following], cwd=repo_path("."))
+    try:
+        return run_foreground(params, options, sites=[SITE])
+    finally:
+        follower.terminate()
+        follower.wait()
 
 
 if __name__ == "__main__":
