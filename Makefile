@@ -277,7 +277,7 @@ verify-all: $(VENV_OK) ## Check the whole chain: raw -> data versions -> models 
 	@$(PY) -m scripts.inspect.verify --all
 
 ##@ Remotes
-.PHONY: push pull objectstore bench-remote
+.PHONY: push pull objectstore bench-remote gc
 REMOTE_ARG = $(if $(value REMOTE),--remote $(call q,REMOTE))
 push: $(VENV_OK) ## Send data versions, models, logs and the registry the remote lacks [REMOTE=name-or-URL]
 	@$(PY) -m scripts.remote.transfer push $(REMOTE_ARG) --cache $(BOOK)/statcache.json
@@ -287,6 +287,9 @@ pull: $(VENV_OK) ## Bring back what the remote holds and this clone lacks, each 
 
 bench-remote: $(O)/recorded ## Time a full and a no-op push and a pull (directory, SeaweedFS S3) [DVC=path/to/dvc: beside dvc push] [SMOKE=1]
 	@$(PY) -m scripts.dev.bench_remote $(if $(value SMOKE),--smoke) $(if $(value DVC),--dvc $(call q,DVC))
+
+gc: $(VENV_OK) ## Say which versions' bulky files (joblib, splits) retention lets go and the bytes; CONFIRM=1 deletes [REMOTE=...]
+	@$(PY) -m scripts.pipeline.gc $(if $(value CONFIRM),--confirm) $(REMOTE_ARG)
 
 objectstore: $(VENV_OK) ## Run a local S3 object store (SeaweedFS) in the foreground, to try an s3:// remote [PORT=8333]
 	@$(PY) -m scripts.remote.objectstore $(if $(value PORT),--port $(call q,PORT))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from scripts.core import retention
 from scripts.core.config import cli, load_params
 from scripts.core.outputs import check
 
@@ -20,7 +21,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, required=True, help="the stat cache file (make's bookkeeping)")
     args = parser.parse_args(argv)
-    problems = check(load_params()["paths"], args.cache)
+    params = load_params()
+    problems = check(params["paths"], args.cache, retention.collected(params["retention"]))
     for problem in problems:
         print(f"damaged   {problem}")
     if problems:

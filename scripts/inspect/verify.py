@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from scripts import MOVED
 from scripts.core import registry as R
+from scripts.core import retention
 from scripts.core.artifacts import (
     MODEL_CARD,
     check_sha,
@@ -32,7 +33,16 @@ from scripts.core.artifacts import (
     read_train_record,
 )
 from scripts.core.config import ROOT, ClockworkError, cli, load_params, validate
-from scripts.core.store import environment, iter_lines, read_csv_rows, read_json, read_jsonl, sha256_file
+from scripts.core.store import (
+    atomic_write_bytes,
+    environment,
+    iter_lines,
+    read_csv_rows,
+    read_json,
+    read_jsonl,
+    sha256_bytes,
+    sha256_file,
+)
 
 log = logging.getLogger("clockwork.verify")
 TRAIN_MODULE = "scripts.pipeline.train"
@@ -82,8 +92,32 @@ def differences(card: dict, sha: str) -> list[str]:
     return out
 
 
-def verify(paths: dict, version: str | None) -> tuple[bool, list[str]]:
+def restore_data(params: dict, version: str, relative: str, sha: str) -> str | None:
+    """If make gc collected a data version's split, rebuild it (prepare --restore: byte-identical or
+    refused); the line to report, or None if the split was never collected. Raises with prepare's reason."""
+    if (ROOT / relative).exists() or not retention.was_collected(params["retention"], relative, sha):
+        return None
+    done = subprocess.run([sys.executable, "-m", "scripts.pipeline.prepare", "--restore", version], cwd=ROOT,
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise ClockworkError(f"restoring data {version}: {(done.stderr.strip().splitlines() or ['no output'])[-1]}")
+    return f"data {version}: make gc had collected its splits; rebuilt from the raw file, byte-identical"
+
+
+def put_back(params: dict, card: dict, blob: bytes) -> str:
+    """The artifact's state on disk; a collected one whose refit matches its record is put back."""
+    relative, sha = card["artifact"]["path"], card["artifact"]["sha256"]
+    if (ROOT / relative).exists():
+        return sha256_file(ROOT / relative)
+    if retention.was_collected(params["retention"], relative, sha) and sha256_bytes(blob) == sha:
+        atomic_write_bytes(ROOT / relative, blob)
+        return sha
+    return "missing"
+
+
+def verify(params: dict, version: str | None) -> tuple[bool, list[str]]:
     """Refit a version (default: production) in a temp dir; return (passed, report lines)."""
+    paths = params["paths"]
     registry = R.load(paths)
     version = version or registry["aliases"]["production"]
     if not version:
@@ -95,8 +129,10 @@ def verify(paths: dict, version: str | None) -> tuple[bool, list[str]]:
         return False, [f"registry sha256 {registry['versions'][version]['sha256']} differs from the card's {card['artifact']['sha256']}"]
     data_meta = read_data_meta(paths, card["data"]["version"])
     train_csv = ROOT / data_meta["outputs"]["train"]["path"]
-    check_sha(train_csv, card["data"]["train"]["sha256"], f"model {version}")
     report = [f"model {version}: data {card['data']['version']}, {card['algorithm']}, seed {card['params']['seed']}"]
+    restored = restore_data(params, card["data"]["version"], data_meta["outputs"]["train"]["path"], card["data"]["train"]["sha256"])
+    report += [restored] if restored else []
+    check_sha(train_csv, card["data"]["train"]["sha256"], f"model {version}")
     with tempfile.TemporaryDirectory(prefix="clockwork-verify-") as tmp:
         work = Path(tmp)
         report.append(f"code: {checkout_code(card, work)}")
@@ -111,14 +147,15 @@ def verify(paths: dict, version: str | None) -> tuple[bool, list[str]]:
                               cwd=work, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0"})
         if done.returncode:
             return False, report + [f"refit failed: {(done.stderr.strip().splitlines() or ['no output'])[-1]}"]
-        sha = sha256_file(rebuilt)
-    on_disk = sha256_file(ROOT / card["artifact"]["path"])
+        sha, blob = sha256_file(rebuilt), rebuilt.read_bytes()
+    collected = not (ROOT / card["artifact"]["path"]).exists()
+    on_disk = put_back(params, card, blob)
     diffs = differences(card, sha)
     if on_disk != card["artifact"]["sha256"]:
         diffs.append(f"artifact file {card['artifact']['path']}: sha256 {on_disk} differs from the registered one")
     report.append(f"registered sha256 {card['artifact']['sha256']}")
     report.append(f"rebuilt    sha256 {sha}")
-    report.append(f"on disk    sha256 {on_disk}")
+    report.append(f"on disk    sha256 {on_disk}" + (" (make gc had collected it; put back)" if collected and on_disk == sha else ""))
     return sha == card["artifact"]["sha256"] == on_disk, report + diffs
 
 
@@ -129,7 +166,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--version", help="model version to verify (default: production)")
     parser.add_argument("--all", action="store_true", help="check the whole chain instead (make verify-all)")
     args = parser.parse_args(argv)
-    passed, report = verify(load_params()["paths"], args.version)
+    passed, report = verify(load_params(), args.version)
     print("\n".join(report))
     print("PASS" if passed else "FAIL")
     return 0 if passed else 1
@@ -141,6 +178,17 @@ class Chain:
 
     def __init__(self, params: dict):
         self.params, self.paths, self.problems = params, params["paths"], []
+        self.gc_log = retention.collected(params["retention"])
+        self.collected: list[str] = []  # files make gc deleted on purpose: reported, not mismatches
+
+    def present(self, relative: str, sha: str, message: str) -> bool:
+        """True if the file is there; a file make gc collected is noted, anything else missing is a mismatch."""
+        if (ROOT / relative).exists():
+            return True
+        if retention.was_collected(self.params["retention"], relative, sha, self.gc_log):
+            self.collected.append(relative)
+            return False
+        return self.check(False, message)
 
     def check(self, condition: bool, message: str) -> bool:
         if not condition:
@@ -156,7 +204,7 @@ class Chain:
 
     def file_matches(self, record: dict, owner: str, name: str) -> None:
         path = ROOT / record["path"]
-        if self.check(path.exists(), f"{owner}: {name} file {record['path']} is missing"):
+        if self.present(record["path"], record["sha256"], f"{owner}: {name} file {record['path']} is missing"):
             self.check(sha256_file(path) == record["sha256"], f"{owner}: {record['path']} sha256 differs from its metadata")
 
     def raw(self) -> None:
@@ -182,7 +230,8 @@ class Chain:
         if not record:
             return
         artifact = ROOT / record["artifact"]["path"]
-        if self.check(artifact.exists(), f"model {version}: {record['artifact']['path']} is missing"):
+        if self.present(record["artifact"]["path"], record["artifact"]["sha256"],
+                        f"model {version}: {record['artifact']['path']} is missing"):
             self.check(sha256_file(artifact) == record["artifact"]["sha256"], f"model {version}: artifact sha256 differs from its record")
         data = self.attempt(f"model {version}", lambda: read_data_meta(self.paths, record["data"]["version"]))
         if data:
@@ -262,8 +311,8 @@ class Chain:
                 self.problems.append(f"{path.relative_to(ROOT)}: a temp file a killed writer left (the next make train sweeps it)")
 
 
-def verify_chain(params: dict) -> list[str]:
-    """Every link from the raw file to the deployment log; one line per mismatch (empty = all good)."""
+def verify_chain(params: dict) -> tuple[list[str], list[str]]:
+    """Every link from the raw file to the deployment log: (one line per mismatch, files make gc collected)."""
     chain = Chain(params)
     chain.raw()
     chain.data_versions()
@@ -277,15 +326,18 @@ def verify_chain(params: dict) -> list[str]:
     chain.labels()
     chain.records(registry)
     chain.temp_files()
-    return chain.problems
+    return chain.problems, chain.collected
 
 
 def main_all(argv: list[str]) -> int:
     """`make verify-all`: print every mismatch in the chain, or PASS."""
     params = load_params()
-    problems = verify_chain(params)
+    problems, collected = verify_chain(params)
     for problem in problems:
         print(f"MISMATCH {problem}")
+    if collected:
+        print(f"collected: {len(collected)} files make gc deleted on purpose ({params['retention']['log']}); "
+              "their records stand, make verify VERSION=vN rebuilds a model")
     print("PASS: raw -> data versions -> models -> registry -> deployment log -> manifest and metadata log all agree" if not problems
           else f"FAIL: {len(problems)} mismatch(es)")
     return 1 if problems else 0

@@ -16,6 +16,7 @@ import pandas as pd
 
 from scripts.core import features as F
 from scripts.core.artifacts import (
+    check_sha,
     data_meta_path,
     data_split_paths,
     data_versions,
@@ -23,7 +24,7 @@ from scripts.core.artifacts import (
     relative,
     write_outputs_include,
 )
-from scripts.core.config import ClockworkError, cli, load_params, repo_path
+from scripts.core.config import ROOT, ClockworkError, cli, load_params, repo_path
 from scripts.core.rawdata import read_raw, validate_rows
 from scripts.core.store import (
     atomic_write_bytes,
@@ -171,8 +172,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, help="pointer file naming the current data version (written only on change)")
     parser.add_argument("--extra", type=Path, help="labelled production rows to add (make retrain passes these)")
     parser.add_argument("--outputs", type=Path, help="make include naming the version's files (written only on change)")
+    parser.add_argument("--restore", metavar="VERSION", help="rebuild a version's missing split files (make gc collected them) "
+                        "from its recorded inputs and params: byte-identical, or refused")
     args = parser.parse_args(argv)
     params = load_params(sections=PARAMS)
+    if args.restore:
+        restore(params["paths"], args.restore)
+        return 0
     paths, data, feats = params["paths"], params["data"], params["features"]
     raw = repo_path(paths["raw"])
     raw_sha = sha256_file(raw)
@@ -209,6 +215,23 @@ def main(argv: list[str]) -> int:
         write_outputs_include(args.outputs, "PREPARE_OUTPUTS", list(written.values()))
     print(version)
     return 0
+
+
+def restore(paths: dict, version: str) -> None:
+    """Rebuild a data version's missing splits from what its metadata records (raw file and labelled
+    rows, each sha-checked; the params it was made with), with this code; each must come out
+    byte-identical to its record, or nothing is written and one line says which differs."""
+    meta = read_data_meta(paths, version)
+    raw = ROOT / meta["inputs"]["raw"]["path"]
+    check_sha(raw, meta["inputs"]["raw"]["sha256"], f"data version {version}")
+    used, extra = meta["params"], None
+    labelled = meta["inputs"].get("production_labelled")
+    if labelled:
+        check_sha(ROOT / labelled["path"], labelled["sha256"], f"data version {version}")
+        extra = {**labelled, "frame": read_labelled(ROOT / labelled["path"])}
+    frame = read_raw(raw)
+    with locked(repo_path(paths["processed_dir"]) / ".lock"):
+        repair(paths, version, lambda: build_parts(frame, used["data"], used["features"], extra, used)[0])
 
 
 def build_parts(frame: pd.DataFrame, data: dict, feats: dict, extra: dict | None, used: dict) -> tuple[dict, dict]:

@@ -156,6 +156,13 @@ class Remote:
             self.fs.mv(temp, self.object_path(sha))
         return sha
 
+    def delete(self, shas: list[str]) -> None:
+        """Delete objects (make gc); one already gone is no error."""
+        with reaching(self.url):
+            for sha in shas:
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.rm_file(self.object_path(sha))
+
     def get_bytes(self, sha: str) -> bytes:
         """An object's bytes, checked against its sha256."""
         with reaching(self.url):

@@ -329,3 +329,37 @@ def follow(params: dict, spec: str) -> str:
         _fetch_version(remote, index, params["paths"], version)
     _take_registry(params, "take", theirs)
     return f"production {theirs['aliases']['production']} from {name}"
+
+
+def _referenced(index: dict) -> set[str]:
+    """Every object an index names: files, log segments, the registry."""
+    shas = {record["sha256"] for record in index["files"].values()}
+    shas |= {segment["sha256"] for entry in index["logs"].values() for segment in entry["segments"]}
+    return shas | ({index["registry"]["sha256"]} if index["registry"] else set())
+
+
+def collect_remote(params: dict, spec: str, paths: set[str], confirm: bool) -> str:
+    """make gc REMOTE=...: drop collected paths from the remote's index, then delete the objects no
+    entry names (those too that a killed push left). The remote's registry must be ours."""
+    name, remote = open_remote(spec, params["remote"])
+    for _ in range(ATTEMPTS):
+        index, token = _read_index(remote)
+        theirs, data = _remote_registry(remote, index["registry"]), _registry_bytes(params)
+        if theirs is not None and (data is None or canonical_json(json.loads(data)) != canonical_json(theirs)):
+            raise ClockworkError(f"remote {name}: its registry is not ours; make pull (or make push) first, then gc")
+        gone = sorted(p for p in paths if p in index["files"])
+        new = {**index, "files": {p: r for p, r in index["files"].items() if p not in set(gone)}}
+        orphans = sorted(remote.objects() - _referenced(new))
+        freed = sum(index["files"][p]["bytes"] for p in gone) / 1e6
+        if not confirm:
+            return f"on {name}: would drop {len(gone)} files ({freed:.1f} MB) from its index and delete {len(orphans)} objects"
+        try:
+            if gone:
+                new.update(updated_at=utc_now(), by=actor())
+                remote.swap_index(json.dumps(new, indent=1, sort_keys=True).encode() + b"\n", token)
+        except Conflict:
+            continue
+        now, _ = _read_index(remote)  # a push since the swap may name an object again: keep those
+        remote.delete(sorted(set(orphans) - _referenced(now)))
+        return f"on {name}: dropped {len(gone)} files ({freed:.1f} MB) from its index, deleted {len(orphans)} objects"
+    raise ClockworkError(f"remote {remote.url}: index.json kept changing under {ATTEMPTS} attempts; gc again")

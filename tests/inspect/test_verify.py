@@ -31,10 +31,10 @@ def test_the_chain_passes_on_a_fresh_build_and_names_each_broken_link(built: Rep
     monkeypatch.setattr("scripts.inspect.verify.ROOT", repo.path)
     monkeypatch.setattr("scripts.core.config.ROOT", repo.path)
     params = load_params(repo.path / "params.yaml")
-    assert verify_chain(params) == []
+    assert verify_chain(params) == ([], [])
     (repo.path / "data/processed/v1/test.csv").write_text("udi\n1\n")
     (repo.path / "models/model_v1.joblib").write_bytes(b"not a model")
-    problems = verify_chain(params)
+    problems, _ = verify_chain(params)
     assert "data v1: data/processed/v1/test.csv sha256 differs from its metadata" in problems
     assert "model v1: artifact sha256 differs from its record" in problems
 
