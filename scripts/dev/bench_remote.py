@@ -6,6 +6,8 @@ sources (its .venv linked, so the venv's set-up is not timed), against a directo
 S3 server started for the run. With --dvc PATH (DVC installed in a throwaway venv, with
 dvc-s3; make bench-remote DVC=path), the same files go through `dvc add` and `dvc push` to the same S3 server in the same run,
 and a no-op `dvc push`: a benchmark, never a test. Medians of `repeats` runs, each to a new prefix.
+Last, a replica (a fresh copy whose deployment.registry is the directory remote) serves, and the
+time from promote + push on the training copy until the replica answers with the new version.
 Writes logs/bench/remote-<time>.json (schemas/bench_remote.schema.json).
 
   python -m scripts.dev.bench_remote [--smoke] [--dvc PATH]
@@ -75,6 +77,41 @@ def dvc(dvc_bin: str, built: Path, scratch: Path, endpoint: str, env: dict, run:
     return {"add_s": add, "push_s": push, "noop_push_s": noop}
 
 
+def _served(port: int) -> str:
+    import http.client
+    import json
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", "/model")
+    version = json.loads(connection.getresponse().read())["version"]
+    connection.close()
+    return version
+
+
+def propagation(built: Path, scratch: Path, remote: str) -> float:
+    """Seconds from `make promote` + `make push` on the training clone until a replica following the
+    remote answers with the new version ten times in a row (each of its workers swaps on its own)."""
+    import yaml
+
+    from scripts.dev.sandbox import free_port
+    replica, port = fresh(scratch / "replica"), free_port()
+    params = yaml.safe_load((replica / "params.yaml").read_text())
+    params["deployment"]["registry"] = remote
+    (replica / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    timed(["make", "serve-bg", f"PORT={port}"], replica)
+    try:
+        target = "v1" if _served(port) != "v1" else "v2"
+        timed(["make", "promote", f"VERSION={target}", "REASON=bench", "FORCE=1"], built)
+        started = time.perf_counter()
+        timed(["make", "push", f"REMOTE={remote}"], built)
+        streak = 0
+        while streak < 10 and time.perf_counter() - started < 60:
+            streak = streak + 1 if _served(port) == target else 0
+            time.sleep(0.01)
+        return time.perf_counter() - started
+    finally:
+        timed(["make", "stop"], replica)
+
+
 def medians(runs: list[dict]) -> dict:
     return {key: round(statistics.median(r[key] for r in runs), 3) for key in runs[0] if key != "said"}
 
@@ -82,6 +119,8 @@ def medians(runs: list[dict]) -> dict:
 def measure(scratch: Path, repeats: int, dvc_bin: str | None) -> dict:
     built = fresh(scratch / "built")
     timed(["make", "train"], built)
+    (built / "params.yaml").write_text((built / "params.yaml").read_text().replace("n_estimators: 200", "n_estimators: 50"))
+    timed(["make", "train"], built)  # a second version, for the replica to swap to
     files = [p for top in TRACKED for p in (built / top).rglob("*") if p.is_file() and not p.name.startswith(".")]
     store = scratch / "seaweedfs"
     port = free_ports(1)[0]
@@ -93,10 +132,12 @@ def measure(scratch: Path, repeats: int, dvc_bin: str | None) -> dict:
         directory = [ours(built, scratch, str(scratch / f"remote-{i}"), {}, i) for i in range(repeats)]
         s3 = [ours(built, scratch, f"s3://{BUCKET}/ours-{i}", env, repeats + i) for i in range(repeats)]
         theirs = [dvc(dvc_bin, built, scratch, endpoint, env, i) for i in range(repeats)] if dvc_bin else None
+        swap = propagation(built, scratch, str(scratch / "remote-0"))
     finally:
         stop(server, 2)
     return {"files": len(files), "bytes": sum(p.stat().st_size for p in files), "said": directory[0]["said"],
-            "directory": medians(directory), "s3": medians(s3), "dvc_s3": medians(theirs) if theirs else None}
+            "directory": medians(directory), "s3": medians(s3), "dvc_s3": medians(theirs) if theirs else None,
+            "replica_swap_s": round(swap, 3)}
 
 
 def main(argv: list[str]) -> int:
@@ -120,6 +161,8 @@ def main(argv: list[str]) -> int:
     for name in ("directory", "s3", "dvc_s3"):
         if result[name]:
             print(f"  {name:10s} " + ", ".join(f"{k} {v:.2f}" for k, v in result[name].items()))
+    print(f"  a replica following the directory remote served the promoted version {result['replica_swap_s']:.2f} s "
+          "after make promote + make push began")
     print(f"wrote {out}")
     return 0
 
