@@ -116,6 +116,9 @@ def _push_registry(remote: Remote, params: dict, entry: dict | None, present: se
     relation = plan.registry_relation(ours, theirs)
     if relation == "behind":
         return entry, f"the remote's registry is {len(theirs) - len(ours)} events ahead of ours (make pull brings it)"
+    if relation == "same":
+        raise ClockworkError(f"{params['paths']['registry']}: the same history as the remote's, but other content "
+                             "(edited by hand?); nothing was pushed")
     if relation != "ahead":
         raise ClockworkError(plan.divergence(params["paths"]["registry"], f"remote {remote.url}", ours, theirs)
                              + "; make pull KEEP=theirs takes the remote's and sets ours aside")
