@@ -250,3 +250,47 @@ def test_two_replicas_push_their_logs_and_each_pull_holds_every_line(built, tmp_
     for repo in (first, second):
         ok(repo.make("verify-all"), "PASS")
         ok(repo.make("status", f"REMOTE={remote}"), "in step")
+
+
+def test_a_log_rewritten_here_is_refused_and_an_archived_one_starts_afresh(built, tmp_path):
+    repo, remote = copy_of(built, tmp_path / "repo"), str(tmp_path / "remote")
+    _serve(repo, 2)
+    ok(repo.make("push", f"REMOTE={remote}"))
+    index = (tmp_path / "remote/index.json").read_bytes()
+    log = repo.path / "logs/predictions.jsonl"
+    kept = log.read_bytes()
+    edited = bytearray(kept)
+    edited[2] = ord("X") if edited[2] != ord("X") else ord("Y")
+    log.write_bytes(bytes(edited))  # an earlier line edited by hand
+    run = repo.make("push", f"REMOTE={remote}")
+    assert run.code == 2 and "logs/predictions.jsonl: its first" in run.err and "have changed here" in run.err, run.err
+    assert (tmp_path / "remote/index.json").read_bytes() == index, "a refused push changed the remote"
+    archive = repo.path / "logs/archive/20260101T000000Z"
+    archive.mkdir(parents=True)
+    log.write_bytes(kept)
+    log.rename(archive / "predictions.jsonl")  # what make demo and make scenarios do before they start
+    _serve(repo, 1)
+    ok(repo.make("push", f"REMOTE={remote}"), "log segment")
+    clone = fresh_copy(tmp_path / "clone")
+    ok(clone.make("pull", f"REMOTE={remote}"))
+    assert (clone.path / "logs/archive/20260101T000000Z/predictions.jsonl").read_bytes() == kept
+    assert len(_lines(clone, "logs/predictions.jsonl")) == len(kept.splitlines()) + 1, "the remote's stream holds both"
+
+
+def test_a_pull_leaves_a_log_with_unpushed_lines_until_the_next_push(built, tmp_path):
+    first, remote = copy_of(built, tmp_path / "a"), str(tmp_path / "remote")
+    log = first.path / "logs/predictions.jsonl"
+    before = len(log.read_text().splitlines()) if log.exists() else 0
+    ok(first.make("push", f"REMOTE={remote}"))
+    second = fresh_copy(tmp_path / "b")
+    ok(second.make("pull", f"REMOTE={remote}"))
+    _serve(first, 1)
+    ok(first.make("push", f"REMOTE={remote}"))
+    _serve(second, 1)
+    out = ok(second.make("pull", f"REMOTE={remote}"))
+    assert "logs/predictions.jsonl: " in out and "not on the remote yet; make push, then pull" in out
+    ok(second.make("push", f"REMOTE={remote}"))
+    for repo in (second, first):
+        ok(repo.make("pull", f"REMOTE={remote}"))
+    lines = _lines(first, "logs/predictions.jsonl")
+    assert lines == _lines(second, "logs/predictions.jsonl") and len(lines) == len(set(lines)) == before + 2
