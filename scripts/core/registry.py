@@ -19,7 +19,17 @@ from scripts.core.config import ClockworkError, repo_path
 from scripts.core.gates import describe as describe_gates
 from scripts.core.gates import f1_difference, judge, seen_rows, segment_recalls, udi_ranges
 from scripts.core.metrics import predict_failure, score
-from scripts.core.store import actor, canonical_json, ensure_line, locked, read_json, utc_now, version_number, write_json
+from scripts.core.store import (
+    actor,
+    atomic_write_bytes,
+    canonical_json,
+    ensure_line,
+    locked,
+    read_json,
+    utc_now,
+    version_number,
+    write_json,
+)
 
 log = logging.getLogger("clockwork.registry")
 SCHEMA = "registry"
@@ -84,6 +94,17 @@ def transaction(paths: dict) -> Iterator[dict]:
         if canonical_json(registry) != before:
             check_consistent(registry, str(path))
             write_json(path, registry, SCHEMA)
+
+
+def replace(paths: dict, registry: dict, source: str, keep_as: Path | None = None) -> None:
+    """Write another registry whole (one a remote holds), under the registry's lock, after its own
+    consistency check; with keep_as, the one it replaces is copied there first."""
+    path = repo_path(paths["registry"])
+    check_consistent(registry, source)
+    with locked(_lock_path(paths)):
+        if keep_as is not None:
+            atomic_write_bytes(keep_as, path.read_bytes())
+        write_json(path, registry, SCHEMA)
 
 
 def _event(registry: dict, action: str, source: str | None, target: str | None, reason: str) -> None:

@@ -4,7 +4,7 @@ alias moves. Started by `make serve` when deployment.registry names a remote; ex
 
   python -m scripts.remote.follow --remote NAME-OR-URL [--once]
 
-Every deployment.reload_interval_s it reads the remote's index; when the registry there changed,
+Every deployment.reload_interval_s it reads the remote's index; when the index changed and the registry there did,
 it fetches the cards, training records and artifacts of the aliased versions (each checked against
 its sha256 before it is moved into place), then replaces the local registry atomically. A remote
 that cannot be reached, or that names a damaged file, is logged and retried; the server keeps
@@ -31,16 +31,17 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     params = load_params(sections=SECTIONS)
     if args.once:
-        said = sync.follow(params, args.remote)
+        said, _ = sync.follow(params, args.remote)
         print(said or f"in step with {args.remote}")
         return 0
-    parent = os.getppid()
+    parent, seen = os.getppid(), None
     while os.getppid() == parent:  # the server that started us is gone: so are we
         try:
-            said = sync.follow(params, args.remote)
+            said, seen = sync.follow(params, args.remote, seen)
             if said:
                 log.info("registry updated: %s", said)
         except ClockworkError as exc:
+            seen = None  # try the whole way again next time
             log.error("following %s: %s (the server keeps serving what it has)", args.remote, exc)
         time.sleep(params["deployment"]["reload_interval_s"])
     return 0

@@ -26,7 +26,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 from scripts.core.config import ROOT, ClockworkError
@@ -131,29 +131,27 @@ class Remote:
                 return set()
         return {name.rsplit("/", 1)[-1] for name in names if len(name.rsplit("/", 1)[-1]) == 64}
 
-    def put(self, local: Path, sha: str) -> None:
-        """Store a file as objects/<sha>, never visible half-written."""
+    def _store(self, sha: str, write: Callable[[str], None]) -> None:
+        """Write objects/<sha> with write(path), never visible half-written: an S3 PUT is visible only
+        once complete; elsewhere it is written under a temporary name and renamed."""
         target = self.object_path(sha)
         with reaching(self.url):
-            if self.atomic_put:  # an S3 PUT is visible only once complete
-                self.fs.put_file(str(local), target)
+            if self.atomic_put:
+                write(target)
                 return
             self.fs.makedirs(self.path(OBJECTS), exist_ok=True)
             temp = f"{target}.{uuid.uuid4().hex}.tmp"
-            self.fs.put_file(str(local), temp)
+            write(temp)
             self.fs.mv(temp, target)
+
+    def put(self, local: Path, sha: str) -> None:
+        """Store a file as objects/<sha>."""
+        self._store(sha, lambda path: self.fs.put_file(str(local), path))
 
     def put_bytes(self, data: bytes) -> str:
         """Store bytes as an object; returns its sha256."""
         sha = sha256_bytes(data)
-        with reaching(self.url):
-            if self.atomic_put:
-                self.fs.pipe_file(self.object_path(sha), data)
-                return sha
-            self.fs.makedirs(self.path(OBJECTS), exist_ok=True)
-            temp = f"{self.object_path(sha)}.{uuid.uuid4().hex}.tmp"
-            self.fs.pipe_file(temp, data)
-            self.fs.mv(temp, self.object_path(sha))
+        self._store(sha, lambda path: self.fs.pipe_file(path, data))
         return sha
 
     def delete(self, shas: list[str]) -> None:

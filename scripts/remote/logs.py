@@ -60,33 +60,35 @@ def _read(path: Path, start: int, end: int) -> bytes:
     return data
 
 
-def _head(path: Path, size: int) -> str:
+def head(path: Path, size: int) -> str:
+    """sha256 of a log's first size bytes, up to HEAD_BYTES: what the record keeps of its start."""
     return sha256_bytes(_read(path, 0, min(size, HEAD_BYTES)))
 
 
 def _leading_segments(path: Path, size: int, segments: list[dict]) -> int:
     """How many of the remote's segments the local file reproduces, in order, from its start."""
     done, offset = 0, 0
-    for segment in segments:
-        if offset + segment["bytes"] > size:
-            break
-        digest, left = hashlib.sha256(), segment["bytes"]
-        with open(path, "rb") as handle:
-            handle.seek(offset)
+    if not size or not segments:
+        return 0
+    with open(path, "rb") as handle:
+        for segment in segments:
+            if offset + segment["bytes"] > size:
+                break
+            digest, left = hashlib.sha256(), segment["bytes"]
             while left:
                 block = handle.read(min(CHUNK, left))
                 digest.update(block)
                 left -= len(block)
-        if digest.hexdigest() != segment["sha256"]:
-            break
-        done, offset = done + 1, offset + segment["bytes"]
+            if digest.hexdigest() != segment["sha256"]:
+                break
+            done, offset = done + 1, offset + segment["bytes"]
     return done
 
 
 def local_state(path: Path, entry: dict | None, mine: dict | None, archived: Callable[[dict], bool]) -> tuple[int, list[str]]:
     """(bytes of the local log known to be on the remote, the remote segments it holds)."""
     relative, size = path.relative_to(ROOT).as_posix(), settled_size(path)
-    if mine and size >= mine["synced"] and _head(path, mine["synced"]) == mine["head"]:
+    if mine and size >= mine["synced"] and head(path, mine["synced"]) == mine["head"]:
         return mine["synced"], list(mine["segments"])
     if mine and mine["synced"]:
         if archived(mine):
@@ -107,7 +109,7 @@ def push_log(remote: Remote, path: Path, entry: dict | None, mine: dict | None, 
     new = _read(path, synced, size)
     if synced == 0 and entry and entry["segments"]:
         new = plan.without_header(new, entry["first_line"])
-    record = {"synced": size, "head": _head(path, size), "segments": holds}
+    record = {"synced": size, "head": head(path, size), "segments": holds}
     if not new:
         return None, record, 0
     segment = {"sha256": sha256_bytes(new), "bytes": len(new)}
@@ -144,4 +146,4 @@ def pull_log(remote: Remote, path: Path, missing: list[dict], holds: list[str]) 
     path.parent.mkdir(parents=True, exist_ok=True)
     append_chunks(path, chunks(), at=size)
     size = settled_size(path)
-    return {"synced": size, "head": _head(path, size), "segments": holds + [s["sha256"] for s in missing]}
+    return {"synced": size, "head": head(path, size), "segments": holds + [s["sha256"] for s in missing]}

@@ -20,14 +20,11 @@ from scripts.core.config import ROOT, ClockworkError, validate
 from scripts.core.outputs import StatCache
 from scripts.core.store import (
     actor,
-    atomic_write_bytes,
     canonical_json,
-    locked,
     settled_size,
     sha256_bytes,
     sha256_file,
     utc_now,
-    write_json,
 )
 from scripts.remote import logs, plan
 from scripts.remote.location import Conflict, Remote, open_remote
@@ -85,10 +82,8 @@ def _archived(files: dict[str, dict], relative: str) -> Callable[[dict], bool]:
     def check(mine: dict) -> bool:
         for candidate, record in files.items():
             if candidate.endswith("/" + name) and candidate != relative and record["bytes"] >= mine["synced"] \
-                    and (ROOT / candidate).exists():
-                with open(ROOT / candidate, "rb") as handle:
-                    if sha256_bytes(handle.read(min(mine["synced"], logs.HEAD_BYTES))) == mine["head"]:
-                        return True
+                    and (ROOT / candidate).exists() and logs.head(ROOT / candidate, mine["synced"]) == mine["head"]:
+                return True
         return False
     return check
 
@@ -96,6 +91,12 @@ def _archived(files: dict[str, dict], relative: str) -> Callable[[dict], bool]:
 def _registry_bytes(params: dict) -> bytes | None:
     path = ROOT / params["paths"]["registry"]
     return path.read_bytes() if path.exists() else None
+
+
+def _same_registry(params: dict, theirs: dict) -> bool:
+    """Whether this clone's registry is, key for key, the one given."""
+    data = _registry_bytes(params)
+    return data is not None and canonical_json(json.loads(data)) == canonical_json(theirs)
 
 
 def _remote_registry(remote: Remote, entry: dict | None) -> dict | None:
@@ -216,16 +217,11 @@ def _registry_plan(remote: Remote, params: dict, entry: dict | None, keep: str |
 
 def _take_registry(params: dict, action: str, registry: dict) -> str:
     from scripts.core import registry as R
-    path = ROOT / params["paths"]["registry"]
-    R.check_consistent(registry, "the remote's registry")
-    with locked(path.with_name(path.name + ".lock")):
-        aside = ""
-        if action == "set-aside":
-            copy = path.with_name(f"{path.name}.ours-{utc_now().replace(':', '')}-{len(registry['history'])}.json")
-            atomic_write_bytes(copy, path.read_bytes())
-            aside = f"; ours is kept as {_relative(copy)}"
-        write_json(path, registry, "registry")
-    return f"{len(registry['history'])} events{aside}"
+    path, aside = ROOT / params["paths"]["registry"], None
+    if action == "set-aside":
+        aside = path.with_name(f"{path.name}.ours-{utc_now().replace(':', '')}-{len(registry['history'])}.json")
+    R.replace(params["paths"], registry, "the remote's registry", aside)
+    return f"{len(registry['history'])} events" + (f"; ours is kept as {_relative(aside)}" if aside else "")
 
 
 def pull(params: dict, spec: str | None, cache_path: Path, keep: str | None = None) -> str:
@@ -313,25 +309,28 @@ def _fetch_version(remote: Remote, index: dict, paths: dict, version: str) -> No
         _fetch(remote, artifact["path"], artifact["sha256"])
 
 
-def follow(params: dict, spec: str) -> str:
+def follow(params: dict, spec: str, seen: str | None = None) -> tuple[str, str | None]:
     """Bring this clone's registry and the models its aliases name up to the remote's (a serving
-    replica following a remote); '' when already there. A replica only follows: a registry with
-    events the remote lacks is refused."""
+    replica following a remote): what changed ('' if nothing) and the index's token, which a later
+    call passes as seen to skip an unchanged index. A replica only follows: a registry with events
+    the remote lacks is refused."""
     name, remote = open_remote(spec, params["remote"])
-    index, _ = _read_index(remote)
+    index, token = _read_index(remote)
+    if seen is not None and token == seen:
+        return "", token
     theirs = _remote_registry(remote, index["registry"])
     if theirs is None:
         raise ClockworkError(f"remote {name} ({remote.url}) holds no registry yet (make push from the clone that trains)")
+    if _same_registry(params, theirs):
+        return "", token
     data = _registry_bytes(params)
-    if data is not None and canonical_json(json.loads(data)) == canonical_json(theirs):
-        return ""
     if plan.registry_relation(json.loads(data)["history"] if data else None, theirs["history"]) not in ("behind", "same"):
         raise ClockworkError(f"{params['paths']['registry']}: has events the registry on {name} lacks; a serving replica "
                              "follows the remote, it does not promote (make pull KEEP=theirs, then serve)")
     for version in sorted({v for v in theirs["aliases"].values() if v}):
         _fetch_version(remote, index, params["paths"], version)
     _take_registry(params, "take", theirs)
-    return f"production {theirs['aliases']['production']} from {name}"
+    return f"production {theirs['aliases']['production']} from {name}", token
 
 
 def _referenced(index: dict) -> set[str]:
@@ -347,8 +346,8 @@ def collect_remote(params: dict, spec: str, paths: set[str], confirm: bool) -> s
     name, remote = open_remote(spec, params["remote"])
     for _ in range(ATTEMPTS):
         index, token = _read_index(remote)
-        theirs, data = _remote_registry(remote, index["registry"]), _registry_bytes(params)
-        if theirs is not None and (data is None or canonical_json(json.loads(data)) != canonical_json(theirs)):
+        theirs = _remote_registry(remote, index["registry"])
+        if theirs is not None and not _same_registry(params, theirs):
             raise ClockworkError(f"remote {name}: its registry is not ours; make pull (or make push) first, then gc")
         gone = sorted(p for p in paths if p in index["files"])
         new = {**index, "files": {p: r for p, r in index["files"].items() if p not in set(gone)}}

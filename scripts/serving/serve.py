@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
         raise ClockworkError(f"--port: {options['port']} is not a TCP port")
     following = params["deployment"]["registry"]
     if following:  # a replica: its registry and models come from a remote's
-        said = sync.follow(params, following)
+        said, _ = sync.follow(params, following)
         print(f"following the registry on {following}" + (f": {said}" if said else ""), flush=True)
     preflight(params["paths"])
     if args.background:
