@@ -39,6 +39,8 @@ PREPARE_CODE := scripts/pipeline/prepare.py scripts/core/rawdata.py $(SHARED_COD
 TRAIN_CODE := scripts/pipeline/train.py scripts/core/estimator.py $(SHARED_CODE)
 EVALUATE_CODE := scripts/pipeline/evaluate.py scripts/core/metrics.py $(SHARED_CODE)
 REGISTER_CODE := scripts/pipeline/register.py scripts/core/registry.py scripts/core/gates.py scripts/core/metrics.py $(SHARED_CODE)
+# What prepare also runs for a retrain version (EXTRA): the reference-epoch rules and the model they fit.
+EPOCH_CODE := scripts/core/epoch.py scripts/core/estimator.py scripts/core/gates.py
 SIMULATE_CODE := scripts/pipeline/simulate.py scripts/pipeline/faults.py $(SHARED_CODE)
 EXPERIMENT_CODE := scripts/pipeline/experiments.py scripts/core/runs.py $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE)
 
@@ -60,7 +62,7 @@ stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
 SECTIONS := paths data features model evaluate experiments deployment dashboard simulation scenarios challenger replay monitor retrain synth bench
 PARAM_STAMPS = $(call param,$(SECTIONS) $(patsubst %,exp-%,$(EXPERIMENTS)))
-INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(EXPERIMENT_CODE) $(SIMULATE_CODE)) $(value EXTRA)
+INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(EPOCH_CODE) $(EXPERIMENT_CODE) $(SIMULATE_CODE)) $(value EXTRA)
 FILE_STAMPS = $(call stamp,$(INPUT_FILES))
 
 # Goals that need no pipeline state: they must not build the venv or read params.yaml.
@@ -107,7 +109,7 @@ register: $(O)/register ## Gate the evaluated model and record it in models/regi
 
 $(O)/prepare: $(O)/prepare.done ;
 $(O)/prepare.done: $(call stamp,$(RAW) $(PREPARE_CODE)) $(call param,paths data features) $(EXTRA_STAMP) $(PREPARE_OUTPUTS) \
-                   $(if $(value EXTRA),$(call stamp,$(value EXTRA)) $(call param,retrain)) | $(O)
+                   $(if $(value EXTRA),$(call stamp,$(value EXTRA) $(EPOCH_CODE)) $(call param,retrain model)) | $(O)
 	@$(call begin,prepare,$(if $(value EXTRA),' (with '$(call q,EXTRA)')'))
 	@$(call stage,$(STAGE_PY) -m scripts.pipeline.prepare --out $(O)/prepare --outputs $(O)/prepare.mk $(if $(value EXTRA),--extra $(call q,EXTRA)) >/dev/null)
 	@touch $@
@@ -179,7 +181,7 @@ rollback: $(VENV_OK) ## Return production to the version that was live before th
 	@$(PY) -m scripts.pipeline.release rollback --reason $(if $(value REASON),$(call q,REASON),'manual rollback')
 
 ##@ Serving
-.PHONY: serve serve-bg stop smoke bench-serve bench synth profile-batch
+.PHONY: serve serve-bg stop smoke bench-serve bench synth profile-batch bench-epoch
 # A replica (deployment.registry names a remote) serves what that remote's registry names: it builds nothing.
 SERVED = $(if $(FOLLOWS),$(VENV_OK),$(O)/recorded)
 serve: $(SERVED) ## Serve the production model in the foreground (gunicorn; host, port, workers from params)
@@ -199,6 +201,9 @@ bench-serve: $(O)/recorded ## Benchmark the server against the model's own predi
 
 profile-batch: $(O)/recorded ## Where one 3000-row POST /predict spends its time, in-process
 	@$(PY) -m scripts.dev.profile_batch
+
+bench-epoch: $(O)/simulate ## How to retrain after a concept drift: F1 of four training sets on each concept scenario's rows
+	@$(PY) -m scripts.dev.bench_epoch --data $(O)/prepare --sims $(O)/simulate
 
 ##@ Production loop
 .PHONY: simulate replay labels monitor monitor-watch retrain demo scenarios

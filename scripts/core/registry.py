@@ -125,12 +125,36 @@ def _set_production(registry: dict, version: str, action: str, reason: str) -> N
 
 def gates_for(paths: dict, card: dict, params: dict) -> tuple[dict, dict[str, float], str]:
     """The gates, the lower-bound margin of each compared set of rows, and the gate set's name: a
-    model retrained on labelled production data is also compared on its holdout."""
+    model retrained on labelled production data is also compared on its holdout; one that starts a
+    new reference epoch (after a concept drift) must beat production on the new reference rows."""
     gates = params["evaluate"]["gates"]
+    meta = read_data_meta(paths, card["data"]["version"])
+    gain = params["retrain"]["gates"]["min_f1_gain"]
+    if starts_epoch(meta):
+        return gates, {"reference": gain}, "epoch"
     limits = {"reference": -gates["max_f1_regression"]}
-    if "holdout" in read_data_meta(paths, card["data"]["version"])["outputs"]:
-        return gates, {**limits, "holdout": params["retrain"]["gates"]["min_f1_gain"]}, "retrain"
+    if "holdout" in meta["outputs"]:
+        return gates, {**limits, "holdout": gain}, "retrain"
     return gates, limits, "evaluate"
+
+
+def reference_for(paths: dict, card: dict, registry: dict) -> dict:
+    """The data version whose test rows judge a candidate. Its own, unless production was judged on
+    a reference epoch's rows (a concept drift changed what the old rows' labels mean) and the
+    candidate starts none: then that epoch's rows judge it too."""
+    own = card["data"]["version"]
+    meta = read_data_meta(paths, own)
+    production = registry["aliases"]["production"]
+    live = (registry["versions"][production].get("reference") or {}) if production else {}
+    if live.get("epoch") and not starts_epoch(meta):
+        return live
+    test = meta["outputs"]["test"]
+    return {"data_version": own, "rows": test["rows"], "sha256": test["sha256"], "epoch": starts_epoch(meta)}
+
+
+def starts_epoch(meta: dict) -> bool:
+    """Is this data version's test split a new reference epoch's rows (made after a concept drift)? Pure."""
+    return bool((meta.get("reference_epoch") or {}).get("starts"))
 
 
 def register(paths: dict, version: str, params: dict) -> dict:
@@ -138,11 +162,11 @@ def register(paths: dict, version: str, params: dict) -> dict:
     Its metadata-log line is derived from the card and the entry, so a rerun after a kill between
     the registry write and the line writes the line (and never a second one)."""
     card = read_card(paths, version)
-    gates, limits, gate_set = gates_for(paths, card, params)
+    gating = gates_for(paths, card, params)
     with transaction(paths) as registry:
         known = version in registry["versions"]
         if not known:
-            _add(paths, registry, version, card, (gates, limits, gate_set))
+            _add(paths, registry, version, card, gating)
         entry = registry["versions"][version]
     with locked(_lock_path(paths)):
         _log_version(paths, version, card, entry)
@@ -160,16 +184,20 @@ def _add(paths: dict, registry: dict, version: str, card: dict, gating: tuple[di
     gates, limits, gate_set = gating
     production = registry["aliases"]["production"]
     trained = trained_ranges(paths, card)
+    reference = reference_for(paths, card, registry)
+    test = card["metrics"]["test"]
     if production:
-        comparisons, segments, live_metrics = compare_with_production(paths, card, production, registry, gates)
+        comparisons, segments, measured = compare_with_production(paths, card, production, registry, (gates, reference))
         comparisons = {name: comparisons[name] for name in limits}
+        live_metrics = measured["production"]
+        if reference["data_version"] != card["data"]["version"]:  # judged on an epoch's rows, not its own test rows
+            test = measured["candidate"]
     else:
         comparisons, segments, live_metrics = {}, None, None
-    verdict = judge(card["metrics"]["test"], comparisons, segments, gates, limits)
+    verdict = judge(test, comparisons, segments, gates, limits)
     verdict["compared_with"] = production
     verdict["gate_set"] = gate_set
     verdict["production_metrics"] = live_metrics
-    test = card["metrics"]["test"]
     registry["versions"][version] = {
         "status": "candidate" if verdict["passed"] else "rejected",
         "registered_at": utc_now(),
@@ -179,6 +207,7 @@ def _add(paths: dict, registry: dict, version: str, card: dict, gating: tuple[di
         "algorithm": card["algorithm"],
         "metrics": {k: test[k] for k in ("f1", "recall", "precision", "roc_auc", "error_rate")},
         "trained_on": trained,
+        "reference": reference,
         "gates": verdict,
     }
     _event(registry, "register", None, version, describe_gates(verdict))
@@ -192,19 +221,22 @@ def trained_ranges(paths: dict, card: dict) -> list[list[int]]:
 
 
 def compare_with_production(paths: dict, card: dict, production: str, registry: dict,
-                            gates: dict) -> tuple[dict, dict, dict]:
-    """Candidate and production on the same rows: the candidate's reference (test) rows and, when
-    it has one, its holdout. Each comparison: paired F1 interval and rows either model trained on;
-    per-segment recalls on the reference rows; production's metrics there."""
+                            judging: tuple[dict, dict]) -> tuple[dict, dict, dict]:
+    """Candidate and production on the same rows: the reference rows (the test rows of the data
+    version `reference_for` chose) and, when the candidate has one, its holdout. Each comparison:
+    paired F1 interval and rows either model trained on; per-segment recalls and both models'
+    metrics on the reference rows."""
     from scripts.core import features as F  # pandas: only a registration that gates needs it
 
+    gates, reference = judging
     live_card = read_card(paths, production)
-    meta = read_data_meta(paths, card["data"]["version"])
     models = {"candidate": (load_model(card), card), production: (load_model(live_card), live_card)}
     seen_by = {name: registry["versions"].get(c["version"], {}).get("trained_on") or trained_ranges(paths, c)
                for name, (_, c) in models.items()}
-    comparisons, segments = {}, None
-    for name, split in (("reference", "test"), ("holdout", "holdout")):
+    sets = {"reference": (read_data_meta(paths, reference["data_version"]), "test"),
+            "holdout": (read_data_meta(paths, card["data"]["version"]), "holdout")}
+    comparisons, segments, measured = {}, None, {}
+    for name, (meta, split) in sets.items():
         if split not in meta["outputs"]:
             continue
         rows = load_split(meta, split, ["udi", *F.SCORED_COLUMNS, *F.FAILURE_MODES])
@@ -216,12 +248,23 @@ def compare_with_production(paths: dict, card: dict, production: str, registry: 
         comparison["seen_by"] = [who for who, n in seen.items() if n]
         comparisons[name] = comparison
         if name == "reference":
-            masks = {mode.upper(): rows[mode].fillna(0).to_numpy() == 1 for mode in F.FAILURE_MODES if mode != "rnf"}
-            masks |= {f"Type {t}": rows["type"].to_numpy() == t for t in F.TYPES}
-            segments = {"candidate": segment_recalls(y, mine, masks), "production": segment_recalls(y, theirs, masks)}
-            live = score(models[production][0], rows, live_card["threshold"])
-            live_metrics = {k: live[k] for k in ("f1", "recall", "precision", "roc_auc", "error_rate")}
-    return comparisons, segments, live_metrics
+            segments = _segments(rows, y, mine, theirs)
+            measured = {who: _headline(score(m, rows, c["threshold"])) for who, (m, c) in
+                        zip(("candidate", "production"), models.values(), strict=True)}
+    return comparisons, segments, measured
+
+
+def _segments(rows, y, mine, theirs) -> dict:
+    """Both models' recall on each failure mode and each product Type of the reference rows."""
+    from scripts.core import features as F
+
+    masks = {mode.upper(): rows[mode].fillna(0).to_numpy() == 1 for mode in F.FAILURE_MODES if mode != "rnf"}
+    masks |= {f"Type {t}": rows["type"].to_numpy() == t for t in F.TYPES}
+    return {"candidate": segment_recalls(y, mine, masks), "production": segment_recalls(y, theirs, masks)}
+
+
+def _headline(metrics: dict) -> dict:
+    return {k: metrics[k] for k in ("f1", "recall", "precision", "roc_auc", "error_rate")}
 
 
 def _log_version(paths: dict, version: str, card: dict, entry: dict) -> None:
@@ -301,7 +344,7 @@ def table(paths: dict) -> str:
     production = registry["aliases"]["production"]
     lines = [f"production: {production or '(none)'}",
              f"{'version':8} {'status':10} {'data':5} {'algorithm':23} {'f1':>8} {'recall':>8} {'precision':>9}  gates"]
-    rows = {v: test_rows(paths, v) for v in registry["versions"]}
+    rows = {v: (e.get("reference") or {}).get("sha256") or test_rows(paths, v) for v, e in registry["versions"].items()}
     for version in sorted(registry["versions"], key=version_number, reverse=True):
         e = registry["versions"][version]
         m = e["metrics"]

@@ -8,8 +8,10 @@ the same rows for every scenario:
 - F1 before: the first production model on the untouched rows;
 - F1 during: that model on the rows with the scenario's change;
 - F1 after: the production model after the action on the fresh rows with the same change;
-- reference F1: the production model after the action on the clean reference rows (the test
-  split), against the first model's.
+- reference F1: the production model after the action on the reference rows, against the first
+  model's on the same rows. They are the rows that model was judged on: the first model's test
+  split, or after a concept drift the new reference epoch's rows (recent labelled rows, which
+  follow the new relation); its F1 on the original rows is kept beside it.
 It writes one schema-checked JSON per run (`scenarios.out_dir`/<time>.json) and prints the table with the targets.
 Earlier logs are moved to logs/archive/<time>/ before each scenario, never deleted.
 """
@@ -75,8 +77,21 @@ def run_one(loop: Demo, name: str, scenario: dict, frames: dict, base: str) -> d
         "action": action, "production_after": after,
         "f1": {"before": f1_of(paths, base, frames["clean"]), "during": f1_of(paths, base, frames[name]),
                "after": f1_of(paths, after, frames[name + "_fresh"])},
-        "reference_f1": {"first_model": f1_of(paths, base, frames["reference"]), "after": f1_of(paths, after, frames["reference"])},
+        "reference_f1": reference_figures(paths, (base, after), frames["reference"]),
     }
+
+
+def reference_figures(paths: dict, models: tuple[str, str], original: pd.DataFrame) -> dict:
+    """Both models' F1 on the reference rows the model after the action was judged on (a new epoch's
+    after a concept drift, else the first model's), and the model after on the original ones."""
+    base, after = models
+    reference = R.load(paths)["versions"][after].get("reference") or {}
+    rows, where = original, {"data_version": read_card(paths, base)["data"]["version"], "rows": len(original), "epoch": False}
+    if reference.get("epoch"):
+        rows = load_split(read_data_meta(paths, reference["data_version"]), "test", ["udi", *F.SCORED_COLUMNS])
+        where = {k: reference[k] for k in ("data_version", "rows", "epoch")}
+    return {"rows": where, "first_model": f1_of(paths, base, rows), "after": f1_of(paths, after, rows),
+            "original_after": f1_of(paths, after, original)}
 
 
 def targets(rows: list[dict], max_drop: float, max_concept_gap: float) -> list[dict]:
@@ -99,16 +114,27 @@ def table(doc: dict) -> str:
     """The result as a Markdown table, then the targets."""
     def f(value: float | None) -> str:
         return "-" if value is None else f"{value:.3f}"
-    lines = ["| scenario | truth | diagnosis | sensors named | right | action | F1 before | during | after | reference F1 after (first model) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| scenario | truth | diagnosis | sensors named | right | action | F1 before | during | after | "
+             "reference F1 after (first model) | reference rows |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in doc["scenarios"]:
         lines.append(f"| {r['scenario']} | {r['truth']} | {r['diagnosis']} | {', '.join(r['suspect_sensors']) or '-'} | "
                      f"{'yes' if r['correct'] else 'NO'} | {r['action']} | {f(r['f1']['before'])} | {f(r['f1']['during'])} | "
-                     f"{f(r['f1']['after'])} | {f(r['reference_f1']['after'])} ({f(r['reference_f1']['first_model'])}) |")
+                     f"{f(r['f1']['after'])} | {f(r['reference_f1']['after'])} ({f(r['reference_f1']['first_model'])}) | "
+                     f"{rows_text(r['reference_f1'])} |")
     lines.append("")
     lines += [f"- {'held' if t['held'] else 'BROKEN'}: {t['target']}" + (f" ({', '.join(t['broken_by'])})" if t["broken_by"] else "")
               for t in doc["targets"]]
     return "\n".join(lines)
+
+
+def rows_text(reference: dict) -> str:
+    """Which reference rows a row's figures are on. Pure."""
+    rows = reference["rows"]
+    if not rows["epoch"]:
+        return f"{rows['data_version']} test ({rows['rows']})"
+    return (f"new epoch: {rows['data_version']} test ({rows['rows']}); on the first model's rows "
+            f"{reference['original_after']:.3f}")
 
 
 def frames_for(loop: Demo, names: list[str], sims: Path, base: str) -> dict:

@@ -143,27 +143,33 @@ def read_report(params: dict, report_id: str) -> dict:
     return read_json(repo_path(params["monitor"]["reports_dir"]) / f"{report_id}.json", "monitor_report")
 
 
-def common_rows(paths: dict, cards: list[dict], points: int) -> dict:
-    """Every compared version scored on the same rows: the first version's test split (the clean
-    reference rows for every version since retrains keep them). Each model is loaded after its
-    sha256 check. Confusion matrix, F1, recall, precision and a precision-recall curve per version."""
+def common_rows(paths: dict, cards: list[dict], points: int, registry: dict) -> dict:
+    """Every compared version scored on the same rows: the reference rows the registry judges by now
+    (a reference epoch's, if production was judged on one; else the first version's test split,
+    which retrains keep). Each model is loaded after its sha256 check. Confusion matrix, F1, recall,
+    precision, a precision-recall curve and how many of the rows it trained on, per version."""
     from sklearn.metrics import precision_recall_curve
 
     from scripts.core import features as F
     from scripts.core.artifacts import load_model, load_split
+    from scripts.core.gates import seen_rows
     from scripts.core.metrics import label_metrics, predict_failure
 
-    meta = read_data_meta(paths, cards[0]["data"]["version"])
-    rows = load_split(meta, "test", F.SCORED_COLUMNS)
+    production = registry["aliases"]["production"]
+    live = (registry["versions"].get(production, {}).get("reference") or {}) if production else {}
+    meta = read_data_meta(paths, live["data_version"] if live.get("epoch") else cards[0]["data"]["version"])
+    rows = load_split(meta, "test", ["udi", *F.SCORED_COLUMNS])
     y = rows[F.LABEL].to_numpy()
-    out = {"data_version": meta["version"], "rows": len(rows), "failures": int(y.sum()), "versions": {}}
+    out = {"data_version": meta["version"], "rows": len(rows), "failures": int(y.sum()), "epoch": bool(live.get("epoch")),
+           "versions": {}}
     for card in cards:
         proba = predict_failure(load_model(card), rows)
         metrics = label_metrics(y, proba >= card["threshold"])
         precision, recall, _ = precision_recall_curve(y, proba)
         keep = np.unique(np.linspace(0, len(recall) - 1, min(points, len(recall))).astype(int))
-        out["versions"][card["version"]] = {**metrics, "curve": [[round(float(recall[i]), 4), round(float(precision[i]), 4)]
-                                                                  for i in keep]}
+        trained = registry["versions"].get(card["version"], {}).get("trained_on") or []
+        out["versions"][card["version"]] = {**metrics, "seen": seen_rows(rows["udi"], trained),
+                                            "curve": [[round(float(recall[i]), 4), round(float(precision[i]), 4)] for i in keep]}
     return out
 
 
@@ -174,7 +180,7 @@ def compare_view(params: dict, versions: list[str]) -> dict:
     registry = R.load(paths)
     cards = [read_card(paths, v) for v in versions]
     same_rows = len({c["data"]["test"]["sha256"] for c in cards}) == 1
-    common = common_rows(paths, cards, params["dashboard"]["curve_points"])
+    common = common_rows(paths, cards, params["dashboard"]["curve_points"], registry)
     on_common = [common["versions"][c["version"]] for c in cards]
     flat = [flatten({"params": c["params"], "features": {k: c["features"][k] for k in ("derived", "scaling", "one_hot_type")}})
             for c in cards]
@@ -195,9 +201,11 @@ def compare_view(params: dict, versions: list[str]) -> dict:
                           row("artifact sha256", [c["artifact"]["sha256"][:16] for c in cards]),
                           row("test rows sha256", [c["data"]["test"]["sha256"][:16] for c in cards])]),
             ("params", [row(k, [f.get(k) for f in flat]) for k in keys]),
-            (f"on the same rows: the test split of {common['data_version']} ({common['rows']} rows, {common['failures']} failures)",
+            (f"on the same rows: the test split of {common['data_version']} ({common['rows']} rows, {common['failures']} failures"
+             + ("; the reference epoch production was judged on" if common["epoch"] else "") + ")",
              [row(k, [m[k] for m in on_common], max) for k in ("f1", "recall", "precision")]
-             + [row(k, [m["confusion_matrix"][k] for m in on_common]) for k in ("tp", "fp", "fn", "tn")]),
+             + [row(k, [m["confusion_matrix"][k] for m in on_common]) for k in ("tp", "fp", "fn", "tn")]
+             + [row("of these rows trained on", [m["seen"] for m in on_common])]),
             ("test metrics, each on its own test rows" if not same_rows else "test metrics (recorded on these rows)",
              [row(k, [c["metrics"]["test"].get(k) for c in cards], pick if same_rows else None) for k, pick in TEST_METRICS]),
             ("training", [row("seconds", [c["training"]["seconds"] for c in cards], min),

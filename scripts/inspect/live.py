@@ -44,12 +44,18 @@ def answer(params: dict) -> dict:
         "code": {"git": card["git"], "sha256": card["code"]["sha256"], "requirements_sha256": card["requirements_sha256"]},
         "environment": card["environment"],
         "quality": {k: card["metrics"]["test"][k] for k in ("f1", "recall", "precision", "roc_auc", "error_rate", "rows")},
-        "test_set": "a holdout of recent labelled production rows" if "production_labelled" in data["inputs"] else
-                    "the held-out test set",
+        "test_set": test_set(data),
         "last_deployed": deployments[-1] if deployments else None,
         "last_monitor": runs[-1] if runs else None,
         "rollback_to": stack[-2] if len(stack) > 1 else None,
     }
+
+
+def test_set(data: dict) -> str:
+    """What the rows of a data version's test split are, for people. Pure."""
+    if R.starts_epoch(data):
+        return "a reference epoch's rows (the most recent labelled production rows when a concept drift was diagnosed)"
+    return "the clean reference rows (the held-out test split, which no version trains on)"
 
 
 def _since(moved: dict | None) -> str:

@@ -267,6 +267,15 @@ def deployment_card(view: dict, link: Link) -> str:
             f'{a(link("registry", ""), "registry as JSON")}</p></div>')
 
 
+def _epoch_note(reference: dict) -> str:
+    """After a concept drift the figure is on a new reference epoch's rows: say so, with the old rows' figure."""
+    rows = reference.get("rows") or {}
+    if not rows.get("epoch"):
+        return ""
+    return (f'<br><span class="small muted">new reference: {esc(rows["data_version"])} test, {rows["rows"]} rows '
+            f'(on the first model\'s rows {fmt(reference["original_after"])})</span>')
+
+
 def scenarios_table(run: dict | None) -> str:
     """The newest make scenarios run: each scenario's truth, diagnosis, action and F1, then the targets."""
     if not run:
@@ -276,7 +285,7 @@ def scenarios_table(run: dict | None) -> str:
         f'<td>{esc(r["diagnosis"])}</td><td>{esc(", ".join(r["suspect_sensors"]) or "-")}</td>'
         f'<td>{badge("right", "#1a7f37") if r["correct"] else badge("wrong", "#cf222e")}</td><td class="small wrap">{esc(r["action"])}</td>'
         f'<td class="num">{fmt(r["f1"]["before"])}</td><td class="num">{fmt(r["f1"]["during"])}</td><td class="num">{fmt(r["f1"]["after"])}</td>'
-        f'<td class="num">{fmt(r["reference_f1"]["after"])}</td></tr>' for r in run["scenarios"])
+        f'<td class="num">{fmt(r["reference_f1"]["after"])}{_epoch_note(r["reference_f1"])}</td></tr>' for r in run["scenarios"])
     targets = "".join(f'<li>{"held" if t["held"] else "<b>broken</b>"}: {esc(t["target"])}'
                       f'{esc(" (" + ", ".join(t["broken_by"]) + ")") if t["broken_by"] else ""}</li>' for t in run["targets"])
     return (f'<p class="small muted">{esc(run["created_at"])}, each from {esc(run["first_model"])}</p>'

@@ -44,8 +44,9 @@ from scripts.core.store import (
 )
 
 log = logging.getLogger("clockwork.prepare")
-# The params sections this stage reads (retrain only with --extra); its Makefile rule is stamped on these.
-PARAMS = ("paths", "data", "features", "retrain")
+# The params sections this stage reads (retrain and model only with --extra; model only when the
+# labelled rows start a new reference epoch); its Makefile rule is stamped on these.
+PARAMS = ("paths", "data", "features", "retrain", "model")
 
 
 def split(frame: pd.DataFrame, data: dict) -> dict[str, pd.DataFrame]:
@@ -93,31 +94,56 @@ def build_splits(frame: pd.DataFrame, data: dict, feats: dict) -> tuple[dict[str
 
 
 def build_retrain_splits(frame: pd.DataFrame, data: dict, feats: dict, labelled: pd.DataFrame,
-                         retrain: dict) -> tuple[dict[str, pd.DataFrame], dict]:
+                         settings: tuple[dict, dict | None]) -> tuple[dict[str, pd.DataFrame], dict, dict | None]:
     """A retrain version: the training rows plus the older labelled production rows to train on
     (only the most recent retrain.recent_rows of them all, if set); the most recent labelled rows as
-    the holdout. The test set stays the clean reference rows, which no version ever trains on,
-    so every model is judged on the same rows."""
-    holdout_fraction = retrain["holdout_fraction"]
+    the holdout. The test set stays the clean reference rows, which no version ever trains on.
+
+    Labelled rows with a `reference` column follow a newer relation than the history (a reference
+    epoch, after a concept drift): the history rows labelled 'no failure' that a model of the
+    labelled training rows alone calls failures are left out (scripts/core/epoch.py), and rows
+    marked 1 start a new epoch: they are the test rows, and there is no holdout. Returns the
+    splits, the quirk counts and what the epoch changed (None outside one)."""
+    retrain, model = settings
     parts = split(frame, data)
     clean, quirks = apply_quirk_policy(parts["train"], data["label_quirks"])
-    held = max(1, round(len(labelled) * holdout_fraction))
-    if held >= len(labelled):
-        raise ClockworkError(f"retrain.holdout_fraction: leaves no labelled production rows to train on ({len(labelled)} rows)")
     columns = ["udi", *F.INPUT_COLUMNS, F.LABEL]
-    train = pd.concat([clean, labelled.iloc[:-held][columns]], ignore_index=True)
+    E = _epochs()
+    if E.new_epoch(labelled):
+        marked = labelled["reference"].to_numpy() == 1
+        newer, test, holdout = labelled[~marked][columns], labelled[marked][columns], None
+    else:
+        held = max(1, round(len(labelled) * retrain["holdout_fraction"]))
+        if held >= len(labelled):
+            raise ClockworkError(f"retrain.holdout_fraction: leaves no labelled production rows to train on ({len(labelled)} rows)")
+        newer, test, holdout = labelled.iloc[:-held][columns], parts["test"], labelled.iloc[-held:][columns]
+    epoch = None
+    if E.in_epoch(labelled):
+        contradicted = E.contradicted_rows(clean, newer, feats, model, retrain["concept"]["conflict_probability"])
+        epoch = E.epoch_record(clean["udi"][contradicted], len(test) if holdout is None else 0, len(newer))
+        clean = clean[~contradicted]
+    train = pd.concat([clean, newer], ignore_index=True)
     if retrain["recent_rows"]:
         train = train.iloc[-retrain["recent_rows"]:]
-    parts = {"train": train, "test": parts["test"], "holdout": labelled.iloc[-held:][columns],
+    parts = {"train": train, "test": test, **({"holdout": holdout} if holdout is not None else {}),
              "production": parts["production"]}
-    return enrich(parts, feats), quirks
+    return enrich(parts, feats), quirks, epoch
 
 
 LABELLED_COLUMNS = ["prediction_id", "dataset", "udi", *F.INPUT_COLUMNS, F.LABEL]
 
 
+def _epochs():
+    """scripts.core.epoch, imported only for a retrain version (before the stage's code identity is
+    taken): a plain data version's identity never depends on it or on the estimator it fits."""
+    from scripts.core import epoch
+
+    return epoch
+
+
 def read_labelled(path: Path) -> pd.DataFrame:
-    """Labelled production rows written by retrain: the columns it promises, labels 0/1."""
+    """Labelled production rows written by retrain: the columns it promises, labels 0/1, and the
+    optional `reference` column (0/1) marking a new reference epoch's rows."""
     try:
         frame = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -127,6 +153,8 @@ def read_labelled(path: Path) -> pd.DataFrame:
         raise ClockworkError(f"{path}: missing column(s): {', '.join(missing)}")
     if frame.empty or not frame[F.LABEL].isin([0, 1]).all() or not frame["type"].isin(F.TYPES).all():
         raise ClockworkError(f"{path}: needs at least one row, labels 0/1 and Type in L/M/H")
+    if "reference" in frame.columns and not frame["reference"].isin([0, 1]).all():
+        raise ClockworkError(f"{path}: column reference: values must be 0 or 1")
     return frame
 
 
@@ -186,15 +214,17 @@ def main(argv: list[str]) -> int:
         raise ClockworkError(f"{raw}: sha256 {raw_sha} differs from data.raw_sha256 {data['raw_sha256']}; the raw file is immutable")
     frame = read_raw(raw)
     validate_rows(frame, data["ranges"], raw)
-    code = code_identity()
-    used = {"data": data, "features": feats}
-    identity = {"raw": raw_sha, "code": code["sha256"], "params": used}
-    extra = None
+    used, extra = {"data": data, "features": feats}, None
     if args.extra:
         labelled = read_labelled(args.extra)
         used["retrain"] = params["retrain"]
+        if _epochs().in_epoch(labelled):
+            used["model"] = params["model"]
         extra = {"path": relative(args.extra), "sha256": sha256_file(args.extra), "rows": len(labelled),
                  "frame": labelled}
+    code = code_identity()
+    identity = {"raw": raw_sha, "code": code["sha256"], "params": used}
+    if extra:
         identity["extra"] = extra["sha256"]
     key = sha256_obj(identity)
     with locked(repo_path(paths["processed_dir"]) / ".lock"):
@@ -234,11 +264,12 @@ def restore(paths: dict, version: str) -> None:
         repair(paths, version, lambda: build_parts(frame, used["data"], used["features"], extra, used)[0])
 
 
-def build_parts(frame: pd.DataFrame, data: dict, feats: dict, extra: dict | None, used: dict) -> tuple[dict, dict]:
-    """The version's splits and quirk counts: a plain version, or a retrain version with labelled rows."""
+def build_parts(frame: pd.DataFrame, data: dict, feats: dict, extra: dict | None, used: dict) -> tuple[dict, dict, dict | None]:
+    """The version's splits, quirk counts and new reference epoch (None unless it starts one): a plain
+    version, a retrain version with labelled rows, or a retrain version that starts a reference epoch."""
     if extra:
-        return build_retrain_splits(frame, data, feats, extra["frame"], used["retrain"])
-    return build_splits(frame, data, feats)
+        return build_retrain_splits(frame, data, feats, extra["frame"], (used["retrain"], used.get("model")))
+    return (*build_splits(frame, data, feats), None)
 
 
 def repair(paths: dict, version: str, rebuild: Callable[[], dict[str, pd.DataFrame]]) -> None:
@@ -268,7 +299,7 @@ def _create(paths: dict, frame: pd.DataFrame, data: dict, feats: dict, raw_sha: 
         remove_stale(directory)
         for staging in directory.parent.glob(".v*.*"):
             remove_stale(staging)
-    parts, quirks = build_parts(frame, data, feats, extra, used)
+    parts, quirks, epoch = build_parts(frame, data, feats, extra, used)
     inputs = {"raw": {"path": paths["raw"], "sha256": raw_sha, "rows": len(frame)}}
     if extra:
         inputs["production_labelled"] = {k: extra[k] for k in ("path", "sha256", "rows")}
@@ -285,6 +316,7 @@ def _create(paths: dict, frame: pd.DataFrame, data: dict, feats: dict, raw_sha: 
             "params": used,
             "params_sha256": sha256_obj(used),
             "label_quirks": quirks,
+            **({"reference_epoch": epoch} if epoch else {}),
             "features": {"inputs": F.INPUT_COLUMNS, "derived": feats["derived"], "label": F.LABEL},
         }
         write_json(data_meta_path(paths, version), meta, "data_version")

@@ -4,9 +4,14 @@
    diagnosed a sensor fault it refuses, naming the sensor: the fix is at the sensor, and a
    model retrained on its readings would learn the fault (FORCE=1 overrides; the event says so).
 2. It joins the prediction log with the labels received so far into one immutable,
-   content-addressed file of labelled production rows (data/production/labelled/<sha>.csv).
+   content-addressed file of labelled production rows (data/production/labelled/<sha>.csv),
+   less the rows of production's reference epoch, if it has one. After a concept drift (the
+   flag's diagnosis) the most recent retrain.concept.reference_fraction of them are marked as a
+   new reference epoch: the old reference rows' labels follow the old relation and cannot judge
+   a model of the new one.
 3. It runs `make train EXTRA=<that file>`: prepare builds a new data version (training
-   rows + older labelled rows to train on, the most recent labelled rows as the holdout),
+   rows + older labelled rows to train on, the most recent labelled rows as the holdout; for a
+   new epoch, the marked rows as the test rows and no holdout),
    then train, evaluate and register run as always. No stage code is repeated here.
 4. register has gated the candidate against production on the same rows: the clean reference
    rows no version trains on, and the holdout; only a candidate that passed is promoted, and the
@@ -26,9 +31,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from scripts.core import epoch as E
 from scripts.core import features as F
 from scripts.core import registry as R
-from scripts.core.artifacts import read_pointer, relative
+from scripts.core.artifacts import load_split, read_data_meta, read_pointer, relative
 from scripts.core.config import ClockworkError, cli, error_line, load_params, repo_path, validate
 from scripts.core.store import append_line, atomic_write_text, read_json, read_jsonl, sha256_bytes, utc_now
 from scripts.monitoring.diagnosis import suspect_text
@@ -50,6 +56,16 @@ def labelled_rows(predictions: list[dict], labels: list[dict]) -> pd.DataFrame:
     return frame.drop_duplicates("udi", keep="last").reset_index(drop=True)
 
 
+def epoch_rows(paths: dict, registry: dict) -> pd.Series | None:
+    """The row ids of the reference epoch production was judged on, if it was (None otherwise): those
+    rows judge every candidate, so no retrain may train on them."""
+    production = registry["aliases"]["production"]
+    reference = (registry["versions"][production].get("reference") or {}) if production else {}
+    if not reference.get("epoch"):
+        return None
+    return load_split(read_data_meta(paths, reference["data_version"]), "test", ["udi"])["udi"]
+
+
 def write_labelled(directory: Path, frame: pd.DataFrame) -> Path:
     """Store the rows under their own sha256: the same rows are the same file, never rewritten."""
     text = frame.to_csv(index=False)
@@ -68,6 +84,26 @@ def refusal(flag: dict, events_log: str) -> str:
             f"(FORCE=1 make retrain overrides, and {events_log} records it)")
 
 
+def rows_to_train(params: dict, registry: dict, flag: dict | None) -> pd.DataFrame:
+    """The labelled production rows a retrain passes to prepare: less the rows of production's reference
+    epoch, if any; after a concept drift, the most recent marked as the new epoch's reference rows."""
+    labelled = labelled_rows(read_jsonl(repo_path(params["deployment"]["predictions_log"])),
+                             read_jsonl(repo_path(params["replay"]["labels_log"])))
+    kept_out = epoch_rows(params["paths"], registry)
+    if kept_out is not None:
+        labelled = labelled[~labelled["udi"].isin(kept_out)].reset_index(drop=True)
+    if len(labelled) < 2:
+        raise ClockworkError(f"{params['replay']['labels_log']}: {len(labelled)} labelled predictions"
+                             f"{' outside the reference rows' if kept_out is not None else ''}; nothing to retrain on")
+    if ((flag or {}).get("diagnosis") or {}).get("kind") == "concept_drift":
+        labelled = E.mark_reference(labelled, params["retrain"]["concept"]["reference_fraction"])
+        print(f"retrain: concept drift: the most recent {int(labelled['reference'].sum())} labelled rows become the new "
+              "reference rows, which judge this candidate and every later one")
+    elif kept_out is not None:  # in production's epoch: the labelled rows follow its relation, not the history's
+        labelled = labelled.assign(reference=0)
+    return labelled
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--force", action="store_true", help="retrain without a flag")
@@ -84,12 +120,10 @@ def main(argv: list[str]) -> int:
     overrode = "sensor_fault" if ((flag or {}).get("diagnosis") or {}).get("kind") == "sensor_fault" else None
     if overrode and not args.force:
         raise ClockworkError(refusal(flag, settings["events_log"]))
-    labelled = labelled_rows(read_jsonl(repo_path(params["deployment"]["predictions_log"])),
-                             read_jsonl(repo_path(params["replay"]["labels_log"])))
-    if len(labelled) < 2:
-        raise ClockworkError(f"{params['replay']['labels_log']}: {len(labelled)} labelled predictions; nothing to retrain on")
+    registry = R.load(paths)
+    labelled = rows_to_train(params, registry, flag)
     extra = write_labelled(repo_path(settings["labelled_dir"]), labelled)
-    before = R.load(paths)["aliases"]["production"]
+    before = registry["aliases"]["production"]
     counts = ", ".join(f"{k}: {v}" for k, v in labelled["dataset"].value_counts().sort_index().items())
     print(f"retrain: {len(labelled)} labelled production rows ({counts}) -> {relative(extra)}")
     done = subprocess.run([args.make, "--no-print-directory", "train", f"EXTRA={relative(extra)}"], cwd=repo_path("."),

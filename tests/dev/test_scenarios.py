@@ -1,4 +1,4 @@
-"""make scenarios, reduced to three scenarios, through the real make targets and a real server."""
+"""make scenarios, reduced to four scenarios, through the real make targets and a real server."""
 from __future__ import annotations
 
 import json
@@ -11,24 +11,32 @@ from tests.conftest import Repo, copy_of
 
 def test_a_reduced_suite_diagnoses_acts_and_writes_its_table(built: Repo, tmp_path):
     repo = copy_of(built, tmp_path / "repo")
-    run = repo.make("scenarios", "ONLY=torque_gain,air_bias,type_mix", f"PORT={free_port()}", timeout=600)
+    run = repo.make("scenarios", "ONLY=torque_gain,air_bias,type_mix,concept_power", f"PORT={free_port()}", timeout=600)
     assert run.code == 0, run.out + run.err
     [path] = (repo.path / "logs/scenarios").glob("*.json")
     doc = json.loads(path.read_text())
     validate(doc, "scenarios", path.name)
     rows = {r["scenario"]: r for r in doc["scenarios"]}
-    assert list(rows) == ["torque_gain", "air_bias", "type_mix"]
+    assert list(rows) == ["torque_gain", "air_bias", "type_mix", "concept_power"]
     assert (rows["torque_gain"]["diagnosis"], rows["torque_gain"]["suspect_sensors"]) == ("sensor_fault", ["torque_nm"])
     assert (rows["air_bias"]["diagnosis"], rows["air_bias"]["suspect_sensors"]) == ("sensor_fault", ["air_temperature_k"])
     assert all(rows[n]["action"] == "retrain refused: sensor fault" for n in ("torque_gain", "air_bias"))
     assert rows["type_mix"]["diagnosis"] == "covariate_drift" and all(r["correct"] for r in rows.values())
-    assert all(r["production_after"] == "v1" for r in rows.values())
+    assert all(rows[n]["production_after"] == "v1" for n in ("torque_gain", "air_bias", "type_mix"))
+    # A concept drift: retrained with a new reference epoch (the most recent labelled rows), promoted,
+    # and back within 0.03 of the F1 before on fresh rows of the new relation.
+    concept = rows["concept_power"]
+    assert concept["diagnosis"] == "concept_drift" and concept["action"].startswith("promoted ")
+    assert concept["f1"]["after"] >= concept["f1"]["before"] - 0.03 > concept["f1"]["during"]
+    epoch = concept["reference_f1"]
+    assert epoch["rows"]["epoch"] and epoch["rows"]["rows"] == 900 and epoch["after"] > epoch["first_model"]
+    assert epoch["original_after"] < 0.5, "on the old rows, whose labels follow the old relation, it looks worse"
     assert rows["torque_gain"]["f1"]["during"] < rows["torque_gain"]["f1"]["before"], "the fault costs quality"
     assert "| torque_gain | sensor_fault | sensor_fault | torque_nm | yes |" in run.out
-    assert doc["targets"][0]["held"] and doc["targets"][1]["held"]
+    assert all(t["held"] for t in doc["targets"]), doc["targets"]
     assert repo.make("report").code == 0  # the dashboard's own view, as one offline page
     page = (repo.path / "logs/report.html").read_text()
-    assert '<table id="scenarios">' in page and page.count("data-scenario=") == 3
+    assert '<table id="scenarios">' in page and page.count("data-scenario=") == 4 and "new reference: " in page
     bad = repo.make("scenarios", "ONLY=nope")
     assert bad.code == 2 and "ONLY=nope: unknown scenario nope (known: no_drift" in bad.err
 
