@@ -54,8 +54,8 @@ def answer(params: dict) -> dict:
 def test_set(data: dict) -> str:
     """What the rows of a data version's test split are, for people. Pure."""
     if R.starts_epoch(data):
-        return "a reference epoch's rows (the most recent labelled production rows when a concept drift was diagnosed)"
-    return "the clean reference rows (the held-out test split, which no version trains on)"
+        return "a reference epoch (recent labelled production rows, after a concept drift)"
+    return "the clean reference rows (the held-out test split)"
 
 
 def _since(moved: dict | None) -> str:
@@ -77,7 +77,7 @@ def text(doc: dict) -> str:
         f"  code         {'commit ' + commit[:12] + (' (dirty work tree)' if c['git']['dirty'] else '') if commit else 'outside git'}"
         f", code sha256 {c['sha256'][:12]}, requirements sha256 {c['requirements_sha256'][:12]}",
         f"  environment  python {env['python']}, " + ", ".join(f"{k} {v}" for k, v in sorted(env["libraries"].items())),
-        f"  quality      on {doc['test_set']} ({q['rows']} rows): F1 {q['f1']}, recall {q['recall']}, precision {q['precision']}, "
+        f"  quality      on {q['rows']} rows of {doc['test_set']}: F1 {q['f1']}, recall {q['recall']}, precision {q['precision']}, "
         f"ROC AUC {q['roc_auc']}",
         f"  deployed     {deployed['event']} on {deployed['host_port']} at {deployed['time']}" if deployed else
         "  deployed     not yet started by make serve",
