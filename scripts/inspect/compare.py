@@ -23,9 +23,11 @@ def _fmt(value: Any) -> str:
 def metrics_table(paths: dict) -> str:
     """Every evaluated version's test metrics, per-Type recall and training error."""
     registry = R.load(paths)
+    production = registry["aliases"]["production"]
+    live_rows = R.test_rows(paths, production) if production else None
     header = f"{'version':8} {'status':10} {'data':5} {'algorithm':23}" + "".join(f"{h:>8}" for _, h in TABLE)
     header += f"{'rec_L':>8}{'rec_M':>8}{'rec_H':>8}{'train_err':>10}"
-    rows = [header]
+    rows, other = [header], False
     for version in sorted(model_versions(paths), key=version_number, reverse=True):
         if not model_path(paths, version, MODEL_CARD).exists():
             rows.append(f"{version:8} (trained, not evaluated yet)")
@@ -33,11 +35,16 @@ def metrics_table(paths: dict) -> str:
         card = read_card(paths, version)
         test, per_type = card["metrics"]["test"], card["metrics"]["per_type"]
         status = registry["versions"].get(version, {}).get("status", "unregistered")
-        row = f"{version:8} {status:10} {card['data']['version']:5} {card['algorithm']:23}"
+        mark = "*" if live_rows and card["data"]["test"]["sha256"] != live_rows else " "
+        other = other or mark == "*"
+        row = f"{version + mark:8} {status:10} {card['data']['version']:5} {card['algorithm']:23}"
         row += "".join(f"{_fmt(test[k]):>8}" for k, _ in TABLE)
         row += "".join(f"{_fmt(per_type[t]['recall']):>8}" for t in "LMH")
         row += f"{_fmt(card['metrics']['train']['error_rate']):>10}"
         rows.append(row)
+    if other:
+        rows.append(f"* measured on other test rows than {production}'s: not comparable with it "
+                    "(/compare scores versions on the same rows)")
     return "\n".join(rows)
 
 

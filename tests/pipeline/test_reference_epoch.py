@@ -65,6 +65,8 @@ def test_a_new_epoch_judges_its_candidate_on_the_new_rows_and_every_later_one_to
     table = repo.make("registry").out
     lines = {line.split()[0]: line for line in table.splitlines()[2:] if line.startswith("v")}
     assert "*" not in lines["v3"] and "*" in lines["v1"], "v3 is measured on production's rows, v1 on the old ones"
+    metrics = {line.split()[0]: line for line in repo.make("metrics").out.splitlines()[1:] if line.startswith("v")}
+    assert [v for v in metrics if v.endswith("*")] == ["v3*", "v1*"], "cards measured on other rows than production's"
 
     assert repo.make("rollback", "REASON=back to the old limits").code == 0
     repo.set_param("model", "n_estimators", 60)
