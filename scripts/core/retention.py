@@ -35,9 +35,15 @@ def retained_models(registry: dict, versions: list[str], served: list[tuple[str,
     return keep
 
 
-def retained_data(model_data: dict[str, str], kept_models: dict[str, str], versions: list[str], keep_last: int) -> dict[str, str]:
-    """Data versions to keep: those a kept model trained on, and the newest keep_last. Pure."""
+def retained_data(model_data: dict[str, str], kept_models: dict[str, str], versions: list[str], keep_last: int,
+                  judged_on: dict[str, str] | None = None) -> dict[str, str]:
+    """Data versions to keep: those a kept model trained on, those whose test rows a kept model was
+    judged on (a reference epoch's, which later candidates are judged on too), and the newest
+    keep_last. Pure."""
     keep = {model_data[m]: f"model {m} trained on it" for m in sorted(kept_models, key=version_number) if m in model_data}
+    for m in sorted(kept_models, key=version_number):
+        if (judged_on or {}).get(m):
+            keep.setdefault(judged_on[m], f"model {m} was judged on its test rows")
     for version in sorted(versions, key=version_number)[-keep_last:] if keep_last else []:
         keep.setdefault(version, f"one of the newest {keep_last}")
     return keep

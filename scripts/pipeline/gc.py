@@ -34,11 +34,13 @@ def plan(params: dict) -> tuple[list[dict], dict[str, str], dict[str, str]]:
     records = {v: read_train_record(paths, v) for v in model_versions(paths)}
     log_path = repo_path(params["deployment"]["deployment_log"])
     served = [(row["time"], row["model_version"]) for row in (read_csv_rows(log_path) if log_path.exists() else [])]
-    kept_models = retention.retained_models(R.load(paths), list(records), served, datetime.now(timezone.utc).replace(tzinfo=None),
+    registry = R.load(paths)
+    kept_models = retention.retained_models(registry, list(records), served, datetime.now(timezone.utc).replace(tzinfo=None),
                                             section["keep_last"], section["keep_days"])
     data = data_versions(paths)
+    judged_on = {v: e["reference"]["data_version"] for v, e in registry["versions"].items() if e.get("reference")}
     kept_data = retention.retained_data({v: r["data"]["version"] for v, r in records.items()}, kept_models, data,
-                                        section["keep_last"])
+                                        section["keep_last"], judged_on)
     items = [{"owner": f"model {v}", **r["artifact"]} for v, r in records.items() if v not in kept_models]
     for version in (d for d in data if d not in kept_data):
         items += [{"owner": f"data {version}", "path": out["path"], "sha256": out["sha256"]}

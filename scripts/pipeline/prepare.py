@@ -45,7 +45,7 @@ from scripts.core.store import (
 
 log = logging.getLogger("clockwork.prepare")
 # The params sections this stage reads (retrain and model only with --extra; model only when the
-# labelled rows start a new reference epoch); its Makefile rule is stamped on these.
+# labelled rows belong to a reference epoch); its Makefile rule is stamped on these.
 PARAMS = ("paths", "data", "features", "retrain", "model")
 
 
@@ -143,7 +143,8 @@ def _epochs():
 
 def read_labelled(path: Path) -> pd.DataFrame:
     """Labelled production rows written by retrain: the columns it promises, labels 0/1, and the
-    optional `reference` column (0/1) marking a new reference epoch's rows."""
+    optional `reference` column (0/1): present when the rows belong to a reference epoch, 1 on the
+    rows that start a new one."""
     try:
         frame = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
@@ -265,8 +266,8 @@ def restore(paths: dict, version: str) -> None:
 
 
 def build_parts(frame: pd.DataFrame, data: dict, feats: dict, extra: dict | None, used: dict) -> tuple[dict, dict, dict | None]:
-    """The version's splits, quirk counts and new reference epoch (None unless it starts one): a plain
-    version, a retrain version with labelled rows, or a retrain version that starts a reference epoch."""
+    """The version's splits, quirk counts and reference-epoch record (None outside an epoch): a plain
+    version, or a retrain version with labelled rows (which may belong to, or start, an epoch)."""
     if extra:
         return build_retrain_splits(frame, data, feats, extra["frame"], (used["retrain"], used.get("model")))
     return (*build_splits(frame, data, feats), None)
