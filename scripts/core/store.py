@@ -200,16 +200,23 @@ def _pending(path: Path) -> Path:
     return path.with_name(f".{path.name}.pending")
 
 
-def _roll_back_killed_append(fd: int, pending: Path) -> None:
-    """An append whose writer was killed (SIGKILL can cut a write part-way) left its start offset in
-    the pending file: truncate the log back to it, so the killed append leaves nothing. Caller holds the lock."""
+def _pending_start(pending: Path) -> int | None:
+    """The start offset a running or killed appender left in its pending file; None when there is no
+    file, or only a marker cut short (written before any of the log's bytes, so it guards nothing)."""
     try:
         text = pending.read_text()
     except OSError:
-        return
+        return None
     fields = text.split()
-    if text.endswith("\n") and len(fields) == 2 and fields[0].isdigit() and int(fields[0]) <= os.fstat(fd).st_size:
-        os.ftruncate(fd, int(fields[0]))  # a marker cut short was written before any of the log's bytes
+    return int(fields[0]) if text.endswith("\n") and len(fields) == 2 and fields[0].isdigit() else None
+
+
+def _roll_back_killed_append(fd: int, pending: Path) -> None:
+    """An append whose writer was killed (SIGKILL can cut a write part-way) left its start offset in
+    the pending file: truncate the log back to it, so the killed append leaves nothing. Caller holds the lock."""
+    start = _pending_start(pending)
+    if start is not None and start <= os.fstat(fd).st_size:
+        os.ftruncate(fd, start)
     pending.unlink(missing_ok=True)
 
 
@@ -267,11 +274,8 @@ def settled_size(path: Path) -> int:
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)
         size = os.fstat(fd).st_size
-        try:
-            fields = _pending(path).read_text().split()
-        except OSError:
-            return size
-        return min(size, int(fields[0])) if fields and fields[0].isdigit() else size
+        start = _pending_start(_pending(path))
+        return size if start is None else min(size, start)
     finally:
         os.close(fd)
 

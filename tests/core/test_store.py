@@ -132,8 +132,19 @@ def test_an_append_whose_writer_was_killed_part_way_is_rolled_back_by_the_next(t
     store.append_chunks(log, [b'{"d":4}\n'])
     assert log.read_bytes() == b'{"a":1}\n{"d":4}\n', "the killed append left nothing, the next one landed whole"
     (tmp_path / ".predictions.jsonl.pending").write_text("1")  # killed while writing its marker: no log bytes yet
+    assert store.settled_size(log) == log.stat().st_size, "a marker cut short guards nothing"
     store.append_chunks(log, [b'{"e":5}\n'])
     assert log.read_bytes() == b'{"a":1}\n{"d":4}\n{"e":5}\n'
+
+
+def test_settled_size_stops_where_a_killed_append_began(tmp_path):
+    log = tmp_path / "predictions.jsonl"
+    assert store.settled_size(log) == 0
+    store.append_chunks(log, [b'{"a":1}\n'])
+    (tmp_path / ".predictions.jsonl.pending").write_text(f"{log.stat().st_size} 4242\n")
+    with open(log, "ab") as handle:
+        handle.write(b'{"b":')
+    assert store.settled_size(log) == len(b'{"a":1}\n')
 
 
 def test_a_chunked_append_that_fails_part_way_leaves_the_log_as_it_was(tmp_path):
