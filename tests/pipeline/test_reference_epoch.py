@@ -97,3 +97,13 @@ def test_a_retrain_in_an_epoch_keeps_out_its_reference_rows_and_the_history_it_c
     assert "reference_unseen" not in results and "holdout_unseen" not in results
     assert results["reference_f1_difference"]["rows"] == 900
     assert results["min_f1"]["passed"], "without the old labels it contradicts, the history does not drag the model back"
+
+
+def test_a_reference_column_with_other_values_is_refused_in_one_line(repo: Repo):
+    rows = pd.read_csv(repo.path / "data/processed/v1/test.csv").iloc[:100]
+    labelled = rows.assign(prediction_id=[f"p-{i}" for i in range(len(rows))], dataset="manual", reference=2)
+    (repo.path / EXTRA).parent.mkdir(parents=True, exist_ok=True)
+    labelled[["prediction_id", "dataset", "udi", *F.INPUT_COLUMNS, F.LABEL, "reference"]].to_csv(repo.path / EXTRA, index=False)
+    run = repo.make("train", f"EXTRA={EXTRA}")
+    assert run.code != 0 and f"{EXTRA}: column reference: values must be 0 or 1" in run.err, run.err
+    assert "Traceback" not in run.err and repo.data_versions == ["v1.json"]
