@@ -292,8 +292,24 @@ def promote(paths: dict, version: str, reason: str, force: bool = False) -> str:
         if entry["status"] == "rejected" and not force:
             raise ClockworkError(f"VERSION={version}: rejected at registration ({describe_gates(entry['gates'])}); "
                                  "use FORCE=1 to promote it anyway")
-        _set_production(registry, version, "promote", reason + (" (forced past failed gates)" if entry["status"] == "rejected" else ""))
+        stale = _judged_before_epoch(registry, entry)
+        if stale and not force:
+            raise ClockworkError(f"VERSION={version}: {stale}; use FORCE=1 to promote it anyway")
+        forced = " (forced past failed gates)" if entry["status"] == "rejected" else " (forced: judged before the epoch)" if stale else ""
+        _set_production(registry, version, "promote", reason + forced)
     return f"production -> {version}"
+
+
+def _judged_before_epoch(registry: dict, entry: dict) -> str | None:
+    """Why a candidate's gates no longer speak (None if they do): production was judged on a reference
+    epoch's rows, and the candidate on others, registered before the concept drift moved the reference."""
+    production = registry["aliases"]["production"]
+    live = (registry["versions"][production].get("reference") or {}) if production else {}
+    mine = entry.get("reference") or {}
+    if entry["status"] != "candidate" or not live.get("epoch") or mine.get("sha256") == live["sha256"]:
+        return None
+    return (f"its gates were measured on other reference rows ({mine.get('data_version', 'its own')} test) than the "
+            f"reference epoch production was judged on ({live['data_version']} test, {live['rows']} rows)")
 
 
 def challenge(paths: dict, version: str | None, reason: str) -> str:

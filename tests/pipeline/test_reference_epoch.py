@@ -73,6 +73,13 @@ def test_a_new_epoch_judges_its_candidate_on_the_new_rows_and_every_later_one_to
     assert repo.make("train").code == 0
     v4 = repo.json("models/registry.json")["versions"]["v4"]
     assert v4["reference"]["data_version"] == "v1" and not v4["reference"]["epoch"], "the reference follows production back"
+    # v4 passed its gates on the old rows: once the epoch's model serves again, they no longer speak for it
+    assert repo.make("promote", "VERSION=v2", "REASON=the new limits hold").code == 0
+    refused = repo.make("promote", "VERSION=v4")
+    assert refused.code != 0 and "VERSION=v4: its gates were measured on other reference rows (v1 test) than the " \
+        "reference epoch production was judged on (v2 test, 900 rows); use FORCE=1" in refused.err, refused.err
+    assert repo.make("promote", "VERSION=v4", "FORCE=1").code == 0
+    assert repo.json("models/registry.json")["history"][-1]["reason"].endswith("(forced: judged before the epoch)")
 
 
 def test_a_retrain_in_an_epoch_keeps_out_its_reference_rows_and_the_history_it_contradicts(repo: Repo):
