@@ -37,6 +37,7 @@ for _chatty in ("aiobotocore", "botocore", "s3fs", "asyncssh", "sshfs"):
 
 INDEX = "index.json"
 OBJECTS = "objects"
+TRASH = "trash"  # objects make gc set aside: deleted once the index shows no push named them meanwhile
 LOCK = "index.lock"
 
 
@@ -122,14 +123,24 @@ class Remote:
     def object_path(self, sha: str) -> str:
         return self.path(OBJECTS, sha)
 
-    def objects(self) -> set[str]:
-        """The sha256 of every complete object on the remote (one listing)."""
+    def objects(self, folder: str = OBJECTS) -> set[str]:
+        """The sha256 of every complete object on the remote (one listing), or of those set aside in the trash."""
         with reaching(self.url):
             try:
-                names = self.fs.ls(self.path(OBJECTS), detail=False)
+                names = self.fs.ls(self.path(folder), detail=False)
             except FileNotFoundError:
                 return set()
         return {name.rsplit("/", 1)[-1] for name in names if len(name.rsplit("/", 1)[-1]) == 64}
+
+    def set_aside(self, shas: list[str], back: bool = False) -> None:
+        """Move objects to the trash (make gc), or back from it; one already gone is no error."""
+        with reaching(self.url):
+            if shas and not back:
+                self.fs.makedirs(self.path(TRASH), exist_ok=True)
+            for sha in shas:
+                source, target = self.path(TRASH, sha), self.object_path(sha)
+                with contextlib.suppress(FileNotFoundError):
+                    self.fs.mv(*((source, target) if back else (target, source)))
 
     def _store(self, sha: str, write: Callable[[str], None]) -> None:
         """Write objects/<sha> with write(path), never visible half-written: an S3 PUT is visible only
@@ -154,12 +165,12 @@ class Remote:
         self._store(sha, lambda path: self.fs.pipe_file(path, data))
         return sha
 
-    def delete(self, shas: list[str]) -> None:
-        """Delete objects (make gc); one already gone is no error."""
+    def delete(self, shas: list[str], folder: str = OBJECTS) -> None:
+        """Delete objects, or objects set aside in the trash (make gc); one already gone is no error."""
         with reaching(self.url):
             for sha in shas:
                 with contextlib.suppress(FileNotFoundError):
-                    self.fs.rm_file(self.object_path(sha))
+                    self.fs.rm_file(self.path(folder, sha))
 
     def get_bytes(self, sha: str) -> bytes:
         """An object's bytes, checked against its sha256."""

@@ -102,8 +102,9 @@ def local_state(path: Path, entry: dict | None, mine: dict | None, archived: Cal
 
 
 def push_log(remote: Remote, path: Path, entry: dict | None, mine: dict | None, archived: Callable[[dict], bool],
-             present: set[str]) -> tuple[dict | None, dict, int]:
-    """(the log's new remote entry or None if unchanged, this clone's new record of it, segments sent)."""
+             present: set[str], sources: dict[str, Path | bytes]) -> tuple[dict | None, dict, int]:
+    """(the log's new remote entry or None if unchanged, this clone's new record of it, segments sent);
+    a new segment's bytes go in sources, to send again if a concurrent make gc sets it aside."""
     size = settled_size(path)
     synced, holds = local_state(path, entry, mine, archived)
     new = _read(path, synced, size)
@@ -113,6 +114,7 @@ def push_log(remote: Remote, path: Path, entry: dict | None, mine: dict | None, 
     if not new:
         return None, record, 0
     segment = {"sha256": sha256_bytes(new), "bytes": len(new)}
+    sources[segment["sha256"]] = new
     if segment["sha256"] not in present:
         remote.put_bytes(new)
     record["segments"] = holds + [segment["sha256"]]

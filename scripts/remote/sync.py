@@ -3,9 +3,11 @@
 A push uploads every object the remote lacks (each under its sha256, never half-visible), then
 swaps the remote's index in one conditional write: until that write, the remote reads as before,
 so a push killed anywhere leaves it whole and the next push completes it. A second push with
-nothing new writes nothing. A pull checks everything it is about to do before it writes, then
-writes artifacts (each checked against its sha256 and moved into place), extends the logs, and
-takes the registry last, so the registry never names a model that is not on disk.
+nothing new writes nothing. A push that relied on an object being there checks, after its swap,
+that every object it named still is, and sends again any a concurrent make gc set aside. A pull
+checks everything it is about to do before it writes, then writes artifacts (each checked
+against its sha256 and moved into place), extends the logs, and takes the registry last, so the
+registry never names a model that is not on disk.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from scripts.core.store import (
     utc_now,
 )
 from scripts.remote import logs, plan
-from scripts.remote.location import Conflict, Remote, open_remote
+from scripts.remote.location import TRASH, Conflict, Remote, open_remote
 
 SCHEMA = "remote_index"
 ATTEMPTS = 8  # index swaps lost to another writer before a push gives up
@@ -136,12 +138,13 @@ def _push_once(remote: Remote, params: dict, files: dict[str, dict], mine: dict)
                              + "; nothing was pushed")
     present = remote.objects()
     sending = {record["sha256"]: path for path, record in files.items() if record["sha256"] not in present}
+    sources: dict[str, Path | bytes] = {record["sha256"]: ROOT / path for path, record in files.items()}
     _parallel(params["remote"]["jobs"], lambda item: remote.put(ROOT / item[1], item[0]), sorted(sending.items()))
     entries, records, segments = dict(index["logs"]), {}, 0
     for path in local_logs(params["remote"]):
         relative = _relative(path)
         entry, records[relative], sent = logs.push_log(remote, path, index["logs"].get(relative), mine["logs"].get(relative),
-                                                       _archived(files, relative), present)
+                                                       _archived(files, relative), present, sources)
         if entry is not None:
             entries[relative] = entry
         segments += sent
@@ -153,8 +156,25 @@ def _push_once(remote: Remote, params: dict, files: dict[str, dict], mine: dict)
         new.update(updated_at=utc_now(), by=actor())
         validate(new, SCHEMA, "the index to push")
         remote.swap_index(json.dumps(new, indent=1, sort_keys=True).encode() + b"\n", token)
+        registry_data = _registry_bytes(params)
+        if registry_data is not None:
+            sources[sha256_bytes(registry_data)] = registry_data
+        counts["resent"] = _settle(remote, _referenced(new), sources)
     counts["records"] = records
     return counts
+
+
+def _settle(remote: Remote, named: set[str], sources: dict[str, Path | bytes]) -> int:
+    """After a swap: send again each object the new index names that is gone (a concurrent make gc set
+    it aside after this push found it there) and that this clone holds. How many were sent."""
+    missing = sorted((named & set(sources)) - remote.objects())
+    for sha in missing:
+        source = sources[sha]
+        if isinstance(source, bytes):
+            remote.put_bytes(source)
+        else:
+            remote.put(source, sha)
+    return len(missing)
 
 
 def push(params: dict, spec: str | None, cache_path: Path) -> str:
@@ -177,6 +197,8 @@ def push(params: dict, spec: str | None, cache_path: Path) -> str:
         raise ClockworkError(f"remote {remote.url}: index.json kept changing under {ATTEMPTS} attempts; push again")
     logs.write_record(where, {**mine, "logs": {**mine["logs"], **counts["records"]}})
     note = f"; {counts['note']}" if counts["note"] and not counts["registry"] else ""
+    if counts.get("resent"):
+        note += f"; sent {counts['resent']} objects again that a concurrent make gc had set aside"
     return f"pushed {plan.summary(counts)} to {name}{note}"
 
 
@@ -340,6 +362,21 @@ def _referenced(index: dict) -> set[str]:
     return shas | ({index["registry"]["sha256"]} if index["registry"] else set())
 
 
+def _sweep(remote: Remote, orphans: set[str]) -> int:
+    """Delete the objects no index entry names without racing a push: set them aside, read the index
+    again, put back those a push named meanwhile (it found them there before), delete the rest. A push
+    that swaps later finds its objects gone and sends them again (_settle). Objects a killed gc left
+    set aside go the same way. How many were deleted."""
+    now, _ = _read_index(remote)
+    remote.set_aside(sorted(orphans - _referenced(now)))
+    after, _ = _read_index(remote)
+    named, aside = _referenced(after), remote.objects(TRASH)
+    remote.set_aside(sorted(aside & named), back=True)
+    doomed = sorted(aside - named)
+    remote.delete(doomed, TRASH)
+    return len(doomed)
+
+
 def collect_remote(params: dict, spec: str, paths: set[str], confirm: bool) -> str:
     """make gc REMOTE=...: drop collected paths from the remote's index, then delete the objects no
     entry names (those too that a killed push left). The remote's registry must be ours."""
@@ -361,7 +398,6 @@ def collect_remote(params: dict, spec: str, paths: set[str], confirm: bool) -> s
                 remote.swap_index(json.dumps(new, indent=1, sort_keys=True).encode() + b"\n", token)
         except Conflict:
             continue
-        now, _ = _read_index(remote)  # a push since the swap may name an object again: keep those
-        remote.delete(sorted(set(orphans) - _referenced(now)))
-        return f"on {name}: dropped {len(gone)} files ({freed:.1f} MB) from its index, deleted {len(orphans)} objects"
+        deleted = _sweep(remote, set(orphans))
+        return f"on {name}: dropped {len(gone)} files ({freed:.1f} MB) from its index, deleted {deleted} objects"
     raise ClockworkError(f"remote {remote.url}: index.json kept changing under {ATTEMPTS} attempts; gc again")
