@@ -55,7 +55,7 @@ define newline
 
 endef
 q = $$'$(subst $(newline),\n,$(subst ',\',$(subst \,\\,$(value $(1)))))'
-USER_VARIABLES := VERSION REASON FORCE FILE DATASET PORT ROWS METRIC ALL JSON A B WORKER_CLASS SMOKE SCALE EXTRA \
+USER_VARIABLES := VERSION REASON FORCE EPOCH FILE DATASET PORT ROWS METRIC ALL JSON A B WORKER_CLASS SMOKE SCALE EXTRA \
                   CLOCKWORK_NO_BROWSER
 unexport $(USER_VARIABLES)
 stamp = $(patsubst %,$(S)/%.sha,$(1))
@@ -232,8 +232,8 @@ monitor: $(VENV_OK) ## Judge the live model: quality vs baseline, drift vs train
 monitor-watch: $(VENV_OK) ## Rerun the monitor every monitor.watch_interval_s seconds until stopped (Ctrl-C)
 	@$(PY) -m scripts.monitoring.monitor --watch
 
-retrain: $(O)/recorded ## If the monitor raised a flag (or FORCE=1): retrain on labelled production data, gate, promote
-	@$(PY) -m scripts.pipeline.retrain --pointer $(O)/train --make "$(MAKE)" $(if $(value FORCE),--force)
+retrain: $(O)/recorded ## If the monitor raised a flag (or FORCE=1): retrain on labelled production data, gate, promote [EPOCH=1]
+	@$(PY) -m scripts.pipeline.retrain --pointer $(O)/train --make "$(MAKE)" $(if $(value FORCE),--force) $(if $(value EPOCH),--epoch)
 
 scenarios: $(VENV_OK) ## The whole loop on each scenario in params (ONLY=a,b for some): diagnosis, action, F1 before/during/after
 	@$(PY) -m scripts.dev.scenarios --sims $(O)/simulate $(if $(value PORT),--port $(call q,PORT)) $(if $(value ONLY),--only $(call q,ONLY))

@@ -1,6 +1,7 @@
 """`make retrain`: answer a monitor flag with a new model, through the same make pipeline.
 
-1. Without logs/retrain.flag (and without FORCE=1) it says so and exits 0. When the monitor
+1. Without logs/retrain.flag (and without FORCE=1) it says so and exits 0. EPOCH=1 starts a new
+   reference epoch (below) whatever the diagnosis, for a change in the relation you know of. When the monitor
    diagnosed a sensor fault it refuses, naming the sensor: the fix is at the sensor, and a
    model retrained on its readings would learn the fault (FORCE=1 overrides; the event says so).
 2. It joins the prediction log with the labels received so far into one immutable,
@@ -84,9 +85,9 @@ def refusal(flag: dict, events_log: str) -> str:
             f"(FORCE=1 make retrain overrides, and {events_log} records it)")
 
 
-def rows_to_train(params: dict, registry: dict, flag: dict | None) -> pd.DataFrame:
+def rows_to_train(params: dict, registry: dict, flag: dict | None, epoch: bool = False) -> pd.DataFrame:
     """The labelled production rows a retrain passes to prepare: less the rows of production's reference
-    epoch, if any; after a concept drift, the most recent marked as the new epoch's reference rows."""
+    epoch, if any; after a concept drift (or with epoch), the most recent marked as a new epoch's reference rows."""
     labelled = labelled_rows(read_jsonl(repo_path(params["deployment"]["predictions_log"])),
                              read_jsonl(repo_path(params["replay"]["labels_log"])))
     kept_out = epoch_rows(params["paths"], registry)
@@ -95,9 +96,9 @@ def rows_to_train(params: dict, registry: dict, flag: dict | None) -> pd.DataFra
     if len(labelled) < 2:
         raise ClockworkError(f"{params['replay']['labels_log']}: {len(labelled)} labelled predictions"
                              f"{' outside the reference rows' if kept_out is not None else ''}; nothing to retrain on")
-    if ((flag or {}).get("diagnosis") or {}).get("kind") == "concept_drift":
+    if epoch or ((flag or {}).get("diagnosis") or {}).get("kind") == "concept_drift":
         labelled = E.mark_reference(labelled, params["retrain"]["concept"]["reference_fraction"])
-        print(f"retrain: concept drift: the most recent {int(labelled['reference'].sum())} labelled rows become the new "
+        print(f"retrain: {'EPOCH=1' if epoch else 'concept drift'}: the most recent {int(labelled['reference'].sum())} labelled rows become the new "
               "reference rows, which judge this candidate and every later one")
     elif kept_out is not None:  # in production's epoch: the labelled rows follow its relation, not the history's
         labelled = labelled.assign(reference=0)
@@ -107,6 +108,8 @@ def rows_to_train(params: dict, registry: dict, flag: dict | None) -> pd.DataFra
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--force", action="store_true", help="retrain without a flag")
+    parser.add_argument("--epoch", action="store_true", help="start a new reference epoch whatever the diagnosis "
+                        "(you know the relation between readings and failures changed)")
     parser.add_argument("--pointer", type=Path, required=True, help="make's train pointer (names the candidate)")
     parser.add_argument("--make", default=os.environ.get("MAKE", "make"))
     args = parser.parse_args(argv)
@@ -121,7 +124,7 @@ def main(argv: list[str]) -> int:
     if overrode and not args.force:
         raise ClockworkError(refusal(flag, settings["events_log"]))
     registry = R.load(paths)
-    labelled = rows_to_train(params, registry, flag)
+    labelled = rows_to_train(params, registry, flag, args.epoch)
     extra = write_labelled(repo_path(settings["labelled_dir"]), labelled)
     before = registry["aliases"]["production"]
     counts = ", ".join(f"{k}: {v}" for k, v in labelled["dataset"].value_counts().sort_index().items())
@@ -137,7 +140,8 @@ def main(argv: list[str]) -> int:
     if candidate == before:
         outcome = f"candidate {candidate} is already the production model"
     elif entry["status"] == "candidate":
-        print(R.promote(paths, candidate, f"retrain for monitor report {flag['report_id'] if flag else '(forced)'}"))
+        print(R.promote(paths, candidate, f"retrain for monitor report {flag['report_id'] if flag else '(forced)'}"
+                                          + (", a new reference epoch (EPOCH=1)" if args.epoch else "")))
         promoted, outcome = True, f"promoted {candidate} (was {before})"
     else:
         outcome = f"{candidate} not promoted: {R.describe_gates(entry['gates'])}"

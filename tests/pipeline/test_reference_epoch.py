@@ -114,3 +114,19 @@ def test_a_reference_column_with_other_values_is_refused_in_one_line(repo: Repo)
     run = repo.make("train", f"EXTRA={EXTRA}")
     assert run.code != 0 and f"{EXTRA}: column reference: values must be 0 or 1" in run.err, run.err
     assert "Traceback" not in run.err and repo.data_versions == ["v1.json"]
+
+
+def test_epoch_1_starts_an_epoch_by_hand_and_the_retrain_promotes_through_its_gates(repo: Repo):
+    assert repo.make("simulate").code == 0
+    server = Server(repo).start()
+    try:
+        assert repo.make("replay", "DATASET=concept_power", f"PORT={server.port}").code == 0
+        run = repo.make("retrain", "FORCE=1", "EPOCH=1", timeout=300)
+        assert run.code == 0, run.out + run.err
+    finally:
+        server.stop()
+    assert "EPOCH=1: the most recent 900 labelled rows become the new reference rows" in run.out, run.out
+    registry = repo.json("models/registry.json")
+    entry = registry["versions"]["v2"]
+    assert entry["gates"]["gate_set"] == "epoch" and entry["reference"]["epoch"] and registry["aliases"]["production"] == "v2"
+    assert registry["history"][-1]["reason"].endswith("a new reference epoch (EPOCH=1)")
