@@ -144,12 +144,18 @@ def reference_for(paths: dict, card: dict, registry: dict) -> dict:
     candidate starts none: then that epoch's rows judge it too."""
     own = card["data"]["version"]
     meta = read_data_meta(paths, own)
-    production = registry["aliases"]["production"]
-    live = (registry["versions"][production].get("reference") or {}) if production else {}
+    live = live_reference(registry)
     if live.get("epoch") and not starts_epoch(meta):
         return live
     test = meta["outputs"]["test"]
     return {"data_version": own, "rows": test["rows"], "sha256": test["sha256"], "epoch": starts_epoch(meta)}
+
+
+def live_reference(registry: dict) -> dict:
+    """The rows production was judged on (its entry's `reference`); {} with nothing in production or
+    for an entry from before references were recorded."""
+    production = registry["aliases"]["production"]
+    return (registry["versions"][production].get("reference") or {}) if production else {}
 
 
 def starts_epoch(meta: dict) -> bool:
@@ -303,8 +309,7 @@ def promote(paths: dict, version: str, reason: str, force: bool = False) -> str:
 def _judged_before_epoch(registry: dict, entry: dict) -> str | None:
     """Why a candidate's gates no longer speak (None if they do): production was judged on a reference
     epoch's rows, and the candidate on others, registered before the concept drift moved the reference."""
-    production = registry["aliases"]["production"]
-    live = (registry["versions"][production].get("reference") or {}) if production else {}
+    live = live_reference(registry)
     mine = entry.get("reference") or {}
     if entry["status"] != "candidate" or not live.get("epoch") or mine.get("sha256") == live["sha256"]:
         return None

@@ -155,8 +155,7 @@ def common_rows(paths: dict, cards: list[dict], points: int, registry: dict) -> 
     from scripts.core.gates import seen_rows
     from scripts.core.metrics import label_metrics, predict_failure
 
-    production = registry["aliases"]["production"]
-    live = (registry["versions"].get(production, {}).get("reference") or {}) if production else {}
+    live = R.live_reference(registry)
     meta = read_data_meta(paths, live["data_version"] if live.get("epoch") else cards[0]["data"]["version"])
     rows = load_split(meta, "test", ["udi", *F.SCORED_COLUMNS])
     y = rows[F.LABEL].to_numpy()

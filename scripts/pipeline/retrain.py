@@ -60,8 +60,7 @@ def labelled_rows(predictions: list[dict], labels: list[dict]) -> pd.DataFrame:
 def epoch_rows(paths: dict, registry: dict) -> pd.Series | None:
     """The row ids of the reference epoch production was judged on, if it was (None otherwise): those
     rows judge every candidate, so no retrain may train on them."""
-    production = registry["aliases"]["production"]
-    reference = (registry["versions"][production].get("reference") or {}) if production else {}
+    reference = R.live_reference(registry)
     if not reference.get("epoch"):
         return None
     return load_split(read_data_meta(paths, reference["data_version"]), "test", ["udi"])["udi"]
