@@ -16,7 +16,6 @@ import platform
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -375,17 +374,55 @@ def remove_stale(path: Path) -> None:
         path.unlink()
 
 
-def code_identity() -> dict:
-    """sha256 of every project module loaded in this process: exactly the code a stage ran."""
-    files = {}
-    for module in list(sys.modules.values()):
-        origin = getattr(module, "__file__", None)
-        if not origin:
-            continue
-        path = Path(origin).resolve()
-        if path.suffix == ".py" and path.is_relative_to(ROOT / "scripts"):
-            files[str(path.relative_to(ROOT))] = sha256_file(path)
-    return {"files": dict(sorted(files.items())), "sha256": sha256_obj(files)}
+def _module_file(name: str) -> Path | None:
+    """The file of a project module (a package's __init__.py), or None for a name that is not one."""
+    base = ROOT.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """The project modules a file imports when it is loaded: its imports outside functions (one inside
+    a function runs only when the function does; a stage that calls one declares it). Read from the
+    source, never from what a process happens to have loaded."""
+    import ast
+
+    found: set[str] = set()
+    todo: list[ast.AST] = [ast.parse(path.read_bytes(), str(path))]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(node))
+    return {name for name in found if name.split(".")[0] == "scripts"}
+
+
+def code_files(*modules: str) -> list[str]:
+    """Every project file the given modules run when loaded: each module, the packages above it and,
+    transitively, what they import. The same list however the stage runs (cold, in the warm worker,
+    after a kill); tests/pipeline/test_makefile.py holds the Makefile's code lists equal to it."""
+    seen: set[Path] = set()
+    todo = list(modules)
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):
+            path = _module_file(".".join(parts[:depth]))
+            if path is not None and path not in seen:
+                seen.add(path)
+                todo.extend(_imported_modules(path))
+    return sorted(str(p.relative_to(ROOT)) for p in seen)
+
+
+def code_identity(*modules: str) -> dict:
+    """sha256 of each file code_files(*modules) names, and of the whole: the code a stage declares."""
+    files = {name: sha256_file(ROOT / name) for name in code_files(*modules)}
+    return {"files": files, "sha256": sha256_obj(files)}
 
 
 def git_info() -> dict:

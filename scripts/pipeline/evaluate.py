@@ -60,7 +60,7 @@ def model_card(paths: dict, version: str) -> dict:
         **record,
         "metrics": metrics,
         "evaluation": {"evaluated_at": utc_now(), "threshold": record["threshold"],
-                       "code": code_identity(), "test_data": record["data"]["test"]},
+                       "code": code_identity(__spec__.name), "test_data": record["data"]["test"]},
     }
 
 

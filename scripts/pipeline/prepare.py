@@ -223,7 +223,7 @@ def main(argv: list[str]) -> int:
             used["model"] = params["model"]
         extra = {"path": relative(args.extra), "sha256": sha256_file(args.extra), "rows": len(labelled),
                  "frame": labelled}
-    code = code_identity()
+    code = code_identity(__spec__.name, *([_epochs().__name__] if extra else []))  # the code this run declares
     identity = {"raw": raw_sha, "code": code["sha256"], "params": used}
     if extra:
         identity["extra"] = extra["sha256"]

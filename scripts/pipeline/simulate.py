@@ -117,7 +117,7 @@ def main(argv: list[str]) -> int:
     if sha256_file(production_path) != record["sha256"]:
         raise ClockworkError(f"{record['path']}: sha256 differs from data version {data_meta['version']}")
     production = pd.read_csv(production_path)
-    code = code_identity()
+    code = code_identity(__spec__.name)
     built = {}
     for name, spec in {**simulation["datasets"], **scenario_datasets(params["scenarios"])}.items():
         used = {"dataset": spec, "drift": simulation["drift"] if spec["drift"] else None}

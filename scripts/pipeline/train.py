@@ -93,7 +93,7 @@ def main(argv: list[str]) -> int:
     check_data_matches_params(data_meta, params)
     requirements = ROOT / "requirements.txt"
     key = sha256_obj({
-        "data": data_meta["key"], "code": code_identity()["sha256"], "features": params["features"],
+        "data": data_meta["key"], "code": code_identity(__spec__.name)["sha256"], "features": params["features"],
         "model": effective_params(params["model"]), "requirements": sha256_file(requirements),
     })
     version = train_version(params, data_meta, key, requirements)
@@ -185,7 +185,7 @@ def _write(paths: dict, params: dict, data_meta: dict, key: str, requirements: P
         },
         "threshold": params["model"]["threshold"],
         "artifact": {"path": relative(artifact), "sha256": sha256_bytes(blob), "bytes": len(blob)},
-        "code": code_identity(),
+        "code": code_identity(__spec__.name),
         "git": git_info(),
         "environment": environment(),
         "requirements_sha256": sha256_file(requirements),

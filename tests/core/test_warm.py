@@ -3,6 +3,7 @@ outputs, exit status, stderr and signals; edited code is read afresh; the worker
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -47,6 +48,13 @@ def digests(repo: Repo) -> dict[str, str]:
     return {str(p.relative_to(repo.path)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
+def keys(repo: Repo) -> dict[str, str]:
+    """Each data and model version's identity key and the code it hashed."""
+    records = [*(repo.path / "data/processed").glob("v*.json"), *(repo.path / "models").glob("model_v*.train.json")]
+    return {p.name: (json.loads(p.read_text())["key"], json.loads(p.read_text()).get("code") or json.loads(p.read_text())["script"]["code"])
+            for p in records}
+
+
 def test_a_warm_build_is_byte_identical_to_a_cold_one(tmp_path):
     cold = fresh_copy(tmp_path / "cold")
     assert cold.make("train").code == 0
@@ -59,6 +67,7 @@ def test_a_warm_build_is_byte_identical_to_a_cold_one(tmp_path):
         for stage in ("prepare", "train", "evaluate", "register"):
             assert f"ran scripts.pipeline.{stage} " in ran, ran
         assert digests(warm) == digests(cold) and len(digests(cold)) >= 5
+        assert keys(warm) == keys(cold), "a version's name does not depend on how its stage ran"
         check = warm.make("verify", COLD="")
         assert check.code == 0, check.err
     finally:
@@ -123,3 +132,28 @@ def test_usage_is_one_line():
     done = subprocess.run([sys.executable, "-m", "scripts.core.warm", "scripts.pipeline.train"], capture_output=True,
                           text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "usage" in done.stderr
+
+
+def test_the_same_inputs_give_the_same_versions_cold_warm_and_after_a_switch(tmp_path):
+    """The first stage of a fresh clone runs cold (the worker is starting), later ones warm: a params
+    switch and back returns to data v1, and a damaged file of a version is restored byte for byte."""
+    repo = fresh_copy(tmp_path / "repo")
+    try:
+        assert repo.make("train", COLD="").code == 0
+        first = digests(repo)
+        alt = repo.path / "alt.yaml"
+        alt.write_text((repo.path / "params.yaml").read_text().replace("  test_rows: 1500", "  test_rows: 1400"))
+        started(repo)
+        assert repo.make("prepare", COLD="", CLOCKWORK_PARAMS="alt.yaml").code == 0
+        run = repo.make("train", COLD="")
+        assert run.code == 0, run.err
+        assert repo.data_versions == ["v1.json", "v2.json"] and repo.model_versions == ["model_v1.joblib"], run.err
+        for damaged in ("data/processed/v1/train.csv", "data/processed/v1/test.csv", "data/production/v1/production.csv",
+                        "models/model_v1.joblib"):
+            (repo.path / damaged).write_bytes(b"damaged\n")
+            run = repo.make("train", COLD="")
+            assert run.code == 0 and "repaired" in run.err, run.out + run.err
+            assert digests(repo) == {**first, **{k: v for k, v in digests(repo).items() if "/v2/" in k}}, damaged
+        assert repo.data_versions == ["v1.json", "v2.json"] and repo.model_versions == ["model_v1.joblib"]
+    finally:
+        stop(repo)

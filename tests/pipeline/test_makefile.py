@@ -45,6 +45,20 @@ def test_stage_code_list_covers_its_imports(stage, module):
     assert imported <= declared, f"{stage} imports {sorted(imported - declared)} but the Makefile does not list them"
 
 
+@pytest.mark.parametrize("stage,modules", [("prepare", ["scripts.pipeline.prepare"]), ("train", ["scripts.pipeline.train"]),
+                                           ("evaluate", ["scripts.pipeline.evaluate"]), ("simulate", ["scripts.pipeline.simulate"]),
+                                           ("prepare+epoch", ["scripts.pipeline.prepare", "scripts.core.epoch"])])
+def test_a_stages_code_identity_is_exactly_its_declared_code(stage, modules):
+    """The code a version's key hashes is read from the source (code_files), never from what a process
+    has loaded; and it is exactly what the Makefile stamps the stage on, so a stage reruns when, and
+    only when, a file of its identity changes."""
+    from scripts.core.store import code_files
+
+    variables = make_variables()
+    declared = set().union(*(expand(variables[f"{name.upper()}_CODE"], variables) for name in stage.split("+")))
+    assert set(code_files(*modules)) == declared, f"{stage}: {sorted(set(code_files(*modules)) ^ declared)}"
+
+
 def stage_rules() -> dict[str, tuple[set[str], list[tuple[str, str]]]]:
     """Each stage rule of the Makefile: the params sections it is stamped on, and the commands
     (module, arguments) its recipe runs. Read from the Makefile's own text."""
