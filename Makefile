@@ -16,8 +16,13 @@ SHELL := /bin/bash
 MAKEFLAGS += --no-builtin-rules --no-print-directory
 
 PARAMS := $(or $(value CLOCKWORK_PARAMS),params.yaml)
-# File names that make itself handles (prerequisites) must be one word without a `$`.
-one_file = $(if $(filter-out 1,$(words $(value $(1))))$(findstring $$,$(value $(1))),$(error error: $(1): '$(value $(1))' is not one file name))
+# File names that make itself handles (prerequisites) are one word of letters, digits and . _ - + / @ , = ~
+# (make gives `:`, `%`, `;`, `#` and `$` meanings of its own); each recipe still passes them quoted.
+comma := ,
+NAME_CHARS := a b c d e f g h i j k l m n o p q r s t u v w x y z A B C D E F G H I J K L M N O P Q R S T U V W X Y Z \
+              0 1 2 3 4 5 6 7 8 9 . _ - + / @ $(comma) = ~
+_unsafe = $(if $(2),$(call _unsafe,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,$(words $(2)),$(2))),$(1))
+one_file = $(if $(filter-out 1,$(words $(value $(1))))$(call _unsafe,$(value $(1)),$(NAME_CHARS)),$(error error: $(1): '$(value $(1))' is not one file name (letters, digits and . _ - + / @ $(comma) = ~ only)))
 $(if $(value CLOCKWORK_PARAMS),$(call one_file,CLOCKWORK_PARAMS))$(if $(value EXTRA),$(call one_file,EXTRA))
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -54,10 +59,12 @@ define newline
 
 
 endef
-q = $$'$(subst $(newline),\n,$(subst ',\',$(subst \,\\,$(value $(1)))))'
-USER_VARIABLES := VERSION REASON FORCE EPOCH FILE DATASET PORT ROWS METRIC ALL JSON A B WORKER_CLASS SMOKE SCALE EXTRA \
-                  CLOCKWORK_NO_BROWSER
-unexport $(USER_VARIABLES)
+shq = $$'$(subst $(newline),\n,$(subst ',\',$(subst \,\\,$(1))))'
+q = $(call shq,$(value $(1)))
+# Not one variable given on the command line is exported, whatever its name, now and later; make
+# hands them to the makes a recipe starts through MAKEFLAGS, unexpanded. (tests/pipeline/
+# test_variables.py finds every variable this file reads and runs every target on a hostile value.)
+unexport $(foreach v,$(.VARIABLES),$(if $(findstring command line,$(origin $(v))),$(v)))
 stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
 SECTIONS := paths data features model evaluate experiments deployment dashboard simulation scenarios challenger replay monitor retrain synth bench
@@ -67,7 +74,7 @@ FILE_STAMPS = $(call stamp,$(INPUT_FILES))
 
 # Goals that need no pipeline state: they must not build the venv or read params.yaml.
 LIGHT_GOALS := help dag clean venv test-tools
-ifneq ($(DAG_ONLY),)
+ifneq ($(value DAG_ONLY),)
 RAW := <paths.raw>
 else ifneq ($(filter-out $(LIGHT_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
 include $(BOOK)/params.mk
@@ -94,8 +101,12 @@ endif
 # run that completed. A no-op runs no recipe, so it starts no Python.
 RUN := $(BOOK)/run
 RECORD = $(PY) -m scripts.pipeline.runlog record --out $(O) --run $(RUN) --params $(call q,PARAMS) --extra $(call q,EXTRA)
-begin = echo ">> $(1)"$(2); mkdir -p $(RUN); echo $(1) >> $(RUN)/stages; \
-        [ -f $(RUN)/started ] || printf '%(%Y-%m-%dT%H:%M:%SZ)T %s\n' -1 $${EPOCHREALTIME/./} > $(RUN)/started
+# A run is this make process ($$PPID in a recipe): notes another one left were a run killed before it
+# could record itself, and are recorded as such first, so each run's stages and duration are its own.
+begin = echo ">> $(1)"$(2); mkdir -p $(RUN); \
+        if [ -f $(RUN)/started ] && [ "$$(cut -s -d' ' -f3 $(RUN)/started)" != "$$PPID" ]; then $(RECORD) --killed || true; fi; \
+        echo $(1) >> $(RUN)/stages; \
+        [ -f $(RUN)/started ] || printf '%(%Y-%m-%dT%H:%M:%SZ)T %s %s\n' -1 $${EPOCHREALTIME/./} $$PPID > $(RUN)/started
 stage = { { $(1); } 2>&1 1>&3 | tee -a $(RUN)/stderr >&2; } 3>&1 || { status=$$?; $(RECORD) --status $$status; exit $$status; }
 
 train: $(O)/recorded ## Run the whole pipeline (prepare, train, evaluate, register); sets up .venv on first use
@@ -171,7 +182,7 @@ promote: $(VENV_OK) ## Make a version the production model: make promote VERSION
 	  $(if $(value FORCE),--force)
 
 challenge: $(VENV_OK) ## Score a version in shadow beside production: make challenge VERSION=v3 [REASON="..."], or CLEAR=1
-	@$(PY) -m scripts.pipeline.release challenge $(if $(value VERSION),$(call q,VERSION)) $(if $(filter 1,$(CLEAR)),--clear) \
+	@$(PY) -m scripts.pipeline.release challenge $(if $(value VERSION),$(call q,VERSION)) $(if $(filter 1,$(value CLEAR)),--clear) \
 	  --reason $(if $(value REASON),$(call q,REASON),'manual challenge')
 
 challenger: $(VENV_OK) ## Compare the challenger with production on the labelled traffic both scored (paired interval)
@@ -316,7 +327,7 @@ venv: $(VENV_OK) ## Create .venv from the pinned requirements.txt
 # test and its install), prometheus for its promtool, which checks what /metrics exposes, and
 # openssh-server for the SSH remote tests (their sshd runs on a loopback port with throwaway keys).
 # Each entry is package:program.
-TEST_TOOLS := $(if $(filter 1,$(CLOCKWORK_NO_BROWSER)),,chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver) \
+TEST_TOOLS := $(if $(filter 1,$(value CLOCKWORK_NO_BROWSER)),,chromium:/usr/bin/chromium chromium-driver:/usr/bin/chromedriver) \
   prometheus:/usr/bin/promtool openssh-server:/usr/sbin/sshd
 test-tools: ## Install the Debian packages the tests drive (chromium, chromium-driver, prometheus, openssh-server), if missing
 	@missing=""; for tool in $(TEST_TOOLS); do [ -x "$${tool#*:}" ] || missing="$$missing $${tool%%:*}"; done; \
@@ -324,7 +335,7 @@ test-tools: ## Install the Debian packages the tests drive (chromium, chromium-d
 	  echo ">> installing$$missing (Debian packages) for the tests"; \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo -n"; \
 	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } || \
-	  { echo "error: could not install$$missing (apt-get as root or sudo); install them yourself$(if $(filter 1,$(CLOCKWORK_NO_BROWSER)),, (CLOCKWORK_NO_BROWSER=1 skips the browser test))" >&2; exit 2; }; \
+	  { echo "error: could not install$$missing (apt-get as root or sudo); install them yourself$(if $(filter 1,$(value CLOCKWORK_NO_BROWSER)),, (CLOCKWORK_NO_BROWSER=1 skips the browser test))" >&2; exit 2; }; \
 	fi
 
 stamps: $(FILE_STAMPS) $(PARAM_STAMPS)
@@ -349,7 +360,7 @@ $(VENV_OK): requirements.txt
 $(BOOK)/params.mk $(PARAM_STAMPS): $(S)/params.checked ;
 $(S)/params.checked: $(PARAMS) $(PARAMS_STAMP) | $(VENV_OK)
 	@mkdir -p $(@D)
-	@$(PY) -m scripts.core.stamp params $< $(S) $(BOOK)/params.mk
+	@$(PY) -m scripts.core.stamp params $(call q,PARAMS) $(S) $(BOOK)/params.mk
 	@touch $@
 
 # The input files: one process hashes every file that moved since the marker (one Python start
@@ -357,12 +368,12 @@ $(S)/params.checked: $(PARAMS) $(PARAMS_STAMP) | $(VENV_OK)
 # code lists, the raw path in params, EXTRA), so a file that joins the list gets its stamp.
 $(FILE_STAMPS): $(S)/inputs.checked ;
 $(S)/inputs.checked: $(INPUT_FILES) Makefile $(call param,paths) $(EXTRA_STAMP) | $(VENV_OK)
-	@$(PY) -m scripts.core.stamp files $(S) $@ $(INPUT_FILES)
+	@$(PY) -m scripts.core.stamp files $(S) $@ $(foreach f,$(INPUT_FILES),$(call shq,$(f)))
 
 
 # A missing input is a one-line error, not make's "No rule to make target".
 $(PARAMS) $(RAW) requirements.txt:
-	@echo "error: $@: file not found" >&2; exit 2
+	@echo 'error: '$(call shq,$@)': file not found' >&2; exit 2
 scripts/%.py:
 	@echo "error: $@: file not found" >&2; exit 2
 

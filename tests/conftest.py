@@ -138,3 +138,35 @@ def demoed(built: Repo, tmp_path_factory) -> tuple[Repo, Run]:
     run = repo.make("demo", f"PORT={free_port()}", timeout=600)
     assert run.code == 0, run.out + run.err
     return repo, run
+
+
+class Payload:
+    """A pickle that, once loaded, creates a file: the test's witness that something was unpickled."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def plant_model(repo: Repo, version: str, marker: Path, like: str = "v1") -> Path:
+    """A hostile model file nobody registered, with a card and training record naming its sha256 (as an
+    attacker with write access to models/ would leave it); returns the artifact's path."""
+    import hashlib
+    import io
+
+    import joblib
+
+    buffer = io.BytesIO()
+    joblib.dump(Payload(marker), buffer)
+    blob = buffer.getvalue()
+    artifact = repo.path / f"models/model_{version}.joblib"
+    artifact.write_bytes(blob)
+    for suffix in ("json", "train.json"):
+        doc = json.loads((repo.path / f"models/model_{like}.{suffix}").read_text())
+        doc["version"] = version
+        doc["artifact"] = {**doc["artifact"], "path": f"models/model_{version}.joblib",
+                           "sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob)}
+        (repo.path / f"models/model_{version}.{suffix}").write_text(json.dumps(doc))
+    return artifact

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scripts.core import registry as R
-from scripts.core.artifacts import MODEL_CARD, data_meta_path, load_split, model_path, read_card, read_data_meta, relative
-from scripts.core.artifacts import load_model as _load_local
+from scripts.core.artifacts import MODEL_CARD, data_meta_path, load_split, model_path, read_data_meta, relative
 from scripts.core.config import ClockworkError, load_params, validate
 from scripts.core.store import sha256_bytes
 from scripts.remote.location import Remote, open_remote
@@ -59,15 +58,28 @@ def _remote_file(remote: Remote, index: dict, path: str) -> bytes:
 
 
 def registry(remote: str | None = None) -> dict:
-    """The registry: versions with their gates and metrics, aliases, and the whole history."""
+    """The registry: versions with their gates and metrics, aliases, and the whole history (its chain
+    and aliases checked)."""
     if remote is None:
         return R.load(_params()["paths"])
-    remote_, index = _remote(remote)
+    return _remote_registry(*_remote(remote))
+
+
+def _remote_registry(remote: Remote, index: dict) -> dict:
+    """A remote's registry, its chain and aliases checked, and every version it shares with ours
+    registered alike in both (the same entry, so the same sha256)."""
     if index["registry"] is None:
-        raise ClockworkError(f"remote {remote_.url}: holds no registry yet")
-    doc = json.loads(remote_.get_bytes(index["registry"]["sha256"]))
-    validate(doc, "registry", f"remote {remote_.url}: the registry")
-    return doc
+        raise ClockworkError(f"remote {remote.url}: holds no registry yet")
+    source = f"remote {remote.url}: the registry"
+    doc = json.loads(remote.get_bytes(index["registry"]["sha256"]))
+    validate(doc, "registry", source)
+    theirs, ours = R.parse(doc, source), R.load(_params()["paths"])
+    for version in sorted(set(theirs["versions"]) & set(ours["versions"])):
+        there, here = theirs["versions"][version], ours["versions"][version]
+        if R.entry_hash(there) != R.entry_hash(here):
+            raise ClockworkError(f"{source}: {version} is registered there otherwise than here (sha256 "
+                                 f"{there['sha256'][:16]}... against ours {here['sha256'][:16]}...); refused")
+    return theirs
 
 
 def _version(ref: str, doc: dict) -> str:
@@ -82,18 +94,24 @@ def _version(ref: str, doc: dict) -> str:
 
 
 def load_model(ref: str = "production", remote: str | None = None) -> Any:
-    """The fitted Pipeline of an alias or version, unpickled only after its sha256 matches its card."""
+    """The fitted Pipeline of an alias or version, unpickled only when the registry vouches for it: the
+    version is registered (on a remote, in a registry whose chain holds and that agrees with ours on
+    every version both know) and the file's sha256 is the one the registry recorded."""
     import joblib
-    version = _version(ref, registry(remote))
     paths = _params()["paths"]
     if remote is None:
-        return _load_local(read_card(paths, version))
+        local = R.load(paths)
+        return R.load_registered(paths, _version(ref, local), local)[0]
     remote_, index = _remote(remote)
+    doc = _remote_registry(remote_, index)
+    version = _version(ref, doc)
+    vouched = doc["versions"][version]["sha256"]
     card = json.loads(_remote_file(remote_, index, relative(model_path(paths, version, MODEL_CARD))))
     validate(card, "model", f"remote {remote_.url}: model {version}'s card")
     blob = _remote_file(remote_, index, card["artifact"]["path"])
-    if sha256_bytes(blob) != card["artifact"]["sha256"]:
-        raise ClockworkError(f"remote {remote_.url}: model {version}'s artifact differs from its card's sha256; refused")
+    if not sha256_bytes(blob) == card["artifact"]["sha256"] == vouched:
+        raise ClockworkError(f"remote {remote_.url}: model {version}'s artifact has sha256 {sha256_bytes(blob)[:16]}..., "
+                             f"not the {vouched[:16]}... its registry recorded; refused")
     return joblib.load(io.BytesIO(blob))
 
 

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -205,6 +206,15 @@ def _internal(exc: BaseException) -> None:
     sys.exit(3)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text from records or users, safe to show on one terminal line: every control character (escape
+    sequences, newlines, carriage returns, C1 codes) shown escaped, as Python writes it. Pure."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def cli(main: Callable[[list[str]], int | None]) -> None:
     """Run a command's main(): ClockworkError -> one line on stderr and exit 2; never a traceback."""
     logging.basicConfig(
@@ -219,7 +229,7 @@ def cli(main: Callable[[list[str]], int | None]) -> None:
     except BrokenPipeError:
         _quiet_broken_pipe()
     except ClockworkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)  # one line, whatever a value in it held
         sys.exit(2)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

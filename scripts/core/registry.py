@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from scripts.core.artifacts import MODEL_CARD, load_model, load_split, model_versions, read_card, read_data_meta
 from scripts.core.config import ClockworkError, repo_path
@@ -26,6 +26,7 @@ from scripts.core.store import (
     ensure_line,
     locked,
     read_json,
+    sha256_obj,
     utc_now,
     version_number,
     write_json,
@@ -37,7 +38,7 @@ SCHEMA = "registry"
 
 def empty_registry() -> dict:
     """A registry with no versions and nothing in production."""
-    return {"schema_version": 1, "aliases": {"production": None}, "versions": {}, "history": []}
+    return {"schema_version": 2, "aliases": {"production": None}, "versions": {}, "history": []}
 
 
 def load(paths: dict) -> dict:
@@ -49,8 +50,15 @@ def load(paths: dict) -> dict:
             raise ClockworkError(f"{path}: missing, but {paths['metadata_log']} shows versions were registered; "
                                  "restore the registry from a backup (it is the record of what was in production)")
         return empty_registry()
-    registry = read_json(path, SCHEMA)
-    check_consistent(registry, str(path))
+    return parse(read_json(path, SCHEMA), str(path))
+
+
+def parse(doc: dict, source: str) -> dict:
+    """A schema-checked registry document (ours, or a remote's) as one whose history holds: chained
+    (one written before chaining is chained here, and on disk at its next change), and every alias,
+    status and entry what the history says. Raises ClockworkError naming the first bad event."""
+    registry = doc if doc["schema_version"] == 2 else chained(doc)
+    check_history(registry, source)
     return registry
 
 
@@ -63,16 +71,107 @@ def production_card(paths: dict, purpose: str) -> tuple[dict, dict]:
     return registry, read_card(paths, version)
 
 
-def check_consistent(registry: dict, source: str) -> None:
-    """Rules the schema can't express: the alias names a registered production version, and a
-    challenger is another registered version."""
-    production = registry["aliases"]["production"]
-    live = [v for v, entry in registry["versions"].items() if entry["status"] == "production"]
-    if production is None and live or production is not None and live != [production]:
-        raise ClockworkError(f"{source}: aliases.production is {production} but versions marked production are {live}")
-    challenger = registry["aliases"].get("challenger")
-    if challenger is not None and (challenger not in registry["versions"] or challenger == production):
-        raise ClockworkError(f"{source}: aliases.challenger is {challenger}, which is not another registered version")
+def event_hash(event: dict) -> str:
+    """What the next event's `prev` holds: the sha256 of this one's canonical JSON. Pure."""
+    return sha256_obj(event)
+
+
+def entry_hash(entry: dict) -> str:
+    """What a register event's `entry` holds: the version's entry, less the status the history decides. Pure."""
+    return sha256_obj({k: v for k, v in entry.items() if k != "status"})
+
+
+def chained(doc: dict) -> dict:
+    """A registry written before chaining (schema_version 1), with each event chained to the one before
+    and each register event committed to its entry as it stands. Pure."""
+    history, prev = [], None
+    for event in doc["history"]:
+        event = {**event, "prev": prev}
+        if event["action"] == "register" and event["to"] in doc["versions"]:
+            event["entry"] = entry_hash(doc["versions"][event["to"]])
+        history.append(event)
+        prev = event_hash(event)
+    return {**doc, "schema_version": 2, "history": history}
+
+
+def load_registered(paths: dict, version: str, registry: dict | None = None) -> tuple[Any, dict]:
+    """A registered version's fitted model and card. Unpickled only when the version is in the registry
+    (whose chain holds), its card names the sha256 the registry recorded at registration, and the
+    file's bytes have that sha256: a file nobody registered is never loaded, whatever its card says."""
+    registry = registry if registry is not None else load(paths)
+    entry = registry["versions"].get(version)
+    if entry is None:
+        raise ClockworkError(f"model {version}: not in the registry ({paths['registry']}); only a registered version is loaded")
+    card = read_card(paths, version)
+    if card["artifact"]["sha256"] != entry["sha256"]:
+        raise ClockworkError(f"model {version}: its card names sha256 {card['artifact']['sha256'][:16]}..., the registry "
+                             f"{entry['sha256'][:16]}...; refusing to load it")
+    return load_model(card), card
+
+
+def check_history(registry: dict, source: str) -> None:
+    """The history is one unbroken chain, every entry is what its register event recorded, and the
+    aliases and statuses are the ones the history's events make; else one line naming the first bad event."""
+    history, prev, registered = registry["history"], None, {}
+    for number, event in enumerate(history, 1):
+        if event.get("prev", "missing") != prev:
+            raise ClockworkError(f"{source}: history event {number} ({_describe(event)}) does not follow event {number - 1}: "
+                                 "an event was deleted, changed or moved (the chain's hashes differ); restore the registry "
+                                 "from a backup or a remote (make pull)")
+        if event["action"] == "register":
+            if event["to"] in registered or "entry" not in event:
+                raise ClockworkError(f"{source}: history event {number} ({_describe(event)}) registers {event['to']} again")
+            registered[event["to"]] = (number, event["entry"])
+        prev = event_hash(event)
+    for version, entry in registry["versions"].items():
+        if version not in registered:
+            raise ClockworkError(f"{source}: versions.{version} has no register event in the history: added by hand")
+        number, digest = registered[version]
+        if entry_hash(entry) != digest:
+            raise ClockworkError(f"{source}: versions.{version} differs from what history event {number} registered "
+                                 "(its sha256, metrics or gates were edited)")
+    for version, (number, _) in registered.items():
+        if version not in registry["versions"]:
+            raise ClockworkError(f"{source}: {version}, registered by history event {number}, is gone from versions")
+    _check_aliases(registry, source)
+
+
+def _check_aliases(registry: dict, source: str) -> None:
+    """Each alias and status is what replaying the history makes it."""
+    made = replay(registry["history"], {v: e["gates"]["passed"] for v, e in registry["versions"].items()})
+    for alias, (number, derived) in made["aliases"].items():
+        value = registry["aliases"].get(alias)
+        if value != derived:
+            where = f"history event {number} made it {derived or 'null'}" if number else "no history event sets it"
+            raise ClockworkError(f"{source}: aliases.{alias} is {value or 'null'} but {where}: "
+                                 "an alias moved without an event (edited by hand?)")
+    for version, entry in registry["versions"].items():
+        if entry["status"] != made["status"][version]:
+            raise ClockworkError(f"{source}: versions.{version}.status is {entry['status']} but the history makes it "
+                                 f"{made['status'][version]}")
+
+
+def replay(history: list[dict], passed: dict[str, bool]) -> dict:
+    """The aliases (with the number of the event that set each) and every version's status the history
+    makes, given whether each version passed its gates. Pure."""
+    values: dict[str, str | None] = {"production": None, "challenger": None}
+    setters: dict[str, int] = {"production": 0, "challenger": 0}
+    promoted: set[str] = set()
+    for number, event in enumerate(history, 1):
+        if event["action"] in ("promote", "rollback"):
+            values["production"], setters["production"] = event["to"], number
+            promoted.add(event["to"])
+            if values["challenger"] == event["to"]:
+                values["challenger"], setters["challenger"] = None, number
+        elif event["action"] == "challenge":
+            values["challenger"], setters["challenger"] = event["to"], number
+    status = {v: "production" if v == values["production"] else "archived" if v in promoted
+              else "candidate" if ok else "rejected" for v, ok in passed.items()}
+    return {"aliases": {k: (setters[k], values[k]) for k in values}, "status": status}
+
+
+def _describe(event: dict) -> str:
+    return f"{event.get('action')} {event.get('to') or event.get('from') or ''} at {event.get('at')} by {event.get('actor')}"
 
 
 def _lock_path(paths: dict) -> Path:
@@ -92,7 +191,7 @@ def transaction(paths: dict) -> Iterator[dict]:
         before = canonical_json(registry)
         yield registry
         if canonical_json(registry) != before:
-            check_consistent(registry, str(path))
+            check_history(registry, str(path))
             write_json(path, registry, SCHEMA)
 
 
@@ -100,7 +199,7 @@ def replace(paths: dict, registry: dict, source: str, keep_as: Path | None = Non
     """Write another registry whole (one a remote holds), under the registry's lock, after its own
     consistency check; with keep_as, the one it replaces is copied there first."""
     path = repo_path(paths["registry"])
-    check_consistent(registry, source)
+    registry = parse(registry, source)
     with locked(_lock_path(paths)):
         if keep_as is not None:
             atomic_write_bytes(keep_as, path.read_bytes())
@@ -108,8 +207,13 @@ def replace(paths: dict, registry: dict, source: str, keep_as: Path | None = Non
 
 
 def _event(registry: dict, action: str, source: str | None, target: str | None, reason: str) -> None:
-    registry["history"].append({"at": utc_now(), "action": action, "from": source, "to": target,
-                                "reason": reason, "actor": actor()})
+    """Append an event chained to the one before it; a register event commits to the entry it adds."""
+    history = registry["history"]
+    event = {"at": utc_now(), "action": action, "from": source, "to": target, "reason": reason, "actor": actor(),
+             "prev": event_hash(history[-1]) if history else None}
+    if action == "register":
+        event["entry"] = entry_hash(registry["versions"][target])
+    history.append(event)
 
 
 def _set_production(registry: dict, version: str, action: str, reason: str) -> None:
@@ -235,8 +339,7 @@ def compare_with_production(paths: dict, card: dict, production: str, registry: 
     from scripts.core import features as F  # pandas: only a registration that gates needs it
 
     gates, reference = judging
-    live_card = read_card(paths, production)
-    models = {"candidate": (load_model(card), card), production: (load_model(live_card), live_card)}
+    models = {"candidate": (load_model(card), card), production: load_registered(paths, production, registry)}
     seen_by = {name: registry["versions"].get(c["version"], {}).get("trained_on") or trained_ranges(paths, c)
                for name, (_, c) in models.items()}
     sets = {"reference": (read_data_meta(paths, reference["data_version"]), "test"),

@@ -92,12 +92,16 @@ def record(params: dict, name: str, version: str | None, failed_log: Path | None
 STAGES = ("prepare", "train", "evaluate", "register")
 
 
+KILLED = 137  # the exit status a shell reports for a process SIGKILL ended
+
+
 def run_record(facts: dict) -> dict:
     """One pipeline run, from what the runner saw. Pure: facts holds time, duration_s, exit_code,
     stages, stderr, params_file, params_sha256, extra, pointers, production, git, actor. A stage that exits
     130 (cli()'s answer to Ctrl-C) makes the run interrupted."""
     stages, code = [s for s in facts["stages"] if s in STAGES], facts["exit_code"]
-    outcome = "completed" if code == 0 else "interrupted" if code == 130 else "failed"
+    outcome = ("killed" if facts.get("killed") else "completed" if code == 0 else "interrupted" if code == 130
+               else "failed")
     return {
         "time": facts["time"], "duration_s": round(facts["duration_s"], 3), "outcome": outcome, "exit_code": code,
         "stages": stages, "failed_stage": stages[-1] if outcome != "completed" and stages else None,
@@ -105,7 +109,8 @@ def run_record(facts: dict) -> dict:
         "data_version": facts["pointers"].get("prepare"),
         "model_version": facts["pointers"].get("register") if outcome == "completed" else facts["pointers"].get("train"),
         "production": facts["production"], "git": facts["git"],
-        "error": None if outcome == "completed" else error_line(facts["stderr"]), "actor": facts["actor"],
+        "error": (None if outcome == "completed" else "killed before it could record itself (found by the next run)"
+                  if outcome == "killed" else error_line(facts["stderr"])), "actor": facts["actor"],
     }
 
 

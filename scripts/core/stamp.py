@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import time
 from pathlib import Path
 
-from scripts.core.config import cli, experiment_params, load_params
+from scripts.core.config import ClockworkError, cli, experiment_params, load_params
 from scripts.core.store import sha256_file, sha256_obj, write_if_changed
 
 log = logging.getLogger("clockwork.stamp")
@@ -60,24 +61,35 @@ def section_hashes(params: dict) -> dict[str, str]:
     return hashes
 
 
-def make_include(params: dict) -> str:
-    """The make variables the Makefile needs from params.yaml (a generated include)."""
+# What make accepts in a file name it handles itself (the Makefile's NAME_CHARS): `$`, `:`, `%`, `#`, `;`
+# and spaces mean something to make, so a params value holding one is refused, never written into make's text.
+MAKE_NAME = re.compile(r"[A-Za-z0-9._+/@,=~-]+")
+
+
+def make_include(params: dict, source: Path) -> str:
+    """The make variables the Makefile needs from params.yaml (a generated include). Every value is
+    data to make: a path is checked to be one plain file name, the follower flag is 1 or empty."""
+    raw = params["paths"]["raw"]
+    if not MAKE_NAME.fullmatch(raw):
+        raise ClockworkError(f"{source}: paths.raw: {raw!r} is not one plain file name "
+                             "(letters, digits and . _ - + / @ , = ~ only; make reads this path)")
     return ("# generated from params.yaml by scripts/core/stamp.py; do not edit\n"
-            f"RAW := {params['paths']['raw']}\n"
+            f"RAW := {raw}\n"
             f"EXPERIMENTS := {' '.join(params['experiments']['grid'])}\n"
-            f"FOLLOWS := {params['deployment']['registry'] or ''}\n")
+            f"FOLLOWS := {'1' if params['deployment']['registry'] else ''}\n")
 
 
 def stamp_params(source: Path, stamp_dir: Path, include: Path) -> list[str]:
     """Validate params.yaml, then write one stamp per section and the make include, each only on change."""
     params = load_params(source)
+    text = make_include(params, source)  # refused before anything is written
     changed = []
     for section, digest in section_hashes(params).items():
         stamp = stamp_dir / f"params-{section}.sha"
         existed = stamp.exists()
         if write_if_changed(stamp, digest + "\n") and existed:
             changed.append(section)
-    write_if_changed(include, make_include(params))
+    write_if_changed(include, text)
     return changed
 
 

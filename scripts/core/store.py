@@ -149,25 +149,32 @@ def read_csv_rows(path: Path) -> list[dict]:
 
 
 def set_aside_torn_tail(path: Path) -> Path | None:
-    """Move a torn last line (no newline: a write cut by a power loss) out of an append-only log into
-    `<log>.torn-<time>` beside it, kept, never deleted; the log keeps every complete line. Returns the
-    file it went to, or None when the log ends cleanly. Caller runs this before any writer starts."""
+    """Move a torn last line (no newline: a write cut by a power loss, or a hand edit) out of an
+    append-only log into `<log>.torn-<time>` beside it, kept, never deleted; the log keeps every complete
+    line. Returns the file it went to, or None when the log ends cleanly. Every append does this first,
+    under the log's lock; a caller may too, before any writer starts."""
     try:
-        size = path.stat().st_size
+        fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
         return None
-    with open(path, "rb+") as handle:
-        handle.seek(max(0, size - (1 << 20)))
-        tail = handle.read()
-        if not tail or tail.endswith(b"\n"):
-            return None
-        cut = size - len(tail) + tail.rfind(b"\n") + 1
-        handle.seek(cut)
-        torn = handle.read()
-        aside = path.with_name(f"{path.name}.torn-{utc_now().replace(':', '')}")
-        atomic_write_bytes(aside, torn)
-        handle.truncate(cut)
-        os.fsync(handle.fileno())
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return _set_aside_torn(fd, path)
+    finally:
+        os.close(fd)
+
+
+def _set_aside_torn(fd: int, path: Path) -> Path | None:
+    """set_aside_torn_tail on an open descriptor whose lock the caller holds."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return None
+    tail = os.pread(fd, min(size, 1 << 20), max(0, size - (1 << 20)))
+    cut = size - len(tail) + tail.rfind(b"\n") + 1
+    aside = path.with_name(f"{path.name}.torn-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S.%fZ')}")
+    atomic_write_bytes(aside, os.pread(fd, size - cut, cut))
+    os.ftruncate(fd, cut)
+    os.fsync(fd)
     return aside
 
 
@@ -177,6 +184,8 @@ def parse_json_line(path: Path, number: int, line: str) -> Any:
         return json.loads(line)
     except ValueError:
         raise ClockworkError(f"{path}: line {number}: not valid JSON") from None
+    except RecursionError:
+        raise ClockworkError(f"{path}: line {number}: arrays or objects nested too deeply to read") from None
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -230,13 +239,14 @@ def append_chunks(path: Path, chunks: Iterable[bytes], fsync: bool = True, at: i
     naming the file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError as exc:
         raise AppendError(f"{path}: cannot append: {exc.strerror}") from None
     pending = _pending(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         _roll_back_killed_append(fd, pending)
+        _set_aside_torn(fd, path)  # never continue a torn line: it is kept beside the log instead
         start = os.fstat(fd).st_size
         if at is not None and start != at:
             raise AppendError(f"{path}: grew from {at} to {start} bytes meanwhile; nothing appended")

@@ -111,9 +111,41 @@ def _no_constants(name: str) -> Any:
     raise RequestError(400, "body", f"{name} is not allowed: numbers must be finite")
 
 
-def parse_json(raw: bytes) -> Any:
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def nesting_depth(raw: bytes, limit: int) -> int:
+    """How deeply a JSON text's arrays and objects nest, or limit when it cannot be more (a body with at
+    most limit brackets). Counted in C-speed passes: brackets inside strings are counted first, and
+    only when that count exceeds limit are the strings taken out and the count made again. Pure."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return limit
+    depth = _bracket_depth(raw)
+    return depth if depth <= limit else _bracket_depth(_JSON_STRING.sub(b'""', raw))
+
+
+def _bracket_depth(raw: bytes, chunk: int = 1 << 22) -> int:
+    """The deepest running count of [ and { less ] and }, a few MB at a time. Pure."""
+    import numpy as np
+
+    step = np.zeros(256, dtype=np.int8)
+    step[[ord("["), ord("{")]], step[[ord("]"), ord("}")]] = 1, -1
+    deepest = level = 0
+    for start in range(0, len(raw), chunk):
+        text = np.frombuffer(raw, dtype=np.uint8, count=min(chunk, len(raw) - start), offset=start)
+        running = np.cumsum(step[text], dtype=np.int32)
+        deepest = max(deepest, level + int(running.max()))
+        level += int(running[-1])
+    return deepest
+
+
+def parse_json(raw: bytes, max_depth: int) -> Any:
     """Decode a JSON body with orjson; what it refuses goes through the standard library's decoder for
-    the message (and for what only it takes: integers beyond 64 bits). NaN and Infinity are refused."""
+    the message (and for what only it takes: integers beyond 64 bits). NaN and Infinity are refused, and
+    so are arrays and objects nested deeper than max_depth (before any parser or validator recurses)."""
+    depth = nesting_depth(raw, max_depth)
+    if depth > max_depth:
+        raise RequestError(400, "body", f"arrays and objects nested {depth} deep; at most {max_depth} are accepted")
     try:  # (orjson reads an integer beyond 64 bits as a float: the schemas bound every integer below that)
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -156,21 +188,23 @@ def _discard(stream: Any, most: int) -> None:
         left -= len(chunk)
 
 
-def read_body(max_body: int, discard_max: int, type_optional: bool = False) -> Any:
-    """The request's JSON body: application/json (or no Content-Type, when type_optional), at most
-    max_body bytes, valid JSON."""
+def read_body(limits: tuple[int, int, int], type_optional: bool = False) -> Any:
+    """The request's JSON body: application/json (or no Content-Type, when type_optional), valid JSON
+    within limits: (most bytes, most bytes read and dropped before a 413, deepest nesting)."""
     content_type = media_type()
     if content_type != JSON and not (type_optional and not content_type):
         raise RequestError(415, "Content-Type", f"{content_type or 'none'}: send application/json")
-    return parse_json(read_bytes(max_body, discard_max))
+    max_body, discard_max, max_depth = limits
+    return parse_json(read_bytes(max_body, discard_max), max_depth)
 
 
-def request_id(preferred: Any = None) -> str:
-    """The first safe token of preferred (an id in the body) and the X-Request-ID header, else a new id."""
-    for candidate in (preferred, bottle.request.get_header("X-Request-ID")):
-        if isinstance(candidate, str) and REQUEST_ID.match(candidate):
-            return candidate
-    return uuid.uuid4().hex
+def request_ids(preferred: Any = None) -> tuple[str, str | None]:
+    """The service's own id for this request (new and unique: prediction ids, which labels attach to,
+    are made from it) and the client's, if it sent one (preferred, an id in the body, else the
+    X-Request-ID header; a safe token only): kept in its own field and echoed, never a key."""
+    client = next((c for c in (preferred, bottle.request.get_header("X-Request-ID"))
+                   if isinstance(c, str) and REQUEST_ID.match(c)), None)
+    return uuid.uuid4().hex, client
 
 
 def html(text: str) -> str:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from scripts.core import features as F
 from scripts.core import registry as R
-from scripts.core.artifacts import load_model, load_split, read_data_meta
+from scripts.core.artifacts import load_split, read_data_meta
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
 from scripts.core.store import write_json
 from scripts.dev import bench_batch, bench_slow
@@ -173,7 +173,7 @@ def run(params: dict, requests: int, seconds: float, smoke: bool, worker_class: 
     paths, deployment = params["paths"], params["deployment"]
     _, card = R.production_card(paths, "benchmark")
     version = card["version"]
-    pipeline = load_model(card)
+    pipeline, card = R.load_registered(paths, version)
     production = load_split(read_data_meta(paths, card["data"]["version"]), "production")
     rows = production[F.INPUT_COLUMNS].to_dict("records")
     result = {"model_version": version, "algorithm": card["algorithm"], "params": card["params"],

@@ -151,7 +151,7 @@ def common_rows(paths: dict, cards: list[dict], points: int, registry: dict) -> 
     from sklearn.metrics import precision_recall_curve
 
     from scripts.core import features as F
-    from scripts.core.artifacts import load_model, load_split
+    from scripts.core.artifacts import load_split
     from scripts.core.gates import seen_rows
     from scripts.core.metrics import label_metrics, predict_failure
 
@@ -162,7 +162,7 @@ def common_rows(paths: dict, cards: list[dict], points: int, registry: dict) -> 
     out = {"data_version": meta["version"], "rows": len(rows), "failures": int(y.sum()), "epoch": bool(live.get("epoch")),
            "versions": {}}
     for card in cards:
-        proba = predict_failure(load_model(card), rows)
+        proba = predict_failure(R.load_registered(paths, card["version"], registry)[0], rows)
         metrics = label_metrics(y, proba >= card["threshold"])
         precision, recall, _ = precision_recall_curve(y, proba)
         keep = np.unique(np.linspace(0, len(recall) - 1, min(points, len(recall))).astype(int))

@@ -15,7 +15,7 @@ from typing import Any
 
 from scripts.core import registry as R
 from scripts.core.artifacts import read_data_meta
-from scripts.core.config import cli, load_params, repo_path
+from scripts.core.config import cli, load_params, printable, repo_path
 from scripts.core.store import read_csv_rows
 
 
@@ -69,7 +69,7 @@ def text(doc: dict) -> str:
     sources = "; ".join(f"{kind} {src['path']} ({src['rows']} rows, sha256 {src['sha256'][:12]})" for kind, src in d["inputs"].items())
     commit = c["git"]["commit"]
     deployed, monitored = doc["last_deployed"], doc["last_monitor"]
-    return "\n".join([
+    return "\n".join(printable(line) for line in [
         f"production: {doc['version']} {_since(doc['since'])}",
         f"  model        {m['algorithm']} seed={m['params']['seed']} threshold={m['params']['threshold']} {hyper}",
         f"  artifact     {m['artifact']} sha256 {m['sha256']} (trained {m['trained_at']})",
@@ -85,7 +85,7 @@ def text(doc: dict) -> str:
         "  monitor      no run yet for this version (make monitor)",
         f"  roll back    make rollback returns to {doc['rollback_to']}" if doc["rollback_to"] else
         "  roll back    nothing earlier to return to",
-    ])
+    ])  # each line one line: a reason or actor holding escapes or newlines cannot forge another
 
 
 def main(argv: list[str]) -> int:

@@ -63,8 +63,11 @@ def routes(params: dict, reply: Replies) -> bottle.Bottle:
     @app.get("/compare")
     def compare_page() -> str:
         versions = parse_versions(bottle.request.query.get("versions"), params["dashboard"]["compare_max"])
+        registered = R.load(paths)["versions"]
         for version in versions:
             card_of(paths, version)
+            if version not in registered:  # only a version the registry vouches for is ever unpickled
+                raise RequestError(404, "version", f"{version} is not a registered version")
         return html(views.compare_html(compare_view(params, versions), served_link, f"{title}: compare"))
 
     app.get("/api/dashboard", callback=lambda: reply(200, collect(params)))

@@ -23,7 +23,9 @@ from scripts import MOVED
 from scripts.core import registry as R
 from scripts.core import retention
 from scripts.core.artifacts import (
+    MODEL_ARTIFACT,
     MODEL_CARD,
+    MODEL_TRAIN_RECORD,
     check_sha,
     data_versions,
     model_path,
@@ -253,6 +255,19 @@ class Chain:
                 self.check(version is None or version in registry["versions"], f"registry history names unknown version {version}")
         return registry
 
+    def unregistered(self, registry: dict | None) -> None:
+        """Files in the models folder that no registry entry accounts for: never loaded, named here."""
+        folder = ROOT / self.paths["models_dir"]
+        registry_path = ROOT / self.paths["registry"]
+        known = {registry_path.with_name(registry_path.name + ".lock")} | {ROOT / path for path in self.paths.values()}
+        for version in (registry or {"versions": {}})["versions"]:
+            known |= {model_path(self.paths, version, pattern) for pattern in (MODEL_ARTIFACT, MODEL_CARD, MODEL_TRAIN_RECORD)}
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and not path.name.startswith(".") and path not in known \
+                    and not path.name.startswith(registry_path.name + ".ours-"):
+                self.problems.append(f"{path.relative_to(ROOT)}: no registry entry vouches for it, so nothing loads it "
+                                     "(make train registers what a killed run left; otherwise it was put there by hand)")
+
     def deployments(self, registry: dict) -> None:
         log_path = ROOT / self.params["deployment"]["deployment_log"]
         if log_path.exists():
@@ -320,6 +335,7 @@ def verify_chain(params: dict) -> tuple[list[str], list[str]]:
     for version in model_versions(chain.paths):
         chain.model(version)
     registry = chain.registry()
+    chain.unregistered(registry)
     if registry:
         chain.deployments(registry)
         chain.experiments(registry)

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from scripts.core.config import ClockworkError, repo_path, validate
+from scripts.core.config import ClockworkError, load_schema, repo_path, validate
 from scripts.core.store import append_lines, canonical_json, iter_lines, locked, parse_json_line, utc_now
 
 # A prediction id in a prediction- or label-log line, found without parsing the line.
@@ -41,6 +41,10 @@ def parse_label(row: dict, where: str) -> dict:
     missing = [c for c in COLUMNS if row.get(c) in (None, "")]
     if missing:
         raise ClockworkError(f"{where}: missing {', '.join(missing)}")
+    for key in (*COLUMNS, "udi"):  # a value is text or a number: never an array or object (of any depth)
+        if isinstance(row.get(key), (list, dict)):
+            raise ClockworkError(f"{where}: {key}: an {'array' if isinstance(row[key], list) else 'object'}, "
+                                 "not a value (expected text or a number)")
     label, udi = str(row["label"]).strip(), row.get("udi")
     if label not in ("0", "1"):
         raise ClockworkError(f"{where}: label: {row['label']!r} is not 0 or 1")
@@ -50,6 +54,10 @@ def parse_label(row: dict, where: str) -> dict:
             out["udi"] = int(str(udi).strip())
         except ValueError:
             raise ClockworkError(f"{where}: udi: {udi!r} is not an integer") from None
+        rule = load_schema("requests")["$defs"]["reading"]["properties"]["udi"]  # a label's udi is a request's
+        if not rule["minimum"] <= out["udi"] <= rule["maximum"]:
+            raise ClockworkError(f"{where}: udi: {out['udi']} is outside {rule['minimum']}..{rule['maximum']}, "
+                                 "the range /predict accepts")
     return out
 
 

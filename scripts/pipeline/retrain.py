@@ -113,18 +113,27 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--make", default=os.environ.get("MAKE", "make"))
     args = parser.parse_args(argv)
     params = load_params()
-    paths, settings = params["paths"], params["retrain"]
     flag_path = repo_path(params["monitor"]["flag"])
     flag = read_json(flag_path, "retrain_flag") if flag_path.exists() else None
     if flag is None and not args.force:
         print(f"no retrain flag ({params['monitor']['flag']}): nothing to do (FORCE=1 retrains anyway)")
         return 0
     overrode = "sensor_fault" if ((flag or {}).get("diagnosis") or {}).get("kind") == "sensor_fault" else None
-    if overrode and not args.force:
-        raise ClockworkError(refusal(flag, settings["events_log"]))
+    try:
+        if overrode and not args.force:
+            raise ClockworkError(refusal(flag, params["retrain"]["events_log"]))
+        return retrain(params, args, flag, overrode)
+    except BaseException as exc:  # a retrain that stops is one line in the events log, with why
+        record_failure(params, flag, overrode if args.force else None, exc)
+        raise
+
+
+def retrain(params: dict, args: argparse.Namespace, flag: dict | None, overrode: str | None) -> int:
+    """Build the labelled file, run make train on it, promote a candidate that passed its gates, record it."""
+    paths, flag_path = params["paths"], repo_path(params["monitor"]["flag"])
     registry = R.load(paths)
     labelled = rows_to_train(params, registry, flag, args.epoch)
-    extra = write_labelled(repo_path(settings["labelled_dir"]), labelled)
+    extra = write_labelled(repo_path(params["retrain"]["labelled_dir"]), labelled)
     before = registry["aliases"]["production"]
     counts = ", ".join(f"{k}: {v}" for k, v in labelled["dataset"].value_counts().sort_index().items())
     print(f"retrain: {len(labelled)} labelled production rows ({counts}) -> {relative(extra)}")
@@ -152,6 +161,22 @@ def main(argv: list[str]) -> int:
         if "detail" in result:
             print(f"  {'pass' if result['passed'] else 'FAIL'} {result['gate']}: {result['detail']}")
     return 0
+
+
+def record_failure(params: dict, flag: dict | None, overrode: str | None, exc: BaseException) -> None:
+    """The events-log line of a retrain that stopped: the one line it printed, and production around it."""
+    reason = (str(exc) if isinstance(exc, ClockworkError) else "interrupted" if isinstance(exc, KeyboardInterrupt)
+              else f"internal error: {type(exc).__name__}: {exc}")
+    try:
+        production = R.load(params["paths"])["aliases"]["production"]
+    except ClockworkError:
+        production = None
+    event = {"time": utc_now(), "report_id": flag["report_id"] if flag else None, "flag": flag,
+             "forced": flag is None or overrode is not None, "overrode": overrode, "failed": reason or type(exc).__name__,
+             "production_before": production, "production_after": production}
+    events_log = params["retrain"]["events_log"]
+    validate(event, "retrain_event", events_log)
+    append_line(repo_path(events_log), json.dumps(event, sort_keys=True, separators=(",", ":")))
 
 
 def record(params: dict, flag: dict | None, overrode: str | None, data: tuple, outcome: tuple, promoted: bool) -> None:

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterable
 
+from scripts.core import registry as R
 from scripts.core.config import ROOT, ClockworkError, validate
 from scripts.core.outputs import StatCache
 from scripts.core.store import (
@@ -95,18 +96,35 @@ def _registry_bytes(params: dict) -> bytes | None:
     return path.read_bytes() if path.exists() else None
 
 
+def _our_registry(params: dict, data: bytes | None) -> dict | None:
+    """This clone's registry from its bytes, its chain and aliases checked (None if there is none)."""
+    if data is None:
+        return None
+    source = params["paths"]["registry"]
+    doc = json.loads(data)
+    validate(doc, "registry", source)
+    return R.parse(doc, source)
+
+
+def _our_history(params: dict, data: bytes | None) -> list[dict] | None:
+    ours = _our_registry(params, data)
+    return ours["history"] if ours else None
+
+
 def _same_registry(params: dict, theirs: dict) -> bool:
     """Whether this clone's registry is, key for key, the one given."""
-    data = _registry_bytes(params)
-    return data is not None and canonical_json(json.loads(data)) == canonical_json(theirs)
+    ours = _our_registry(params, _registry_bytes(params))
+    return ours is not None and canonical_json(ours) == canonical_json(theirs)
 
 
 def _remote_registry(remote: Remote, entry: dict | None) -> dict | None:
+    """A remote's registry, schema-checked and its chain and aliases held, as R.parse gives it (None if it has none)."""
     if entry is None:
         return None
     doc = json.loads(remote.get_bytes(entry["sha256"]))
-    validate(doc, "registry", f"remote {remote.url}: the registry")
-    return doc
+    source = f"remote {remote.url}: the registry"
+    validate(doc, "registry", source)
+    return R.parse(doc, source)
 
 
 def _push_registry(remote: Remote, params: dict, entry: dict | None, present: set[str]) -> tuple[dict | None, str]:
@@ -114,15 +132,16 @@ def _push_registry(remote: Remote, params: dict, entry: dict | None, present: se
     data = _registry_bytes(params)
     if data is None or entry and entry["sha256"] == sha256_bytes(data):
         return entry, ""
-    ours = json.loads(data)["history"]
-    theirs = (_remote_registry(remote, entry) or {"history": []})["history"]
+    ours = _our_history(params, data)
+    remote_registry = _remote_registry(remote, entry)
+    theirs = (remote_registry or {"history": []})["history"]
     relation = plan.registry_relation(ours, theirs)
     if relation == "behind":
         return entry, f"the remote's registry is {len(theirs) - len(ours)} events ahead of ours (make pull brings it)"
-    if relation == "same":
+    if relation == "same" and not _same_registry(params, remote_registry):
         raise ClockworkError(f"{params['paths']['registry']}: the same history as the remote's, but other content "
                              "(edited by hand?); nothing was pushed")
-    if relation != "ahead":
+    if relation not in ("ahead", "same"):  # the same: ours, chained, replaces one written before chaining
         raise ClockworkError(plan.divergence(params["paths"]["registry"], f"remote {remote.url}", ours, theirs)
                              + "; make pull KEEP=theirs takes the remote's and sets ours aside")
     if sha256_bytes(data) not in present:
@@ -225,7 +244,7 @@ def _registry_plan(remote: Remote, params: dict, entry: dict | None, keep: str |
         return "keep", None
     if data is None:
         return "take", theirs
-    ours = json.loads(data)["history"]
+    ours = _our_history(params, data)
     relation = plan.registry_relation(ours, theirs["history"])
     if relation == "behind":
         return "take", theirs
@@ -238,7 +257,6 @@ def _registry_plan(remote: Remote, params: dict, entry: dict | None, keep: str |
 
 
 def _take_registry(params: dict, action: str, registry: dict) -> str:
-    from scripts.core import registry as R
     path, aside = ROOT / params["paths"]["registry"], None
     if action == "set-aside":
         aside = path.with_name(f"{path.name}.ours-{utc_now().replace(':', '')}-{len(registry['history'])}.json")
@@ -300,7 +318,7 @@ def status(params: dict, spec: str | None, cache_path: Path) -> list[str]:
     for rel, entry in index["logs"].items():
         if logs.pull_plan(_safe(rel), entry, mine.get(rel), _archived(index["files"], rel))[0]:
             missing_logs.append(rel)
-    ours = json.loads(_registry_bytes(params) or b'{"history": []}')["history"]
+    ours = _our_history(params, _registry_bytes(params)) or []
     theirs = (_remote_registry(remote, index["registry"]) or {"history": []})["history"]
     relation = plan.registry_relation(ours, theirs)
     lines = [f"remote {name} ({remote.url}):"]
@@ -346,7 +364,7 @@ def follow(params: dict, spec: str, seen: str | None = None) -> tuple[str, str |
     if _same_registry(params, theirs):
         return "", token
     data = _registry_bytes(params)
-    if plan.registry_relation(json.loads(data)["history"] if data else None, theirs["history"]) not in ("behind", "same"):
+    if plan.registry_relation(_our_history(params, data), theirs["history"]) not in ("behind", "same"):
         raise ClockworkError(f"{params['paths']['registry']}: has events the registry on {name} lacks; a serving replica "
                              "follows the remote, it does not promote (make pull KEEP=theirs, then serve)")
     for version in sorted({v for v in theirs["aliases"].values() if v}):

@@ -29,7 +29,8 @@ class Context:
         """The request's JSON body, within deployment.max_body_bytes and body_timeout_s."""
         deployment = self.params["deployment"]
         with body_deadline(deployment["body_timeout_s"]):
-            return read_body(deployment["max_body_bytes"], deployment["max_discard_bytes"], type_optional)
+            return read_body((deployment["max_body_bytes"], deployment["max_discard_bytes"], deployment["max_json_depth"]),
+                             type_optional)
 
     def raw_body(self) -> bytes:
         """The request's body as bytes, within deployment.max_body_bytes and body_timeout_s."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts.core import registry as R
-from scripts.core.artifacts import load_model, read_card
+from scripts.core.artifacts import read_card
 from scripts.core.config import ClockworkError, repo_path, validate
 from scripts.core.store import append_csv_row, utc_now, version_number
 from scripts.serving.fastpath import FastForest
@@ -127,10 +127,7 @@ class ModelHolder:
     def _load(self, registry: dict, version: str) -> LiveModel:
         """A registered version, its card's sha256 checked against the registry and the file's before
         unpickling, with its threshold and fast path. Raises ClockworkError saying what failed."""
-        card = read_card(self.paths, version)
-        if card["artifact"]["sha256"] != registry["versions"][version]["sha256"]:
-            raise ClockworkError(f"model {version}: card sha256 differs from the registry's")
-        pipeline = load_model(card)
+        pipeline, card = R.load_registered(self.paths, version, registry)
         threshold = card["threshold"] if self.threshold == "model" else float(self.threshold)
         fast = FastForest.compile(pipeline) if self.fast else None
         return LiveModel(version, card, pipeline, threshold, utc_now(), fast and fast.parallel(*self.fast))

@@ -6,7 +6,7 @@ from typing import Any
 
 import bottle
 
-from scripts.core.web import JSON, RequestError, json_app, media_type, request_id
+from scripts.core.web import JSON, RequestError, json_app, media_type, request_ids
 from scripts.serving.context import Context
 
 CSV = "text/csv"
@@ -17,20 +17,22 @@ def routes(ctx: Context) -> bottle.Bottle:
 
     @app.post("/invocations")
     def invocations() -> Any:
-        started, rid, kind = ctx.clock(), request_id(), media_type()
+        started, (rid, client), kind = ctx.clock(), request_ids(), media_type()
         if kind == CSV:
             batch = ctx.requests.csv(ctx.raw_body())
         elif kind == JSON:
             batch = ctx.requests.invocations(ctx.body())
         else:
             raise RequestError(415, "Content-Type", f"{kind or 'none'}: send application/json or text/csv")
-        scored = ctx.score(batch, rid, "invocations", started)
+        scored = ctx.score(batch, (rid, client), "invocations", started)
 
         def items(start: int, stop: int) -> list[dict]:
             return [{"failure_probability": p, "prediction": label} for p, label in
                     zip(scored.probabilities[start:stop].tolist(), scored.labels[start:stop].tolist(), strict=True)]
 
-        return ctx.answer({"model_version": scored.live.version, "request_id": rid}, "predictions", items, len(scored.labels))
+        echo = {"client_request_id": client} if client else {}
+        return ctx.answer({"model_version": scored.live.version, "request_id": rid, **echo}, "predictions", items,
+                          len(scored.labels))
 
     @app.get("/ping")
     def ping() -> Any:

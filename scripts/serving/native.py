@@ -5,7 +5,7 @@ from typing import Any
 
 import bottle
 
-from scripts.core.web import json_app, request_id
+from scripts.core.web import json_app, request_ids
 from scripts.serving.context import Context
 
 
@@ -14,18 +14,19 @@ def routes(ctx: Context) -> bottle.Bottle:
 
     @app.post("/predict")
     def predict() -> Any:
-        started, rid = ctx.clock(), request_id()
+        started, (rid, client) = ctx.clock(), request_ids()
         batch, is_batch = ctx.requests.predict(ctx.body())
-        scored = ctx.score(batch, rid, "predict", started)
+        scored = ctx.score(batch, (rid, client), "predict", started)
+        echo = {"client_request_id": client} if client else {}
         version = scored.live.version
 
         def items(start: int, stop: int) -> list[dict]:
             found = zip(scored.probabilities[start:stop].tolist(), scored.labels[start:stop].tolist(), strict=True)
-            return [{"prediction_id": f"{rid}-{i}", "request_id": rid, "model_version": version, "failure_probability": p,
+            return [{"prediction_id": f"{rid}-{i}", "request_id": rid, **echo, "model_version": version, "failure_probability": p,
                      "prediction": label} for i, (p, label) in enumerate(found, start=start)]
 
         if is_batch:
-            return ctx.answer({"request_id": rid, "model_version": version, "threshold": scored.live.threshold},
+            return ctx.answer({"request_id": rid, **echo, "model_version": version, "threshold": scored.live.threshold},
                               "predictions", items, len(batch))
         return ctx.reply(200, {**items(0, 1)[0], "threshold": scored.live.threshold})
 

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import bottle
 
 from scripts.core import features as F
-from scripts.core.web import RequestError, json_app, parse_json, request_id
+from scripts.core.web import RequestError, json_app, parse_json, request_ids
 from scripts.serving import binary
 from scripts.serving.context import Context
 
@@ -31,7 +31,7 @@ def inference_request(ctx: Context) -> Any:
     if header is None:
         return ctx.body(type_optional=True)
     head, blob = binary.split(ctx.raw_body(), header)
-    doc = parse_json(head)
+    doc = parse_json(head, ctx.params["deployment"]["max_json_depth"])
     binary.attach_inputs(doc, blob)
     return doc
 
@@ -71,8 +71,7 @@ def routes(ctx: Context) -> bottle.Bottle:
         chosen = known(model_name, version)
         started, doc = ctx.clock(), inference_request(ctx)
         given = doc.get("id") if isinstance(doc, dict) else None
-        rid = request_id(given)
-        scored = ctx.score(ctx.requests.infer(doc), rid, "infer", started, chosen)
+        scored = ctx.score(ctx.requests.infer(doc), request_ids(given), "infer", started, chosen)
         n = len(scored.labels)
         out = {"model_name": name, "model_version": scored.live.version,
                "outputs": [{"name": "failure_probability", "datatype": "FP64", "shape": [n], "data": scored.probabilities},

@@ -46,7 +46,8 @@ def document(requests_schema: dict, model_name: str, max_batch: int, compare_max
     schemas["prediction"] = {"type": "object", "required": ["failure_probability", "prediction", "model_version"],
                              "properties": {"failure_probability": {"type": "number", "minimum": 0, "maximum": 1},
                                             "prediction": {"enum": [0, 1]}, "model_version": {"type": "string"},
-                                            "request_id": {"type": "string"}, "prediction_id": {"type": "string"}}}
+                                            "request_id": {"type": "string"}, "prediction_id": {"type": "string"},
+                                            "client_request_id": {"type": "string"}}}
     ref = {name: {"$ref": f"#/components/schemas/{name}"} for name in schemas}
     examples = _examples(requests_schema["$defs"]["reading"])
     anything = {"type": "object"}

@@ -55,13 +55,15 @@ def _texts(values: Any) -> list[str]:
     return dumps(values).decode()[1:-1].split(",") if len(values) else []
 
 
-def line_template(live: LiveModel, rid: str, endpoint: str, latency_ms: float, now: str) -> str:
+def line_template(live: LiveModel, ids: tuple[str, str | None], endpoint: str, latency_ms: float, now: str) -> str:
     """The %-format of one prediction-log line: the request's constant fields JSON-encoded once, then
     the row number, the Type, the numeric inputs, the probability, the prediction and the udi field
     (empty for a reading without one), each already JSON text. Pure."""
     j = json.dumps
+    rid, client = ids
     inputs = ",".join(f'"{c}":%s' for c in F.INPUT_COLUMNS)
-    return (_percent(f'{{"time":{j(now)},"request_id":{j(rid)},"prediction_id":{j(rid + "-")[:-1]}') + '%d"'
+    return (_percent(f'{{"time":{j(now)},"request_id":{j(rid)}' + (f',"client_request_id":{j(client)}' if client else "")
+                     + f',"prediction_id":{j(rid + "-")[:-1]}') + '%d"'
             + _percent(f',"endpoint":{j(endpoint)},"model_version":{j(live.version)},"inputs":{{') + inputs
             + '},"failure_probability":%s,"prediction":%s'
             + _percent(f',"threshold":{j(live.threshold)},"latency_ms":{j(latency_ms)}')
@@ -91,11 +93,12 @@ class Scorer:
         self.shadow_path = repo_path(deployment["shadow_log"])
         self.fsync, self.slice_rows = deployment["fsync_predictions"], deployment["stream_rows"]
 
-    def _log(self, scored: Scored, batch: Batch, rid: str, endpoint: str, started: float, path: Path | None = None) -> None:
+    def _log(self, scored: Scored, batch: Batch, ids: tuple[str, str | None], endpoint: str, started: float,
+             path: Path | None = None) -> None:
         path = path or self.log_path
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        template = line_template(scored.live, rid, endpoint, latency_ms, now)
+        template = line_template(scored.live, ids, endpoint, latency_ms, now)
         spans = batch.spans(self.slice_rows)
         first = log_text(template, batch, scored, *next(spans))
         validate(json.loads(first.split("\n", 1)[0]), "prediction", str(path))  # every line has this shape
@@ -106,7 +109,7 @@ class Scorer:
             raise RequestError(503, "predictions_log", f"cannot record the prediction ({str(exc).rsplit(': ', 1)[-1]}); "
                                                        "not served, retry later") from None
 
-    def _shadow(self, batch: Batch, rid: str, endpoint: str, started: float) -> None:
+    def _shadow(self, batch: Batch, ids: tuple[str, str | None], endpoint: str, started: float) -> None:
         """Score production traffic with the challenger too and log it to the shadow log, under the
         same prediction ids; never returned. A failure here is logged and never fails the request."""
         challenger = getattr(self.holder, "challenger", None)
@@ -114,21 +117,23 @@ class Scorer:
             return
         try:
             found = probabilities(challenger, batch)
-            self._log(Scored(challenger, found, (found >= challenger.threshold).astype("int64")), batch, rid, endpoint,
+            self._log(Scored(challenger, found, (found >= challenger.threshold).astype("int64")), batch, ids, endpoint,
                       started, self.shadow_path)
         except (RequestError, ClockworkError) as exc:
             log.error("shadow scoring with challenger %s failed: %s", challenger.version, exc)
 
-    def __call__(self, batch: Batch, rid: str, endpoint: str, started: float, live: LiveModel | None = None) -> Scored:
-        """Score with live (a version the request named), else the production model live now."""
+    def __call__(self, batch: Batch, ids: tuple[str, str | None], endpoint: str, started: float,
+                 live: LiveModel | None = None) -> Scored:
+        """Score with live (a version the request named), else the production model live now; ids are the
+        service's request id and the client's (request_ids)."""
         live = live or self.holder.live
         if live is None:
             raise RequestError(503, "model", "no model loaded yet")
         found = probabilities(live, batch)
         scored = Scored(live, found, (found >= live.threshold).astype("int64"))
-        self._log(scored, batch, rid, endpoint, started)
+        self._log(scored, batch, ids, endpoint, started)
         if live is self.holder.live:
-            self._shadow(batch, rid, endpoint, started)
+            self._shadow(batch, ids, endpoint, started)
         positives = int(scored.labels.sum())
         for label, count in (("1", positives), ("0", len(batch) - positives)):
             if count:

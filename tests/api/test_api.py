@@ -51,3 +51,35 @@ def test_a_damaged_model_is_refused_before_it_is_unpickled(built, tmp_path):
     assert done.returncode != 0 and "refusing to load it" in done.stderr
     done = run(repo, BAD)
     assert "v99: neither an alias (production" in done.stderr
+
+
+def test_only_a_version_the_registry_vouches_for_is_unpickled_locally_or_from_a_remote(built, tmp_path):
+    import hashlib
+
+    from tests.conftest import plant_model
+
+    repo = copy_of(built, tmp_path / "repo")
+    marker = tmp_path / "unpickled"
+    plant_model(repo, "v99", marker)
+    done = run(repo, "from scripts.api import load_model\nload_model('v99')")
+    assert done.returncode != 0 and "v99: neither an alias" in done.stderr and not marker.exists()
+
+    remote = tmp_path / "remote"
+    (repo.path / "models/model_v99.joblib").unlink()
+    assert repo.make("push", f"REMOTE={remote}").code == 0
+    index = json.loads((remote / "index.json").read_text())
+    # An attacker with write access to the remote swaps v1's object and card, and the index naming them.
+    blob = plant_model(repo, "v98", marker).read_bytes()
+    sha = hashlib.sha256(blob).hexdigest()
+    (remote / "objects" / sha).write_bytes(blob)
+    card = json.loads((repo.path / "models/model_v98.json").read_text()) | {"version": "v1"}
+    card["artifact"]["path"] = "models/model_v1.joblib"
+    card_blob = json.dumps(card).encode()
+    card_sha = hashlib.sha256(card_blob).hexdigest()
+    (remote / "objects" / card_sha).write_bytes(card_blob)
+    index["files"]["models/model_v1.joblib"] = {**index["files"]["models/model_v1.joblib"], "sha256": sha, "bytes": len(blob)}
+    index["files"]["models/model_v1.json"] = {**index["files"]["models/model_v1.json"], "sha256": card_sha, "bytes": len(card_blob)}
+    (remote / "index.json").write_text(json.dumps(index))
+    done = run(repo, f"from scripts.api import load_model\nload_model('v1', remote={str(remote)!r})")
+    assert done.returncode != 0 and "not the" in done.stderr and "its registry recorded; refused" in done.stderr, done.stderr
+    assert not marker.exists(), "the payload ran"

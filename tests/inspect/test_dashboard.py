@@ -127,6 +127,25 @@ def test_versions_tested_on_other_rows_are_compared_on_the_same_rows_and_marked(
         server.stop()
 
 
+def test_compare_never_unpickles_a_model_the_registry_does_not_vouch_for(built: Repo, tmp_path):
+    from tests.conftest import plant_model
+
+    repo = copy_of(built, tmp_path / "repo")
+    marker = tmp_path / "unpickled"
+    plant_model(repo, "v99", marker)
+    server = Server(repo).start()
+    try:
+        status, body = call(server.port, "GET", "/compare?versions=v1,v99")
+        assert status == 404 and "v99 is not a registered version" in json.dumps(body), body
+        assert not marker.exists(), "the planted model was unpickled"
+    finally:
+        server.stop()
+    run = repo.make("verify-all")
+    assert run.code != 0 and "MISMATCH models/model_v99.joblib: no registry entry vouches for it" in run.out, run.out
+    assert "MISMATCH models/model_v99.json:" in run.out and "MISMATCH models/model_v99.train.json:" in run.out
+    assert not marker.exists()
+
+
 def test_make_report_writes_the_same_content_as_one_offline_file(site):
     repo, _ = site
     run = repo.make("report")

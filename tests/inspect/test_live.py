@@ -33,3 +33,17 @@ def test_live_as_json_and_before_any_model(demoed, repo: Repo, tmp_path):
     (repo.path / "models/model_metadata.log").unlink()
     run = repo.make("live")
     assert run.code == 2 and run.err.startswith("error: ") and "no production model to describe (run make train)" in run.err
+
+
+def test_a_recorded_reason_cannot_forge_lines_or_drive_the_terminal(repo: Repo):
+    repo.set_param("model", "n_estimators", 30)
+    assert repo.make("train").code == 0
+    reason = "fine\x1b[2J\x1b[1;1H\nproduction: v9 since forever\rX\x9b31m"
+    assert repo.make("promote", "VERSION=v2", f"REASON={reason}").code == 0
+    run = repo.make("live")
+    assert run.code == 0 and "\x1b" not in run.out and "\r" not in run.out and "\x9b" not in run.out
+    first = run.out.splitlines()[0]
+    assert first.startswith("production: v2 since ") and "fine\\x1b[2J\\x1b[1;1H\\nproduction: v9 since forever\\rX\\x9b31m" in first
+    assert sum(line.startswith("production:") for line in run.out.splitlines()) == 1
+    bad = repo.make("promote", "VERSION=v9\x1b[31m")
+    assert bad.code != 0 and "\x1b" not in bad.err and bad.err.startswith("error: v9\\x1b[31m: not a version name"), bad.err

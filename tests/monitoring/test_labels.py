@@ -57,3 +57,38 @@ def test_labels_needs_a_file(repo: Repo):
     assert run.code == 2 and "FILE: missing" in run.err
     run = repo.make("labels", "FILE=nowhere.csv")
     assert run.code != 0 and "nowhere.csv: no such file" in run.err
+
+
+def test_a_labels_udi_follows_the_request_rules_and_a_retrain_that_stops_is_one_event(repo: Repo):
+    import json
+
+    from scripts.core.config import validate
+
+    server = Server(repo).start()
+    try:
+        status, doc = call(server.port, "POST", "/predict", {"instances": [READING, READING]})
+    finally:
+        server.stop()
+    ids = [p["prediction_id"] for p in doc["predictions"]]
+    log = repo.path / "logs/labels.jsonl"
+    for udi in ("99999999999999999999999", "-7"):
+        name = labels_file(repo, "huge.csv", [f"{ids[1]},0,5", f"{ids[0]},1,{udi}"])
+        run = repo.make("labels", f"FILE={name}")
+        lines = run.err.strip().splitlines()
+        assert run.code != 0 and lines[0] == f"error: huge.csv: line 3: udi: {int(udi)} is outside 0..9223372036854775807, " \
+                                             "the range /predict accepts", run.err
+        assert not log.exists() or not log.read_text(), "the whole file is refused"
+    run = repo.make("retrain", "FORCE=1")
+    assert run.code != 0 and "nothing to retrain on" in run.err and "Traceback" not in run.err
+    event = json.loads((repo.path / "logs/retrain_events.jsonl").read_text().splitlines()[-1])
+    validate(event, "retrain_event", "retrain_events.jsonl")
+    assert "nothing to retrain on" in event["failed"] and event["production_before"] == event["production_after"] == "v1"
+
+
+def test_a_label_file_nested_at_any_depth_is_refused_in_one_line(repo: Repo):
+    for depth in (40, 900, 5000):
+        (repo.path / "deep.jsonl").write_text('{"prediction_id": ' + "[" * depth + "]" * depth + ', "label": 1}\n')
+        run = repo.make("labels", "FILE=deep.jsonl")
+        lines = run.err.strip().splitlines()
+        assert run.code != 0 and lines[0].startswith("error: deep.jsonl: line 1: "), run.err
+        assert "Traceback" not in run.err and "internal error" not in run.err

@@ -109,3 +109,41 @@ def test_corrupt_or_missing_registry_is_a_one_line_error(repo: Repo):
     assert run.code != 0 and "missing, but models/model_metadata.log shows versions were registered" in run.err
     registry.write_text(good)
     assert repo.make("registry").code == 0
+
+
+def test_a_hand_edited_registry_is_refused_by_the_server_live_status_and_verify_all(repo: Repo):
+    """Moving aliases.production by hand (no event) is seen: the server keeps its model and logs why,
+    make live, make status and make verify-all name the event the alias disagrees with; an event
+    deleted or an actor forged breaks the chain at the event after it."""
+    import json
+    import time
+
+    from tests.serving.test_serve import Server, call
+
+    repo.set_param("model", "n_estimators", 30)
+    assert repo.make("train").code == 0
+    path = repo.path / "models/registry.json"
+    honest = path.read_text()
+    server = Server(repo).start()
+    try:
+        doc = json.loads(honest)
+        doc["aliases"]["production"] = "v2"
+        doc["versions"]["v1"]["status"], doc["versions"]["v2"]["status"] = "archived", "production"
+        path.write_text(json.dumps(doc))
+        time.sleep(3 * repo.params()["deployment"]["reload_interval_s"] + 1)
+        assert call(server.port, "GET", "/model")[1]["version"] == "v1", "the server swapped to a hand-moved alias"
+        refused = [r for r in server.deployment_rows() if r["event"] == "refused"]
+        assert refused and "aliases.production is v2 but history event" in refused[-1]["detail"], refused
+    finally:
+        server.stop()
+    expected = "aliases.production is v2 but history event"
+    for target in ("live", "status", "verify-all"):
+        run = repo.make(target)
+        assert expected in run.out + run.err and (run.code != 0 or target == "status"), (target, run.out, run.err)
+        assert "Traceback" not in run.err
+    for change, event in [(lambda d: d["history"].pop(1), 2), (lambda d: d["history"][0].update(actor="mallory@x"), 2)]:
+        doc = json.loads(honest)
+        change(doc)
+        path.write_text(json.dumps(doc))
+        run = repo.make("verify-all")
+        assert run.code != 0 and f"history event {event} (" in run.out and "does not follow event" in run.out, run.out

@@ -62,3 +62,32 @@ def test_a_failed_run_is_kept_with_its_stage_and_reason_and_the_next_run_starts_
     assert repo.make("report").code == 0
     page = (repo.path / "logs/report.html").read_text()
     assert 'id="runs"' in page and "missing column(s)" in page
+
+
+def test_a_killed_run_is_recorded_as_killed_by_the_next_one_and_each_duration_is_its_own(repo: Repo):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    before = runs(repo)
+    repo.set_param("model", "n_estimators", 300)
+    proc = subprocess.Popen(["make", "train"], cwd=repo.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True, env={**os.environ})
+    for line in proc.stdout:
+        if line.startswith(">> train"):
+            break
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)  # make, its recipe and the stage: nothing runs to record the run
+    proc.wait()
+    assert runs(repo) == before, "a killed run cannot record itself"
+    time.sleep(2)
+    started = time.monotonic()
+    repo.set_param("model", "n_estimators", 40)
+    assert repo.make("train").code == 0
+    took = time.monotonic() - started
+    killed, completed = runs(repo)[-2:]
+    assert killed["outcome"] == "killed" and killed["stages"] == ["train"] and killed["failed_stage"] == "train"
+    assert "killed before it could record itself" in killed["error"] and killed["exit_code"] == 137
+    assert completed["outcome"] == "completed" and completed["stages"] == ["train", "evaluate", "register"]
+    assert completed["duration_s"] <= took and completed["time"] >= killed["time"], "the killed run's time is not counted"

@@ -104,7 +104,20 @@ def test_every_prediction_is_one_valid_log_line(client):
     assert len(lines) == 5
     for line in lines:
         validate(line, "prediction", "predictions.jsonl")
-    assert lines[0]["request_id"] == "req-1" and lines[0]["udi"] == 42
+    assert lines[0]["client_request_id"] == "req-1" and lines[0]["udi"] == 42
+    assert lines[0]["request_id"] != "req-1" and "client_request_id" not in lines[1]
+
+
+def test_prediction_ids_are_the_services_own_and_a_clients_id_is_only_echoed(client):
+    """Two requests with the same X-Request-ID get distinct prediction ids: a label names one reading,
+    never the reading a client chose to collide with."""
+    answers = [client("POST", "/predict", READING, headers={"HTTP_X_REQUEST_ID": "same"})[1] for _ in range(2)]
+    assert [a["client_request_id"] for a in answers] == ["same", "same"]
+    assert answers[0]["prediction_id"] != answers[1]["prediction_id"] and "same" not in answers[0]["prediction_id"]
+    _, doc, _ = client("POST", "/invocations", {"dataframe_records": [READING]}, headers={"HTTP_X_REQUEST_ID": "same"})
+    assert doc["client_request_id"] == "same" and doc["request_id"] != "same"
+    ids = [line["prediction_id"] for line in client.lines()]
+    assert len(ids) == len(set(ids)) == 3 and {line["client_request_id"] for line in client.lines()} == {"same"}
 
 
 @pytest.mark.parametrize("body,field,reason", [
@@ -180,7 +193,7 @@ def test_open_inference_protocol(client):
     assert status == 200 and doc["id"] == "r-7" and doc["model_version"] == "v1"
     assert [o["name"] for o in doc["outputs"]] == ["failure_probability", "prediction"]
     assert doc["outputs"][0]["shape"] == [2] and doc["outputs"][1]["datatype"] == "INT64"
-    assert client.lines()[0]["request_id"] == "r-7"
+    assert client.lines()[0]["client_request_id"] == "r-7" and client.lines()[0]["request_id"] != "r-7"
 
 
 @pytest.mark.parametrize("override,field,reason", [

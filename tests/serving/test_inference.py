@@ -86,10 +86,20 @@ def test_open_inference_tensors_become_readings_and_errors_name_tensor_and_row(r
 
 
 def test_json_bodies_refuse_nan_and_non_utf8():
-    assert parse_json(b'{"a": 1}') == {"a": 1}
-    assert "NaN is not allowed" in refused(parse_json, b'{"a": NaN}').reason
-    assert refused(parse_json, b"\xff\xfe").reason == "not UTF-8"
-    assert refused(parse_json, b"{").reason.startswith("not valid JSON")
+    assert parse_json(b'{"a": 1}', 32) == {"a": 1}
+    assert "NaN is not allowed" in refused(parse_json, b'{"a": NaN}', 32).reason
+    assert refused(parse_json, b"\xff\xfe", 32).reason == "not UTF-8"
+    assert refused(parse_json, b"{", 32).reason.startswith("not valid JSON")
+
+
+@pytest.mark.parametrize("depth", [33, 1000, 5000, 100000])
+def test_json_nested_deeper_than_the_limit_is_refused_before_any_parser_recurses(depth):
+    for body in (b"[" * depth + b"]" * depth, b'{"instances":' + b"[" * depth + b"]" * depth + b"}",
+                 b'{"a":' * depth + b"1" + b"}" * depth):
+        error = refused(parse_json, body, 32)
+        assert error.field == "body" and error.reason.endswith("deep; at most 32 are accepted"), error.reason
+    assert parse_json(b'{"a": "' + b"[" * depth + b'"}', 32) == {"a": "[" * depth}, "brackets in a string are text"
+    assert parse_json(b"[" * 32 + b"]" * 32, 32) is not None
 
 
 def test_mlflow_inputs_as_records_or_columns(requests):

@@ -79,12 +79,13 @@ def test_a_large_batch_is_logged_and_answered_slice_by_slice(sliced: Client):
     readings[2]["udi"] = 7001
     status, doc, _ = sliced("POST", "/predict", {"instances": readings}, headers={"HTTP_X_REQUEST_ID": "big"})
     assert status == 200
-    assert [p["prediction_id"] for p in doc["predictions"]] == [f"big-{i}" for i in range(8)]
+    assert [p["prediction_id"] for p in doc["predictions"]] == [f"{doc['request_id']}-{i}" for i in range(8)]
+    assert doc["client_request_id"] == "big" != doc["request_id"]
     lines = sliced.lines()
     assert len(lines) == 8
-    for i, (line, reading, answer) in enumerate(zip(lines, readings, doc["predictions"], strict=True)):
+    for line, reading, answer in zip(lines, readings, doc["predictions"], strict=True):
         validate(line, "prediction", "predictions.jsonl")
-        assert line["prediction_id"] == f"big-{i}" and line["failure_probability"] == answer["failure_probability"]
+        assert line["prediction_id"] == answer["prediction_id"] and line["failure_probability"] == answer["failure_probability"]
         assert line["inputs"] == {c: reading[c] for c in F.INPUT_COLUMNS}
         assert type(line["inputs"]["rotational_speed_rpm"]) is int, "values are logged as they were sent"
         assert line.get("udi") == reading.get("udi")
@@ -99,7 +100,7 @@ def test_a_log_line_holds_exactly_the_old_record(forest, tmp_path):
     live = live_model(forest)
     scorer = Scorer(SimpleNamespace(live=live), {**params["deployment"], "predictions_log": str(log)},
                     Metrics().predictions)
-    scored = scorer(Batch.from_readings([{**READING, "udi": 3}, READING]), "r-1", "predict", 0.0)
+    scored = scorer(Batch.from_readings([{**READING, "udi": 3}, READING]), ("r-1", None), "predict", 0.0)
     first, second = (json.loads(line) for line in log.read_text().splitlines())
     assert list(first) == ["time", "request_id", "prediction_id", "endpoint", "model_version", "inputs",
                            "failure_probability", "prediction", "threshold", "latency_ms", "udi"]

@@ -348,3 +348,30 @@ def test_gunicorn_enforces_the_request_line_and_header_limits_from_params(repo: 
         assert connection.getresponse().status == 431
     finally:
         server.stop()
+
+
+def test_deeply_nested_bodies_get_a_400_on_every_route_and_no_traceback(server: Server):
+    port = server.port
+    for path in ("/predict", "/invocations", "/v2/models/clockwork/infer"):
+        for body in (b"[" * 1000 + b"]" * 1000, b'{"instances":' + b"[" * 900 + b"]" * 900 + b"}", b"[" * 200000 + b"]" * 200000):
+            status, doc = call(port, "POST", path, body)
+            assert status == 400 and doc["field"] == "body" and "deep; at most" in doc["error"], (path, status, doc)
+    assert call(port, "POST", "/predict", READING)[0] == 200, "the workers are unharmed"
+    assert "Traceback" not in (server.repo.path / "logs/serve.log").read_text()
+
+
+def test_an_append_never_continues_a_torn_line_while_the_server_runs(server: Server):
+    port, log = server.port, server.repo.path / "logs/predictions.jsonl"
+    first = call(port, "POST", "/predict", {**READING, "udi": 11})[1]
+    text = log.read_bytes()
+    log.write_bytes(text[:-1])  # the last newline removed under the running server (an edit, a cut write)
+    second = call(port, "POST", "/predict", {**READING, "udi": 12})[1]
+    lines = log.read_text().splitlines(keepends=True)
+    assert all(line.endswith("\n") for line in lines) and json.loads(lines[-1])["prediction_id"] == second["prediction_id"]
+    [aside] = list(log.parent.glob("predictions.jsonl.torn-*"))
+    assert aside.read_bytes() == text[text.rfind(b"\n", 0, len(text) - 1) + 1:-1], "the torn line is kept beside the log"
+    labels = server.repo.path / "labels.csv"
+    labels.write_text(f"prediction_id,label,udi\n{second['prediction_id']},1,12\n")
+    run = server.repo.make("labels", f"FILE={labels}")
+    assert run.code == 0 and "1 labels recorded" in run.out, run.err
+    assert first["prediction_id"] not in log.read_text()
