@@ -380,6 +380,14 @@ scripts/%.py:
 $(O):
 	@mkdir -p $@
 
+# A goal no rule makes (`make trian`): one line naming the nearest targets, not make's "No rule to make
+# target"; a file some rule needs and nothing makes is named as missing.
+.DEFAULT:
+	@if [ -n $(call shq,$(filter $@,$(MAKECMDGOALS))) ]; then \
+	  python3 -m scripts.inspect.makeinfo unknown $(call shq,$@) \
+	    $$(awk -F: '/^[a-zA-Z_-]+:.*## / {print $$1}' $(MAKEFILE_LIST)); \
+	else echo 'error: '$(call shq,$@)': file not found' >&2; fi; exit 2
+
 # A stage's own files (from the includes above): one that is missing counts as changed, so the
 # stage reruns and rebuilds it, instead of make stopping on "No rule to make target".
 $(PREPARE_OUTPUTS) $(TRAIN_OUTPUTS) $(EVALUATE_OUTPUTS):

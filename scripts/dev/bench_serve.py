@@ -9,7 +9,8 @@ configured number, and measures from separate client processes:
 - with the configured workers, that batch through each protocol against the Pipeline's in-process
   predict_proba on the same rows, and one request of deployment.max_batch rows (bench_batch.py);
 - the server's RSS (master + workers);
-- with the configured workers, normal traffic while 200 slow clients hold connections (bench_slow.py).
+- with the configured workers, normal traffic while 200 slow clients hold connections, and while 2,000
+  idle connections are held open (bench_slow.py).
 Writes logs/bench/serve-<timestamp>.json, checked against schemas/bench_serve.schema.json.
 The benchmark server logs to a throwaway directory: its traffic never reaches the production
 prediction and deployment logs.
@@ -204,6 +205,7 @@ def run(params: dict, requests: int, seconds: float, smoke: bool, worker_class: 
                 result["large_batch"] = bench_batch.large(port, proc.pid, rows, 10 * len(rows) if smoke else
                                                           deployment["max_batch"])
                 result["slow_clients"] = bench_slow.slow_clients(port, 20 if smoke else 200, 2.0 if smoke else 30.0)
+                result["idle_clients"] = bench_slow.idle_clients(port, 50 if smoke else 2000, 2.0 if smoke else 15.0)
         finally:
             stop(proc)
         entry["p50_over_floor_ms"] = round(entry["p50_ms"] - floor, 3)

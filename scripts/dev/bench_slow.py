@@ -81,3 +81,49 @@ def slow_clients(port: int, connections: int, seconds: float) -> dict:
     return {"connections": connections, "seconds": seconds, "baseline_rps": round(base, 1), "rps": round(rps, 1),
             "ratio": round(rps / base, 3) if base else 0.0, "p99_ms": None if p99 is None else round(p99, 2),
             "failed": failed}
+
+
+def _hold_idle(port: int, connections: int, stop: threading.Event, held: list[int]) -> None:
+    """Keep `connections` connections open that never send a byte, opening a new one for each the
+    server closes (its header timeout); held[0] is how many are open."""
+    import selectors
+
+    selector = selectors.DefaultSelector()
+
+    def connect() -> None:
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            selector.register(sock, selectors.EVENT_READ)
+        except OSError:
+            pass
+
+    for _ in range(connections):
+        connect()
+    while not stop.is_set():
+        for key, _ in selector.select(timeout=0.5):
+            selector.unregister(key.fileobj)
+            key.fileobj.close()
+            connect()
+        held[0] = len(selector.get_map())
+    for key in list(selector.get_map().values()):
+        key.fileobj.close()
+
+
+def idle_clients(port: int, connections: int, seconds: float) -> dict:
+    """Normal traffic while `connections` idle connections are held open (a client that connects and
+    says nothing, as many do): its p99 and failures, beside the same traffic alone."""
+    baseline, _ = _traffic(port, seconds)
+    stop, held = threading.Event(), [0]
+    holder = threading.Thread(target=_hold_idle, args=(port, connections, stop, held), daemon=True)
+    holder.start()
+    time.sleep(2.0)
+    latencies, failed = _traffic(port, seconds)
+    open_during = held[0]
+    stop.set()
+    holder.join(timeout=10)
+
+    def p99(values: list[float]) -> float | None:
+        return round(values[min(len(values) - 1, int(len(values) * 0.99))] * 1000, 2) if values else None
+
+    return {"connections": connections, "held": open_during, "seconds": seconds, "baseline_p99_ms": p99(baseline),
+            "p99_ms": p99(latencies), "rps": round(len(latencies) / seconds, 1), "failed": failed}

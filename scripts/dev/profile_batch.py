@@ -68,13 +68,14 @@ def profile(phases: list[str]) -> dict[str, float]:
     for spec in phases:
         wrap(spec, spent)
     with tempfile.TemporaryDirectory(prefix="clockwork-profile-") as tmp:
-        app, holder, frame = build(load_params(), Path(tmp))
+        params = load_params()
+        app, holder, frame = build(params, Path(tmp))
         body = json.dumps({"instances": frame[F.INPUT_COLUMNS].to_dict("records")}).encode()
         runs = []
         for _ in range(REQUESTS + 1):
             spent.clear()
             environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/predict", "CONTENT_TYPE": "application/json",
-                       "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "SERVER_NAME": "profile",
+                       "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "SERVER_NAME": params["deployment"]["allowed_hosts"][0],
                        "SERVER_PORT": "1", "wsgi.url_scheme": "http", "SERVER_PROTOCOL": "HTTP/1.1"}
             started = time.perf_counter()
             b"".join(app(environ, lambda status, headers: None))

@@ -12,6 +12,7 @@ import logging
 from typing import Any, Callable
 
 from scripts.core.config import cli, load_params, port_number
+from scripts.serving.process import server_address
 
 log = logging.getLogger("clockwork.smoke")
 READING = {"type": "M", "air_temperature_k": 298.1, "process_temperature_k": 308.6, "rotational_speed_rpm": 1551,
@@ -54,7 +55,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=port_number)
     args = parser.parse_args(argv)
     deployment = load_params()["deployment"]
-    host, port = args.host or deployment["host"], args.port or deployment["port"]
+    host, port = server_address(deployment, args.host, args.port)
     try:
         status, model = call(host, port, "GET", "/model")
     except OSError as exc:

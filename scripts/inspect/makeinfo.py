@@ -98,7 +98,19 @@ def render_status(reasons: dict[str, list[str]], stages: list[str]) -> str:
                      for stage in stages)
 
 
+def unknown_goal(name: str, targets: list[str]) -> str:
+    """The one line for a goal no rule makes: the nearest target names, and where the list is. Pure."""
+    import difflib
+
+    near = difflib.get_close_matches(name, targets, n=2, cutoff=0.6)
+    hint = f"did you mean make {' or make '.join(near)}? " if near else ""
+    return f"error: make {name}: no such target; {hint}make help lists them all"
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["unknown"]:  # unknown NAME TARGET...: the line for a goal no rule makes
+        print(unknown_goal(argv[1], argv[2:]), file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("command", choices=["dag", "status"], help="reads `make -p` output on stdin")
     parser.add_argument("--out", required=True, help="the Makefile's stage-pointer directory, e.g. .make/out")

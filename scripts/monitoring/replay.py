@@ -23,6 +23,7 @@ from scripts.core import features as F
 from scripts.core.config import ROOT, ClockworkError, cli, load_params, missing, port_number
 from scripts.monitoring.groundtruth import record as record_labels
 from scripts.pipeline.faults import scenario_datasets
+from scripts.serving.process import server_address
 
 log = logging.getLogger("clockwork.replay")
 
@@ -91,7 +92,7 @@ def main(argv: list[str]) -> int:
         raise ClockworkError(f"DATASET={args.dataset}: unknown (known: {', '.join(sorted(known)) or 'none; run make simulate'})")
     frame = pd.read_csv(ROOT / known[args.dataset])
     deployment, settings = params["deployment"], params["replay"]
-    labels = replay(frame, args.dataset, args.host or deployment["host"], args.port or deployment["port"],
+    labels = replay(frame, args.dataset, *server_address(deployment, args.host, args.port),
                     settings["batch_size"], settings["rate_per_s"])
     added, _ = record_labels([(f"replay {args.dataset}: udi {r['udi']}", r) for r in labels], args.dataset, params)
     positives = sum(r["label"] for r in labels)

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 
 import bottle
 
-from scripts.core.web import Replies, error_page
+from scripts.core.web import Replies, error_page, guard
 from scripts.serving import health, mlflow, native, oip
 from scripts.serving.context import Context
 from scripts.serving.inference import Requests
@@ -37,4 +37,4 @@ def create_app(params: dict, holder: Any, metrics: Metrics | None = None, sites:
         app.merge(group.routes(ctx))
     for site in sites:
         app.merge(site(params, reply))
-    return instrument(app, metrics)
+    return instrument(guard(app, deployment["allowed_hosts"]), metrics)

@@ -5,6 +5,7 @@ Used by `make serve`, `make serve-bg` and `make stop` (serve.py), and by the ben
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import signal
@@ -17,7 +18,7 @@ from typing import Any, Iterable
 
 from scripts.core import registry as R
 from scripts.core.config import ClockworkError, repo_path
-from scripts.core.store import set_aside_torn_tail, sha256_file
+from scripts.core.store import atomic_write_text, set_aside_torn_tail, sha256_file
 from scripts.serving.live import DeploymentLog, ModelHolder, fast_options
 
 log = logging.getLogger("clockwork.serve")
@@ -64,6 +65,21 @@ def set_aside_torn_tails(deployment: dict, host_port: str) -> None:
             events.write("repaired", None, f"{deployment[key]}: torn last line moved to {aside.name}")
 
 
+def open_files_for(connections: int, spare: int = 256) -> None:
+    """Let each worker hold its worker_connections (idle clients included) as open files: the soft limit
+    is raised toward the hard one, which the workers inherit; a hard limit below it is said once."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + spare
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        ceiling = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+        if ceiling < wanted:
+            log.warning("open-file limit %d is below deployment.worker_connections + %d: a worker holds at most %d "
+                        "connections (raise it with ulimit -Hn)", hard, spare, hard - spare)
+
+
 def run_foreground(params: dict, options: dict, sites: Iterable[str] = ()) -> int:
     """Run gunicorn in this process until SIGTERM/SIGINT; every worker serves the app with these sites
     ("module:function" names, each a Site as app.py describes it). Only workers import bottle, the app
@@ -78,6 +94,8 @@ def run_foreground(params: dict, options: dict, sites: Iterable[str] = ()) -> in
 
         BoundedGeventWorker.header_timeout_s = deployment["header_timeout_s"]
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_metrics_dir(deployment, options["port"]))
+    open_files_for(deployment["worker_connections"])
+    atomic_write_text(_address_file(deployment), json.dumps({"pid": os.getpid(), "host": options["host"], "port": options["port"]}))
     set_aside_torn_tails(deployment, host_port)
     state: dict[str, ModelHolder] = {}
 
@@ -146,6 +164,30 @@ def wait_ready(host: str, port: int, timeout: float, proc: subprocess.Popen | No
             pass
         time.sleep(0.2)
     return False
+
+
+def _address_file(deployment: dict) -> Path:
+    """Beside the pid file: where the running server listens (make serve and serve-bg write it)."""
+    pid_file = repo_path(deployment["pid_file"])
+    return pid_file.with_name(pid_file.name + ".address")
+
+
+def running_address(deployment: dict) -> tuple[str, int] | None:
+    """(host, port) of the server this project runs now, whatever port it was given; None if none runs."""
+    pid = read_pid(repo_path(deployment["pid_file"]))
+    try:
+        record = json.loads(_address_file(deployment).read_text())
+    except (OSError, ValueError):
+        return None
+    if pid is None or not isinstance(record, dict) or record.get("pid") != pid:
+        return None
+    return record["host"], record["port"]
+
+
+def server_address(deployment: dict, host: str | None, port: int | None) -> tuple[str, int]:
+    """Where to find the service: what the command was given, else the running server, else params."""
+    running = running_address(deployment) or (deployment["host"], deployment["port"])
+    return host or running[0], port or running[1]
 
 
 def read_pid(pid_file: Path) -> int | None:

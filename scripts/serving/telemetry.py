@@ -62,5 +62,5 @@ def instrument(app: bottle.Bottle, metrics: Metrics) -> Any:
         metrics.requests.labels(endpoint, seen.get("status", "500")).inc()
         metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
         return result
-    middleware.bottle = app  # type: ignore[attr-defined]
+    middleware.bottle = getattr(app, "bottle", app)  # type: ignore[attr-defined]
     return middleware

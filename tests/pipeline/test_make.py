@@ -329,3 +329,11 @@ def test_synth_file_runs_through_the_pipeline_via_params(repo: Repo):
     assert run.stages == ["prepare", "train", "evaluate", "register"]
     meta = repo.json("data/processed/v2.json")
     assert meta["inputs"]["raw"] == {"path": raw, "sha256": sha, "rows": 3000}
+
+
+def test_an_unknown_goal_names_the_nearest_targets_in_one_line(repo: Repo):
+    run = repo.make("trian")
+    assert run.code == 2 and run.err.startswith("error: make trian: no such target; did you mean make train"), run.err
+    run = repo.make("predict")
+    assert run.code == 2 and run.err.startswith("error: make predict: no such target;") and "make help" in run.err
+    assert run.stages == []

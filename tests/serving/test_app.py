@@ -325,3 +325,29 @@ def test_oip_binary_tensors_in_and_out(client):
     status, doc, _ = client("POST", "/v2/models/clockwork/infer", raw=body[:-3],
                             headers={"HTTP_INFERENCE_HEADER_CONTENT_LENGTH": length})
     assert status == 400 and doc["field"].endswith("binary_data_size"), doc
+
+
+@pytest.mark.parametrize("headers,field", [
+    ({"HTTP_HOST": "attacker.example:8000"}, "Host"),  # DNS rebinding: the browser sends the attacker's name
+    ({"HTTP_HOST": "127.0.0.1.attacker.example"}, "Host"),
+    ({"HTTP_ORIGIN": "http://attacker.example"}, "Origin"),  # any web page posting across origins
+    ({"HTTP_ORIGIN": "null"}, "Origin"),  # a sandboxed frame or a file:// page
+    ({"HTTP_ORIGIN": "http://127.0.0.1:9999"}, "Origin"),  # another service on the same machine
+])
+def test_a_browser_cannot_be_used_against_the_service(client, headers, field):
+    for method, path, body in [("POST", "/predict", READING), ("POST", "/invocations", {"dataframe_records": [READING]}),
+                               ("POST", "/v2/models/clockwork/infer", {"inputs": _tensors()}), ("GET", "/", None)]:
+        status, doc, sent = client(method, path, body, headers=headers)
+        assert status == 403 and doc["field"] == field, (path, status, doc)
+        assert sent["X-Content-Type-Options"] == "nosniff"
+    assert client.lines() == [], "nothing was scored"
+
+
+def test_the_services_own_origin_and_clients_without_one_are_served_with_nosniff_and_a_strict_page_policy(client):
+    own = {"HTTP_HOST": "localhost:8000", "HTTP_ORIGIN": "http://localhost:8000"}
+    for headers in ({}, own, {"HTTP_HOST": "[::1]:8000"}):
+        status, _, sent = client("POST", "/predict", READING, headers=headers)
+        assert status == 200 and sent["X-Content-Type-Options"] == "nosniff", headers
+    status, page, sent = client("GET", "/", headers=own)
+    assert status == 200 and "default-src 'none'" in sent["Content-Security-Policy"] and "script-src" not in sent["Content-Security-Policy"]
+    assert "<script" not in page, "pages hold no script, so the policy allows none"

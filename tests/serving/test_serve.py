@@ -375,3 +375,25 @@ def test_an_append_never_continues_a_torn_line_while_the_server_runs(server: Ser
     run = server.repo.make("labels", f"FILE={labels}")
     assert run.code == 0 and "1 labels recorded" in run.out, run.err
     assert first["prediction_id"] not in log.read_text()
+
+
+def test_dns_rebinding_and_cross_origin_posts_are_refused_over_http(server: Server):
+    port = server.port
+    status, doc = call(port, "POST", "/predict", READING, {"Host": f"attacker.example:{port}"})
+    assert status == 403 and doc["field"] == "Host"
+    status, doc = call(port, "POST", "/predict", READING, {"Origin": "http://attacker.example"})
+    assert status == 403 and doc["field"] == "Origin"
+    status, doc = call(port, "POST", "/predict", READING, {"Origin": f"http://127.0.0.1:{port}"})
+    assert status == 200 and doc["model_version"] == "v1"
+
+
+def test_commands_that_talk_to_the_service_find_the_running_one_on_its_port(server: Server):
+    assert server.port != server.repo.params()["deployment"]["port"]
+    run = server.repo.make("smoke")
+    assert run.code == 0 and f"127.0.0.1:{server.port}" in run.out + run.err or "PASS" in run.out, run.out + run.err
+    pid_file = server.repo.path / "logs/serve.pid"
+    pid = pid_file.read_text()
+    pid_file.write_text("999999\n")  # a server that is gone: back to params' port
+    run = server.repo.make("smoke")
+    pid_file.write_text(pid)
+    assert run.code != 0 and f":{server.repo.params()['deployment']['port']}" in run.out, run.out
