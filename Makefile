@@ -82,6 +82,8 @@ include $(BOOK)/params.mk
 # each stage depends on its own, so a damaged or missing file reruns the stage, which rebuilds it
 # from its inputs and checks it against its record. Never a silent "Nothing to be done".
 -include $(O)/prepare.mk $(O)/train.mk $(O)/evaluate.mk
+# The stages write them; until then there is nothing to make (and no .DEFAULT error for them).
+$(O)/prepare.mk $(O)/train.mk $(O)/evaluate.mk: ;
 # Two values are inputs too, stamped at parse time by one shell, each only when it changes:
 # EXTRA (the labelled production file make retrain passes), so `make train` after
 # `make train EXTRA=...` returns to the data version params.yaml describes; and PARAMS (which
@@ -290,7 +292,7 @@ verify: $(VENV_OK) ## Refit the production model (or VERSION=vN) from its record
 	@$(PY) -m scripts.inspect.verify $(if $(value VERSION),--version $(call q,VERSION))
 
 verify-all: $(VENV_OK) ## Check the whole chain: raw -> data versions -> models -> registry -> deployment log
-	@$(PY) -m scripts.inspect.verify --all
+	@$(PY) -m scripts.inspect.verify --all --pointer $(O)/train
 
 ##@ Remotes
 .PHONY: push pull objectstore bench-remote gc
@@ -312,8 +314,9 @@ objectstore: $(VENV_OK) ## Run a local S3 object store (SeaweedFS) in the foregr
 
 ##@ Development
 .PHONY: test lint venv test-tools stamps clean
+# Three xdist workers on two cores: most tests wait on make, servers and sockets, not on the CPU.
 test: $(VENV_OK) test-tools ## Run the test suite (tests/ mirrors the scripts/ packages; real make, server and browser)
-	@$(PY) -m pytest tests -q --durations=8
+	@$(PY) -m pytest tests -n 3 --dist loadgroup -v --durations=8 -p no:cacheprovider
 
 lint: $(VENV_OK) ## ruff and every pre-commit hook over all tracked files (offline: local hooks only)
 	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "error: make lint: not a git checkout (pre-commit checks tracked files)" >&2; exit 2; }

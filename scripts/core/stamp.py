@@ -121,7 +121,8 @@ def main(argv: list[str]) -> int:
             log.info("changed: %s", source)
     else:
         for section in stamp_params(args.source, args.stamp_dir, args.include):
-            log.info("changed: %s section '%s'", args.source, section)
+            # an experiment's stamp follows the model section it inherits: only make experiments runs it
+            (log.debug if section.startswith("exp-") else log.info)("changed: %s section '%s'", args.source, section)
     return 0
 
 

@@ -26,7 +26,7 @@ def _slow(port: int, stop: threading.Event) -> None:
         try:
             if conn is None:
                 conn = socket.create_connection(("127.0.0.1", port), timeout=5)
-                conn.sendall(b"POST /predict HTTP/1.1\r\nHost: bench\r\n")
+                conn.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             conn.sendall(b"X")
         except OSError:
             conn = None

@@ -66,6 +66,11 @@ def render_dag(rules: dict[str, list[str]], layout: Layout) -> str:
     return "\n".join(lines)
 
 
+# The two values make stamps, in the user's words: what they mean when they differ from the last build.
+WORDS = {"extra.value": "the last build was make retrain's (with its labelled rows); make train builds params.yaml's version",
+         "params.path": "the last build used another params file (CLOCKWORK_PARAMS)"}
+
+
 def stale_reasons(rules: dict[str, list[str]], root: Path, layout: Layout) -> dict[str, list[str]]:
     """Stage -> why it would rerun, by make's own rule: a prerequisite newer than the target.
 
@@ -85,8 +90,9 @@ def stale_reasons(rules: dict[str, list[str]], root: Path, layout: Layout) -> di
             if kind == "stage" and name in reasons:
                 why.append(f"upstream {name} is stale")
             elif built is not None and (not path.exists() or path.stat().st_mtime_ns > built):
-                why.append({"stage": f"{name} produced a new version", "params": f"params.yaml section '{name}' changed",
-                            "code": f"code {name} changed", "file": f"{name} changed"}.get(kind, f"{name} changed"))
+                why.append(WORDS.get(name) or {"stage": f"{name} produced a new version",
+                                               "params": f"params.yaml section '{name}' changed", "code": f"code {name} changed",
+                                               "file": f"{name} changed"}.get(kind, f"{name} changed"))
         if why:
             reasons[stage] = why
     return reasons

@@ -182,6 +182,7 @@ class Chain:
         self.params, self.paths, self.problems = params, params["paths"], []
         self.gc_log = retention.collected(params["retention"])
         self.collected: list[str] = []  # files make gc deleted on purpose: reported, not mismatches
+        self.notes: list[str] = []  # states worth saying that are not mismatches
 
     def present(self, relative: str, sha: str, message: str) -> bool:
         """True if the file is there; a file make gc collected is noted, anything else missing is a mismatch."""
@@ -255,15 +256,19 @@ class Chain:
                 self.check(version is None or version in registry["versions"], f"registry history names unknown version {version}")
         return registry
 
-    def unregistered(self, registry: dict | None) -> None:
-        """Files in the models folder that no registry entry accounts for: never loaded, named here."""
+    def unregistered(self, registry: dict | None, pending: str | None = None) -> None:
+        """Files in the models folder that no registry entry accounts for: never loaded, named here. The
+        version make's train pointer names (pending) is the pipeline's own, awaiting make register: a note."""
         folder = ROOT / self.paths["models_dir"]
         registry_path = ROOT / self.paths["registry"]
         known = {registry_path.with_name(registry_path.name + ".lock")} | {ROOT / path for path in self.paths.values()}
-        for version in (registry or {"versions": {}})["versions"]:
+        registered = set((registry or {"versions": {}})["versions"])
+        for version in registered | ({pending} - {None}):
             known |= {model_path(self.paths, version, pattern) for pattern in (MODEL_ARTIFACT, MODEL_CARD, MODEL_TRAIN_RECORD)}
+        if pending is not None and pending not in registered and model_path(self.paths, pending, MODEL_TRAIN_RECORD).exists():
+            self.notes.append(f"model {pending}: trained by make, not registered yet (make train or make register registers it)")
         for path in sorted(folder.iterdir()):
-            if path.is_file() and not path.name.startswith(".") and path not in known \
+            if path.is_file() and not path.name.startswith(".") and path not in known and path.suffix != ".lock" \
                     and not path.name.startswith(registry_path.name + ".ours-"):
                 self.problems.append(f"{path.relative_to(ROOT)}: no registry entry vouches for it, so nothing loads it "
                                      "(make train registers what a killed run left; otherwise it was put there by hand)")
@@ -326,8 +331,9 @@ class Chain:
                 self.problems.append(f"{path.relative_to(ROOT)}: a temp file a killed writer left (the next make train sweeps it)")
 
 
-def verify_chain(params: dict) -> tuple[list[str], list[str]]:
-    """Every link from the raw file to the deployment log: (one line per mismatch, files make gc collected)."""
+def verify_chain(params: dict, pending: str | None = None) -> tuple[list[str], list[str]]:
+    """Every link from the raw file to the deployment log: (one line per mismatch, files make gc collected);
+    with pending (make's train pointer), a note line joins the second list when that version awaits register."""
     chain = Chain(params)
     chain.raw()
     chain.data_versions()
@@ -335,22 +341,30 @@ def verify_chain(params: dict) -> tuple[list[str], list[str]]:
     for version in model_versions(chain.paths):
         chain.model(version)
     registry = chain.registry()
-    chain.unregistered(registry)
+    chain.unregistered(registry, pending)
     if registry:
         chain.deployments(registry)
         chain.experiments(registry)
     chain.labels()
     chain.records(registry)
     chain.temp_files()
-    return chain.problems, chain.collected
+    return chain.problems, chain.collected + chain.notes
 
 
 def main_all(argv: list[str]) -> int:
     """`make verify-all`: print every mismatch in the chain, or PASS."""
+    parser = argparse.ArgumentParser(description="make verify-all")
+    parser.add_argument("--pointer", type=Path, help="make's train pointer: the version the pipeline trained last")
+    args = parser.parse_args(argv)
     params = load_params()
-    problems, collected = verify_chain(params)
+    pending = args.pointer.read_text().split()[0] if args.pointer and args.pointer.is_file() and args.pointer.read_text().split() else None
+    problems, reported = verify_chain(params, pending)
+    notes = [line for line in reported if line.startswith(f"model {pending}: ")]
+    collected = [line for line in reported if line not in notes]
     for problem in problems:
         print(f"MISMATCH {problem}")
+    for note in notes:
+        print(f"note: {note}")
     if collected:
         print(f"collected: {len(collected)} files make gc deleted on purpose ({params['retention']['log']}); "
               "their records stand, make verify VERSION=vN rebuilds a model")

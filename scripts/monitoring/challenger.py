@@ -6,7 +6,7 @@ same prediction ids, never returning them. This command takes every shadow predi
 current challenger whose label has arrived, pairs it with production's prediction of the same
 reading, and compares the two on those rows: the F1 difference with a paired bootstrap interval
 (the evaluate gates' bootstrap and min_positives). The verdict is "better" when the interval's
-lower bound reaches challenger.min_f1_gain, "not better", or "not enough evidence". It prints
+lower bound is above challenger.min_f1_gain, "not better", or "not enough evidence". It prints
 the figures and the command that would promote the challenger, and writes a schema-checked
 report to challenger.reports_dir/<time>.json.
 """
@@ -43,9 +43,9 @@ def verdict(comparison: dict, min_positives: int, min_gain: float) -> tuple[str,
                                        f"readings both scored; at least {min_positives} are needed")
     line = (f"F1 difference {comparison['difference']:+.3f}, interval [{comparison['low']:+.3f}, {comparison['high']:+.3f}] "
             f"over {comparison['rows']} labelled readings ({comparison['positives']} failures)")
-    if comparison["low"] >= min_gain:
-        return "better", f"{line}: the lower bound reaches {min_gain:+.3f}"
-    return "not_better", f"{line}: the lower bound is under {min_gain:+.3f}"
+    if comparison["low"] > min_gain:  # a tie (an interval of +0.000 at both ends) is not better
+        return "better", f"{line}: the lower bound is above {min_gain:+.3f}"
+    return "not_better", f"{line}: the lower bound is not above {min_gain:+.3f}"
 
 
 def report(params: dict) -> dict:

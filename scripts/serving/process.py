@@ -199,16 +199,23 @@ def read_pid(pid_file: Path) -> int | None:
         return None
 
 
+def check_free(deployment: dict, options: dict) -> None:
+    """One line, before anything starts, when this project's server already runs or the port is taken."""
+    running = read_pid(repo_path(deployment["pid_file"]))
+    if running:
+        where = running_address(deployment)
+        raise ClockworkError(f"{deployment['pid_file']}: a server is already running (pid {running}"
+                             + (f", http://{where[0]}:{where[1]}" if where else "") + "); make stop first")
+    with socket.socket() as probe:
+        if probe.connect_ex((options["host"], options["port"])) == 0:
+            raise ClockworkError(f"deployment.port: {options['host']}:{options['port']} is already in use (PORT=... picks another)")
+
+
 def start_background(params: dict, options: dict) -> int:
     """Start the server as a detached process and return once it is ready."""
     deployment = params["deployment"]
-    pid_file, server_log = repo_path(deployment["pid_file"]), repo_path(deployment["server_log"])
-    running = read_pid(pid_file)
-    if running:
-        raise ClockworkError(f"{deployment['pid_file']}: a server is already running (pid {running}); make stop first")
-    with socket.socket() as probe:
-        if probe.connect_ex((options["host"], options["port"])) == 0:
-            raise ClockworkError(f"deployment.port: {options['host']}:{options['port']} is already in use")
+    server_log = repo_path(deployment["server_log"])
+    check_free(deployment, options)
     server_log.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "scripts.serving.serve", "--host", options["host"], "--port", str(options["port"]),
                "--workers", str(options["workers"]), "--worker-class", options["worker_class"]]

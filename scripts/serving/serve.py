@@ -18,7 +18,7 @@ import sys
 
 from scripts.core.config import ClockworkError, cli, load_params, port_number, repo_path
 from scripts.remote import sync
-from scripts.serving.process import preflight, run_foreground, start_background, stop_background
+from scripts.serving.process import check_free, preflight, run_foreground, start_background, stop_background
 
 SITE = "scripts.inspect.site:routes"  # the dashboard, imported by each worker (see process.run_foreground)
 
@@ -46,6 +46,7 @@ def main(argv: list[str]) -> int:
     options = bind_options(params, args)
     if not 1 <= options["port"] <= 65535:
         raise ClockworkError(f"--port: {options['port']} is not a TCP port")
+    check_free(params["deployment"], options)
     following = params["deployment"]["registry"]
     if following:  # a replica: its registry and models come from a remote's
         said, _ = sync.follow(params, following)

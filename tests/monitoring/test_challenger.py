@@ -52,5 +52,8 @@ def test_the_verdict_needs_evidence_and_a_lower_bound():
     base = {"rows": 600, "positives": 30, "difference": 0.05, "low": 0.01, "high": 0.09}
     assert verdict(base, 20, 0.0)[0] == "better"
     assert verdict({**base, "low": -0.02}, 20, 0.0)[0] == "not_better"
+    tie = {**base, "difference": 0.0, "low": 0.0, "high": 0.0}
+    assert verdict(tie, 20, 0.0) == ("not_better", "F1 difference +0.000, interval [+0.000, +0.000] over 600 labelled "
+                                                   "readings (30 failures): the lower bound is not above +0.000")
     kind, why = verdict({**base, "positives": 8}, 20, 0.0)
     assert kind == "not_enough_evidence" and "8 failures among the 600" in why

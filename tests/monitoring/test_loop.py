@@ -27,6 +27,9 @@ def test_demo_runs_the_whole_lifecycle(demoed: tuple[Repo, Run]):
     registry = repo.json("models/registry.json")
     assert registry["aliases"]["production"] == "v1" and registry["history"][-1]["action"] != "promote"
     events = [json.loads(x) for x in (repo.path / "logs/retrain_events.jsonl").read_text().splitlines()]
+    refused, events = [e for e in events if "failed" in e], [e for e in events if "failed" not in e]
+    assert len(refused) == 1 and "the monitor diagnosed a sensor fault" in refused[0]["failed"], "the refusal is on record"
+    assert not refused[0]["forced"] and refused[0]["production_after"] == "v1"
     assert len(events) == 1 and not events[0]["promoted"] and events[0]["report_id"]
     assert events[0]["forced"] and events[0]["overrode"] == "sensor_fault", "the override is on record"
     validate(events[0], "retrain_event", "retrain_events.jsonl")

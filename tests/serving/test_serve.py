@@ -290,7 +290,7 @@ def test_slow_clients_hold_no_worker_and_meet_their_timeouts(repo: Repo):
         slow = []
         for _ in range(50):
             conn = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-            conn.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-")
+            conn.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-")
             slow.append(conn)
         answered = [call(server.port, "POST", "/predict", READING)[0] for _ in range(40)]
         assert answered == [200] * 40
@@ -300,7 +300,7 @@ def test_slow_clients_hold_no_worker_and_meet_their_timeouts(repo: Repo):
             conn.close()
         assert time.monotonic() - started < 5
         stalled = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-        stalled.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        stalled.sendall(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                         b"Content-Length: 100\r\n\r\n{\"type\":")
         answer = b""
         while b'"field"' not in answer:
@@ -397,3 +397,10 @@ def test_commands_that_talk_to_the_service_find_the_running_one_on_its_port(serv
     run = server.repo.make("smoke")
     pid_file.write_text(pid)
     assert run.code != 0 and f":{server.repo.params()['deployment']['port']}" in run.out, run.out
+
+
+def test_make_serve_beside_a_running_server_is_one_line_naming_it(server: Server):
+    for target in ("serve", "serve-bg"):
+        run = server.repo.make(target, f"PORT={free_port()}", timeout=60)
+        assert run.code != 0 and run.err.startswith("error: logs/serve.pid: a server is already running (pid "), run.err
+        assert f"http://127.0.0.1:{server.port}); make stop first" in run.err.splitlines()[0] and "Traceback" not in run.err
