@@ -314,9 +314,8 @@ objectstore: $(VENV_OK) ## Run a local S3 object store (SeaweedFS) in the foregr
 
 ##@ Development
 .PHONY: test lint venv test-tools stamps clean
-# Three xdist workers on two cores: most tests wait on make, servers and sockets, not on the CPU.
 test: $(VENV_OK) test-tools ## Run the test suite (tests/ mirrors the scripts/ packages; real make, server and browser)
-	@$(PY) -m pytest tests -n 3 --dist loadgroup -v --durations=8 -p no:cacheprovider
+	@$(PY) -m pytest tests -q --durations=8
 
 lint: $(VENV_OK) ## ruff and every pre-commit hook over all tracked files (offline: local hooks only)
 	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "error: make lint: not a git checkout (pre-commit checks tracked files)" >&2; exit 2; }

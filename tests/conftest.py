@@ -97,15 +97,6 @@ def fresh_copy(destination: Path) -> Repo:
     return Repo(destination)
 
 
-def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001 - pytest's hook
-    """make test runs the suite on several xdist workers (--dist loadgroup): every test that uses the
-    `demoed` project runs on one worker, so that project (two experiments and the whole demo) is built
-    once; the rest are spread test by test."""
-    for item in items:
-        if "demoed" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("demoed"))
-
-
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Repo:
     """One full `make train` with the default params, shared read-only by many tests."""

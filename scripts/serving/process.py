@@ -138,7 +138,10 @@ def run_foreground(params: dict, options: dict, sites: Iterable[str] = ()) -> in
         def load(self) -> Any:
             return load_app()
 
-    Server().run()
+    try:
+        Server().run()
+    finally:
+        _address_file(deployment).unlink(missing_ok=True)  # the server is gone; so is where it listened
     return 0
 
 
@@ -169,7 +172,7 @@ def wait_ready(host: str, port: int, timeout: float, proc: subprocess.Popen | No
 def _address_file(deployment: dict) -> Path:
     """Beside the pid file: where the running server listens (make serve and serve-bg write it)."""
     pid_file = repo_path(deployment["pid_file"])
-    return pid_file.with_name(pid_file.name + ".address")
+    return pid_file.with_name(f".{pid_file.name}.address")
 
 
 def running_address(deployment: dict) -> tuple[str, int] | None:
