@@ -85,6 +85,9 @@ def _child(request: dict, fds: list[int]) -> None:
         os.close(fd)
     os.chdir(request["cwd"])
     os.umask(request["umask"])
+    # Ctrl-C as the client has it, not as the worker had it when it started (a worker started from a
+    # background job ignores SIGINT; a later foreground client's stage must not).
+    signal.signal(signal.SIGINT, signal.SIG_IGN if request.get("sigint_ignored") else signal.default_int_handler)
     os.environ.clear()
     os.environ.update(request["env"])
     for name in [m for m in sys.modules if m == "scripts" or m.startswith("scripts.")]:
@@ -212,7 +215,8 @@ def _still_mine(path: str, identity: int) -> bool:
 
 def _send(conn: socket.socket, argv: list[str]) -> None:
     request = json.dumps({"module": argv[1], "argv": [argv[1], *argv[2:]], "cwd": os.getcwd(),
-                          "umask": _umask(), "env": dict(os.environ)}).encode()
+                          "umask": _umask(), "env": dict(os.environ),
+                          "sigint_ignored": signal.getsignal(signal.SIGINT) == signal.SIG_IGN}).encode()
     socket.send_fds(conn, [LENGTH.pack(len(request))], [0, 1, 2])
     conn.sendall(request)
 

@@ -85,8 +85,11 @@ def test_exit_status_stderr_and_signals_pass_through(tmp_path):
         assert cold.returncode != 0 and (warm.returncode, warm.stderr, warm.stdout) == \
             (cold.returncode, cold.stderr, cold.stdout)
         (repo.path / "sleeper.py").write_text("import sys, time\nprint('ready', flush=True)\ntime.sleep(60)\n")
+        # as from a terminal, whatever this test runs under (a background job ignores SIGINT, and so did the
+        # worker it started): the stage takes Ctrl-C as its client has it
         proc = subprocess.Popen([str(repo.path / ".venv/bin/python"), "-m", "scripts.core.warm", "-m", "sleeper"],
-                                cwd=repo.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=WARM)
+                                cwd=repo.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=WARM,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         assert proc.stdout.readline() == "ready\n"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 128 + signal.SIGINT
