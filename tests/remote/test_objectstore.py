@@ -15,8 +15,10 @@ def test_make_objectstore_serves_s3_that_a_push_reaches(built, tmp_path):
     repo.set_param("remote", "objectstore", {"dir": ".objectstore", "host": "127.0.0.1", "port": 8333, "bucket": "clockwork",
                                              "stop_grace_s": 2})
     port = free_ports(1)[0]
+    # stopped with Ctrl-C as from a terminal, whatever this test runs under (a background job ignores SIGINT)
     store = subprocess.Popen(["make", "objectstore", f"PORT={port}"], cwd=repo.path, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+                             stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         printed = [store.stdout.readline() for _ in range(3)]
         assert printed[0].startswith(f"S3 on http://127.0.0.1:{port}"), printed
