@@ -4,6 +4,7 @@ Used by `make serve`, `make serve-bg` and `make stop` (serve.py), and by the ben
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from scripts.core import registry as R
 from scripts.core.config import ClockworkError, repo_path
@@ -95,7 +96,6 @@ def run_foreground(params: dict, options: dict, sites: Iterable[str] = ()) -> in
         BoundedGeventWorker.header_timeout_s = deployment["header_timeout_s"]
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(fresh_metrics_dir(deployment, options["port"]))
     open_files_for(deployment["worker_connections"])
-    atomic_write_text(_address_file(deployment), json.dumps({"pid": os.getpid(), "host": options["host"], "port": options["port"]}))
     set_aside_torn_tails(deployment, host_port)
     state: dict[str, ModelHolder] = {}
 
@@ -138,10 +138,8 @@ def run_foreground(params: dict, options: dict, sites: Iterable[str] = ()) -> in
         def load(self) -> Any:
             return load_app()
 
-    try:
+    with listening(deployment, options):
         Server().run()
-    finally:
-        _address_file(deployment).unlink(missing_ok=True)  # the server is gone; so is where it listened
     return 0
 
 
@@ -173,6 +171,17 @@ def _address_file(deployment: dict) -> Path:
     """Beside the pid file: where the running server listens (make serve and serve-bg write it)."""
     pid_file = repo_path(deployment["pid_file"])
     return pid_file.with_name(f".{pid_file.name}.address")
+
+
+@contextlib.contextmanager
+def listening(deployment: dict, options: dict) -> Iterator[None]:
+    """Record where this server (this process, gunicorn's master) listens while it runs; gone after."""
+    address = _address_file(deployment)
+    atomic_write_text(address, json.dumps({"pid": os.getpid(), "host": options["host"], "port": options["port"]}))
+    try:
+        yield
+    finally:
+        address.unlink(missing_ok=True)
 
 
 def running_address(deployment: dict) -> tuple[str, int] | None:
