@@ -22,6 +22,7 @@ from scripts.core import registry as R
 from scripts.core.artifacts import MODEL_CARD, data_meta_path, load_split, model_path, read_data_meta, relative
 from scripts.core.config import ClockworkError, load_params, validate
 from scripts.core.store import sha256_bytes
+from scripts.remote import sync
 from scripts.remote.location import Remote, open_remote
 
 __all__ = ["Dataset", "datasets", "load_model", "registry"]
@@ -66,18 +67,16 @@ def registry(remote: str | None = None) -> dict:
 
 
 def _remote_registry(remote: Remote, index: dict) -> dict:
-    """A remote's registry, its chain and aliases checked, and every version it shares with ours
-    registered alike in both (the same entry, so the same sha256)."""
-    if index["registry"] is None:
+    """A remote's registry (its chain and aliases checked by sync.remote_registry), every version it
+    shares with ours registered alike in both (the same entry, so the same sha256)."""
+    theirs = sync.remote_registry(remote, index["registry"])
+    if theirs is None:
         raise ClockworkError(f"remote {remote.url}: holds no registry yet")
-    source = f"remote {remote.url}: the registry"
-    doc = json.loads(remote.get_bytes(index["registry"]["sha256"]))
-    validate(doc, "registry", source)
-    theirs, ours = R.parse(doc, source), R.load(_params()["paths"])
+    ours = R.load(_params()["paths"])
     for version in sorted(set(theirs["versions"]) & set(ours["versions"])):
         there, here = theirs["versions"][version], ours["versions"][version]
         if R.entry_hash(there) != R.entry_hash(here):
-            raise ClockworkError(f"{source}: {version} is registered there otherwise than here (sha256 "
+            raise ClockworkError(f"remote {remote.url}: the registry: {version} is registered there otherwise than here (sha256 "
                                  f"{there['sha256'][:16]}... against ours {here['sha256'][:16]}...); refused")
     return theirs
 

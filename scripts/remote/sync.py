@@ -117,7 +117,7 @@ def _same_registry(params: dict, theirs: dict) -> bool:
     return ours is not None and canonical_json(ours) == canonical_json(theirs)
 
 
-def _remote_registry(remote: Remote, entry: dict | None) -> dict | None:
+def remote_registry(remote: Remote, entry: dict | None) -> dict | None:
     """A remote's registry, schema-checked and its chain and aliases held, as R.parse gives it (None if it has none)."""
     if entry is None:
         return None
@@ -133,12 +133,12 @@ def _push_registry(remote: Remote, params: dict, entry: dict | None, present: se
     if data is None or entry and entry["sha256"] == sha256_bytes(data):
         return entry, ""
     ours = _our_history(params, data)
-    remote_registry = _remote_registry(remote, entry)
-    theirs = (remote_registry or {"history": []})["history"]
+    registry_there = remote_registry(remote, entry)
+    theirs = (registry_there or {"history": []})["history"]
     relation = plan.registry_relation(ours, theirs)
     if relation == "behind":
         return entry, f"the remote's registry is {len(theirs) - len(ours)} events ahead of ours (make pull brings it)"
-    if relation == "same" and not _same_registry(params, remote_registry):
+    if relation == "same" and not _same_registry(params, registry_there):
         raise ClockworkError(f"{params['paths']['registry']}: the same history as the remote's, but other content "
                              "(edited by hand?); nothing was pushed")
     if relation not in ("ahead", "same"):  # the same: ours, chained, replaces one written before chaining
@@ -238,7 +238,7 @@ def _fetch(remote: Remote, relative: str, sha: str) -> None:
 
 def _registry_plan(remote: Remote, params: dict, entry: dict | None, keep: str | None) -> tuple[str, dict | None]:
     """('take', the remote's registry) or ('keep', None), or the divergence refused."""
-    theirs = _remote_registry(remote, entry)
+    theirs = remote_registry(remote, entry)
     data = _registry_bytes(params)
     if theirs is None:
         return "keep", None
@@ -319,7 +319,7 @@ def status(params: dict, spec: str | None, cache_path: Path) -> list[str]:
         if logs.pull_plan(_safe(rel), entry, mine.get(rel), _archived(index["files"], rel))[0]:
             missing_logs.append(rel)
     ours = _our_history(params, _registry_bytes(params)) or []
-    theirs = (_remote_registry(remote, index["registry"]) or {"history": []})["history"]
+    theirs = (remote_registry(remote, index["registry"]) or {"history": []})["history"]
     relation = plan.registry_relation(ours, theirs)
     lines = [f"remote {name} ({remote.url}):"]
     if ahead or grown or relation == "ahead":
@@ -358,7 +358,7 @@ def follow(params: dict, spec: str, seen: str | None = None) -> tuple[str, str |
     index, token = _read_index(remote)
     if seen is not None and token == seen:
         return "", token
-    theirs = _remote_registry(remote, index["registry"])
+    theirs = remote_registry(remote, index["registry"])
     if theirs is None:
         raise ClockworkError(f"remote {name} ({remote.url}) holds no registry yet (make push from the clone that trains)")
     if _same_registry(params, theirs):
@@ -401,7 +401,7 @@ def collect_remote(params: dict, spec: str, paths: set[str], confirm: bool) -> s
     name, remote = open_remote(spec, params["remote"])
     for _ in range(ATTEMPTS):
         index, token = _read_index(remote)
-        theirs = _remote_registry(remote, index["registry"])
+        theirs = remote_registry(remote, index["registry"])
         if theirs is not None and not _same_registry(params, theirs):
             raise ClockworkError(f"remote {name}: its registry is not ours; make pull (or make push) first, then gc")
         gone = sorted(p for p in paths if p in index["files"])
