@@ -248,11 +248,11 @@ monitor-watch: $(VENV_OK) ## Rerun the monitor every monitor.watch_interval_s se
 retrain: $(O)/recorded ## If the monitor raised a flag (or FORCE=1): retrain on labelled production data, gate, promote [EPOCH=1]
 	@$(PY) -m scripts.pipeline.retrain --pointer $(O)/train --make "$(MAKE)" $(if $(value FORCE),--force) $(if $(value EPOCH),--epoch)
 
-scenarios: $(VENV_OK) ## The whole loop on each scenario in params (ONLY=a,b for some): diagnosis, action, F1 before/during/after
-	@$(PY) -m scripts.dev.scenarios --sims $(O)/simulate $(if $(value PORT),--port $(call q,PORT)) $(if $(value ONLY),--only $(call q,ONLY))
+scenarios: $(VENV_OK) ## The whole loop on each scenario (ONLY=a,b for some) in a throwaway copy [KEEP=1]: diagnosis, action, F1
+	@$(PY) -m scripts.dev.scenarios --sims $(O)/simulate $(if $(value PORT),--port $(call q,PORT)) $(if $(value ONLY),--only $(call q,ONLY)) $(if $(value KEEP),--keep)
 
-demo: $(VENV_OK) ## The whole lifecycle: train, serve, replay, monitor, drift, retrain, recover, stop
-	@$(PY) -m scripts.dev.demo $(if $(value PORT),--port $(call q,PORT))
+demo: $(VENV_OK) ## The whole lifecycle in a throwaway copy [KEEP=1]: train, serve, replay, monitor, drift, retrain, recover
+	@$(PY) -m scripts.dev.demo $(if $(value PORT),--port $(call q,PORT)) $(if $(value KEEP),--keep)
 
 synth: $(VENV_OK) ## Write an AI4I-like raw file of ROWS rows (published failure rules) under data/raw/synth/
 	@$(PY) -m scripts.pipeline.synth --rows $(call q,ROWS)

@@ -125,19 +125,38 @@ TINY_GRID = """  grid:
 """
 
 
+def snapshot(repo: Repo) -> dict[str, str]:
+    """Every file of the project's sources and state (not make's warm worker), by content."""
+    import hashlib
+
+    return {str(p.relative_to(repo.path)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(repo.path.rglob("*")) if p.is_file() and ".venv" not in p.parts and "warm" not in p.parts}
+
+
+def kept_copy(run: Run, name: str) -> Repo:
+    """The throwaway copy a demo run with KEEP=1 left, from its last line."""
+    prefix = f"{name}: the copy is kept: "
+    [line] = [line for line in run.out.splitlines() if line.startswith(prefix)]
+    return Repo(Path(line.removeprefix(prefix)))
+
+
 @pytest.fixture(scope="session")
 def demoed(built: Repo, tmp_path_factory) -> tuple[Repo, Run]:
     """The built tree after two experiments and the whole `make demo` (serve, replay, monitor,
-    retrain, recover): a project with a history, shared read-only by the demo and dashboard tests."""
+    retrain, recover), which ran in a throwaway copy kept with KEEP=1: a project with a history,
+    shared read-only by the demo and dashboard tests. The project the demo ran from is left
+    byte for byte as it was."""
     from scripts.dev.sandbox import free_port
 
     repo = copy_of(built, tmp_path_factory.mktemp("demoed") / "repo")
     repo.set_grid(TINY_GRID)
     run = repo.make("-j2", "experiments")
     assert run.code == 0, run.out + run.err
-    run = repo.make("demo", f"PORT={free_port()}", timeout=600)
+    before = snapshot(repo)
+    run = repo.make("demo", f"PORT={free_port()}", "KEEP=1", timeout=600, TMPDIR=str(tmp_path_factory.mktemp("demo")))
     assert run.code == 0, run.out + run.err
-    return repo, run
+    assert snapshot(repo) == before, "make demo changed the project it ran from"
+    return kept_copy(run, "demo"), run
 
 
 class Payload:

@@ -8,8 +8,9 @@ holdout, with evidence; 6. replay fresh drifted data, then monitor: recovered af
 promotion, still flagged otherwise; 7. stop the server.
 Each step prints a short summary. The demo checks the story as it goes and exits non-zero
 at the first step that does not hold, so it doubles as an end-to-end test.
-Logs of earlier runs are moved to logs/archive/<time>/ first (never deleted), so the
-demo's verdicts judge only its own traffic.
+It runs in a throwaway copy of the project (its sources and built state, none of its logs), on a
+free port unless PORT= says which, and leaves the project itself byte for byte as it was; KEEP=1
+keeps the copy to look into.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from scripts.core import registry as R
 from scripts.core.config import ClockworkError, cli, error_line, load_params, port_number, repo_path
 from scripts.core.store import read_csv_rows
 from scripts.dev.loop import Demo
+from scripts.dev.sandbox import free_port, run_in_copy
 
 log = logging.getLogger("clockwork.demo")
 
@@ -57,7 +59,7 @@ def run(demo: Demo) -> None:
     demo.make("train")
     history = R.load(demo.params["paths"])["history"]
     base = R.production_stack(history)[0] if R.production_stack(history) else None
-    if base and demo.production() != base:  # an earlier demo left a retrained model live
+    if base and demo.production() != base:  # the project serves a retrained model: start from the first
         demo.make("promote", f"VERSION={base}", "REASON=demo: start from the first production model")
     demo.archive_logs()
     print(f"   production model: {demo.production()}")
@@ -96,7 +98,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=port_number, help="override deployment.port")
     parser.add_argument("--make", default=os.environ.get("MAKE", "make"))
+    parser.add_argument("--keep", action="store_true", help="keep the throwaway copy it runs in")
+    parser.add_argument("--here", action="store_true", help=argparse.SUPPRESS)  # inside the copy
     args = parser.parse_args(argv)
+    if not args.here:
+        return run_in_copy("demo", "scripts.dev.demo", ["--here", "--port", str(args.port or free_port())], args.keep)
     run(Demo(load_params(), args.make, args.port))
     return 0
 

@@ -13,7 +13,10 @@ the same rows for every scenario:
   split, or after a concept drift the new reference epoch's rows (recent labelled rows, which
   follow the new relation); its F1 on the original rows is kept beside it.
 It writes one schema-checked JSON per run (`scenarios.out_dir`/<time>.json) and prints the table with the targets.
-Earlier logs are moved to logs/archive/<time>/ before each scenario, never deleted.
+It runs in a throwaway copy of the project (its sources and built state, none of its logs), on a
+free port unless PORT= says which, and leaves the project as it was but for the one new result file;
+KEEP=1 keeps the copy. Inside the copy, each scenario's logs are moved to logs/archive/<time>/ before
+the next.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from scripts.core.config import ClockworkError, cli, error_line, load_params, po
 from scripts.core.metrics import score
 from scripts.core.store import read_json, sha256_obj, utc_now, write_json
 from scripts.dev.loop import Demo
+from scripts.dev.sandbox import free_port, run_in_copy
 
 TARGET_REFERENCE_DROP = "no scenario ends with a production model whose reference F1 is more than {:.2f} below the first model's"
 
@@ -149,20 +153,31 @@ def frames_for(loop: Demo, names: list[str], sims: Path, base: str) -> dict:
     return frames
 
 
+def chosen(only: str | None, scenarios: dict) -> list[str]:
+    """The scenarios ONLY= names (all when unset), or one line naming the unknown ones. Pure."""
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else list(scenarios)
+    unknown = [n for n in names if n not in scenarios]
+    if unknown or not names:
+        raise ClockworkError(f"ONLY={only}: unknown scenario {', '.join(unknown) or '(none named)'} "
+                             f"(known: {', '.join(scenarios)})")
+    return names
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=port_number, help="override deployment.port")
     parser.add_argument("--only", help="comma-separated scenario names (default: all)")
     parser.add_argument("--sims", type=Path, required=True, help="make's simulate pointer (dataset -> file)")
     parser.add_argument("--make", default=os.environ.get("MAKE", "make"))
+    parser.add_argument("--keep", action="store_true", help="keep the throwaway copy it runs in")
+    parser.add_argument("--here", action="store_true", help=argparse.SUPPRESS)  # inside the copy
     args = parser.parse_args(argv)
     params = load_params()
     scenarios = params["scenarios"]["list"]
-    names = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else list(scenarios)
-    unknown = [n for n in names if n not in scenarios]
-    if unknown or not names:
-        raise ClockworkError(f"ONLY={args.only}: unknown scenario {', '.join(unknown) or '(none named)'} "
-                             f"(known: {', '.join(scenarios)})")
+    names = chosen(args.only, scenarios)
+    if not args.here:
+        inner = ["--here", "--sims", str(args.sims), "--only", ",".join(names), "--port", str(args.port or free_port())]
+        return run_in_copy("scenarios", "scripts.dev.scenarios", inner, args.keep, params["scenarios"]["out_dir"])
     loop = Demo(params, args.make, args.port)
     loop.check_no_server()
     loop.make("train")

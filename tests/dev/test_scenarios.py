@@ -6,14 +6,20 @@ import json
 from scripts.core.config import validate
 from scripts.dev.sandbox import free_port
 from scripts.dev.scenarios import targets
-from tests.conftest import Repo, copy_of
+from tests.conftest import Repo, copy_of, snapshot
 
 
 def test_a_reduced_suite_diagnoses_acts_and_writes_its_table(built: Repo, tmp_path):
     repo = copy_of(built, tmp_path / "repo")
-    run = repo.make("scenarios", "ONLY=torque_gain,air_bias,type_mix,concept_power", f"PORT={free_port()}", timeout=600)
+    before = snapshot(repo)
+    run = repo.make("scenarios", "ONLY=torque_gain,air_bias,type_mix,concept_power", f"PORT={free_port()}", timeout=600,
+                    TMPDIR=str(tmp_path))
     assert run.code == 0, run.out + run.err
     [path] = (repo.path / "logs/scenarios").glob("*.json")
+    # It ran in a throwaway copy, now gone: the project gained the result file and nothing else.
+    assert {k: v for k, v in snapshot(repo).items() if k != str(path.relative_to(repo.path))} == before
+    assert "in a throwaway copy of this project" in run.out and f"result in logs/scenarios/{path.name}" in run.out
+    assert not list(tmp_path.glob("clockwork-scenarios-*")), "the copy is removed"
     doc = json.loads(path.read_text())
     validate(doc, "scenarios", path.name)
     rows = {r["scenario"]: r for r in doc["scenarios"]}

@@ -11,6 +11,7 @@ from tests.serving.test_serve import Server
 def test_demo_runs_the_whole_lifecycle(demoed: tuple[Repo, Run]):
     repo, run = demoed  # after two experiments, so the retrain also competes with their versions
     out = run.out
+    assert "demo: in a throwaway copy of this project" in out and repo.path.name.startswith("clockwork-demo-")
     for step in ("1. train", "2. start the server", "3. replay day2", "4. replay day2_drift", "5. retrain",
                  "6. replay day3_drift", "7. stop the server", "production model stays v1", "still flagged"):
         assert step in out, step
