@@ -31,6 +31,7 @@ PY := $(VENV)/bin/python
 # (COLD stays exported, so the makes that make demo and make retrain start follow it too.)
 STAGE_PY = $(if $(value COLD),$(PY),$(PY) -m scripts.core.warm)
 VENV_OK := $(VENV)/.installed
+DEV_OK := $(VENV)/.installed-dev
 BOOK := .make
 S := $(BOOK)/stamps
 O := $(BOOK)/out
@@ -303,26 +304,26 @@ push: $(VENV_OK) ## Send data versions, models, logs and the registry the remote
 pull: $(VENV_OK) ## Bring back what the remote holds and this clone lacks, each file checked [REMOTE=...] [KEEP=theirs]
 	@$(PY) -m scripts.remote.transfer pull $(REMOTE_ARG) --cache $(BOOK)/statcache.json $(if $(value KEEP),--keep $(call q,KEEP))
 
-bench-remote: $(O)/recorded ## Time a full and a no-op push and a pull (directory, SeaweedFS S3) [DVC=path/to/dvc: beside dvc push] [SMOKE=1]
+bench-remote: $(O)/recorded $(DEV_OK) ## Time a full and a no-op push and a pull (directory, SeaweedFS S3) [DVC=path/to/dvc: beside dvc push] [SMOKE=1]
 	@$(PY) -m scripts.dev.bench_remote $(if $(value SMOKE),--smoke) $(if $(value DVC),--dvc $(call q,DVC))
 
 gc: $(VENV_OK) ## Say which versions' bulky files (joblib, splits) retention lets go and the bytes; CONFIRM=1 deletes [REMOTE=...]
 	@$(PY) -m scripts.pipeline.gc $(if $(value CONFIRM),--confirm) $(REMOTE_ARG)
 
-objectstore: $(VENV_OK) ## Run a local S3 object store (SeaweedFS) in the foreground, to try an s3:// remote [PORT=8333]
+objectstore: $(DEV_OK) ## Run a local S3 object store (SeaweedFS) in the foreground, to try an s3:// remote [PORT=8333]
 	@$(PY) -m scripts.remote.objectstore $(if $(value PORT),--port $(call q,PORT))
 
 ##@ Development
 .PHONY: test lint venv test-tools stamps clean
-test: $(VENV_OK) test-tools ## Run the test suite (tests/ mirrors the scripts/ packages; real make, server and browser)
+test: $(DEV_OK) test-tools ## Run the test suite (tests/ mirrors the scripts/ packages; real make, server and browser)
 	@$(PY) -m pytest tests -q --durations=8
 
-lint: $(VENV_OK) ## ruff and every pre-commit hook over all tracked files (offline: local hooks only)
+lint: $(DEV_OK) ## ruff and every pre-commit hook over all tracked files (offline: local hooks only)
 	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "error: make lint: not a git checkout (pre-commit checks tracked files)" >&2; exit 2; }
 	@$(PY) -m ruff check scripts tests
 	@$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
 
-venv: $(VENV_OK) ## Create .venv from the pinned requirements.txt
+venv: $(VENV_OK) ## Create .venv from the pinned requirements.txt (what running needs; make test adds requirements-dev.txt)
 
 # Debian packages the tests drive, installed with apt-get when missing (as root, or with sudo):
 # chromium and chromium-driver for the dashboard's browser test (CLOCKWORK_NO_BROWSER=1 skips that
@@ -347,13 +348,26 @@ clean: ## Remove make's bookkeeping (.make/); versions, models and the registry 
 
 # ---- machinery -------------------------------------------------------------------------
 
-# The venv marker holds the sha256 of requirements.txt: a touch re-hashes, a change reinstalls.
+# The venv markers hold the sha256 of their requirements file: a touch re-hashes, a change
+# reinstalls. requirements.txt is what running the product needs; requirements-dev.txt adds
+# what the tests and make lint use (make test installs it). pip prints its progress.
 # (scripts.core.stamp imports only the standard library here, so the system python3 runs it.)
 $(VENV_OK): requirements.txt
 	@if [ ! -x $(PY) ] || ! python3 -m scripts.core.stamp same $< $@; then \
-	  echo ">> setting up $(VENV) from requirements.txt"; \
+	  echo ">> setting up $(VENV): creating it with $$(python3 --version)"; \
 	  python3 -m venv $(VENV) || { echo "error: python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2; exit 2; }; \
-	  $(PY) -m pip install --quiet --disable-pip-version-check -r $< || { echo "error: pip install -r $< failed" >&2; exit 2; }; \
+	  echo ">> setting up $(VENV): installing the $$(grep -c '==' $<) pinned packages of $< (a few minutes the first time)"; \
+	  $(PY) -m pip install --disable-pip-version-check --progress-bar off -r $< || { echo "error: pip install -r $< failed" >&2; exit 2; }; \
+	  echo ">> setting up $(VENV): done"; \
+	fi
+	@python3 -m scripts.core.stamp file $< $@
+	@touch $@
+
+$(DEV_OK): requirements-dev.txt $(VENV_OK)
+	@if ! python3 -m scripts.core.stamp same $< $@; then \
+	  echo ">> setting up $(VENV) for tests and lint: installing the $$(grep -c '==' $<) pinned packages of $<"; \
+	  $(PY) -m pip install --disable-pip-version-check --progress-bar off -r $< || { echo "error: pip install -r $< failed" >&2; exit 2; }; \
+	  echo ">> setting up $(VENV) for tests and lint: done"; \
 	fi
 	@python3 -m scripts.core.stamp file $< $@
 	@touch $@
@@ -374,7 +388,7 @@ $(S)/inputs.checked: $(INPUT_FILES) Makefile $(call param,paths) $(EXTRA_STAMP) 
 
 
 # A missing input is a one-line error, not make's "No rule to make target".
-$(PARAMS) $(RAW) requirements.txt:
+$(PARAMS) $(RAW) requirements.txt requirements-dev.txt:
 	@echo 'error: '$(call shq,$@)': file not found' >&2; exit 2
 scripts/%.py:
 	@echo "error: $@: file not found" >&2; exit 2
