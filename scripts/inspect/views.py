@@ -235,8 +235,15 @@ def verdict_card(view: dict, link: Link) -> str:
             f'<div class="small muted">{a(link("monitor", report["report_id"]), report["report_id"])} · model {esc(report["model_version"])} · '
             f'{esc(report["window"]["labelled"])} labelled of {esc(report["window"]["predictions"])} predictions</div>'
             f'<div>error rate {pct(q.get("error_rate"))} vs baseline {pct(report["baseline"]["error_rate"])} · '
-            f'drifted {esc(len(report["drift"]["drifted"]))} of {esc(len(report["drift"]["features"]))} features</div>'
+            f'{drift_words(report["drift"], report["window"]["predictions"])}</div>'
             f'<ul class="reasons">{reasons}</ul>{diagnosis_html(report.get("diagnosis"))}</div>')
+
+
+def drift_words(drift: dict, predictions: int) -> str:
+    """How many features drifted, or that drift was not judged on so few predictions."""
+    if drift.get("judged") is False:
+        return f'drift not judged: {esc(predictions)} predictions, {esc(drift["needed"])} needed'
+    return f'drifted {esc(len(drift["drifted"]))} of {esc(len(drift["features"]))} features'
 
 
 def diagnosis_html(diagnosis: dict | None) -> str:

@@ -151,7 +151,8 @@ def report(params: dict) -> dict:
     observed = quality(window, y) if labelled >= settings["min_labels"] else None
     drift: dict[str, Any] = {}
     drifted_share, frames = 0.0, None
-    if window:
+    judged = len(window) >= settings["min_drift_rows"]
+    if judged:
         reference = load_split(read_data_meta(paths, card["data"]["version"]), "train")
         current = F.add_derived(pd.DataFrame([p["inputs"] for p in window]), card["features"]["derived"])
         drift = drift_table(reference, current, card["features"]["derived"], settings)
@@ -167,7 +168,7 @@ def report(params: dict) -> dict:
                    "first": window[0]["time"] if window else None, "last": window[-1]["time"] if window else None},
         "quality": observed, "baseline": baseline,
         "drift": {"features": drift, "drifted": sorted(k for k, d in drift.items() if d["drifted"]),
-                  "drifted_share": drifted_share},
+                  "drifted_share": drifted_share, "judged": judged, "needed": settings["min_drift_rows"]},
         "predicted_failure_rate": {"window": predicted_rate, "baseline": baseline["predicted_failure_rate"],
                                    "shift": None if predicted_rate is None else round(predicted_rate - baseline["predicted_failure_rate"], 6)},
         "verdict": verdict, "reasons": reasons, "settings": settings,
@@ -198,6 +199,13 @@ def publish(params: dict, doc: dict) -> Path:
     return path
 
 
+def drift_text(drift: dict, predictions: int) -> str:
+    """The drift verdict in a few words, or why there is none. Pure."""
+    if drift.get("judged") is False:
+        return f"not enough data: {predictions} predictions in the window, {drift['needed']} needed (monitor.min_drift_rows)"
+    return f"{', '.join(drift['drifted']) or 'none'} ({drift['drifted_share']:.0%} of features)"
+
+
 def summary(doc: dict) -> str:
     """A few readable lines for people."""
     w, q = doc["window"], doc["quality"]
@@ -206,8 +214,7 @@ def summary(doc: dict) -> str:
         o = q["overall"]
         lines.append(f"  error rate {o['error_rate']} (baseline {doc['baseline']['error_rate']}), precision {o['precision']}, "
                      f"recall {o['recall']}, F1 {o['f1']}")
-    drifted = doc["drift"]["drifted"]
-    lines.append(f"  drift: {', '.join(drifted) if drifted else 'none'} ({doc['drift']['drifted_share']:.0%} of features)")
+    lines.append(f"  drift: {drift_text(doc['drift'], w['predictions'])}")
     lines.append(f"  verdict: {doc['verdict']} - {'; '.join(doc['reasons'])}")
     diagnosis = doc["diagnosis"]
     lines.append(f"  diagnosis: {diagnosis['kind']} - {diagnosis['action']}")

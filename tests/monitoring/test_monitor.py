@@ -121,3 +121,26 @@ def test_a_corrupt_retrain_flag_is_one_line_naming_the_file(repo):
                                 "model_version": None, "reasons": ["x"], "report": "logs/monitor/x.json"}))
     run = repo.make("retrain")
     assert run.code == 2 and "retrain.flag: model_version: null is not of type 'string'" in run.err, run.err
+
+
+def test_drift_on_too_few_predictions_is_not_enough_data(repo):
+    """Eleven predictions cannot say that most features drifted: below monitor.min_drift_rows the
+    report says how many are needed, and nothing is diagnosed from drift."""
+    from tests.serving.test_app import READING
+    from tests.serving.test_serve import Server, call
+
+    server = Server(repo).start()
+    try:
+        for i in range(11):
+            assert call(server.port, "POST", "/predict", {**READING, "torque_nm": 30.0 + i})[0] == 200
+    finally:
+        server.stop()
+    run = repo.make("monitor")
+    assert run.code == 0, run.err
+    needed = load_params()["monitor"]["min_drift_rows"]
+    assert f"drift: not enough data: 11 predictions in the window, {needed} needed (monitor.min_drift_rows)" in run.out
+    [path] = (repo.path / "logs/monitor").glob("*.json")
+    report = json.loads(path.read_text())
+    assert report["drift"] == {"features": {}, "drifted": [], "drifted_share": 0.0, "judged": False, "needed": needed}
+    assert report["verdict"] == "insufficient_labels" and not any("drifted" in r for r in report["reasons"])
+    assert report["diagnosis"]["kind"] != "covariate_drift"
