@@ -354,8 +354,9 @@ clean: ## Remove make's bookkeeping (.make/); versions, models and the registry 
 # (scripts.core.stamp imports only the standard library here, so the system python3 runs it.)
 $(VENV_OK): requirements.txt
 	@if [ ! -x $(PY) ] || ! python3 -m scripts.core.stamp same $< $@; then \
-	  echo ">> setting up $(VENV): creating it with $$(python3 --version)"; \
-	  python3 -m venv $(VENV) || { echo "error: python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2; exit 2; }; \
+	  if [ ! -x $(PY) ]; then echo ">> setting up $(VENV): creating it with $$(python3 --version)"; \
+	    python3 -m venv $(VENV) || { echo "error: python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2; exit 2; }; \
+	  fi; \
 	  echo ">> setting up $(VENV): installing the $$(grep -c '==' $<) pinned packages of $< (a few minutes the first time)"; \
 	  $(PY) -m pip install --disable-pip-version-check --progress-bar off -r $< || { echo "error: pip install -r $< failed" >&2; exit 2; }; \
 	  echo ">> setting up $(VENV): done"; \

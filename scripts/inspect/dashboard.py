@@ -126,7 +126,7 @@ def collect(params: dict) -> dict:
         "deployments": list(reversed(deployments)), "deployment_rows_shown": settings["deployment_rows"],
         "series": series, "monitor": report, "psi_threshold": monitor["psi_threshold"],
         "retrain_flag": repo_path(monitor["flag"]).exists(),
-        "experiments": experiments, "experiment_metric": params["experiments"]["metric"],
+        "experiments": experiments, "experiment_metric": params["experiments"]["metric"], "experiment_grid": sorted(grid),
         "lineage": lineage(paths, registry, attempt), "scenarios": scenarios,
         "challenger": registry["aliases"].get("challenger"),
         "problems": problems,

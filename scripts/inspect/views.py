@@ -30,7 +30,7 @@ main{padding:16px 24px;max-width:1400px;margin:0 auto}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px;font-weight:600}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{padding:4px 8px;border-bottom:1px solid #eaeef2;text-align:left;white-space:nowrap}
 th{color:#57606a;font-weight:600;background:#f6f8fa}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-td.wrap{white-space:normal;min-width:220px}
+td.wrap{white-space:normal;min-width:220px}td.fold{white-space:normal;min-width:110px}.note{display:block;white-space:normal}
 tr.live td{background:#dafbe1}tr.bad td{background:#ffebe9}td.diff{background:#fff8c5;font-weight:600}td.best{color:#1a7f37;font-weight:700}
 .scroll{overflow-x:auto}.problems{background:#ffebe9;border:1px solid #ff8182;border-radius:8px;padding:8px 16px;margin-bottom:14px}
 ul.reasons{margin:4px 0 0;padding-left:18px}a{color:#0969da}svg text{font-family:inherit}
@@ -230,9 +230,14 @@ def verdict_card(view: dict, link: Link) -> str:
         return '<div class="card"><h2>Latest monitor verdict</h2><p class="muted">No report yet: <code>make monitor</code>.</p></div>'
     q = report["quality"]["overall"] if report.get("quality") else {}
     reasons = "".join(f"<li>{esc(r)}</li>" for r in report["reasons"])
+    live = (view.get("live") or {}).get("version")
+    stale = live is not None and live != report["model_version"]
+    colour = "#8c959f" if stale else VERDICT_COLOUR.get(report["verdict"], "#57606a")
     return (f'<div class="card" id="verdict"><h2>Latest monitor verdict</h2>'
-            f'<div class="big">{badge(report["verdict"], VERDICT_COLOUR.get(report["verdict"], "#57606a"))}</div>'
-            f'<div class="small muted">{a(link("monitor", report["report_id"]), report["report_id"])} · model {esc(report["model_version"])} · '
+            f'<div class="big">{badge(report["verdict"], colour)}</div>'
+            + (f'<p class="small" id="verdict-stale"><b>For {esc(report["model_version"])}, which no longer serves:</b> '
+               f'{esc(live)} is live and has no report yet (<code>make monitor</code>).</p>' if stale else "")
+            + f'<div class="small muted">{a(link("monitor", report["report_id"]), report["report_id"])} · model {esc(report["model_version"])} · '
             f'{esc(report["window"]["labelled"])} labelled of {esc(report["window"]["predictions"])} predictions</div>'
             f'<div>error rate {pct(q.get("error_rate"))} vs baseline {pct(report["baseline"]["error_rate"])} · '
             f'{drift_words(report["drift"], report["window"]["predictions"])}</div>'
@@ -279,7 +284,7 @@ def _epoch_note(reference: dict) -> str:
     rows = reference.get("rows") or {}
     if not rows.get("epoch"):
         return ""
-    return (f'<br><span class="small muted">new reference: {esc(rows["data_version"])} test, {rows["rows"]} rows '
+    return (f'<span class="small muted note">new reference: {esc(rows["data_version"])} test, {rows["rows"]} rows '
             f'(on the first model\'s rows {fmt(reference["original_after"])})</span>')
 
 
@@ -289,10 +294,10 @@ def scenarios_table(run: dict | None) -> str:
         return '<p class="muted">No run yet: <code>make scenarios</code>.</p>'
     rows = "".join(
         f'<tr data-scenario="{esc(r["scenario"])}"><td>{esc(r["scenario"])}</td><td>{esc(r["truth"])}</td>'
-        f'<td>{esc(r["diagnosis"])}</td><td>{esc(", ".join(r["suspect_sensors"]) or "-")}</td>'
+        f'<td>{esc(r["diagnosis"])}</td><td class="fold">{esc(", ".join(r["suspect_sensors"]) or "-")}</td>'
         f'<td>{badge("right", "#1a7f37") if r["correct"] else badge("wrong", "#cf222e")}</td><td class="small wrap">{esc(r["action"])}</td>'
         f'<td class="num">{fmt(r["f1"]["before"])}</td><td class="num">{fmt(r["f1"]["during"])}</td><td class="num">{fmt(r["f1"]["after"])}</td>'
-        f'<td class="num">{fmt(r["reference_f1"]["after"])}{_epoch_note(r["reference_f1"])}</td></tr>' for r in run["scenarios"])
+        f'<td class="num fold">{fmt(r["reference_f1"]["after"])}{_epoch_note(r["reference_f1"])}</td></tr>' for r in run["scenarios"])
     targets = "".join(f'<li>{"held" if t["held"] else "<b>broken</b>"}: {esc(t["target"])}'
                       f'{esc(" (" + ", ".join(t["broken_by"]) + ")") if t["broken_by"] else ""}</li>' for t in run["targets"])
     return (f'<p class="small muted">{esc(run["created_at"])}, each from {esc(run["first_model"])}</p>'
@@ -328,8 +333,12 @@ def registry_table(view: dict, link: Link) -> str:
 
 def experiments_table(view: dict, link: Link) -> str:
     exps = view["experiments"]
+    if not exps and view.get("experiment_grid"):
+        return (f'<p class="muted">{esc(len(view["experiment_grid"]))} declared in params.yaml '
+                f'(<code>experiments.grid</code>: {esc(", ".join(view["experiment_grid"]))}), none run yet: '
+                '<code>make experiments</code>.</p>')
     if not exps:
-        return ('<p class="muted">No experiments recorded: declare <code>experiments.grid</code> in params.yaml, '
+        return ('<p class="muted">No experiments declared: add a grid to <code>experiments.grid</code> in params.yaml, '
                 'then <code>make experiments</code>.</p>')
     metric = view["experiment_metric"]
     rows = "".join(

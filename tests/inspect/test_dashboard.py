@@ -19,9 +19,39 @@ CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"
 SCREENSHOTS = ROOT / "logs" / "screenshots"
 
 
+# Every scenario of params, with the widest texts a run writes: the table must fit 1280 px.
+SCENARIO_ROWS = [
+    ("no_drift", "covariate_drift", [], "none (ok)"), ("torque_gain", "sensor_fault", ["torque_nm"], "retrain refused: sensor fault"),
+    ("rpm_gain", "sensor_fault", ["rotational_speed_rpm"], "none (ok)"),
+    ("air_bias", "sensor_fault", ["air_temperature_k"], "retrain refused: sensor fault"),
+    ("process_bias", "sensor_fault", ["process_temperature_k"], "retrain refused: sensor fault"),
+    ("torque_stuck", "sensor_fault", ["torque_nm"], "retrain refused: sensor fault"),
+    ("rpm_noise", "sensor_fault", ["rotational_speed_rpm"], "retrain refused: sensor fault"),
+    ("two_sensors", "sensor_fault", ["air_temperature_k", "torque_nm"], "retrain refused: sensor fault"),
+    ("type_mix", "covariate_drift", [], "none (ok)"),
+    ("label_shift", "label_shift", [], "retrained; v27 not promoted (holdout: 6 failures, not enough evidence)"),
+    ("concept_power", "concept_drift", [], "retrained on a new reference epoch; v29 promoted"),
+]
+
+
+def scenarios_run() -> dict:
+    rows = [{"scenario": name, "truth": truth, "truth_sensors": sensors, "verdict": "retrain_required", "diagnosis": truth,
+             "suspect_sensors": sensors, "correct": True, "action": action, "production_after": "v1",
+             "f1": {"before": 0.825, "during": 0.5, "after": 0.857},
+             "reference_f1": {"first_model": 0.808, "after": 0.808, "original_after": 0.367,
+                              "rows": {"data_version": "v24", "rows": 900, "epoch": name == "concept_power"}}}
+            for name, truth, sensors, action in SCENARIO_ROWS]
+    targets = [{"target": "every sensor fault diagnosed, the right sensors named and no innocent one", "held": True, "broken_by": []}]
+    doc = {"created_at": "2026-11-25T22:52:03Z", "first_model": "v1", "params_sha256": "0" * 64, "scenarios": rows, "targets": targets}
+    validate(doc, "scenarios", "a scenarios run")
+    return doc
+
+
 @pytest.fixture(scope="module")
 def site(demoed: tuple[Repo, Run], tmp_path_factory):
     repo = copy_of(demoed[0], tmp_path_factory.mktemp("site") / "repo")
+    (repo.path / "logs/scenarios").mkdir(parents=True, exist_ok=True)
+    (repo.path / "logs/scenarios/20261125T225203Z.json").write_text(json.dumps(scenarios_run()))
     server = Server(repo).start()
     yield repo, server
     server.stop()
@@ -47,7 +77,7 @@ def test_dashboard_shows_the_live_model_and_every_section(site):
     assert "small-rf" in page and "logreg" in page, "the experiments"
     assert page.count('class="node"') >= len(registry["versions"]) + 2, "lineage: inputs, data versions, models"
     assert "Some records could not be read" not in page
-    assert "No run yet: <code>make scenarios</code>" in page and 'id="challenger"' not in page
+    assert page.count("data-scenario=") == 11 and 'id="challenger"' not in page
     assert "<script" not in page and "http://" not in page and "https://" not in page, "offline: nothing external"
 
 
@@ -216,6 +246,10 @@ def test_in_a_real_browser_the_dashboard_renders_its_data_and_compare_works(site
     assert [s.get_attribute("data-sensor") for s in diagnosis.find_elements(By.CSS_SELECTOR, "li.suspect")] == ["torque_nm"]
     width = browser.execute_script("return document.documentElement.scrollWidth")
     assert width <= 1280, f"no horizontal scrolling at 1280 px (page is {width} px wide)"
+    table, box = browser.execute_script("const t = document.getElementById('scenarios');"
+                                        "return [t.scrollWidth, t.parentElement.clientWidth]")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#scenarios tr[data-scenario]")) == 11
+    assert table <= box, f"the scenarios table fits its card at 1280 px ({table} px in {box} px)"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOTS / "dashboard-1280x800.png"))
 

@@ -53,3 +53,26 @@ def test_compare_highlights_only_rows_that_differ_and_marks_the_best():
     assert re.findall(r'<polyline class="pr" data-version="(v\d)"', html) == ["v1", "v2"]
     assert 'id="different-rows"' not in html
     assert 'id="different-rows"' in views.compare_html({**view, "same_rows": False}, lambda kind, key: "", "t")
+
+
+def report_of(version: str, verdict: str = "retrain_required") -> dict:
+    return {"verdict": verdict, "reasons": ["x"], "model_version": version, "report_id": "r1", "quality": None,
+            "window": {"labelled": 0, "predictions": 11}, "baseline": {"error_rate": 0.01},
+            "drift": {"features": {}, "drifted": [], "drifted_share": 0.0, "judged": False, "needed": 200}}
+
+
+def test_a_verdict_on_a_model_that_no_longer_serves_says_so_in_grey():
+    link = lambda kind, key: ""  # noqa: E731
+    card = views.verdict_card({"monitor": report_of("v1"), "series": [], "live": {"version": "v10"}}, link)
+    assert 'id="verdict-stale"' in card and "For v1, which no longer serves:" in card and "v10 is live" in card
+    assert views.VERDICT_COLOUR["retrain_required"] not in card, "not red beside a model it did not judge"
+    assert "drift not judged: 11 predictions, 200 needed" in card
+    current = views.verdict_card({"monitor": report_of("v10"), "series": [], "live": {"version": "v10"}}, link)
+    assert "verdict-stale" not in current and views.VERDICT_COLOUR["retrain_required"] in current
+
+
+def test_the_experiments_card_knows_a_declared_grid_from_no_grid():
+    link = lambda kind, key: ""  # noqa: E731
+    declared = views.experiments_table({"experiments": [], "experiment_grid": ["hgb", "rf-100"]}, link)
+    assert "2 declared in params.yaml" in declared and "hgb, rf-100" in declared and "make experiments" in declared
+    assert "No experiments declared" in views.experiments_table({"experiments": [], "experiment_grid": []}, link)
