@@ -26,8 +26,10 @@ one_file = $(if $(filter-out 1,$(words $(value $(1))))$(call _unsafe,$(value $(1
 $(if $(value CLOCKWORK_PARAMS),$(call one_file,CLOCKWORK_PARAMS))$(if $(value EXTRA),$(call one_file,EXTRA))
 VENV := .venv
 PY := $(VENV)/bin/python
-# The pipeline's stages run in a warm worker that has imported pandas and scikit-learn once
-# (scripts/core/warm.py: started on first use, exits when idle); COLD=1 runs them as plain processes.
+# The pipeline's stages, and the short commands that read its records (status, live, monitor,
+# registry, verify, ...), run in a warm worker that has imported pandas and scikit-learn once
+# (scripts/core/warm.py: started on first use, exits when idle); COLD=1 runs them as plain
+# processes. Long-running ones (serve, demo, benchmarks) always run as their own processes.
 # (COLD stays exported, so the makes that make demo and make retrain start follow it too.)
 STAGE_PY = $(if $(value COLD),$(PY),$(PY) -m scripts.core.warm)
 VENV_OK := $(VENV)/.installed
@@ -103,7 +105,7 @@ endif
 # that fails records the run as failed; $(O)/recorded, which depends on every stage, records a
 # run that completed. A no-op runs no recipe, so it starts no Python.
 RUN := $(BOOK)/run
-RECORD = $(PY) -m scripts.pipeline.runlog record --out $(O) --run $(RUN) --params $(call q,PARAMS) --extra $(call q,EXTRA)
+RECORD = $(STAGE_PY) -m scripts.pipeline.runlog record --out $(O) --run $(RUN) --params $(call q,PARAMS) --extra $(call q,EXTRA)
 # A run is this make process ($$PPID in a recipe): notes another one left were a run killed before it
 # could record itself, and are recorded as such first, so each run's stages and duration are its own.
 begin = echo ">> $(1)"$(2); mkdir -p $(RUN); \
@@ -149,10 +151,10 @@ $(O)/register.done: $(O)/evaluate $(call stamp,$(REGISTER_CODE)) $(call param,pa
 ##@ Experiments
 .PHONY: experiments experiments-table
 experiments: $(patsubst %,$(O)/exp-%,$(EXPERIMENTS)) ## Train, evaluate, register each params experiments.grid entry (make -j2 experiments: two at once)
-	@$(PY) -m scripts.pipeline.experiments table
+	@$(STAGE_PY) -m scripts.pipeline.experiments table
 
 experiments-table: $(VENV_OK) ## Print the experiments, best first [METRIC=f1|recall|precision|roc_auc|error_rate] [ALL=1]
-	@$(PY) -m scripts.pipeline.experiments table $(if $(value METRIC),--metric $(call q,METRIC)) $(if $(value ALL),--all)
+	@$(STAGE_PY) -m scripts.pipeline.experiments table $(if $(value METRIC),--metric $(call q,METRIC)) $(if $(value ALL),--all)
 
 # One target per experiment: its own params stamp (its effective model section), so editing
 # one grid entry reruns that experiment only. The models lock is not held while fitting.
@@ -165,34 +167,34 @@ $(O)/exp-%.done: $(O)/prepare $(call stamp,requirements.txt $(EXPERIMENT_CODE)) 
 	  && $(STAGE_PY) -m scripts.pipeline.evaluate --model $(O)/exp-$*.train --out $(O)/exp-$*.evaluate \
 	  && $(STAGE_PY) -m scripts.pipeline.register --model $(O)/exp-$*.evaluate --out $(O)/exp-$*; } >/dev/null 2>$(O)/exp-$*.log; \
 	  status=$$?; cat $(O)/exp-$*.log >&2; \
-	  if [ $$status -ne 0 ]; then $(PY) -m scripts.pipeline.experiments record $* --failed $(O)/exp-$*.log; exit $$status; fi
-	@$(PY) -m scripts.pipeline.experiments record $* --model $(O)/exp-$*
+	  if [ $$status -ne 0 ]; then $(STAGE_PY) -m scripts.pipeline.experiments record $* --failed $(O)/exp-$*.log; exit $$status; fi
+	@$(STAGE_PY) -m scripts.pipeline.experiments record $* --model $(O)/exp-$*
 	@touch $@
 
 ##@ Registry
 .PHONY: live registry promote rollback runs challenge challenger
 runs: $(VENV_OK) ## Every make train run that did something or failed, newest first [ALL=1]
-	@$(PY) -m scripts.pipeline.runlog show $(if $(value ALL),--all)
+	@$(STAGE_PY) -m scripts.pipeline.runlog show $(if $(value ALL),--all)
 
 live: $(VENV_OK) ## What serves right now and where it came from: version, since when, data, code, params, environment [JSON=1]
-	@$(PY) -m scripts.inspect.live $(if $(value JSON),--json)
+	@$(STAGE_PY) -m scripts.inspect.live $(if $(value JSON),--json)
 
 registry: $(VENV_OK) ## Show every model version, its status, metrics and gate verdict
-	@$(PY) -m scripts.pipeline.release show
+	@$(STAGE_PY) -m scripts.pipeline.release show
 
 promote: $(VENV_OK) ## Make a version the production model: make promote VERSION=v3 [REASON="..."] [FORCE=1]
-	@$(PY) -m scripts.pipeline.release promote $(call q,VERSION) --reason $(if $(value REASON),$(call q,REASON),'manual promotion') \
+	@$(STAGE_PY) -m scripts.pipeline.release promote $(call q,VERSION) --reason $(if $(value REASON),$(call q,REASON),'manual promotion') \
 	  $(if $(value FORCE),--force)
 
 challenge: $(VENV_OK) ## Score a version in shadow beside production: make challenge VERSION=v3 [REASON="..."], or CLEAR=1
-	@$(PY) -m scripts.pipeline.release challenge $(if $(value VERSION),$(call q,VERSION)) $(if $(filter 1,$(value CLEAR)),--clear) \
+	@$(STAGE_PY) -m scripts.pipeline.release challenge $(if $(value VERSION),$(call q,VERSION)) $(if $(filter 1,$(value CLEAR)),--clear) \
 	  --reason $(if $(value REASON),$(call q,REASON),'manual challenge')
 
 challenger: $(VENV_OK) ## Compare the challenger with production on the labelled traffic both scored (paired interval)
-	@$(PY) -m scripts.monitoring.challenger
+	@$(STAGE_PY) -m scripts.monitoring.challenger
 
 rollback: $(VENV_OK) ## Return production to the version that was live before the current one
-	@$(PY) -m scripts.pipeline.release rollback --reason $(if $(value REASON),$(call q,REASON),'manual rollback')
+	@$(STAGE_PY) -m scripts.pipeline.release rollback --reason $(if $(value REASON),$(call q,REASON),'manual rollback')
 
 ##@ Serving
 .PHONY: serve serve-bg stop smoke bench-serve bench synth profile-batch bench-epoch
@@ -226,28 +228,28 @@ simulate: $(O)/simulate ## Build the Day-2 datasets (untouched, drifted) from th
 $(O)/simulate: $(O)/simulate.done ;
 $(O)/simulate.done: $(O)/prepare $(call stamp,$(SIMULATE_CODE)) $(call param,paths simulation scenarios)
 	@echo ">> simulate"
-	@$(PY) -m scripts.pipeline.simulate --data $(O)/prepare --out $(O)/simulate
+	@$(STAGE_PY) -m scripts.pipeline.simulate --data $(O)/prepare --out $(O)/simulate
 	@touch $@
 
 replay: replay-name $(O)/simulate ## Send a dataset through the running API, then record its labels: make replay DATASET=day2_drift
-	@$(PY) -m scripts.monitoring.replay --dataset $(call q,DATASET) --sims $(O)/simulate $(if $(value PORT),--port $(call q,PORT))
+	@$(STAGE_PY) -m scripts.monitoring.replay --dataset $(call q,DATASET) --sims $(O)/simulate $(if $(value PORT),--port $(call q,PORT))
 
 # The dataset's name is checked against params before make simulate builds anything.
 .PHONY: replay-name
 replay-name: $(VENV_OK)
-	@$(PY) -m scripts.monitoring.replay --check --dataset $(call q,DATASET) --sims $(O)/simulate
+	@$(STAGE_PY) -m scripts.monitoring.replay --check --dataset $(call q,DATASET) --sims $(O)/simulate
 
 labels: $(VENV_OK) ## Record ground truth from maintenance records: make labels FILE=x.csv (prediction_id,label[,udi])
-	@$(PY) -m scripts.monitoring.labels --file $(call q,FILE)
+	@$(STAGE_PY) -m scripts.monitoring.labels --file $(call q,FILE)
 
 monitor: $(VENV_OK) ## Judge the live model: quality vs baseline, drift vs training data; may raise logs/retrain.flag
-	@$(PY) -m scripts.monitoring.monitor
+	@$(STAGE_PY) -m scripts.monitoring.monitor
 
 monitor-watch: $(VENV_OK) ## Rerun the monitor every monitor.watch_interval_s seconds until stopped (Ctrl-C)
-	@$(PY) -m scripts.monitoring.monitor --watch
+	@$(STAGE_PY) -m scripts.monitoring.monitor --watch
 
 retrain: $(O)/recorded ## If the monitor raised a flag (or FORCE=1): retrain on labelled production data, gate, promote [EPOCH=1]
-	@$(PY) -m scripts.pipeline.retrain --pointer $(O)/train --make "$(MAKE)" $(if $(value FORCE),--force) $(if $(value EPOCH),--epoch)
+	@$(STAGE_PY) -m scripts.pipeline.retrain --pointer $(O)/train --make "$(MAKE)" $(if $(value FORCE),--force) $(if $(value EPOCH),--epoch)
 
 scenarios: $(VENV_OK) ## The whole loop on each scenario (ONLY=a,b for some) in a throwaway copy [KEEP=1]: diagnosis, action, F1
 	@$(PY) -m scripts.dev.scenarios --sims $(O)/simulate $(if $(value PORT),--port $(call q,PORT)) $(if $(value ONLY),--only $(call q,ONLY)) $(if $(value KEEP),--keep)
@@ -265,7 +267,7 @@ bench: $(O)/recorded ## All benchmarks: pipeline overhead, monitor at 1M, F1 per
 ##@ Inspect
 .PHONY: help dag status metrics metrics-diff params-diff verify verify-all report
 report: $(VENV_OK) ## Write the dashboard as one self-contained file, logs/report.html (works offline, no server)
-	@$(PY) -m scripts.inspect.report
+	@$(STAGE_PY) -m scripts.inspect.report
 
 help: ## List the targets (this text)
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} \
@@ -276,39 +278,39 @@ dag: ## Print the stage graph, read from this Makefile's own rules
 
 status: $(VENV_OK) ## Say which stages are stale and why, and name any generated file that no longer matches its record
 	@$(MAKE) stamps >/dev/null
-	@{ $(MAKE) -pRrq $(O)/register.done 2>/dev/null || true; } | $(PY) -m scripts.inspect.makeinfo status --out $(O) --stamps $(S)
-	@$(PY) -m scripts.inspect.outputs --cache $(BOOK)/statcache.json
-	@$(PY) -m scripts.remote.transfer status --quiet-if-none $(REMOTE_ARG) --cache $(BOOK)/statcache.json
+	@{ $(MAKE) -pRrq $(O)/register.done 2>/dev/null || true; } | $(STAGE_PY) -m scripts.inspect.makeinfo status --out $(O) --stamps $(S)
+	@$(STAGE_PY) -m scripts.inspect.outputs --cache $(BOOK)/statcache.json
+	@$(STAGE_PY) -m scripts.remote.transfer status --quiet-if-none $(REMOTE_ARG) --cache $(BOOK)/statcache.json
 
 metrics: $(VENV_OK) ## Print a table of every model version's metrics
-	@$(PY) -m scripts.inspect.compare metrics
+	@$(STAGE_PY) -m scripts.inspect.compare metrics
 
 metrics-diff: $(VENV_OK) ## Show how metrics changed between two versions: make metrics-diff A=v1 B=v2
-	@$(PY) -m scripts.inspect.compare metrics-diff $(call q,A) $(call q,B)
+	@$(STAGE_PY) -m scripts.inspect.compare metrics-diff $(call q,A) $(call q,B)
 
 params-diff: $(VENV_OK) ## Show how params changed between two versions: make params-diff A=v1 B=v2
-	@$(PY) -m scripts.inspect.compare params-diff $(call q,A) $(call q,B)
+	@$(STAGE_PY) -m scripts.inspect.compare params-diff $(call q,A) $(call q,B)
 
 verify: $(VENV_OK) ## Refit the production model (or VERSION=vN) from its records in a temp dir; PASS if sha256 matches
-	@$(PY) -m scripts.inspect.verify $(if $(value VERSION),--version $(call q,VERSION))
+	@$(STAGE_PY) -m scripts.inspect.verify $(if $(value VERSION),--version $(call q,VERSION))
 
 verify-all: $(VENV_OK) ## Check the whole chain: raw -> data versions -> models -> registry -> deployment log
-	@$(PY) -m scripts.inspect.verify --all --pointer $(O)/train
+	@$(STAGE_PY) -m scripts.inspect.verify --all --pointer $(O)/train
 
 ##@ Remotes
 .PHONY: push pull objectstore bench-remote gc
 REMOTE_ARG = $(if $(value REMOTE),--remote $(call q,REMOTE))
 push: $(VENV_OK) ## Send data versions, models, logs and the registry the remote lacks [REMOTE=name-or-URL]
-	@$(PY) -m scripts.remote.transfer push $(REMOTE_ARG) --cache $(BOOK)/statcache.json
+	@$(STAGE_PY) -m scripts.remote.transfer push $(REMOTE_ARG) --cache $(BOOK)/statcache.json
 
 pull: $(VENV_OK) ## Bring back what the remote holds and this clone lacks, each file checked [REMOTE=...] [KEEP=theirs]
-	@$(PY) -m scripts.remote.transfer pull $(REMOTE_ARG) --cache $(BOOK)/statcache.json $(if $(value KEEP),--keep $(call q,KEEP))
+	@$(STAGE_PY) -m scripts.remote.transfer pull $(REMOTE_ARG) --cache $(BOOK)/statcache.json $(if $(value KEEP),--keep $(call q,KEEP))
 
 bench-remote: $(O)/recorded $(DEV_OK) ## Time a full and a no-op push and a pull (directory, SeaweedFS S3) [DVC=path/to/dvc: beside dvc push] [SMOKE=1]
 	@$(PY) -m scripts.dev.bench_remote $(if $(value SMOKE),--smoke) $(if $(value DVC),--dvc $(call q,DVC))
 
 gc: $(VENV_OK) ## Say which versions' bulky files (joblib, splits) retention lets go and the bytes; CONFIRM=1 deletes [REMOTE=...]
-	@$(PY) -m scripts.pipeline.gc $(if $(value CONFIRM),--confirm) $(REMOTE_ARG)
+	@$(STAGE_PY) -m scripts.pipeline.gc $(if $(value CONFIRM),--confirm) $(REMOTE_ARG)
 
 objectstore: $(DEV_OK) ## Run a local S3 object store (SeaweedFS) in the foreground, to try an s3:// remote [PORT=8333]
 	@$(PY) -m scripts.remote.objectstore $(if $(value PORT),--port $(call q,PORT))
@@ -377,7 +379,7 @@ $(DEV_OK): requirements-dev.txt $(VENV_OK)
 $(BOOK)/params.mk $(PARAM_STAMPS): $(S)/params.checked ;
 $(S)/params.checked: $(PARAMS) $(PARAMS_STAMP) | $(VENV_OK)
 	@mkdir -p $(@D)
-	@$(PY) -m scripts.core.stamp params $(call q,PARAMS) $(S) $(BOOK)/params.mk
+	@$(STAGE_PY) -m scripts.core.stamp params $(call q,PARAMS) $(S) $(BOOK)/params.mk
 	@touch $@
 
 # The input files: one process hashes every file that moved since the marker (one Python start

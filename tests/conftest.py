@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +19,19 @@ import yaml
 from scripts.dev.sandbox import copy_repo
 
 ROOT = Path(__file__).resolve().parent.parent
-# The many throwaway copies run their stages cold: each copy's warm worker would otherwise outlive
-# its test by warm.idle_s. tests/core/test_warm.py runs the warm path, and proves it the same.
-os.environ["COLD"] = "1"
+# The many throwaway copies run their stages warm, as a user's make does, in workers they all share
+# (one per key, in one short folder removed at the end of the session, which stops them). Tests that
+# need a stage to be its own process (an audit hook in sitecustomize) pass COLD=1.
+# tests/core/test_warm.py runs each clone's own worker, and proves a warm stage the same as a cold one.
+os.environ.pop("COLD", None)
+os.environ["CLOCKWORK_WARM_DIR"] = tempfile.mkdtemp(prefix="cw-warm-", dir="/tmp")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_warm_workers():
+    """Stop the shared workers at the end: each leaves once its socket is gone."""
+    yield
+    shutil.rmtree(os.environ["CLOCKWORK_WARM_DIR"], ignore_errors=True)
 
 
 @dataclass

@@ -36,6 +36,10 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[2]
 HOME = ".make/warm"  # relative to ROOT: a Unix socket path must stay under 108 bytes
+# A folder (absolute, short) where workers live instead, shared by every clone that names it: the
+# tests' many copies of the project share one worker per key this way. A forked stage reads its
+# project's code from its own working directory, so which clone started the worker does not matter.
+SHARED = "CLOCKWORK_WARM_DIR"
 PRELOAD = ("numpy", "pandas", "scipy.stats", "sklearn.ensemble", "sklearn.pipeline", "sklearn.compose",
            "sklearn.preprocessing", "sklearn.linear_model", "sklearn.metrics", "joblib", "yaml", "jsonschema")
 # environment variables read when those libraries are imported (thread pools, hashing, search paths)
@@ -50,16 +54,25 @@ def key() -> str:
 
     site = Path(sysconfig.get_paths()["purelib"])
     mine = Path(__file__).stat()
-    facts = [sys.executable, sys.version, str(site.stat().st_mtime_ns), str(mine.st_mtime_ns), str(mine.st_size),
+    # the interpreter and the venv as they resolve: clones that link one .venv share a worker
+    facts = [os.path.realpath(sys.executable), os.path.realpath(sys.prefix), sys.version, str(site.stat().st_mtime_ns),
+             str(mine.st_mtime_ns), str(mine.st_size),
              *sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith(STEERING))]
     return hashlib.sha256("\n".join(facts).encode()).hexdigest()[:16]
 
 
+def home() -> Path:
+    """Where the workers' sockets, locks and logs live."""
+    return Path(os.environ[SHARED]) if os.environ.get(SHARED) else ROOT / HOME
+
+
 def socket_name(k: str) -> str:
-    return f"{HOME}/{k}.sock"
+    return f"{os.environ[SHARED]}/{k}.sock" if os.environ.get(SHARED) else f"{HOME}/{k}.sock"
 
 
 def _at_root(call, *args):  # noqa: ANN001, ANN202 - bind/connect a relative path from the repository root
+    if os.environ.get(SHARED):  # an absolute path: no need to stand anywhere (the starting clone may be gone)
+        return call(*args)
     here = os.getcwd()
     os.chdir(ROOT)
     try:
@@ -97,6 +110,7 @@ def _child(request: dict, fds: list[int]) -> None:
     sys.stdout = open(1, "w", buffering=-1 if not os.isatty(1) else 1, closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     sys.argv = list(request["argv"])
+    sys.executable = request.get("executable", sys.executable)  # the client's path to the same interpreter
     sys.path[0] = request["cwd"]
     code = _run(request["module"])
     os._exit(code)
@@ -214,7 +228,7 @@ def _still_mine(path: str, identity: int) -> bool:
 
 
 def _send(conn: socket.socket, argv: list[str]) -> None:
-    request = json.dumps({"module": argv[1], "argv": [argv[1], *argv[2:]], "cwd": os.getcwd(),
+    request = json.dumps({"module": argv[1], "argv": [argv[1], *argv[2:]], "cwd": os.getcwd(), "executable": sys.executable,
                           "umask": _umask(), "env": dict(os.environ),
                           "sigint_ignored": signal.getsignal(signal.SIGINT) == signal.SIG_IGN}).encode()
     socket.send_fds(conn, [LENGTH.pack(len(request))], [0, 1, 2])
@@ -255,10 +269,10 @@ def _start(k: str) -> bool:
     import fcntl
     import subprocess
 
-    home = ROOT / HOME
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(home, 0o700)
-    with open(home / f"{k}.lock", "w") as lock:
+    folder = home()
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+    with open(folder / f"{k}.lock", "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:  # a worker is importing: it lets go of the lock once it listens
@@ -266,11 +280,18 @@ def _start(k: str) -> bool:
             return False
         if _connect(k) is not None:
             return False
-        log = open(home / f"{k}.log", "ab")  # noqa: SIM115 - handed to the worker
-        subprocess.Popen([sys.executable, "-m", "scripts.core.warm", "--serve", k], cwd=ROOT, stdin=subprocess.DEVNULL,
+        log = open(folder / f"{k}.log", "ab")  # noqa: SIM115 - handed to the worker
+        subprocess.Popen([_interpreter(), "-m", "scripts.core.warm", "--serve", k], cwd=ROOT, stdin=subprocess.DEVNULL,
                          stdout=log, stderr=log, start_new_session=True, pass_fds=(lock.fileno(),),
                          env={**os.environ, "CLOCKWORK_WARM_LOCK": str(lock.fileno())})
         return True
+
+
+def _interpreter() -> str:
+    """This interpreter through the venv's resolved path, so the worker's imports never go through
+    the starting clone (a clone that links the .venv of another may be removed while it runs)."""
+    resolved = Path(os.path.realpath(sys.prefix)) / "bin" / Path(sys.executable).name
+    return str(resolved) if resolved.exists() else sys.executable
 
 
 def _ask(conn: socket.socket, argv: list[str]) -> int | None:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import yaml
 
 from tests.conftest import Repo, fresh_copy
 
-WARM = {k: v for k, v in os.environ.items() if k != "COLD"}
+WARM = {k: v for k, v in os.environ.items() if k not in ("COLD", "CLOCKWORK_WARM_DIR")}  # its own worker
 
 
 def warm_run(repo: Repo, *argv: str) -> subprocess.CompletedProcess:
@@ -61,14 +62,14 @@ def test_a_warm_build_is_byte_identical_to_a_cold_one(tmp_path):
     warm = fresh_copy(tmp_path / "warm")
     log = started(warm)
     try:
-        run = warm.make("train", COLD="")
+        run = warm.make("train", COLD="", CLOCKWORK_WARM_DIR="")
         assert run.code == 0, run.err
         ran = log.read_text()
         for stage in ("prepare", "train", "evaluate", "register"):
             assert f"ran scripts.pipeline.{stage} " in ran, ran
         assert digests(warm) == digests(cold) and len(digests(cold)) >= 5
         assert keys(warm) == keys(cold), "a version's name does not depend on how its stage ran"
-        check = warm.make("verify", COLD="")
+        check = warm.make("verify", COLD="", CLOCKWORK_WARM_DIR="")
         assert check.code == 0, check.err
     finally:
         stop(warm)
@@ -142,21 +143,49 @@ def test_the_same_inputs_give_the_same_versions_cold_warm_and_after_a_switch(tmp
     switch and back returns to data v1, and a damaged file of a version is restored byte for byte."""
     repo = fresh_copy(tmp_path / "repo")
     try:
-        assert repo.make("train", COLD="").code == 0
+        assert repo.make("train", COLD="", CLOCKWORK_WARM_DIR="").code == 0
         first = digests(repo)
         alt = repo.path / "alt.yaml"
         alt.write_text((repo.path / "params.yaml").read_text().replace("  test_rows: 1500", "  test_rows: 1400"))
         started(repo)
-        assert repo.make("prepare", COLD="", CLOCKWORK_PARAMS="alt.yaml").code == 0
-        run = repo.make("train", COLD="")
+        assert repo.make("prepare", COLD="", CLOCKWORK_WARM_DIR="", CLOCKWORK_PARAMS="alt.yaml").code == 0
+        run = repo.make("train", COLD="", CLOCKWORK_WARM_DIR="")
         assert run.code == 0, run.err
         assert repo.data_versions == ["v1.json", "v2.json"] and repo.model_versions == ["model_v1.joblib"], run.err
         for damaged in ("data/processed/v1/train.csv", "data/processed/v1/test.csv", "data/production/v1/production.csv",
                         "models/model_v1.joblib"):
             (repo.path / damaged).write_bytes(b"damaged\n")
-            run = repo.make("train", COLD="")
+            run = repo.make("train", COLD="", CLOCKWORK_WARM_DIR="")
             assert run.code == 0 and "repaired" in run.err, run.out + run.err
             assert digests(repo) == {**first, **{k: v for k, v in digests(repo).items() if "/v2/" in k}}, damaged
         assert repo.data_versions == ["v1.json", "v2.json"] and repo.model_versions == ["model_v1.joblib"]
     finally:
         stop(repo)
+
+
+def test_clones_that_name_one_folder_share_a_worker_and_each_runs_its_own_code(tmp_path):
+    """CLOCKWORK_WARM_DIR: one worker for many clones (as the test suite runs); a stage forked for a
+    clone reads that clone's code, whichever clone started the worker, and it outlives that clone."""
+    import shutil
+
+    shared = Path(tempfile.mkdtemp(prefix="cw-", dir="/tmp"))
+    env = {**WARM, "CLOCKWORK_WARM_DIR": str(shared), "CLOCKWORK_LOG": "INFO"}
+    clones = [fresh_copy(tmp_path / name) for name in ("a", "b")]
+    try:
+        for clone, value in zip(clones, ("from a", "from b"), strict=True):  # b imports what the worker had not (lazily, after a is gone)
+            (clone.path / "scripts/core/_probe.py").write_text(
+                f"import os\n{'import ruptures, sklearn.cluster' if value == 'from b' else ''}\nprint({value!r}, os.getcwd())\n")
+        run = lambda clone: subprocess.run(  # noqa: E731
+            [str(clone.path / ".venv/bin/python"), "-m", "scripts.core.warm", "-m", "scripts.core._probe"],
+            cwd=clone.path, capture_output=True, text=True, timeout=120, env=env).stdout
+        assert run(clones[0]) == f"from a {clones[0].path}\n"  # cold, and starts the shared worker
+        for _ in range(300):
+            if list(shared.glob("*.sock")):
+                break
+            time.sleep(0.1)
+        shutil.rmtree(clones[0].path)  # the clone that started it is gone
+        assert run(clones[1]) == f"from b {clones[1].path}\n"
+        assert next(shared.glob("*.log")).read_text().count("ran scripts.core._probe ") == 1, "b ran in the worker"
+        assert not list((clones[1].path / ".make").glob("warm/*.sock")), "no worker of its own"
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

@@ -49,14 +49,14 @@ def killer(tmp_path: Path) -> Path:
 def events(repo: Repo, target: str, stage: str, hook: Path, tmp_path: Path) -> list[str]:
     """The file-creating events of one run of the stage (the run happens in a throwaway copy)."""
     probe, listing = copy_of(repo, tmp_path / f"probe-{stage}"), tmp_path / f"{stage}.events"
-    run = probe.make(target, PYTHONPATH=str(hook), CLOCKWORK_KILL_STAGE=stage, CLOCKWORK_KILL_LIST=str(listing))
+    run = probe.make(target, COLD="1", PYTHONPATH=str(hook), CLOCKWORK_KILL_STAGE=stage, CLOCKWORK_KILL_LIST=str(listing))
     assert run.code == 0, run.err
     return listing.read_text().splitlines()
 
 
 def killed_then_rerun(base: Repo, target: str, stage: str, n: int, hook: Path, tmp_path: Path) -> Repo:
     repo = copy_of(base, tmp_path / f"{stage}-{n}")
-    killed = repo.make(target, PYTHONPATH=str(hook), CLOCKWORK_KILL_STAGE=stage, CLOCKWORK_KILL_AT=str(n))
+    killed = repo.make(target, COLD="1", PYTHONPATH=str(hook), CLOCKWORK_KILL_STAGE=stage, CLOCKWORK_KILL_AT=str(n))
     assert killed.code != 0, f"the kill at event {n} did not happen"
     rerun = repo.make(target)
     assert rerun.code == 0, f"rerun after a kill at event {n}: {rerun.err}"

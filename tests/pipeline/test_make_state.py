@@ -43,15 +43,18 @@ def test_a_raw_file_only_the_other_params_name_does_not_leak_back(repo: Repo):
     assert run.code == 0, run.err
 
 
-def test_the_demo_passes_the_servers_reason_through_and_changes_nothing(repo: Repo):
+def test_the_demo_passes_the_inner_reason_through_and_changes_nothing(repo: Repo, tmp_path):
+    """The demo runs in a throwaway copy, so the project's own server is no obstacle; a port it cannot
+    have is one line from inside the copy, and the copy is gone."""
     server = Server(repo).start()
     try:
         logs = sorted(p.name for p in (repo.path / "logs").iterdir())
-        run = repo.make("demo", f"PORT={server.port}")
+        run = repo.make("demo", f"PORT={server.port}", TMPDIR=str(tmp_path))
         assert run.code == 2
-        assert run.err.startswith("error: logs/serve.pid: a server is already running (pid "), run.err
-        assert run.err.splitlines()[0].endswith("make stop first")
-        assert sorted(p.name for p in (repo.path / "logs").iterdir()) == logs, "nothing was moved to logs/archive"
+        assert run.err.startswith(f"error: deployment.port: 127.0.0.1:{server.port} is already in use (PORT= picks another)")
+        assert len(run.err.splitlines()) == 2 and "] Error 2" in run.err.splitlines()[1], run.err
+        assert sorted(p.name for p in (repo.path / "logs").iterdir()) == logs, "nothing changed in the project's logs"
+        assert not list(tmp_path.glob("clockwork-demo-*")), "the copy is removed"
     finally:
         server.stop()
 
