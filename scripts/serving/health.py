@@ -9,6 +9,7 @@ import bottle
 from scripts.core.web import JSON, json_app
 from scripts.serving import openapi
 from scripts.serving.context import Context
+from scripts.serving.telemetry import MonitorCollector
 
 NO_MODEL = {"error": "model: no model loaded yet"}
 
@@ -46,7 +47,7 @@ def routes(ctx: Context) -> bottle.Bottle:
     def metrics() -> bytes:
         ctx.metrics.show_model(ctx.holder.live)
         bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
-        return ctx.metrics.exposition()
+        return ctx.metrics.exposition(MonitorCollector(ctx.params))
 
     @app.get("/openapi.json")
     def openapi_json() -> str:

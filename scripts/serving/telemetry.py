@@ -1,13 +1,18 @@
 """Prometheus metrics for the service, summed over every worker, and the middleware that counts requests."""
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any, Callable
 
 import bottle
 
+from scripts.core.config import ClockworkError, load_schema, repo_path
+from scripts.core.store import read_csv_rows, read_json
 from scripts.serving.live import LiveModel
+
+log = logging.getLogger("clockwork.metrics")
 
 
 class Metrics:
@@ -36,14 +41,116 @@ class Metrics:
                 self.model.labels(*key).set(1)
             self._shown = key
 
-    def exposition(self) -> bytes:
+    def exposition(self, *extra: Any) -> bytes:
+        """The service's metrics, and those of the extra collectors (read at each scrape)."""
         from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
+        registry = self.registry
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            return generate_latest(registry)
-        return generate_latest(self.registry)
+        text = generate_latest(registry)
+        if extra:
+            own = CollectorRegistry()
+            for collector in extra:
+                own.register(collector)
+            text += generate_latest(own)
+        return text
+
+
+class MonitorCollector:
+    """The latest monitor report as gauges, read from its files at each scrape, so an alerting rule
+    can page on a verdict, a diagnosis, a drifted column or a quality figure (prometheus-alerts.yml)."""
+
+    def __init__(self, params: dict):
+        self.params = params
+
+    def collect(self) -> Any:
+        try:
+            report = latest_report(self.params)
+        except (ClockworkError, OSError) as exc:
+            log.warning("metrics: the latest monitor report could not be read: %s", exc)
+            report = None
+        return monitor_families(report)
+
+
+def latest_report(params: dict) -> dict | None:
+    """The newest monitor report (its monitor-log row names it), or None before the first run."""
+    monitor = params["monitor"]
+    log_path = repo_path(monitor["monitor_log"])
+    if not log_path.exists():
+        return None
+    rows = read_csv_rows(log_path)
+    return read_json(repo_path(monitor["reports_dir"]) / f"{rows[-1]['report_id']}.json", "monitor_report") if rows else None
+
+
+def monitor_families(report: dict | None) -> list:
+    """Gauges of one monitor report (none but clockwork_monitor_report_available=0 without one). Pure."""
+    from prometheus_client.core import GaugeMetricFamily as Gauge
+
+    available = Gauge("clockwork_monitor_report_available", "1 if the latest monitor report was read, else 0")
+    available.add_metric([], 0 if report is None else 1)
+    if report is None:
+        return [available]
+    schema = load_schema("monitor_report")["properties"]
+    version = report["model_version"]
+    created = Gauge("clockwork_monitor_last_run_timestamp_seconds", "When the latest monitor report was made")
+    created.add_metric([], _epoch_seconds(report["created_at"]))
+    verdict = Gauge("clockwork_monitor_verdict", "1 for the latest report's verdict, 0 for the others",
+                    labels=["verdict", "model_version"])
+    for name in schema["verdict"]["enum"]:
+        verdict.add_metric([name, version], 1 if report["verdict"] == name else 0)
+    diagnosis = Gauge("clockwork_monitor_diagnosis", "1 for the latest report's diagnosis, 0 for the others",
+                      labels=["kind", "model_version"])
+    for name in schema["diagnosis"]["properties"]["kind"]["enum"]:
+        diagnosis.add_metric([name, version], 1 if (report.get("diagnosis") or {}).get("kind") == name else 0)
+    window = Gauge("clockwork_monitor_window_predictions", "Predictions in the judged window, and how many are labelled",
+                   labels=["which"])
+    window.add_metric(["all"], report["window"]["predictions"])
+    window.add_metric(["labelled"], report["window"]["labelled"])
+    return [available, created, verdict, diagnosis, window, *_quality_families(report), *_drift_families(report)]
+
+
+def _quality_families(report: dict) -> list:
+    from prometheus_client.core import GaugeMetricFamily as Gauge
+
+    quality = Gauge("clockwork_monitor_quality", "Quality of the live model on the window's labelled predictions "
+                    "(kind=realized; absent below monitor.min_labels)", labels=["metric", "kind"])
+    overall = (report.get("quality") or {}).get("overall") or {}
+    for metric in ("f1", "precision", "recall", "error_rate"):
+        if overall.get(metric) is not None:
+            quality.add_metric([metric, "realized"], overall[metric])
+    baseline = Gauge("clockwork_monitor_baseline", "The live model's recorded quality the monitor compares with",
+                     labels=["metric"])
+    for metric in ("f1", "precision", "recall", "error_rate"):
+        if report["baseline"].get(metric) is not None:
+            baseline.add_metric([metric], report["baseline"][metric])
+    return [quality, baseline]
+
+
+def _drift_families(report: dict) -> list:
+    from prometheus_client.core import GaugeMetricFamily as Gauge
+
+    drift = report["drift"]
+    judged = Gauge("clockwork_monitor_drift_judged", "1 if the window held enough predictions to judge drift")
+    judged.add_metric([], 0 if drift.get("judged") is False else 1)
+    share = Gauge("clockwork_monitor_drifted_share", "Share of the columns that drifted")
+    share.add_metric([], drift["drifted_share"])
+    drifted = Gauge("clockwork_monitor_column_drifted", "1 if the column drifted (PSI and test both say so)", labels=["column"])
+    psi = Gauge("clockwork_monitor_column_psi", "The column's population stability index", labels=["column"])
+    p_value = Gauge("clockwork_monitor_column_p_value", "The p-value of the column's KS or chi-square test",
+                    labels=["column", "test"])
+    for column, record in sorted(drift["features"].items()):
+        drifted.add_metric([column], 1 if record["drifted"] else 0)
+        psi.add_metric([column], record["psi"])
+        p_value.add_metric([column, record["test"]], record["p_value"])
+    return [judged, share, drifted, psi, p_value]
+
+
+def _epoch_seconds(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
 def instrument(app: bottle.Bottle, metrics: Metrics) -> Any:

@@ -1,0 +1,31 @@
+"""make bench SMOKE=1: every benchmark at tiny sizes, so none can rot. It checks the files it
+writes, never a timing (timing targets live in make bench itself). One run serves both the
+pipeline benchmark's checks and the serving benchmark's, which make bench includes."""
+from __future__ import annotations
+
+import json
+
+from scripts.core.config import validate
+from tests.conftest import Repo
+
+
+def test_bench_smoke_writes_a_valid_result_for_the_pipeline_and_the_server(repo: Repo):
+    run = repo.make("bench", "SMOKE=1", timeout=600)
+    assert run.code == 0, run.out + run.err
+    [path] = (repo.path / "logs/bench").glob("bench-*.json")
+    doc = json.loads(path.read_text())
+    validate(doc, "bench", path.name)
+    assert doc["smoke"] and doc["pipeline"]["after_touch_rebuilt_stages"] == [] and not doc["pipeline"]["noop_starts_python"]
+    assert {row["algorithm"] for row in doc["quality_per_cost"]} == {"random_forest", "hist_gradient_boosting", "logistic_regression"}
+    [scale] = doc["scale"]
+    assert scale["rows"] == 2000 and scale["after_touch_rebuilt_stages"] == []
+    assert set(scale["stages"]) == {"prepare", "train", "evaluate", "register"}
+    assert repo.model_versions == ["model_v1.joblib"], "the benchmark never touches the user's versions"
+
+    [path] = (repo.path / "logs/bench").glob("serve-*.json")  # make bench includes the serving benchmark
+    serve = json.loads(path.read_text())
+    validate(serve, "bench_serve", path.name)
+    assert serve["smoke"] is True and set(serve["by_workers"]) == {"1", "2"}
+    assert not (repo.path / "logs/predictions.jsonl").exists(), "benchmark traffic stays out of the production log"
+    assert not (repo.path / "logs/deployment_log.csv").exists()
+    assert not list((repo.path / "logs/bench").glob(".serve-run-*"))
