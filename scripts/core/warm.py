@@ -67,7 +67,8 @@ def home() -> Path:
 
 
 def socket_name(k: str) -> str:
-    return f"{os.environ[SHARED]}/{k}.sock" if os.environ.get(SHARED) else f"{HOME}/{k}.sock"
+    """The socket's path: absolute in a shared folder, else relative to the root (AF_UNIX paths are short)."""
+    return str(home() / f"{k}.sock") if os.environ.get(SHARED) else f"{HOME}/{k}.sock"
 
 
 def _at_root(call, *args):  # noqa: ANN001, ANN202 - bind/connect a relative path from the repository root

@@ -12,7 +12,7 @@ import time
 
 from scripts.core import registry as R
 from scripts.core.config import ClockworkError, error_line, repo_path
-from scripts.core.store import read_csv_rows, read_json
+from scripts.core.reports import monitor_runs, read_report
 from scripts.monitoring.diagnosis import suspect_text
 from scripts.serving.process import read_pid
 
@@ -51,7 +51,7 @@ class Demo:
         return R.load(self.params["paths"])["aliases"]["production"]
 
     def last_monitor(self) -> dict:
-        return read_csv_rows(repo_path(self.params["monitor"]["monitor_log"]))[-1]
+        return monitor_runs(self.params["monitor"])[-1]
 
     def archive_logs(self) -> None:
         """Move the previous production history aside (never delete it)."""
@@ -74,7 +74,7 @@ class Demo:
         print(f"   verdict: {row['verdict']}")
         if row["verdict"] != wanted:
             raise ClockworkError(f"step '{step}': monitor verdict {row['verdict']}, expected {wanted}")
-        report = read_json(repo_path(self.params["monitor"]["reports_dir"]) / f"{row['report_id']}.json", "monitor_report")
+        report = read_report(self.params["monitor"], row["report_id"])
         diagnosis = report["diagnosis"]
         print(f"   diagnosis: {diagnosis['kind']} ({diagnosis['action']})")
         for suspect in diagnosis["suspect_sensors"]:

@@ -61,7 +61,8 @@ def run_in_copy(name: str, module: str, args: list[str], keep: bool, bring_back:
     keep. Ctrl-C reaches the command as it reaches this one, and the copy is removed only once the
     command has wound down (and any server it left is stopped)."""
     place = Path(tempfile.mkdtemp(prefix=f"clockwork-{name}-"))
-    copy_project(place, load_params())
+    params = load_params()
+    copy_project(place, params)
     print(f"{name}: in a throwaway copy of this project, {place} (your data, models, registry and logs are not "
           f"touched{'' if keep else '; KEEP=1 keeps the copy'})", flush=True)
     child = subprocess.Popen([sys.executable, "-m", module, *args], cwd=place)
@@ -78,16 +79,15 @@ def run_in_copy(name: str, module: str, args: list[str], keep: bool, bring_back:
                 print(f"{name}: result in {bring_back}/{result.name}")
         return code
     finally:
-        stop_server(place)
+        stop_server(place, place / params["deployment"]["pid_file"])
         if keep:
             print(f"{name}: the copy is kept: {place}")
         else:
             shutil.rmtree(place, ignore_errors=True)
 
 
-def stop_server(place: Path) -> None:
+def stop_server(place: Path, pid_file: Path) -> None:
     """Stop a server a command left running in a copy (it normally stops its own)."""
-    pid_file = place / load_params()["deployment"]["pid_file"]
     if pid_file.exists():
         subprocess.run(["make", "--no-print-directory", "-C", str(place), "stop"], capture_output=True)
 

@@ -33,7 +33,8 @@ from scripts.core import registry as R
 from scripts.core.artifacts import load_split, read_card, read_data_meta
 from scripts.core.config import ClockworkError, cli, error_line, load_params, port_number, repo_path
 from scripts.core.metrics import score
-from scripts.core.store import read_json, sha256_obj, utc_now, write_json
+from scripts.core.reports import read_report
+from scripts.core.store import sha256_obj, utc_now, write_json
 from scripts.dev.loop import Demo
 from scripts.dev.sandbox import free_port, run_in_copy
 
@@ -68,7 +69,7 @@ def run_one(loop: Demo, name: str, scenario: dict, frames: dict, base: str) -> d
     loop.make("replay", f"DATASET={name}")
     loop.make("monitor")
     row = loop.last_monitor()
-    report = read_json(repo_path(loop.params["monitor"]["reports_dir"]) / f"{row['report_id']}.json", "monitor_report")
+    report = read_report(loop.params["monitor"], row["report_id"])
     diagnosis = report["diagnosis"]
     action = action_taken(loop, report["verdict"])
     after = loop.production()

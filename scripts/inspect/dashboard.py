@@ -19,6 +19,7 @@ import numpy as np
 from scripts.core import registry as R
 from scripts.core.artifacts import MODEL_CARD, data_versions, read_card, read_data_meta, read_train_record
 from scripts.core.config import ClockworkError, repo_path
+from scripts.core.reports import monitor_runs, read_report
 from scripts.core.runs import latest, ranked, read_runs
 from scripts.core.store import read_csv_rows, read_json, read_jsonl, utc_now, version_number
 from scripts.inspect.provenance import flatten
@@ -104,14 +105,14 @@ def collect(params: dict) -> dict:
                     "algorithm": card["algorithm"], "data_version": card["data"]["version"], "git": card["git"],
                     "metrics": card["metrics"]["test"], "sha256": card["artifact"]["sha256"]}
     deployments = attempt("deployment log", lambda: read_csv_rows(repo_path(params["deployment"]["deployment_log"])), [])
-    runs = attempt("monitor log", lambda: read_csv_rows(repo_path(monitor["monitor_log"])), [])
+    runs = attempt("monitor log", lambda: monitor_runs(monitor), [])
     series = [{"time": r["time"], "model_version": r["model_version"], "verdict": r["verdict"],
                "error_rate": number(r["error_rate"]), "baseline": number(r["baseline_error_rate"])}
               for r in runs[-settings["chart_points"]:]]
     report = None
     if runs:
         report_id = runs[-1]["report_id"]
-        report = attempt(f"monitor report {report_id}", lambda: read_report(params, report_id), None)
+        report = attempt(f"monitor report {report_id}", lambda: read_report(monitor, report_id), None)
     grid = params["experiments"]["grid"]
     records = attempt("experiments log", lambda: read_jsonl(repo_path(paths["experiments_log"])), [])
     experiments = [{**r, "status": registry["versions"].get(r["version"], {}).get("status", "unregistered") if r["version"] else "error",
@@ -137,10 +138,6 @@ def latest_scenarios(params: dict) -> dict | None:
     """The newest make scenarios run, or None before the first."""
     runs = sorted(repo_path(params["scenarios"]["out_dir"]).glob("*.json"))
     return read_json(runs[-1], "scenarios") if runs else None
-
-
-def read_report(params: dict, report_id: str) -> dict:
-    return read_json(repo_path(params["monitor"]["reports_dir"]) / f"{report_id}.json", "monitor_report")
 
 
 def common_rows(paths: dict, cards: list[dict], points: int, registry: dict) -> dict:

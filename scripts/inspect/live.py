@@ -16,6 +16,7 @@ from typing import Any
 from scripts.core import registry as R
 from scripts.core.artifacts import read_data_meta
 from scripts.core.config import cli, load_params, printable, repo_path
+from scripts.core.reports import monitor_runs
 from scripts.core.store import read_csv_rows
 
 
@@ -34,7 +35,7 @@ def answer(params: dict) -> dict:
     stack = R.production_stack(registry["history"])
     deployments = [r for r in read_csv_rows(repo_path(params["deployment"]["deployment_log"]))
                    if r["model_version"] == version and r["event"] in ("start", "swap")]
-    runs = [r for r in read_csv_rows(repo_path(params["monitor"]["monitor_log"])) if r["model_version"] == version]
+    runs = [r for r in monitor_runs(params["monitor"]) if r["model_version"] == version]
     return {
         "version": version, "since": moved_to(registry["history"], version),
         "model": {"algorithm": card["algorithm"], "params": card["params"], "sha256": card["artifact"]["sha256"],

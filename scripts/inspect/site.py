@@ -12,11 +12,12 @@ import bottle
 from scripts.core import registry as R
 from scripts.core.artifacts import MODEL_CARD, data_versions, model_path, read_card, read_data_meta
 from scripts.core.config import repo_path
+from scripts.core.reports import monitor_runs, read_report, report_path
 from scripts.core.runs import read_runs
 from scripts.core.store import read_csv_rows, read_jsonl
 from scripts.core.web import Replies, RequestError, html, json_app
 from scripts.inspect import views
-from scripts.inspect.dashboard import REPORT_ID, VERSION, Problems, collect, compare_view, lineage, read_report, served_link
+from scripts.inspect.dashboard import REPORT_ID, VERSION, Problems, collect, compare_view, lineage, served_link
 
 
 def parse_versions(query: str | None, limit: int) -> list[str]:
@@ -43,13 +44,13 @@ def card_of(paths: dict, version: str) -> dict:
 def report_named(params: dict, report_id: str) -> dict:
     """A monitor report by id, or the latest; a 404 if there is none."""
     if report_id == "latest":
-        runs = read_csv_rows(repo_path(params["monitor"]["monitor_log"]))
+        runs = monitor_runs(params["monitor"])
         if not runs:
             raise RequestError(404, "report", "no monitor report yet (make monitor)")
         report_id = runs[-1]["report_id"]
-    if not REPORT_ID.match(report_id) or not (repo_path(params["monitor"]["reports_dir"]) / f"{report_id}.json").exists():
+    if not REPORT_ID.match(report_id) or not report_path(params["monitor"], report_id).exists():
         raise RequestError(404, "report", f"no monitor report {report_id[:40]!r}")
-    return read_report(params, report_id)
+    return read_report(params["monitor"], report_id)
 
 
 def routes(params: dict, reply: Replies) -> bottle.Bottle:
@@ -73,7 +74,7 @@ def routes(params: dict, reply: Replies) -> bottle.Bottle:
     app.get("/api/dashboard", callback=lambda: reply(200, collect(params)))
     app.get("/api/registry", callback=lambda: reply(200, R.load(paths)))
     app.get("/api/models/<version>", callback=lambda version: reply(200, card_of(paths, version)))
-    app.get("/api/monitor", callback=lambda: reply(200, {"runs": read_csv_rows(repo_path(params["monitor"]["monitor_log"]))}))
+    app.get("/api/monitor", callback=lambda: reply(200, {"runs": monitor_runs(params["monitor"])}))
     app.get("/api/monitor/<report_id>", callback=lambda report_id: reply(200, report_named(params, report_id)))
     app.get("/api/deployments",
             callback=lambda: reply(200, {"events": read_csv_rows(repo_path(params["deployment"]["deployment_log"]))}))

@@ -8,8 +8,8 @@ from typing import Any, Callable
 
 import bottle
 
-from scripts.core.config import ClockworkError, load_schema, repo_path
-from scripts.core.store import read_csv_rows, read_json
+from scripts.core.config import ClockworkError, load_schema
+from scripts.core.reports import LatestReport
 from scripts.serving.live import LiveModel
 
 log = logging.getLogger("clockwork.metrics")
@@ -63,25 +63,15 @@ class MonitorCollector:
     can page on a verdict, a diagnosis, a drifted column or a quality figure (prometheus-alerts.yml)."""
 
     def __init__(self, params: dict):
-        self.params = params
+        self.latest = LatestReport(params["monitor"])
 
     def collect(self) -> Any:
         try:
-            report = latest_report(self.params)
+            report = self.latest.get()
         except (ClockworkError, OSError) as exc:
             log.warning("metrics: the latest monitor report could not be read: %s", exc)
             report = None
         return monitor_families(report)
-
-
-def latest_report(params: dict) -> dict | None:
-    """The newest monitor report (its monitor-log row names it), or None before the first run."""
-    monitor = params["monitor"]
-    log_path = repo_path(monitor["monitor_log"])
-    if not log_path.exists():
-        return None
-    rows = read_csv_rows(log_path)
-    return read_json(repo_path(monitor["reports_dir"]) / f"{rows[-1]['report_id']}.json", "monitor_report") if rows else None
 
 
 def monitor_families(report: dict | None) -> list:

@@ -1,0 +1,53 @@
+"""Monitor reports: the monitor log's rows and the report files they name. The one reader that
+the dashboard, the site's API, /metrics, `make live` and the demos share. Each reads only the
+params' `monitor` section."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from scripts.core.config import repo_path
+from scripts.core.store import read_csv_rows, read_json
+
+
+def monitor_runs(monitor: dict) -> list[dict]:
+    """Every row of the monitor log, oldest first ([] before the first run)."""
+    return read_csv_rows(repo_path(monitor["monitor_log"]))
+
+
+def report_path(monitor: dict, report_id: str) -> Path:
+    return repo_path(monitor["reports_dir"]) / f"{report_id}.json"
+
+
+def read_report(monitor: dict, report_id: str) -> dict:
+    """One report, schema-checked."""
+    return read_json(report_path(monitor, report_id), "monitor_report")
+
+
+def latest_report(monitor: dict) -> dict | None:
+    """The newest report (the monitor log's last row names it), or None before the first run."""
+    runs = monitor_runs(monitor)
+    return read_report(monitor, runs[-1]["report_id"]) if runs else None
+
+
+class LatestReport:
+    """latest_report, read again only when the monitor log has changed (a report file is never
+    rewritten: each run writes a new one and appends its row), so a frequent reader such as a
+    Prometheus scrape costs one stat while nothing new has been judged."""
+
+    def __init__(self, monitor: dict):
+        self.monitor = monitor
+        self._key: tuple | None = None
+        self._report: dict | None = None
+
+    def get(self) -> dict | None:
+        try:
+            stat = os.stat(repo_path(self.monitor["monitor_log"]))
+        except FileNotFoundError:
+            self._key, self._report = None, None
+            return None
+        key = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if key != self._key:
+            self._report = latest_report(self.monitor)  # raises before the key is kept: a bad read is retried
+            self._key = key
+        return self._report
