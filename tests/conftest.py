@@ -108,6 +108,20 @@ def fresh_copy(destination: Path) -> Repo:
     return Repo(destination)
 
 
+def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001 - pytest's hook
+    """make test spreads the tests over two xdist workers (--dist loadgroup), each test on its own,
+    except those that share an expensive set-up: every test of the `demoed` project runs on one
+    worker, and so does every test of a module whose module-scoped fixture it uses, so each such
+    set-up is built once. (Without xdist the groups are only marks.)"""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        scopes = {name: defs[-1].scope for name, defs in (info.name2fixturedefs.items() if info else ()) if defs}
+        if "demoed" in scopes:
+            item.add_marker(pytest.mark.xdist_group("demoed"))
+        elif "module" in scopes.values():
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Repo:
     """One full `make train` with the default params, shared read-only by many tests."""

@@ -10,32 +10,42 @@ import pytest
 
 from tests.conftest import Repo, copy_of
 
-# Imported by every Python process through PYTHONPATH (site's sitecustomize hook): in the named stage
-# only, an audit hook counts the events that create or replace a file and SIGKILLs the process at
-# the Nth, or just lists them.
+# Imported by every Python process through PYTHONPATH (site's sitecustomize hook), the warm worker
+# included (PYTHONPATH is part of its key, so these runs have a worker of their own, and a stage it
+# forks inherits the hook): an audit hook that, in the named stage's process only (its sys.argv[0],
+# not the warm client's), counts the events that create or replace a file and SIGKILLs the process
+# at the Nth, or just lists them. The kill hits the stage as it runs for a user: warm, by default.
 KILLER = '''
 import os, sys
-_stage = os.environ.get("CLOCKWORK_KILL_STAGE", "")
-if _stage and f"scripts.pipeline.{_stage}" in " ".join(getattr(sys, "orig_argv", sys.argv)):
-    _at, _count, _busy = int(os.environ.get("CLOCKWORK_KILL_AT", "0")), [0], [False]
-    _list = os.environ.get("CLOCKWORK_KILL_LIST")
+_state = {"pid": None, "count": 0, "busy": False}
 
-    def _hook(event, args):
-        if _busy[0]:
-            return
-        writes = event == "open" and ((args[1] is not None and any(c in str(args[1]) for c in "wax"))
-                                      or (isinstance(args[2], int) and args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)))
-        if not (writes or event in ("os.rename", "os.replace", "os.link", "os.mkdir", "tempfile.mkdtemp", "tempfile.mkstemp")):
-            return
-        _count[0] += 1
-        if _list:
-            _busy[0] = True
-            with open(_list, "a") as handle:
-                handle.write(f"{event} {args[0]}\\n")
-            _busy[0] = False
-        if _count[0] == _at:
-            os.kill(os.getpid(), 9)
-    sys.addaudithook(_hook)
+def _in_stage():
+    stage = os.environ.get("CLOCKWORK_KILL_STAGE", "")
+    first = str(sys.argv[0]) if sys.argv else ""
+    return bool(stage) and (first == f"scripts.pipeline.{stage}" or first.endswith(f"scripts/pipeline/{stage}.py"))
+
+def _hook(event, args):
+    if _state["busy"]:
+        return
+    writes = event == "open" and ((args[1] is not None and any(c in str(args[1]) for c in "wax"))
+                                  or (isinstance(args[2], int) and args[2] & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)))
+    if not (writes or event in ("os.rename", "os.replace", "os.link", "os.mkdir", "tempfile.mkdtemp", "tempfile.mkstemp")):
+        return
+    if not _in_stage():
+        return
+    if _state["pid"] != os.getpid():  # a forked stage counts its own events from zero
+        _state["pid"], _state["count"] = os.getpid(), 0
+    _state["count"] += 1
+    listing = os.environ.get("CLOCKWORK_KILL_LIST")
+    if listing:
+        _state["busy"] = True
+        with open(listing, "a") as handle:
+            handle.write(f"{event} {args[0]}\\n")
+        _state["busy"] = False
+    if _state["count"] == int(os.environ.get("CLOCKWORK_KILL_AT", "0")):
+        os.kill(os.getpid(), 9)
+
+sys.addaudithook(_hook)
 '''
 
 
@@ -49,14 +59,14 @@ def killer(tmp_path: Path) -> Path:
 def events(repo: Repo, target: str, stage: str, hook: Path, tmp_path: Path) -> list[str]:
     """The file-creating events of one run of the stage (the run happens in a throwaway copy)."""
     probe, listing = copy_of(repo, tmp_path / f"probe-{stage}"), tmp_path / f"{stage}.events"
-    run = probe.make(target, COLD="1", PYTHONPATH=str(hook), CLOCKWORK_KILL_STAGE=stage, CLOCKWORK_KILL_LIST=str(listing))
+    run = probe.make(target, PYTHONPATH=str(hook), CLOCKWORK_KILL_STAGE=stage, CLOCKWORK_KILL_LIST=str(listing))
     assert run.code == 0, run.err
     return listing.read_text().splitlines()
 
 
 def killed_then_rerun(base: Repo, target: str, stage: str, n: int, hook: Path, tmp_path: Path) -> Repo:
     repo = copy_of(base, tmp_path / f"{stage}-{n}")
-    killed = repo.make(target, COLD="1", PYTHONPATH=str(hook), CLOCKWORK_KILL_STAGE=stage, CLOCKWORK_KILL_AT=str(n))
+    killed = repo.make(target, PYTHONPATH=str(hook), CLOCKWORK_KILL_STAGE=stage, CLOCKWORK_KILL_AT=str(n))
     assert killed.code != 0, f"the kill at event {n} did not happen"
     rerun = repo.make(target)
     assert rerun.code == 0, f"rerun after a kill at event {n}: {rerun.err}"
