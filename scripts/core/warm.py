@@ -40,8 +40,6 @@ HOME = ".make/warm"  # relative to ROOT: a Unix socket path must stay under 108 
 # tests' many copies of the project share one worker per key this way. A forked stage reads its
 # project's code from its own working directory, so which clone started the worker does not matter.
 SHARED = "CLOCKWORK_WARM_DIR"
-PRELOAD = ("numpy", "pandas", "scipy.stats", "sklearn.ensemble", "sklearn.pipeline", "sklearn.compose",
-           "sklearn.preprocessing", "sklearn.linear_model", "sklearn.metrics", "joblib", "yaml", "jsonschema")
 # environment variables read when those libraries are imported (thread pools, hashing, search paths)
 STEERING = ("OMP_", "OPENBLAS_", "MKL_", "BLIS_", "NUMEXPR_", "VECLIB_", "PYTHONHASHSEED", "PYTHONPATH", "PYTHONHOME")
 LENGTH = struct.Struct("!I")
@@ -180,11 +178,10 @@ def _handle(conn: socket.socket) -> None:
 def serve(k: str, idle_s: float, listening: Callable[[], None]) -> None:
     """The worker: import the libraries, then fork a handler per connection until idle_s of quiet.
     listening() is called once the socket accepts connections (it releases the start lock)."""
-    import importlib
+    from scripts.core.preload import import_libraries
 
     began = time.monotonic()
-    for name in PRELOAD:
-        importlib.import_module(name)
+    import_libraries()
     path = socket_name(k)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     _at_root(server.bind, path + ".new")

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator
 
 from scripts.core import registry as R
 from scripts.core.config import ClockworkError, repo_path
+from scripts.core.preload import import_libraries
 from scripts.core.store import atomic_write_text, set_aside_torn_tail, sha256_file
 from scripts.serving.live import DeploymentLog, ModelHolder, fast_options
 
@@ -81,11 +82,28 @@ def open_files_for(connections: int, spare: int = 256) -> None:
                         "connections (raise it with ulimit -Hn)", hard, spare, hard - spare)
 
 
+def gunicorn_settings(deployment: dict, options: dict, host_port: str, worker_exit: Any, child_exit: Any) -> dict:
+    settings = {
+        "bind": host_port, "workers": options["workers"], "worker_class": WORKER_CLASSES[options["worker_class"]],
+        "threads": deployment["threads"], "worker_connections": deployment["worker_connections"],
+        "timeout": deployment["timeout_s"], "graceful_timeout": deployment["timeout_s"],
+        "keepalive": deployment["keepalive_s"],
+        "pidfile": str(repo_path(deployment["pid_file"])), "accesslog": None, "errorlog": "-", "loglevel": "info",
+        "proc_name": "clockwork-serve", "worker_exit": worker_exit, "child_exit": child_exit,
+        "limit_request_line": deployment["max_request_line_bytes"], "limit_request_fields": deployment["max_header_fields"],
+    }
+    if Path("/dev/shm").is_dir():  # gunicorn's heartbeat file: on a disk-backed dir its fchmod can stall
+        settings["worker_tmp_dir"] = "/dev/shm"
+    return settings
+
+
 def run_foreground(params: dict, options: dict, sites: Iterable[str] = ()) -> int:
     """Run gunicorn in this process until SIGTERM/SIGINT; every worker serves the app with these sites
     ("module:function" names, each a Site as app.py describes it). Only workers import bottle, the app
     and the sites, after a gevent worker has patched threading: bottle's request and response are
-    thread-locals made at import, which all greenlets would otherwise share."""
+    thread-locals made at import, which all greenlets would otherwise share. The numeric libraries,
+    which hold no such state, are imported here once, so a worker starts, or is replaced, in a
+    fraction of the time (core/preload.py)."""
     from gunicorn.app.base import BaseApplication
 
     deployment, paths = params["deployment"], params["paths"]
@@ -118,17 +136,7 @@ def run_foreground(params: dict, options: dict, sites: Iterable[str] = ()) -> in
 
         multiprocess.mark_process_dead(worker.pid)
 
-    settings = {
-        "bind": host_port, "workers": options["workers"], "worker_class": WORKER_CLASSES[options["worker_class"]],
-        "threads": deployment["threads"], "worker_connections": deployment["worker_connections"],
-        "timeout": deployment["timeout_s"], "graceful_timeout": deployment["timeout_s"],
-        "keepalive": deployment["keepalive_s"],
-        "pidfile": str(repo_path(deployment["pid_file"])), "accesslog": None, "errorlog": "-", "loglevel": "info",
-        "proc_name": "clockwork-serve", "worker_exit": worker_exit, "child_exit": child_exit,
-        "limit_request_line": deployment["max_request_line_bytes"], "limit_request_fields": deployment["max_header_fields"],
-    }
-    if Path("/dev/shm").is_dir():  # gunicorn's heartbeat file: on a disk-backed dir its fchmod can stall
-        settings["worker_tmp_dir"] = "/dev/shm"
+    settings = gunicorn_settings(deployment, options, host_port, worker_exit, child_exit)
 
     class Server(BaseApplication):
         def load_config(self) -> None:
@@ -138,6 +146,7 @@ def run_foreground(params: dict, options: dict, sites: Iterable[str] = ()) -> in
         def load(self) -> Any:
             return load_app()
 
+    import_libraries()  # once, here: a worker forks with them and imports only bottle, the app and the model
     with listening(deployment, options):
         Server().run()
     return 0
