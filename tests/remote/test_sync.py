@@ -172,14 +172,18 @@ def test_a_push_killed_mid_way_leaves_the_remote_whole(built, tmp_path, objectst
     round_trip(source, clone, f"s3://{prefix}", **objectstore)
 
 
+# as make runs them: forked from the warm worker, so the two pushes of a round race as soon as they start
+WARM = ("-m", "scripts.core.warm")
+
+
 def _promote(repo: Repo, version: str, reason: str) -> None:
-    done = subprocess.run([str(repo.path / ".venv/bin/python"), "-m", "scripts.pipeline.release", "promote", version,
+    done = subprocess.run([str(repo.path / ".venv/bin/python"), *WARM, "-m", "scripts.pipeline.release", "promote", version,
                            "--reason", reason, "--force"], cwd=repo.path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 
 def _push(repo: Repo, remote: str, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "scripts.remote.transfer", "push", "--remote", remote, "--cache",
+    return subprocess.Popen([sys.executable, *WARM, "-m", "scripts.remote.transfer", "push", "--remote", remote, "--cache",
                              ".make/statcache.json"], cwd=repo.path, env={**os.environ, **env},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
