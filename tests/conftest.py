@@ -20,17 +20,14 @@ from scripts.dev.sandbox import copy_repo
 
 ROOT = Path(__file__).resolve().parent.parent
 # The many throwaway copies run their stages warm, as a user's make does, in workers they all share
-# (one per key, in one short folder removed at the end of the session, which stops them). Tests that
-# need a stage to be its own process (an audit hook in sitecustomize) pass COLD=1.
+# (one per key, in one short folder per pytest process, removed when it ends, which stops them).
 # tests/core/test_warm.py runs each clone's own worker, and proves a warm stage the same as a cold one.
 os.environ.pop("COLD", None)
 os.environ["CLOCKWORK_WARM_DIR"] = tempfile.mkdtemp(prefix="cw-warm-", dir="/tmp")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def shared_warm_workers():
+def pytest_unconfigure(config) -> None:  # noqa: ANN001 - pytest's hook, run in every process (xdist's too)
     """Stop the shared workers at the end: each leaves once its socket is gone."""
-    yield
     shutil.rmtree(os.environ["CLOCKWORK_WARM_DIR"], ignore_errors=True)
 
 
@@ -108,11 +105,17 @@ def fresh_copy(destination: Path) -> Repo:
     return Repo(destination)
 
 
+def pytest_configure(config) -> None:  # noqa: ANN001 - pytest's hook
+    config.addinivalue_line("markers", "slow: a test of half a minute or more, started first")
+
+
 def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001 - pytest's hook
     """make test spreads the tests over two xdist workers (--dist loadgroup), each test on its own,
     except those that share an expensive set-up: every test of the `demoed` project runs on one
     worker, and so does every test of a module whose module-scoped fixture it uses, so each such
-    set-up is built once. (Without xdist the groups are only marks.)"""
+    set-up is built once. The `demoed` tests and those marked slow go first, so no long test is
+    left for the end while the other worker idles. (Without xdist the groups are only marks.)"""
+    first = set()
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
         scopes = {name: defs[-1].scope for name, defs in (info.name2fixturedefs.items() if info else ()) if defs}
@@ -120,6 +123,9 @@ def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001 - pyte
             item.add_marker(pytest.mark.xdist_group("demoed"))
         elif "module" in scopes.values():
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+        if "demoed" in scopes or item.get_closest_marker("slow"):
+            first.add(item.nodeid)
+    items.sort(key=lambda item: item.nodeid not in first)  # stable: the rest keep their order
 
 
 @pytest.fixture(scope="session")

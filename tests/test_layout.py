@@ -162,6 +162,7 @@ def own_venv_marker(clone: Path) -> None:
     (venv / ".installed").write_text(sha256_file(clone / "requirements.txt") + "\n")
 
 
+@pytest.mark.slow
 def test_a_model_trained_before_the_move_serves_and_verifies_after_it(tmp_path):
     """Train in a clone at the commit before the move, bring today's code over it, and the old
     model still verifies (refit from its own recorded code) and serves; make rebuilds once, then nothing."""

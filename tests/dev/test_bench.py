@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from scripts.core.config import validate
 from tests.conftest import Repo
 
 
+@pytest.mark.slow
 def test_bench_smoke_writes_a_valid_result_for_the_pipeline_and_the_server(repo: Repo):
     run = repo.make("bench", "SMOKE=1", timeout=600)
     assert run.code == 0, run.out + run.err

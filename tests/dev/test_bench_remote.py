@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from scripts.core.config import validate
 
 
+@pytest.mark.slow
 def test_bench_remote_smoke_writes_a_valid_result(repo):
     run = repo.make("bench-remote", "SMOKE=1", timeout=600)
     assert run.code == 0, run.out + run.err

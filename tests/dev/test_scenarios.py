@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from scripts.core.config import validate
 from scripts.dev.sandbox import free_port
 from scripts.dev.scenarios import targets
 from tests.conftest import Repo, copy_of, snapshot
 
 
+@pytest.mark.slow
 def test_a_reduced_suite_diagnoses_acts_and_writes_its_table(built: Repo, tmp_path):
     repo = copy_of(built, tmp_path / "repo")
     before = snapshot(repo)

@@ -80,6 +80,7 @@ def no_trace(repo: Repo, where: str) -> None:
     assert run.code == 0, f"{where}: {run.out}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stage,change,target", [
     ("prepare", ("data", "train_window_rows", 6900), "prepare"),  # a new data version, its files, its manifest line
     ("evaluate", ("model", "min_samples_leaf", 2), "evaluate"),    # a new model's card

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from scripts.core import features as F
 from scripts.core.config import validate
@@ -82,6 +83,7 @@ def test_a_new_epoch_judges_its_candidate_on_the_new_rows_and_every_later_one_to
     assert repo.json("models/registry.json")["history"][-1]["reason"].endswith("(forced: judged before the epoch)")
 
 
+@pytest.mark.slow
 def test_a_retrain_in_an_epoch_keeps_out_its_reference_rows_and_the_history_it_contradicts(repo: Repo):
     start_epoch(repo)
     assert repo.make("promote", "VERSION=v2", "REASON=new power limits").code == 0

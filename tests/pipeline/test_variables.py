@@ -143,6 +143,7 @@ def make_database_variables(repo: Repo) -> set[str]:
     return set(re.findall(r"^# makefile \(from '\.make/[^']*', line \d+\)\n([A-Za-z_]\w*) :?=", out, re.M))
 
 
+@pytest.mark.slow
 def test_every_variable_the_makefile_reads_is_data(repo: Repo, tmp_path):
     """Each variable the Makefile reads and does not define, given a hostile value on the command line and
     in the environment, to every target that reads it (every stage rerun, Python replaced by a recorder

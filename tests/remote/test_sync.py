@@ -188,6 +188,7 @@ def _push(repo: Repo, remote: str, env: dict) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["directory", "s3"])
 def test_two_clones_promoting_at_once_never_lose_an_event(built, tmp_path, objectstore, kind):
     first = copy_of(built, tmp_path / "a")

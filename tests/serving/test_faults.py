@@ -9,6 +9,8 @@ import subprocess
 import threading
 import time
 
+import pytest
+
 from scripts.core.config import validate
 from tests.conftest import Repo
 from tests.serving.test_app import READING
@@ -17,6 +19,7 @@ from tests.serving.test_serve import Server, call
 CLIENTS, REQUESTS = 8, 2000  # the full numbers: about 25 s here
 
 
+@pytest.mark.slow
 def test_load_every_request_answered_and_one_untorn_line_per_prediction(repo: Repo):
     server = Server(repo).start()
     statuses: list[int | str] = []
