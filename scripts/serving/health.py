@@ -43,11 +43,13 @@ def routes(ctx: Context) -> bottle.Bottle:
         live = ctx.holder.live
         return ctx.reply(200, model_document(live)) if live else ctx.reply(503, NO_MODEL)
 
+    monitor = MonitorCollector(ctx.params)  # one per worker: it keeps the report until the monitor log changes
+
     @app.get("/metrics")
     def metrics() -> bytes:
         ctx.metrics.show_model(ctx.holder.live)
         bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
-        return ctx.metrics.exposition(MonitorCollector(ctx.params))
+        return ctx.metrics.exposition(monitor)
 
     @app.get("/openapi.json")
     def openapi_json() -> str:

@@ -13,6 +13,7 @@ from scripts.core.reports import LatestReport
 from scripts.serving.live import LiveModel
 
 log = logging.getLogger("clockwork.metrics")
+QUALITY_METRICS = ("f1", "precision", "recall", "error_rate")
 
 
 class Metrics:
@@ -107,12 +108,12 @@ def _quality_families(report: dict) -> list:
     quality = Gauge("clockwork_monitor_quality", "Quality of the live model on the window's labelled predictions "
                     "(kind=realized; absent below monitor.min_labels)", labels=["metric", "kind"])
     overall = (report.get("quality") or {}).get("overall") or {}
-    for metric in ("f1", "precision", "recall", "error_rate"):
+    for metric in QUALITY_METRICS:
         if overall.get(metric) is not None:
             quality.add_metric([metric, "realized"], overall[metric])
     baseline = Gauge("clockwork_monitor_baseline", "The live model's recorded quality the monitor compares with",
                      labels=["metric"])
-    for metric in ("f1", "precision", "recall", "error_rate"):
+    for metric in QUALITY_METRICS:
         if report["baseline"].get(metric) is not None:
             baseline.add_metric([metric], report["baseline"][metric])
     return [quality, baseline]
