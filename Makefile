@@ -204,7 +204,7 @@ serve: $(SERVED) ## Serve the production model in the foreground (gunicorn; host
 	@$(PY) -m scripts.serving.serve $(if $(value PORT),--port $(call q,PORT))
 
 serve-bg: $(SERVED) ## Start the server in the background and wait until /ready answers
-	@$(PY) -m scripts.serving.serve --background $(if $(value PORT),--port $(call q,PORT))
+	@$(STAGE_PY) -m scripts.serving.serve --background $(if $(value PORT),--port $(call q,PORT))
 
 stop: $(VENV_OK) ## Stop the background server
 	@$(PY) -m scripts.serving.serve --stop

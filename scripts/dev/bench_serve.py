@@ -159,7 +159,7 @@ def start(workers: int, worker_class: str, timeout: float, params_file: Path) ->
     proc = subprocess.Popen([sys.executable, "-m", "scripts.serving.serve", "--port", str(port), "--workers", str(workers),
                              "--worker-class", worker_class],
                             cwd=repo_path("."), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    if not wait_ready("127.0.0.1", port, timeout, proc):
+    if not wait_ready("127.0.0.1", port, timeout, lambda: proc.poll() is None):
         proc.terminate()
         raise ClockworkError(f"bench server with {workers} worker(s) did not become ready")
     return proc, port

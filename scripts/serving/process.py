@@ -9,13 +9,13 @@ import importlib
 import json
 import logging
 import os
+import resource
 import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from scripts.core import registry as R
 from scripts.core.config import ClockworkError, repo_path
@@ -70,8 +70,6 @@ def set_aside_torn_tails(deployment: dict, host_port: str) -> None:
 def open_files_for(connections: int, spare: int = 256) -> None:
     """Let each worker hold its worker_connections (idle clients included) as open files: the soft limit
     is raised toward the hard one, which the workers inherit; a hard limit below it is said once."""
-    import resource
-
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = connections + spare
     if soft != resource.RLIM_INFINITY and soft < wanted:
@@ -157,13 +155,13 @@ def _import_name(name: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-def wait_ready(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> bool:
-    """Poll /ready until it answers 200, the server process dies, or time runs out."""
+def wait_ready(host: str, port: int, timeout: float, alive: Callable[[], bool] | None = None) -> bool:
+    """Poll /ready until it answers 200, the server process dies (alive() turns false), or time runs out."""
     import http.client
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
+        if alive is not None and not alive():
             return False
         try:
             connection = http.client.HTTPConnection(host, port, timeout=2)
@@ -185,12 +183,13 @@ def _address_file(deployment: dict) -> Path:
 @contextlib.contextmanager
 def listening(deployment: dict, options: dict) -> Iterator[None]:
     """Record where this server (this process, gunicorn's master) listens while it runs; gone after."""
-    address = _address_file(deployment)
-    atomic_write_text(address, json.dumps({"pid": os.getpid(), "host": options["host"], "port": options["port"]}))
+    address, master = _address_file(deployment), os.getpid()
+    atomic_write_text(address, json.dumps({"pid": master, "host": options["host"], "port": options["port"]}))
     try:
         yield
     finally:
-        address.unlink(missing_ok=True)
+        if os.getpid() == master:  # a worker leaves through here too (gunicorn's SystemExit): not its record
+            address.unlink(missing_ok=True)
 
 
 def running_address(deployment: dict) -> tuple[str, int] | None:
@@ -232,23 +231,46 @@ def check_free(deployment: dict, options: dict) -> None:
             raise ClockworkError(f"deployment.port: {options['host']}:{options['port']} is already in use (PORT=... picks another)")
 
 
-def start_background(params: dict, options: dict) -> int:
-    """Start the server as a detached process and return once it is ready."""
+def start_background(params: dict, options: dict, serve_here: Callable[[], int]) -> int:
+    """Start the server as a detached process and return once it is ready. The server is this
+    process forked, not a new interpreter: run warm (make serve-bg), it starts with the numeric
+    libraries already imported, and in any case it runs the code and params this process checked.
+    serve_here() runs the server in the child and returns its exit status."""
     deployment = params["deployment"]
     server_log = repo_path(deployment["server_log"])
     check_free(deployment, options)
     server_log.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "scripts.serving.serve", "--host", options["host"], "--port", str(options["port"]),
-               "--workers", str(options["workers"]), "--worker-class", options["worker_class"]]
-    with open(server_log, "ab") as out:
-        proc = subprocess.Popen(command, cwd=repo_path("."), stdout=out, stderr=out, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-    if not wait_ready(options["host"], options["port"], deployment["ready_timeout_s"], proc):
-        proc.terminate()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the server: it leaves by unwinding, as the process would (cli, or the warm worker's run)
+        _detach(server_log)
+        raise SystemExit(serve_here())
+    if not wait_ready(options["host"], options["port"], deployment["ready_timeout_s"], lambda: _running(pid)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
         tail = server_log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
         raise ClockworkError(f"server did not become ready; last line of {deployment['server_log']}: {tail[0]}")
-    print(f"serving http://{options['host']}:{options['port']} (pid {proc.pid}, log {deployment['server_log']})")
+    print(f"serving http://{options['host']}:{options['port']} (pid {pid}, log {deployment['server_log']})")
     return 0
+
+
+def _detach(log: Path) -> None:
+    """In the forked server: a session of its own (Ctrl-C in make's terminal spares it), stdin from
+    /dev/null, stdout and stderr appended to the server log, and no other descriptor of the process
+    that forked it (make's pipes and jobserver, a warm worker's socket)."""
+    os.setsid()
+    with open(os.devnull, "rb") as null, open(log, "ab") as out:
+        os.dup2(null.fileno(), 0)
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    os.closerange(3, soft if soft != resource.RLIM_INFINITY else 1 << 16)
+
+
+def _running(pid: int) -> bool:
+    """The forked server has not exited (it is this process's child until this process exits)."""
+    return os.waitpid(pid, os.WNOHANG) == (0, 0)
 
 
 def stop_background(params: dict) -> int:

@@ -13,6 +13,7 @@ row in the deployment log.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 
@@ -53,16 +54,23 @@ def main(argv: list[str]) -> int:
         print(f"following the registry on {following}" + (f": {said}" if said else ""), flush=True)
     preflight(params["paths"])
     if args.background:
-        return start_background(params, options)
+        return start_background(params, options, lambda: serve_here(params, options))
+    return serve_here(params, options)
+
+
+def serve_here(params: dict, options: dict) -> int:
+    """Run the server in this process until it stops; a replica runs its follower beside it."""
+    following = params["deployment"]["registry"]
     if not following:
         return run_foreground(params, options, sites=[SITE])
-    follower = subprocess.Popen([sys.executable, "-m", "scripts.remote.follow", "--remote", following], cwd=repo_path("."))
+    follower, master = subprocess.Popen([sys.executable, "-m", "scripts.remote.follow", "--remote", following],
+                                        cwd=repo_path(".")), os.getpid()
     try:
         return run_foreground(params, options, sites=[SITE])
     finally:
-        follower.terminate()
-        follower.wait()
-
+        if os.getpid() == master:  # gunicorn's workers leave through here too; the follower is the master's
+            follower.terminate()
+            follower.wait()
 
 if __name__ == "__main__":
     cli(main)

@@ -390,3 +390,26 @@ def test_make_serve_beside_a_running_server_is_one_line_naming_it(server: Server
         run = server.repo.make(target, f"PORT={free_port()}", timeout=60)
         assert run.code != 0 and run.err.startswith("error: logs/serve.pid: a server is already running (pid "), run.err
         assert f"http://127.0.0.1:{server.port}); make stop first" in run.err.splitlines()[0] and "Traceback" not in run.err
+
+
+def test_the_background_server_is_forked_detached_and_holds_none_of_makes_descriptors(server: Server):
+    """serve-bg forks the server from the (warm) process that checked the model: it leads a session of
+    its own, reads /dev/null and writes the server log, and keeps no pipe of make's or of the
+    caller's open (a caller reading make's output to its end would otherwise wait for the server)."""
+    import contextlib
+    import os
+
+    def descriptors(pid: int | str) -> dict[int, str]:
+        found = {}
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(FileNotFoundError):  # the listing's own descriptor is gone once read
+                found[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        return found
+
+    master = int((server.repo.path / "logs/serve.pid").read_text())
+    assert os.getsid(master) == master
+    fds = descriptors(master)
+    log = str((server.repo.path / server.repo.params()["deployment"]["server_log"]).resolve())
+    assert (fds[0], fds[1], fds[2]) == ("/dev/null", log, log)
+    mine = set(descriptors("self").values())
+    assert not {target for target in fds.values() if target.startswith("pipe:")} & mine, "a pipe shared with the caller"
