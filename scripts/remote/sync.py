@@ -401,6 +401,8 @@ def collect_remote(params: dict, spec: str, paths: set[str], confirm: bool) -> s
     name, remote = open_remote(spec, params["remote"])
     for _ in range(ATTEMPTS):
         index, token = _read_index(remote)
+        # a gc killed mid-way may have set aside objects the index names, the registry too: back first
+        remote.set_aside(sorted(remote.objects(TRASH) & _referenced(index)), back=True)
         theirs = remote_registry(remote, index["registry"])
         if theirs is not None and not _same_registry(params, theirs):
             raise ClockworkError(f"remote {name}: its registry is not ours; make pull (or make push) first, then gc")
