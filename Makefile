@@ -70,7 +70,7 @@ q = $(call shq,$(value $(1)))
 unexport $(foreach v,$(.VARIABLES),$(if $(findstring command line,$(origin $(v))),$(v)))
 stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
-SECTIONS := paths data features model evaluate experiments deployment dashboard simulation scenarios challenger replay monitor retrain synth bench
+SECTIONS := paths data dataset features model evaluate experiments deployment dashboard simulation scenarios challenger replay monitor retrain synth bench
 PARAM_STAMPS = $(call param,$(SECTIONS) $(patsubst %,exp-%,$(EXPERIMENTS)))
 INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(EPOCH_CODE) $(EXPERIMENT_CODE) $(SIMULATE_CODE)) $(value EXTRA)
 FILE_STAMPS = $(call stamp,$(INPUT_FILES))

@@ -109,6 +109,16 @@ def _semantic_checks(params: dict, source: str) -> None:
     for column, (low, high) in data["ranges"].items():
         if low >= high:
             raise ClockworkError(f"{source}: data.ranges.{column}: lower bound must be below upper bound")
+    from scripts.core.contract import Contract
+
+    try:
+        contract = Contract.from_params(params["dataset"])
+    except ClockworkError as exc:
+        raise ClockworkError(f"{source}: {exc}") from None
+    unknown = [name for name in params["features"]["derived"] if name not in contract.derived]
+    if unknown:
+        raise ClockworkError(f"{source}: features.derived: {', '.join(unknown)} not declared in dataset.derived "
+                             f"(declared: {', '.join(contract.derived) or 'none'})")
     remote = params["remote"]
     if remote["default"] is not None and remote["default"] not in remote["remotes"]:
         raise ClockworkError(f"{source}: remote.default: {remote['default']} is not a name in remote.remotes")

@@ -1,0 +1,171 @@
+"""The data set contract: the one place a column is named, built from params' `dataset` section.
+
+params.yaml declares the data set: which CSV column is the row id and which orders the rows,
+the target and its positive class, each model input (its name in the CSV and in requests, its
+kind, its range or values), the columns kept beside the inputs but never fed to a model (an
+identifier, outcome flags), the derived features as expressions over the inputs
+(core/expressions.py) and the segments the gates judge recall on. `Contract.from_params` checks
+it once and returns one frozen object; stages, the service and the monitor read columns from it
+and from nowhere else. Pure: no I/O.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from scripts.core.config import ClockworkError
+from scripts.core.expressions import Expression, ExpressionError, parse
+
+KINDS = ("number", "integer", "category", "boolean")  # what a model input may be
+ROLES = ("id", "input", "target", "carried")  # carried: kept in each data version, never a model input
+SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its header in the CSV, its snake_case name everywhere else, and what it holds."""
+
+    source: str
+    name: str
+    kind: str  # number | integer | category | boolean | text (text: an identifier or a note, never an input)
+    role: str
+    range: tuple[float, float] | None = None
+    values: tuple = ()
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in ("number", "integer")
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The checked data set contract. Names are the snake_case ones unless a field says source."""
+
+    columns: tuple[Column, ...]  # every column of the raw file, in the file's order
+    order: str | None
+    positive: object
+    derived: dict[str, Expression] = field(hash=False)
+    segments: tuple[str, ...] = ()
+
+    @classmethod
+    def from_params(cls, section: dict) -> Contract:
+        """Build and check the contract from params' dataset section; one line names what is wrong."""
+        return _build(section)
+
+    def _role(self, role: str) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.role == role)
+
+    @cached_property
+    def inputs(self) -> tuple[Column, ...]:
+        return self._role("input")
+
+    @cached_property
+    def carried(self) -> tuple[Column, ...]:
+        return self._role("carried")
+
+    @cached_property
+    def id(self) -> Column | None:
+        found = self._role("id")
+        return found[0] if found else None
+
+    @cached_property
+    def target(self) -> Column:
+        return self._role("target")[0]
+
+    @cached_property
+    def input_names(self) -> list[str]:
+        return [c.name for c in self.inputs]
+
+    @cached_property
+    def numeric_inputs(self) -> list[str]:
+        return [c.name for c in self.inputs if c.numeric]
+
+    @cached_property
+    def categorical_inputs(self) -> list[str]:
+        return [c.name for c in self.inputs if not c.numeric]
+
+    @property
+    def label(self) -> str:
+        return self.target.name
+
+    @cached_property
+    def renames(self) -> dict[str, str]:
+        """CSV header -> snake_case name, for every column of the raw file."""
+        return {c.source: c.name for c in self.columns}
+
+    @cached_property
+    def aliases(self) -> dict[str, str]:
+        """A request may name a field as the CSV does: CSV header -> snake_case, for inputs and the id."""
+        named = (*self.inputs, *([self.id] if self.id else []))
+        return {c.source: c.name for c in named if c.source != c.name}
+
+    @cached_property
+    def scored(self) -> list[str]:
+        """What fitting or scoring a model reads from a split."""
+        return [*self.input_names, self.label]
+
+    def column(self, name: str) -> Column:
+        for candidate in self.columns:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(name)
+
+    def derived_texts(self, names: list[str]) -> dict[str, str]:
+        """The expressions of the derived features a model uses, by name, as params declare them."""
+        return {name: self.derived[name].text for name in names}
+
+
+def _build(section: dict) -> Contract:
+    columns = tuple(_column(spec, f"dataset.columns[{k}]") for k, spec in enumerate(section["columns"]))
+    for attribute, what in (("source", "header"), ("name", "name")):
+        seen: set[str] = set()
+        for column in columns:
+            if getattr(column, attribute) in seen:
+                raise ClockworkError(f"dataset.columns: the {what} {getattr(column, attribute)!r} is declared twice")
+            seen.add(getattr(column, attribute))
+    roles = [c.role for c in columns]
+    if roles.count("target") != 1 or roles.count("id") > 1 or "input" not in roles:
+        raise ClockworkError("dataset.columns: needs one column of role target, at least one input and at most one id "
+                             f"(has {roles.count('target')} target, {roles.count('input')} input, {roles.count('id')} id)")
+    names = [c.name for c in columns]
+    order = section["order"]
+    if order is not None and order not in names:
+        raise ClockworkError(f"dataset.order: {order!r} is not a declared column ({', '.join(names)})")
+    derived = _derived(section["derived"], [c.name for c in columns if c.role == "input" and c.numeric], names)
+    judged = [c.name for c in columns if c.role in ("input", "carried") and c.kind in ("category", "boolean", "integer")]
+    for segment in section["segments"]:
+        if segment not in judged:
+            raise ClockworkError(f"dataset.segments: {segment!r} is not an input or carried column of kind category, "
+                                 "boolean or integer")
+    target = next(c for c in columns if c.role == "target")
+    if target.values and section["positive"] not in target.values:
+        raise ClockworkError(f"dataset.positive: {section['positive']!r} is not one of the target's values {list(target.values)}")
+    return Contract(columns, order, section["positive"], derived, tuple(section["segments"]))
+
+
+def _column(spec: dict, where: str) -> Column:
+    name, kind, role = spec["name"], spec["kind"], spec["role"]
+    if not SNAKE.match(name):
+        raise ClockworkError(f"{where}.name: {name!r} is not snake_case (lower-case letters, digits, _)")
+    if role == "input" and kind not in KINDS:
+        raise ClockworkError(f"{where}.kind: {kind!r} cannot be a model input (one of {', '.join(KINDS)})")
+    low_high = spec.get("range")
+    if low_high is not None and (kind not in ("number", "integer") or low_high[0] > low_high[1]):
+        raise ClockworkError(f"{where}.range: {low_high} needs a number or integer column and low <= high")
+    values = tuple(spec.get("values") or ())
+    if kind == "category" and not values:
+        raise ClockworkError(f"{where}.values: a category column lists its values")
+    return Column(spec["column"], name, kind, role, tuple(low_high) if low_high is not None else None, values)
+
+
+def _derived(declared: dict, numeric: list[str], taken: list[str]) -> dict[str, Expression]:
+    out: dict[str, Expression] = {}
+    for name, text in declared.items():
+        if not SNAKE.match(name) or name in taken:
+            raise ClockworkError(f"dataset.derived.{name}: needs a snake_case name no column has")
+        try:
+            out[name] = parse(text, numeric)
+        except ExpressionError as exc:
+            raise ClockworkError(f"dataset.derived.{name}: {exc} (numeric inputs: {', '.join(numeric)})") from None
+    return out

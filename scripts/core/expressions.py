@@ -1,0 +1,101 @@
+"""Derived features as arithmetic over a frame's columns, declared in params as text.
+
+`power_w: torque_nm * rotational_speed_rpm * 2 * pi / 60` is parsed by Python's own parser
+(`ast`) and checked against a closed grammar before anything runs: numbers, the constants `pi`
+and `e`, the names of the frame's columns, the operators + - * / // % ** and unary minus, and
+a short list of numpy functions. Nothing else parses: no attribute, subscript, comparison,
+lambda, keyword or other name can be written, so an expression can only compute numbers from
+columns. It is never handed to eval (numexpr validates text with a pattern and then evals it;
+asteval interprets a much larger language). Pure: no I/O.
+"""
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+CONSTANTS = {"pi": math.pi, "e": math.e}
+FUNCTIONS: dict[str, Callable] = {"abs": np.abs, "sqrt": np.sqrt, "log": np.log, "log1p": np.log1p, "exp": np.exp,
+                                  "minimum": np.minimum, "maximum": np.maximum}
+BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+          ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
+UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**"}
+
+
+class ExpressionError(ValueError):
+    """An expression outside the grammar, or naming a column the frame does not have."""
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A checked expression: its text, the columns it reads, and its syntax tree."""
+
+    text: str
+    columns: tuple[str, ...]
+    tree: ast.expr
+
+    def __call__(self, frame) -> np.ndarray:  # noqa: ANN001 - a DataFrame or a mapping of column -> array
+        return np.asarray(_evaluate(self.tree, frame), dtype="float64")
+
+
+def parse(text: str, columns: list[str] | tuple[str, ...]) -> Expression:
+    """Check text against the grammar and the available columns; ExpressionError says what is wrong."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionError("an expression must be non-empty text")
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise ExpressionError(f"{text!r} does not parse: {exc.msg}") from None
+    used: list[str] = []
+    _check(tree, set(columns), used, text)
+    if not used:
+        raise ExpressionError(f"{text!r} reads no column")
+    return Expression(text.strip(), tuple(dict.fromkeys(used)), tree)
+
+
+def _check(node: ast.AST, columns: set[str], used: list[str], text: str) -> None:
+    """Raise ExpressionError unless node and every node below it is in the grammar."""
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+            raise ExpressionError(f"{text!r}: only numbers may be written as constants, not {node.value!r}")
+    elif isinstance(node, ast.Name):
+        if node.id in columns:
+            used.append(node.id)
+        elif node.id not in CONSTANTS:
+            raise ExpressionError(f"{text!r}: {node.id!r} is neither a column nor one of {sorted(CONSTANTS)}")
+    elif isinstance(node, ast.BinOp) and type(node.op) in BINARY:
+        _check(node.left, columns, used, text)
+        _check(node.right, columns, used, text)
+    elif isinstance(node, ast.UnaryOp) and type(node.op) in UNARY:
+        _check(node.operand, columns, used, text)
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS \
+            and not node.keywords and node.args:
+        for argument in node.args:
+            _check(argument, columns, used, text)
+    else:
+        allowed = f"numbers, columns, {' '.join(SYMBOLS.values())} and {', '.join(FUNCTIONS)}(...)"
+        raise ExpressionError(f"{text!r}: {_describe(node)} is not allowed (only {allowed})")
+
+
+def _describe(node: ast.AST) -> str:
+    if isinstance(node, ast.Call):
+        return f"the function {node.func.id!r}" if isinstance(node.func, ast.Name) else "a call"
+    return {"Attribute": "an attribute", "Subscript": "a subscript", "Compare": "a comparison", "Lambda": "a lambda",
+            "BoolOp": "and/or", "IfExp": "if/else"}.get(type(node).__name__, f"{type(node).__name__.lower()}")
+
+
+def _evaluate(node: ast.AST, frame):  # noqa: ANN001, ANN202 - numbers or arrays all the way down
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return CONSTANTS[node.id] if node.id in CONSTANTS and node.id not in frame else np.asarray(frame[node.id], dtype="float64")
+    if isinstance(node, ast.BinOp):
+        return BINARY[type(node.op)](_evaluate(node.left, frame), _evaluate(node.right, frame))
+    if isinstance(node, ast.UnaryOp):
+        return UNARY[type(node.op)](_evaluate(node.operand, frame))
+    return FUNCTIONS[node.func.id](*(_evaluate(argument, frame) for argument in node.args))  # type: ignore[attr-defined]
