@@ -42,14 +42,18 @@ export PYTHONDONTWRITEBYTECODE := 1
 # The code each stage runs: its own module and every project module it imports.
 # tests/pipeline/test_makefile.py checks these lists against the imports.
 SHARED_CODE := scripts/__init__.py scripts/core/__init__.py scripts/core/config.py scripts/core/store.py \
-               scripts/core/artifacts.py scripts/core/features.py scripts/pipeline/__init__.py
-PREPARE_CODE := scripts/pipeline/prepare.py scripts/core/rawdata.py $(SHARED_CODE)
-TRAIN_CODE := scripts/pipeline/train.py scripts/core/estimator.py $(SHARED_CODE)
-EVALUATE_CODE := scripts/pipeline/evaluate.py scripts/core/metrics.py $(SHARED_CODE)
-REGISTER_CODE := scripts/pipeline/register.py scripts/core/registry.py scripts/core/gates.py scripts/core/metrics.py $(SHARED_CODE)
+               scripts/core/artifacts.py scripts/pipeline/__init__.py
+FEATURES_CODE := scripts/core/features.py scripts/core/contract.py scripts/core/expressions.py
+PREPARE_CODE := scripts/pipeline/prepare.py scripts/core/rawdata.py $(FEATURES_CODE) $(SHARED_CODE)
+TRAIN_CODE := scripts/pipeline/train.py scripts/core/estimator.py $(FEATURES_CODE) $(SHARED_CODE)
+EVALUATE_CODE := scripts/pipeline/evaluate.py scripts/core/metrics.py scripts/core/contract.py scripts/core/expressions.py \
+                 $(SHARED_CODE)
+REGISTER_CODE := scripts/pipeline/register.py scripts/core/registry.py scripts/core/gates.py scripts/core/metrics.py \
+                 scripts/core/contract.py scripts/core/expressions.py $(SHARED_CODE)
 # What prepare also runs for a retrain version (EXTRA): the reference-epoch rules and the model they fit.
-EPOCH_CODE := scripts/core/epoch.py scripts/core/estimator.py scripts/core/gates.py
-SIMULATE_CODE := scripts/pipeline/simulate.py scripts/pipeline/faults.py $(SHARED_CODE)
+EPOCH_CODE := scripts/core/epoch.py scripts/core/estimator.py scripts/core/gates.py scripts/core/features.py scripts/core/expressions.py
+SIMULATE_CODE := scripts/pipeline/simulate.py scripts/pipeline/faults.py scripts/core/features.py scripts/core/expressions.py \
+                 $(SHARED_CODE)
 EXPERIMENT_CODE := scripts/pipeline/experiments.py scripts/core/runs.py $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE)
 
 # A make variable's exact text as one shell word, in bash's $'...' quoting with only backslash,
@@ -124,26 +128,26 @@ evaluate: $(O)/evaluate ## Train if stale, then measure the model on its held-ou
 register: $(O)/register ## Gate the evaluated model and record it in models/registry.json
 
 $(O)/prepare: $(O)/prepare.done ;
-$(O)/prepare.done: $(call stamp,$(RAW) $(PREPARE_CODE)) $(call param,paths data features) $(EXTRA_STAMP) $(PREPARE_OUTPUTS) \
+$(O)/prepare.done: $(call stamp,$(RAW) $(PREPARE_CODE)) $(call param,paths data dataset features) $(EXTRA_STAMP) $(PREPARE_OUTPUTS) \
                    $(if $(value EXTRA),$(call stamp,$(value EXTRA) $(EPOCH_CODE)) $(call param,retrain model)) | $(O)
 	@$(call begin,prepare,$(if $(value EXTRA),' (with '$(call q,EXTRA)')'))
 	@$(call stage,$(STAGE_PY) -m scripts.pipeline.prepare --out $(O)/prepare --outputs $(O)/prepare.mk $(if $(value EXTRA),--extra $(call q,EXTRA)) >/dev/null)
 	@touch $@
 
 $(O)/train: $(O)/train.done ;
-$(O)/train.done: $(O)/prepare $(call stamp,requirements.txt $(TRAIN_CODE)) $(call param,paths data features model) $(TRAIN_OUTPUTS)
+$(O)/train.done: $(O)/prepare $(call stamp,requirements.txt $(TRAIN_CODE)) $(call param,paths data dataset features model) $(TRAIN_OUTPUTS)
 	@$(call begin,train)
 	@$(call stage,$(STAGE_PY) -m scripts.pipeline.train --data $(O)/prepare --out $(O)/train --outputs $(O)/train.mk >/dev/null)
 	@touch $@
 
 $(O)/evaluate: $(O)/evaluate.done ;
-$(O)/evaluate.done: $(O)/train $(call stamp,$(EVALUATE_CODE)) $(call param,paths) $(EVALUATE_OUTPUTS)
+$(O)/evaluate.done: $(O)/train $(call stamp,$(EVALUATE_CODE)) $(call param,paths dataset) $(EVALUATE_OUTPUTS)
 	@$(call begin,evaluate)
 	@$(call stage,$(STAGE_PY) -m scripts.pipeline.evaluate --model $(O)/train --out $(O)/evaluate --outputs $(O)/evaluate.mk >/dev/null)
 	@touch $@
 
 $(O)/register: $(O)/register.done ;
-$(O)/register.done: $(O)/evaluate $(call stamp,$(REGISTER_CODE)) $(call param,paths evaluate retrain)
+$(O)/register.done: $(O)/evaluate $(call stamp,$(REGISTER_CODE)) $(call param,paths dataset evaluate retrain)
 	@$(call begin,register)
 	@$(call stage,$(STAGE_PY) -m scripts.pipeline.register --model $(O)/evaluate --out $(O)/register >/dev/null)
 	@touch $@
@@ -161,7 +165,7 @@ experiments-table: $(VENV_OK) ## Print the experiments, best first [METRIC=f1|re
 # A run that fails is recorded too (with the error), then make stops as usual.
 $(O)/exp-%: $(O)/exp-%.done ;
 $(O)/exp-%.done: $(O)/prepare $(call stamp,requirements.txt $(EXPERIMENT_CODE)) $(S)/params-exp-%.sha \
-                 $(call param,paths data features evaluate retrain)
+                 $(call param,paths data dataset features evaluate retrain)
 	@echo ">> experiment $*"
 	@{ $(STAGE_PY) -m scripts.pipeline.train --data $(O)/prepare --experiment $* --out $(O)/exp-$*.train \
 	  && $(STAGE_PY) -m scripts.pipeline.evaluate --model $(O)/exp-$*.train --out $(O)/exp-$*.evaluate \

@@ -96,6 +96,22 @@ class Repo:
         return self.versions("models", "model_v*.joblib")
 
 
+def contract():
+    """The data set contract of the repository's own params.yaml (AI4I)."""
+    from scripts.core.config import load_params
+    from scripts.core.contract import Contract
+
+    return Contract.from_params(load_params()["dataset"])
+
+
+def spec(feats: dict | None = None) -> dict:
+    """The feature spec (features.spec) of AI4I's contract with these features params (default: params')."""
+    from scripts.core import features as F
+    from scripts.core.config import load_params
+
+    return F.spec(contract(), feats or load_params()["features"])
+
+
 def fresh_copy(destination: Path) -> Repo:
     """Copy the project's sources (no generated files) and link the shared .venv."""
     destination.mkdir(parents=True)

@@ -129,9 +129,10 @@ def test_a_pipeline_pickled_under_the_old_feature_module_name_loads_and_predicts
     from scripts.core import features as F
     from scripts.core.estimator import dump, fit
     from scripts.core.rawdata import read_raw
+    from tests.conftest import contract, spec
 
-    frame = read_raw(ROOT / "data/raw/ai4i2020.csv").iloc[:400]
-    feats = {"derived": ["temp_diff_k", "power_w"], "scaling": "standard", "one_hot_type": True}
+    frame = read_raw(ROOT / "data/raw/ai4i2020.csv", contract()).iloc[:400]
+    feats = spec({"derived": ["temp_diff_k", "power_w"], "scaling": "standard", "one_hot_type": True})
     model = {"algorithm": "random_forest", "seed": 1, "threshold": 0.5, "n_estimators": 5, "max_features": 1.0,
              "max_depth": None, "min_samples_leaf": 1, "class_weight": None}
     old = importlib.import_module("scripts.features")  # the alias makes the old name a real module name

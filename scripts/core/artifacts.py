@@ -122,3 +122,9 @@ def write_outputs_include(path: Path, name: str, files: list[Path]) -> None:
     from scripts.core.store import write_if_changed
 
     write_if_changed(path, f"{name} := {' '.join(relative(f) for f in files)}\n")
+
+
+def label_of(paths: dict, card: dict) -> str:
+    """The label column of a model: its card's feature spec, or (a card written before the data set
+    contract) its data version's record."""
+    return card["features"].get("label") or read_data_meta(paths, card["data"]["version"])["features"]["label"]

@@ -106,15 +106,19 @@ def _semantic_checks(params: dict, source: str) -> None:
     data = params["data"]
     if data["test_rows"] >= data["train_window_rows"]:
         raise ClockworkError(f"{source}: data.test_rows: must be smaller than data.train_window_rows")
-    for column, (low, high) in data["ranges"].items():
-        if low >= high:
-            raise ClockworkError(f"{source}: data.ranges.{column}: lower bound must be below upper bound")
-    from scripts.core.contract import Contract
+    from scripts.core.contract import Contract, ContractError
 
     try:
         contract = Contract.from_params(params["dataset"])
-    except ClockworkError as exc:
+    except ContractError as exc:
         raise ClockworkError(f"{source}: {exc}") from None
+    from scripts.core.expressions import ExpressionError, parse
+
+    for name, quirk in data["label_quirks"].items():
+        try:
+            parse(quirk["when"], [c.name for c in contract.columns], condition=True)
+        except ExpressionError as exc:
+            raise ClockworkError(f"{source}: data.label_quirks.{name}.when: {exc}") from None
     unknown = [name for name in params["features"]["derived"] if name not in contract.derived]
     if unknown:
         raise ClockworkError(f"{source}: features.derived: {', '.join(unknown)} not declared in dataset.derived "

@@ -5,8 +5,8 @@ the target and its positive class, each model input (its name in the CSV and in 
 kind, its range or values), the columns kept beside the inputs but never fed to a model (an
 identifier, outcome flags), the derived features as expressions over the inputs
 (core/expressions.py) and the segments the gates judge recall on. `Contract.from_params` checks
-it once and returns one frozen object; stages, the service and the monitor read columns from it
-and from nowhere else. Pure: no I/O.
+it once (load_params calls it on every load) and returns one frozen object; stages, the service
+and the monitor read columns from it and from nowhere else. Pure: no I/O.
 """
 from __future__ import annotations
 
@@ -14,12 +14,15 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from scripts.core.config import ClockworkError
 from scripts.core.expressions import Expression, ExpressionError, parse
 
 KINDS = ("number", "integer", "category", "boolean")  # what a model input may be
 ROLES = ("id", "input", "target", "carried")  # carried: kept in each data version, never a model input
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class ContractError(ValueError):
+    """A dataset section that cannot work; load_params reports it as one line naming params.yaml."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,11 @@ class Contract:
         return {c.source: c.name for c in named if c.source != c.name}
 
     @cached_property
+    def ranges(self) -> dict[str, list]:
+        """Each input with a declared range: its [low, high] (a request outside it is refused)."""
+        return {c.name: list(c.range) for c in self.inputs if c.range is not None}
+
+    @cached_property
     def scored(self) -> list[str]:
         """What fitting or scoring a model reads from a split."""
         return [*self.input_names, self.label]
@@ -110,6 +118,23 @@ class Contract:
             if candidate.name == name:
                 return candidate
         raise KeyError(name)
+
+    def category_masks(self, rows) -> dict:  # noqa: ANN001 - a DataFrame -> {"Type L": boolean array}
+        """One mask per value of each category input, named by its header and value."""
+        return {f"{c.source} {v}": rows[c.name].astype(str).to_numpy() == str(v)
+                for c in self.inputs if c.kind == "category" for v in c.values}
+
+    def segment_masks(self, rows) -> dict:  # noqa: ANN001 - a DataFrame -> {"TWF": ..., "Type L": ...}
+        """The gates' segments over rows: each value of a category segment, each other segment's rows
+        where it is 1 (a missing value counts as 0)."""
+        out = {}
+        for name in self.segments:
+            column = self.column(name)
+            if column.kind == "category":
+                out |= {f"{column.source} {v}": rows[name].astype(str).to_numpy() == str(v) for v in column.values}
+            else:
+                out[column.source] = rows[name].fillna(0).to_numpy() == 1
+        return out
 
     def derived_texts(self, names: list[str]) -> dict[str, str]:
         """The expressions of the derived features a model uses, by name, as params declare them."""
@@ -122,40 +147,40 @@ def _build(section: dict) -> Contract:
         seen: set[str] = set()
         for column in columns:
             if getattr(column, attribute) in seen:
-                raise ClockworkError(f"dataset.columns: the {what} {getattr(column, attribute)!r} is declared twice")
+                raise ContractError(f"dataset.columns: the {what} {getattr(column, attribute)!r} is declared twice")
             seen.add(getattr(column, attribute))
     roles = [c.role for c in columns]
     if roles.count("target") != 1 or roles.count("id") > 1 or "input" not in roles:
-        raise ClockworkError("dataset.columns: needs one column of role target, at least one input and at most one id "
+        raise ContractError("dataset.columns: needs one column of role target, at least one input and at most one id "
                              f"(has {roles.count('target')} target, {roles.count('input')} input, {roles.count('id')} id)")
     names = [c.name for c in columns]
     order = section["order"]
     if order is not None and order not in names:
-        raise ClockworkError(f"dataset.order: {order!r} is not a declared column ({', '.join(names)})")
+        raise ContractError(f"dataset.order: {order!r} is not a declared column ({', '.join(names)})")
     derived = _derived(section["derived"], [c.name for c in columns if c.role == "input" and c.numeric], names)
     judged = [c.name for c in columns if c.role in ("input", "carried") and c.kind in ("category", "boolean", "integer")]
     for segment in section["segments"]:
         if segment not in judged:
-            raise ClockworkError(f"dataset.segments: {segment!r} is not an input or carried column of kind category, "
+            raise ContractError(f"dataset.segments: {segment!r} is not an input or carried column of kind category, "
                                  "boolean or integer")
     target = next(c for c in columns if c.role == "target")
     if target.values and section["positive"] not in target.values:
-        raise ClockworkError(f"dataset.positive: {section['positive']!r} is not one of the target's values {list(target.values)}")
+        raise ContractError(f"dataset.positive: {section['positive']!r} is not one of the target's values {list(target.values)}")
     return Contract(columns, order, section["positive"], derived, tuple(section["segments"]))
 
 
 def _column(spec: dict, where: str) -> Column:
     name, kind, role = spec["name"], spec["kind"], spec["role"]
     if not SNAKE.match(name):
-        raise ClockworkError(f"{where}.name: {name!r} is not snake_case (lower-case letters, digits, _)")
+        raise ContractError(f"{where}.name: {name!r} is not snake_case (lower-case letters, digits, _)")
     if role == "input" and kind not in KINDS:
-        raise ClockworkError(f"{where}.kind: {kind!r} cannot be a model input (one of {', '.join(KINDS)})")
+        raise ContractError(f"{where}.kind: {kind!r} cannot be a model input (one of {', '.join(KINDS)})")
     low_high = spec.get("range")
-    if low_high is not None and (kind not in ("number", "integer") or low_high[0] > low_high[1]):
-        raise ClockworkError(f"{where}.range: {low_high} needs a number or integer column and low <= high")
+    if low_high is not None and (kind not in ("number", "integer") or low_high[0] >= low_high[1]):
+        raise ContractError(f"{where}.range: {low_high} needs a number or integer column and low < high")
     values = tuple(spec.get("values") or ())
     if kind == "category" and not values:
-        raise ClockworkError(f"{where}.values: a category column lists its values")
+        raise ContractError(f"{where}.values: a category column lists its values")
     return Column(spec["column"], name, kind, role, tuple(low_high) if low_high is not None else None, values)
 
 
@@ -163,9 +188,9 @@ def _derived(declared: dict, numeric: list[str], taken: list[str]) -> dict[str, 
     out: dict[str, Expression] = {}
     for name, text in declared.items():
         if not SNAKE.match(name) or name in taken:
-            raise ClockworkError(f"dataset.derived.{name}: needs a snake_case name no column has")
+            raise ContractError(f"dataset.derived.{name}: needs a snake_case name no column has")
         try:
             out[name] = parse(text, numeric)
         except ExpressionError as exc:
-            raise ClockworkError(f"dataset.derived.{name}: {exc} (numeric inputs: {', '.join(numeric)})") from None
+            raise ContractError(f"dataset.derived.{name}: {exc} (numeric inputs: {', '.join(numeric)})") from None
     return out

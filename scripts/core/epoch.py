@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from scripts.core import features as F
 from scripts.core.estimator import fit
 from scripts.core.gates import udi_ranges
 
@@ -37,14 +36,15 @@ def new_epoch(labelled: pd.DataFrame) -> bool:
     return in_epoch(labelled) and bool((labelled["reference"] == 1).any())
 
 
-def contradicted_rows(history: pd.DataFrame, newer: pd.DataFrame, feats: dict, model: dict, probability: float) -> pd.Series:
+def contradicted_rows(history: pd.DataFrame, newer: pd.DataFrame, feature_spec: dict, model: dict, probability: float) -> pd.Series:
     """The history rows labelled 'no failure' that a model fitted on the newer labelled rows alone
     gives a failure probability of at least `probability`: the old relation's labels where the new
     one says failure. Old failures stay (the newer rows are too few to speak for every failure mode)."""
-    if newer[F.LABEL].nunique() < 2:  # rows of one class say nothing about where failures begin
+    label = feature_spec["label"]
+    if newer[label].nunique() < 2:  # rows of one class say nothing about where failures begin
         return pd.Series(False, index=history.index)
-    proba = fit(newer, feats, model).predict_proba(history[F.INPUT_COLUMNS])[:, 1]
-    return pd.Series((proba >= probability) & (history[F.LABEL].to_numpy() == 0), index=history.index)
+    proba = fit(newer, feature_spec, model).predict_proba(history[feature_spec["inputs"]])[:, 1]
+    return pd.Series((proba >= probability) & (history[label].to_numpy() == 0), index=history.index)
 
 
 def epoch_record(contradicted: pd.Series, reference_rows: int, trained_labelled_rows: int) -> dict:

@@ -32,7 +32,7 @@ def effective_params(model: dict) -> dict:
     }
 
 
-def build_pipeline(feats: dict, model: dict) -> Any:
+def build_pipeline(feature_spec: dict, model: dict) -> Any:
     """Feature transformer + estimator as one Pipeline, so serving transforms exactly as training did."""
     import importlib
 
@@ -42,14 +42,15 @@ def build_pipeline(feats: dict, model: dict) -> Any:
     estimator_class = getattr(importlib.import_module(module), name)
     chosen = effective_params(model)
     estimator = estimator_class(random_state=chosen["seed"], **chosen["hyperparameters"])
-    transformer = F.build_transformer(feats["derived"], feats["scaling"], feats["one_hot_type"])
+    transformer = F.build_transformer(feature_spec)
     return Pipeline([("features", transformer), ("model", estimator)])
 
 
-def fit(frame: pd.DataFrame, feats: dict, model: dict) -> Any:
-    """Fit the Pipeline on a training frame; pure apart from the CPU it burns."""
-    pipeline = build_pipeline(feats, model)
-    pipeline.fit(frame[F.INPUT_COLUMNS], frame[F.LABEL].to_numpy())
+def fit(frame: pd.DataFrame, feature_spec: dict, model: dict) -> Any:
+    """Fit the Pipeline on a training frame (its label 1 for the positive class, else 0) for a
+    feature spec (features.spec); pure apart from the CPU it burns."""
+    pipeline = build_pipeline(feature_spec, model)
+    pipeline.fit(frame[feature_spec["inputs"]], frame[feature_spec["label"]].to_numpy())
     return pipeline
 
 

@@ -3,10 +3,12 @@
 `power_w: torque_nm * rotational_speed_rpm * 2 * pi / 60` is parsed by Python's own parser
 (`ast`) and checked against a closed grammar before anything runs: numbers, the constants `pi`
 and `e`, the names of the frame's columns, the operators + - * / // % ** and unary minus, and
-a short list of numpy functions. Nothing else parses: no attribute, subscript, comparison,
-lambda, keyword or other name can be written, so an expression can only compute numbers from
-columns. It is never handed to eval (numexpr validates text with a pattern and then evals it;
-asteval interprets a much larger language). Pure: no I/O.
+a short list of numpy functions. A condition (a rule that picks rows, such as a label quirk)
+may also compare (== != < <= > >=) and combine with and, or, not; its result is a boolean per
+row. Nothing else parses: no attribute, subscript, lambda, keyword, string or other name can
+be written, so an expression can only compute numbers from columns. It is never handed to
+eval (numexpr validates text with a pattern and then evals it; asteval interprets a much
+larger language). Pure: no I/O.
 """
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ FUNCTIONS: dict[str, Callable] = {"abs": np.abs, "sqrt": np.sqrt, "log": np.log,
 BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
           ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
 UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+# conditions (a rule that picks rows) may also compare and combine with and / or / not
+COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt,
+           ast.GtE: operator.ge}
 SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**"}
 
 
@@ -38,13 +43,22 @@ class Expression:
     text: str
     columns: tuple[str, ...]
     tree: ast.expr
+    condition: bool = False
 
     def __call__(self, frame) -> np.ndarray:  # noqa: ANN001 - a DataFrame or a mapping of column -> array
-        return np.asarray(_evaluate(self.tree, frame), dtype="float64")
+        value = _evaluate(self.tree, frame)
+        if self.condition:
+            return np.broadcast_to(np.asarray(value, dtype=bool), (_rows(frame),)).copy()
+        return np.asarray(value, dtype="float64")
 
 
-def parse(text: str, columns: list[str] | tuple[str, ...]) -> Expression:
-    """Check text against the grammar and the available columns; ExpressionError says what is wrong."""
+def _rows(frame) -> int:  # noqa: ANN001
+    return len(next(iter(frame.values()))) if isinstance(frame, dict) else len(frame)
+
+
+def parse(text: str, columns: list[str] | tuple[str, ...], condition: bool = False) -> Expression:
+    """Check text against the grammar (a condition's, if condition) and the available columns;
+    ExpressionError says what is wrong."""
     if not isinstance(text, str) or not text.strip():
         raise ExpressionError("an expression must be non-empty text")
     try:
@@ -52,15 +66,23 @@ def parse(text: str, columns: list[str] | tuple[str, ...]) -> Expression:
     except SyntaxError as exc:
         raise ExpressionError(f"{text!r} does not parse: {exc.msg}") from None
     used: list[str] = []
-    _check(tree, set(columns), used, text)
+    _check(tree, set(columns), used, text, condition)
     if not used:
         raise ExpressionError(f"{text!r} reads no column")
-    return Expression(text.strip(), tuple(dict.fromkeys(used)), tree)
+    return Expression(text.strip(), tuple(dict.fromkeys(used)), tree, condition)
 
 
-def _check(node: ast.AST, columns: set[str], used: list[str], text: str) -> None:
+def _check(node: ast.AST, columns: set[str], used: list[str], text: str, condition: bool = False) -> None:
     """Raise ExpressionError unless node and every node below it is in the grammar."""
-    if isinstance(node, ast.Constant):
+    if condition and isinstance(node, ast.BoolOp):
+        for value in node.values:
+            _check(value, columns, used, text, condition)
+    elif condition and isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        _check(node.operand, columns, used, text, condition)
+    elif condition and isinstance(node, ast.Compare) and all(type(op) in COMPARE for op in node.ops):
+        for operand in (node.left, *node.comparators):
+            _check(operand, columns, used, text)
+    elif isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise ExpressionError(f"{text!r}: only numbers may be written as constants, not {node.value!r}")
     elif isinstance(node, ast.Name):
@@ -97,5 +119,14 @@ def _evaluate(node: ast.AST, frame):  # noqa: ANN001, ANN202 - numbers or arrays
     if isinstance(node, ast.BinOp):
         return BINARY[type(node.op)](_evaluate(node.left, frame), _evaluate(node.right, frame))
     if isinstance(node, ast.UnaryOp):
+        if isinstance(node.op, ast.Not):
+            return np.logical_not(_evaluate(node.operand, frame))
         return UNARY[type(node.op)](_evaluate(node.operand, frame))
+    if isinstance(node, ast.BoolOp):
+        combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
+        return combine.reduce([np.asarray(_evaluate(value, frame)) for value in node.values])
+    if isinstance(node, ast.Compare):
+        operands = [_evaluate(operand, frame) for operand in (node.left, *node.comparators)]
+        pairs = [COMPARE[type(op)](a, b) for op, a, b in zip(node.ops, operands, operands[1:], strict=False)]
+        return np.logical_and.reduce([np.asarray(pair) for pair in pairs])
     return FUNCTIONS[node.func.id](*(_evaluate(argument, frame) for argument in node.args))  # type: ignore[attr-defined]

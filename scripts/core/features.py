@@ -1,94 +1,129 @@
-"""Pure feature engineering: the column contract and the derived physical features.
+"""Pure feature engineering for any data set: a model's feature spec and the Pipeline's feature half.
 
-The same functions run in prepare (to store the features in each data version) and inside
-the fitted scikit-learn Pipeline (so serving applies exactly the training transformation).
-Nothing here touches files.
+A feature spec is what the feature step of one model is, made from the data set contract
+(core/contract.py) and params' features section: the inputs in order, the categories of each
+category input, the derived features with their expressions, the scaling, and the label. It is
+recorded in the model card, and the fitted Pipeline carries the inputs and the expressions as
+its own arguments, so a model computes its features the same way in prepare, in training, in
+serving and in the monitor, whatever params say later. Nothing here touches files.
 """
 from __future__ import annotations
 
-import math
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-# The raw CSV's columns, in order, and the snake_case name each one takes in the pipeline.
-RAW_COLUMNS = {
-    "UDI": "udi",
-    "Product ID": "product_id",
-    "Type": "type",
-    "Air temperature [K]": "air_temperature_k",
-    "Process temperature [K]": "process_temperature_k",
-    "Rotational speed [rpm]": "rotational_speed_rpm",
-    "Torque [Nm]": "torque_nm",
-    "Tool wear [min]": "tool_wear_min",
-    "Machine failure": "machine_failure",
-    "TWF": "twf",
-    "HDF": "hdf",
-    "PWF": "pwf",
-    "OSF": "osf",
-    "RNF": "rnf",
-}
-TYPES = ["L", "M", "H"]
-# Model inputs: what a client sends. Identifiers and labels are never among them.
-INPUT_COLUMNS = ["type", "air_temperature_k", "process_temperature_k", "rotational_speed_rpm", "torque_nm", "tool_wear_min"]
-NUMERIC_INPUTS = INPUT_COLUMNS[1:]
-# A client may send a reading's fields (and udi) under the raw CSV's column names: raw -> snake_case.
-READING_ALIASES = {raw: snake for raw, snake in RAW_COLUMNS.items() if snake in INPUT_COLUMNS or snake == "udi"}
-INTEGER_COLUMNS = ["udi", "rotational_speed_rpm", "tool_wear_min", "machine_failure", "twf", "hdf", "pwf", "osf", "rnf"]
-LABEL = "machine_failure"
-SCORED_COLUMNS = [*INPUT_COLUMNS, LABEL]  # what fitting or scoring a model reads from a split
-FAILURE_MODES = ["twf", "hdf", "pwf", "osf", "rnf"]
-# Derived features: name -> function of the input frame. Physics from the data set's
-# description: heat dissipation (temperature difference), power (torque x angular speed),
-# overstrain (tool wear x torque).
-DERIVED = {
-    "temp_diff_k": lambda df: df["process_temperature_k"] - df["air_temperature_k"],
-    "power_w": lambda df: df["torque_nm"] * df["rotational_speed_rpm"] * (2 * math.pi / 60),
-    "strain_min_nm": lambda df: df["tool_wear_min"] * df["torque_nm"],
-}
+from scripts.core.expressions import parse
 
 
-def add_derived(frame: pd.DataFrame, derived: list[str]) -> pd.DataFrame:
-    """Return the model inputs plus the requested derived features, in a fixed order."""
-    out = frame[INPUT_COLUMNS].copy()
-    for name in derived:
-        out[name] = DERIVED[name](out).astype("float64")
+def spec(contract, feats: dict) -> dict:  # noqa: ANN001 - a Contract (core/contract.py)
+    """The feature spec of a model trained now: the contract's columns, the derived features params
+    choose (derived: their names in order; expressions: each one's formula)."""
+    return {
+        "inputs": contract.input_names,
+        "numeric": contract.numeric_inputs,
+        "categories": {c.name: list(c.values) for c in contract.inputs if not c.numeric},
+        "derived": list(feats["derived"]),
+        "expressions": contract.derived_texts(feats["derived"]),
+        "scaling": feats["scaling"],
+        "one_hot_type": feats["one_hot_type"],
+        "label": contract.label,
+    }
+
+
+def add_derived(frame: pd.DataFrame, derived: list[str], inputs: list[str] | None = None,
+                expressions: dict[str, str] | None = None) -> pd.DataFrame:
+    """The model inputs plus the derived features, in a fixed order (the Pipeline's first step).
+    Without inputs and expressions (a model pickled before the data set contract), they are those
+    params declare."""
+    inputs_, computed = _resolved(_key(derived, inputs, expressions))
+    out = frame[list(inputs_)].copy()
+    for name, expression in computed:
+        out[name] = expression(out)
     return out
 
 
-def derived_names(_transformer: object, _input_names: object, derived: list[str]) -> list[str]:
+def derived_names(_transformer: object, _input_names: object, derived: list[str], inputs: list[str] | None = None,
+                  expressions: dict[str, str] | None = None) -> list[str]:
     """Output column names of add_derived, for scikit-learn's get_feature_names_out."""
-    return INPUT_COLUMNS + list(derived)
+    inputs_, computed = _resolved(_key(derived, inputs, expressions))
+    return [*inputs_, *(name for name, _ in computed)]
 
 
-def build_transformer(derived: list[str], scaling: str, one_hot_type: bool):
-    """The feature half of the model Pipeline: derive, then encode Type and scale numbers."""
+def expressions_of(arguments: dict) -> tuple[tuple[str, ...], list]:
+    """(inputs, [(name, Expression)]) of a Pipeline derive step's arguments (its kw_args)."""
+    inputs, computed = _resolved(_key(arguments["derived"], arguments.get("inputs"), arguments.get("expressions")))
+    return inputs, list(computed)
+
+
+def _key(derived: list[str], inputs: list[str] | None, expressions: dict[str, str] | None) -> tuple:
+    """The derive step's arguments as a hashable key."""
+    return (tuple(derived), tuple(inputs) if inputs is not None else None,
+            tuple((name, expressions[name]) for name in derived) if expressions is not None else None)
+
+
+@lru_cache(maxsize=64)
+def _resolved(key: tuple) -> tuple[tuple[str, ...], tuple]:
+    """Parse a derive step's expressions once per process (each prediction calls the step)."""
+    derived, inputs, texts = key
+    if inputs is None or texts is None:  # pickled before the contract: the inputs and formulas params declare
+        from scripts.core.config import load_params
+        from scripts.core.contract import Contract
+
+        contract = Contract.from_params(load_params(sections=("dataset",))["dataset"])
+        inputs, texts = tuple(contract.input_names), tuple(contract.derived_texts(list(derived)).items())
+    return inputs, tuple((name, parse(text, list(inputs))) for name, text in texts)
+
+
+def build_transformer(feature_spec: dict):
+    """The feature half of the model Pipeline: derive, then one-hot the category inputs and scale numbers.
+
+    A pickle memoizes objects by identity, so its bytes depend on which name strings are shared:
+    every name below comes from the inputs or derived list of one JSON round trip of the spec,
+    so a spec from params (train) and the same spec read from a model card (make verify's
+    refit) give the same bytes."""
+    import json
     from functools import partial
 
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-    numeric = NUMERIC_INPUTS + list(derived)
-    parts = [("numeric", StandardScaler() if scaling == "standard" else "passthrough", numeric)]
-    if one_hot_type:
-        parts.insert(0, ("type", OneHotEncoder(categories=[TYPES], handle_unknown="error"), ["type"]))
+    spec_ = json.loads(json.dumps(feature_spec))
+    inputs, derived = spec_["inputs"], spec_["derived"]
+    arguments = {"derived": derived, "inputs": inputs, "expressions": {name: spec_["expressions"][name] for name in derived}}
+    numeric = [*(name for name in inputs if name in set(spec_["numeric"])), *derived]
+    parts = [("numeric", StandardScaler() if spec_["scaling"] == "standard" else "passthrough", numeric)]
+    categorical = [name for name in inputs if name in spec_["categories"]]
+    if spec_["one_hot_type"] and categorical:
+        encoder = OneHotEncoder(categories=[spec_["categories"][name] for name in categorical], handle_unknown="error")
+        parts.insert(0, ("categorical", encoder, categorical))
     return Pipeline([
-        ("derive", FunctionTransformer(add_derived, kw_args={"derived": list(derived)},
-                                       feature_names_out=partial(derived_names, derived=list(derived)))),
+        ("derive", FunctionTransformer(add_derived, kw_args=arguments,
+                                       feature_names_out=partial(derived_names, **arguments))),
         ("encode", ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)),
     ])
 
 
-def label_quirks(frame: pd.DataFrame) -> dict[str, pd.Series]:
-    """Boolean masks of the data set's two documented label quirks."""
-    any_mode = frame[FAILURE_MODES].to_numpy().any(axis=1)
-    return {
-        "unexplained_failure": (frame[LABEL] == 1) & ~any_mode,
-        "rnf_without_failure": (frame["rnf"] == 1) & (frame[LABEL] == 0),
-    }
-
-
-def failure_rate(labels: pd.Series) -> float:
+def positive_rate(labels: pd.Series) -> float:
     """Share of positive labels; 0.0 for an empty split."""
     return float(np.mean(labels)) if len(labels) else 0.0
+
+
+# --- Being retired: AI4I's columns as module constants, for the modules not yet reading the contract
+# (serving's request parsing, the monitor, simulate's faults, synth and the benchmarks). Each moves
+# to the Contract its command builds from params; then this block goes.
+RAW_COLUMNS = {"UDI": "udi", "Product ID": "product_id", "Type": "type", "Air temperature [K]": "air_temperature_k",
+               "Process temperature [K]": "process_temperature_k", "Rotational speed [rpm]": "rotational_speed_rpm",
+               "Torque [Nm]": "torque_nm", "Tool wear [min]": "tool_wear_min", "Machine failure": "machine_failure",
+               "TWF": "twf", "HDF": "hdf", "PWF": "pwf", "OSF": "osf", "RNF": "rnf"}
+TYPES = ["L", "M", "H"]
+INPUT_COLUMNS = ["type", "air_temperature_k", "process_temperature_k", "rotational_speed_rpm", "torque_nm", "tool_wear_min"]
+NUMERIC_INPUTS = INPUT_COLUMNS[1:]
+READING_ALIASES = {raw: snake for raw, snake in RAW_COLUMNS.items() if snake in INPUT_COLUMNS or snake == "udi"}
+INTEGER_COLUMNS = ["udi", "rotational_speed_rpm", "tool_wear_min", "machine_failure", "twf", "hdf", "pwf", "osf", "rnf"]
+LABEL = "machine_failure"
+SCORED_COLUMNS = [*INPUT_COLUMNS, LABEL]
+FAILURE_MODES = ["twf", "hdf", "pwf", "osf", "rnf"]
+failure_rate = positive_rate

@@ -69,19 +69,17 @@ SCORE_SLICE_ROWS = 100_000
 
 
 def predict_failure(pipeline: Any, frame: Any) -> np.ndarray:
-    """The failure probability of each row of frame, scored a slice at a time."""
-    from scripts.core import features as F
-
-    inputs = frame[F.INPUT_COLUMNS]
+    """The positive-class probability of each row of frame (the columns the Pipeline was fitted on),
+    scored a slice at a time."""
+    inputs = frame[list(pipeline.feature_names_in_)]
     return np.concatenate([pipeline.predict_proba(inputs.iloc[start:start + SCORE_SLICE_ROWS])[:, 1]
                            for start in range(0, len(inputs), SCORE_SLICE_ROWS)] or [np.empty(0)])
 
 
-def score(pipeline: Any, frame: Any, threshold: float) -> dict[str, Any]:
-    """probability_metrics of a fitted Pipeline on a labelled frame (no I/O: the caller loads both)."""
-    from scripts.core import features as F
-
-    return probability_metrics(frame[F.LABEL], predict_failure(pipeline, frame), threshold)
+def score(pipeline: Any, frame: Any, threshold: float, label: str) -> dict[str, Any]:
+    """probability_metrics of a fitted Pipeline on a frame whose column label holds 1/0 (no I/O: the
+    caller loads both)."""
+    return probability_metrics(frame[label], predict_failure(pipeline, frame), threshold)
 
 
 def per_group(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, names: list[str]) -> dict[str, dict]:
@@ -89,6 +87,16 @@ def per_group(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray, names:
     out = {}
     for name in names:
         mask = np.asarray(groups) == name
+        metrics = label_metrics(np.asarray(y_true)[mask], np.asarray(y_pred)[mask])
+        metrics.pop("confusion_matrix")
+        out[name] = metrics
+    return out
+
+
+def per_mask(y_true: np.ndarray, y_pred: np.ndarray, masks: dict[str, np.ndarray]) -> dict[str, dict]:
+    """label_metrics (without the confusion matrix) on the rows of each named mask, e.g. each category."""
+    out = {}
+    for name, mask in masks.items():
         metrics = label_metrics(np.asarray(y_true)[mask], np.asarray(y_pred)[mask])
         metrics.pop("confusion_matrix")
         out[name] = metrics

@@ -1,7 +1,8 @@
-"""The raw CSV's contract: parse it column by column and apply the domain rules, naming each problem.
+"""Read a raw CSV as the data set contract declares it, naming each problem with its line and column.
 
-Used by prepare (the real file) and synth (the reference for synthetic files). Pure apart from
-reading the one file it is given.
+The contract (core/contract.py) says which columns the file has, in which order, of which kind,
+within which range or values. Used by prepare (the real file) and synth (the reference for
+synthetic files). Pure apart from reading the one file it is given.
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scripts.core import features as F
 from scripts.core.config import ClockworkError
 
 
@@ -19,7 +19,7 @@ def _line(index: int) -> int:
     return int(index) + 2
 
 
-def read_raw(path: Path) -> pd.DataFrame:
+def read_raw(path: Path, contract) -> pd.DataFrame:  # noqa: ANN001 - a Contract
     """Parse the raw CSV, naming each problem.
 
     Accepts a UTF-8 BOM, CRLF line endings and integers written as '40.0'. A well-formed file is
@@ -27,12 +27,12 @@ def read_raw(path: Path) -> pd.DataFrame:
     strings); anything it cannot take whole is read again as text, column by column, so the first
     bad cell is named with its line.
     """
-    header = _header(path)
-    frame = _read_typed(path, header)
+    header = _header(path, contract)
+    frame = _read_typed(path, header, contract)
     if frame is None:
         frame = _read(path, dtype=str)
-        frame.columns = [F.RAW_COLUMNS[c] for c in header]
-        return _convert(frame, path)
+        frame.columns = [contract.renames[c] for c in header]
+        return _convert(frame, path, contract)
     return frame
 
 
@@ -47,10 +47,10 @@ def _read(path: Path, **options) -> pd.DataFrame:  # noqa: ANN003 - pandas.read_
         raise ClockworkError(f"{path}: not a readable CSV: {str(exc).splitlines()[0]}") from None
 
 
-def _header(path: Path) -> list[str]:
+def _header(path: Path, contract) -> list[str]:  # noqa: ANN001
     """The header's column names, checked against the contract (names, order, at least one row)."""
     frame = _read(path, dtype=str, nrows=1)
-    expected = list(F.RAW_COLUMNS)
+    expected = list(contract.renames)
     columns = [c.strip() for c in frame.columns]
     missing = [c for c in expected if c not in columns]
     extra = [c for c in columns if c not in expected]
@@ -65,74 +65,108 @@ def _header(path: Path) -> list[str]:
     return columns
 
 
-def _read_typed(path: Path, header: list[str]) -> pd.DataFrame | None:
+def _kinds(contract) -> dict[str, str]:  # noqa: ANN001
+    return {c.name: c.kind for c in contract.columns}
+
+
+def _read_typed(path: Path, header: list[str], contract) -> pd.DataFrame | None:  # noqa: ANN001
     """The file with its numbers parsed by the reader; None if any cell is not a finite number of its
     column's kind or a text cell needs trimming (the text path then names the problem)."""
-    text = {raw for raw, name in F.RAW_COLUMNS.items() if name in ("product_id", "type")}
+    kinds = _kinds(contract)
+    text = {raw for raw, name in contract.renames.items() if not _numeric(kinds[name])}
     try:
         frame = pd.read_csv(path, encoding="utf-8-sig", dtype={c: (str if c in text else "float64") for c in header})
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
         return None
-    frame.columns = [F.RAW_COLUMNS[c.strip()] for c in frame.columns]
+    frame.columns = [contract.renames[c.strip()] for c in frame.columns]
     for column in frame.columns:
         values = frame[column]
-        if column in ("product_id", "type"):
-            if values.isna().any() or values.str.contains(r"^\s|\s$|^$", regex=True).any():
+        if not _numeric(kinds[column]):
+            if values.isna().any() or values.str.contains(r"^\s|\s$|^$", regex=True).any() or kinds[column] == "boolean":
                 return None
             continue
         numbers = values.to_numpy()
         if not np.isfinite(numbers).all():
             return None
-        if column in F.INTEGER_COLUMNS:  # exact only below 2**53: beyond that the text path converts it
+        if kinds[column] == "integer":  # exact only below 2**53: beyond that the text path converts it
             if (numbers != np.round(numbers)).any() or (np.abs(numbers) >= 2.0 ** 53).any():
                 return None
             frame[column] = numbers.astype("int64")
     return frame
 
 
-def _convert(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+def _numeric(kind: str) -> bool:
+    return kind in ("number", "integer")
+
+
+BOOLEAN = {"true": 1, "false": 0, "1": 1, "0": 0, "1.0": 1, "0.0": 0, "yes": 1, "no": 0}  # a boolean cell, lower-cased
+
+
+def _convert(frame: pd.DataFrame, path: Path, contract) -> pd.DataFrame:  # noqa: ANN001
     """Text columns to typed columns; the first bad cell is reported with its line."""
-    raw_name = {v: k for k, v in F.RAW_COLUMNS.items()}
+    raw_name = {v: k for k, v in contract.renames.items()}
+    kinds = _kinds(contract)
     for column in frame.columns:
         text = frame[column].str.strip()
         blank = text == ""
+        where = f"column '{raw_name[column]}'"
         if blank.any():
-            index = blank.idxmax()
-            raise ClockworkError(f"{path}: line {_line(index)}: column '{raw_name[column]}': empty value")
-        if column in ("product_id", "type"):
+            raise ClockworkError(f"{path}: line {_line(blank.idxmax())}: {where}: empty value")
+        if kinds[column] in ("category", "text"):
             frame[column] = text
             continue
-        numbers = pd.to_numeric(text, errors="coerce")
-        bad = numbers.isna() | ~np.isfinite(numbers.to_numpy(dtype="float64", na_value=np.nan))
-        if bad.any():
-            index = bad.idxmax()
-            raise ClockworkError(f"{path}: line {_line(index)}: column '{raw_name[column]}': {text[index]!r} is not a finite number")
-        if column in F.INTEGER_COLUMNS:
-            fractional = numbers != np.round(numbers)
-            if fractional.any():
-                index = fractional.idxmax()
-                raise ClockworkError(f"{path}: line {_line(index)}: column '{raw_name[column]}': {text[index]!r} is not an integer")
-            numbers = numbers.astype("int64")
-        else:
-            numbers = numbers.astype("float64")
-        frame[column] = numbers
+        if kinds[column] == "boolean":
+            flags = text.str.lower().map(BOOLEAN)
+            if flags.isna().any():
+                index = flags.isna().idxmax()
+                raise ClockworkError(f"{path}: line {_line(index)}: {where}: {text[index]!r} is not true/false, yes/no or 1/0")
+            frame[column] = flags.astype("int64")
+            continue
+        frame[column] = _numbers(text, kinds[column] == "integer", path, where)
     return frame
 
 
-def validate_rows(frame: pd.DataFrame, ranges: dict, path: Path) -> None:
-    """Domain rules: unique increasing UDI, known Type, 0/1 labels, values within ranges."""
+def _numbers(text: pd.Series, integer: bool, path: Path, where: str) -> pd.Series:
+    numbers = pd.to_numeric(text, errors="coerce")
+    bad = numbers.isna() | ~np.isfinite(numbers.to_numpy(dtype="float64", na_value=np.nan))
+    if bad.any():
+        index = bad.idxmax()
+        raise ClockworkError(f"{path}: line {_line(index)}: {where}: {text[index]!r} is not a finite number")
+    if not integer:
+        return numbers.astype("float64")
+    fractional = numbers != np.round(numbers)
+    if fractional.any():
+        index = fractional.idxmax()
+        raise ClockworkError(f"{path}: line {_line(index)}: {where}: {text[index]!r} is not an integer")
+    return numbers.astype("int64")
+
+
+def validate_rows(frame: pd.DataFrame, path: Path, contract) -> None:  # noqa: ANN001
+    """The contract's rules: a unique row id, a strictly increasing order column, each column's values
+    or range. The first row that breaks one is named with its line."""
     def refuse(mask: pd.Series, what: str) -> None:
         if mask.any():
-            index = mask.idxmax()
-            raise ClockworkError(f"{path}: line {_line(index)}: {what}")
+            raise ClockworkError(f"{path}: line {_line(mask.idxmax())}: {what}")
 
-    duplicated = frame["udi"].duplicated()
-    if duplicated.any():
-        refuse(duplicated, f"duplicated UDI {frame['udi'][duplicated].iloc[0]}")
-    refuse(frame["udi"].diff().fillna(1) <= 0, "UDI not increasing (UDI order is the data set's time order)")
-    refuse(~frame["type"].isin(F.TYPES), f"column 'Type': value not one of {'/'.join(F.TYPES)}")
-    for column in [F.LABEL, *F.FAILURE_MODES]:
-        refuse(~frame[column].isin([0, 1]), f"column '{column}': label must be 0 or 1")
-    for column, (low, high) in ranges.items():
-        refuse((frame[column] < low) | (frame[column] > high),
-               f"column '{column}': value outside the range [{low}, {high}] set in params data.ranges")
+    if contract.id is not None:
+        duplicated = frame[contract.id.name].duplicated()
+        if duplicated.any():
+            refuse(duplicated, f"duplicated {contract.id.source} {frame[contract.id.name][duplicated].iloc[0]}")
+    if contract.order is not None:
+        order = contract.column(contract.order)
+        refuse(frame[order.name].diff().fillna(1) <= 0,
+               f"{order.source} not increasing ({order.source} order is the data set's time order: dataset.order)")
+    for column in contract.columns:
+        values = frame[column.name]
+        if column.values:
+            allowed = [_typed(v, column.kind) for v in column.values]
+            refuse(~values.isin(allowed), f"column '{column.source}': value not one of {'/'.join(map(str, column.values))}")
+        if column.range is not None:
+            low, high = column.range
+            refuse((values < low) | (values > high),
+                   f"column '{column.source}': value outside the range [{low}, {high}] set in params dataset.columns")
+
+
+def _typed(value: object, kind: str) -> object:
+    """A declared value as the reader typed the column (the values of an integer column are ints)."""
+    return str(value) if kind in ("category", "text") else value

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from scripts.core.artifacts import MODEL_CARD, load_model, load_split, model_versions, read_card, read_data_meta
 from scripts.core.config import ClockworkError, repo_path
+from scripts.core.contract import Contract
 from scripts.core.gates import describe as describe_gates
 from scripts.core.gates import f1_difference, judge, seen_rows, segment_recalls, udi_ranges
 from scripts.core.metrics import predict_failure, score
@@ -272,7 +273,7 @@ def register(paths: dict, version: str, params: dict) -> dict:
     Its metadata-log line is derived from the card and the entry, so a rerun after a kill between
     the registry write and the line writes the line (and never a second one)."""
     card = read_card(paths, version)
-    gating = gates_for(paths, card, params)
+    gating = (*gates_for(paths, card, params), Contract.from_params(params["dataset"]))
     with transaction(paths) as registry:
         known = version in registry["versions"]
         if not known:
@@ -289,15 +290,16 @@ def register(paths: dict, version: str, params: dict) -> dict:
     return entry
 
 
-def _add(paths: dict, registry: dict, version: str, card: dict, gating: tuple[dict, dict, str]) -> None:
-    """The registry entry of a new version, gated against production on the same rows."""
-    gates, limits, gate_set = gating
+def _add(paths: dict, registry: dict, version: str, card: dict, gating: tuple) -> None:
+    """The registry entry of a new version, gated against production on the same rows.
+    gating: (gates, limits, gate set, the data set contract)."""
+    gates, limits, gate_set, contract = gating
     production = registry["aliases"]["production"]
-    trained = trained_ranges(paths, card)
+    trained = trained_ranges(paths, card, contract.id.name)
     reference = reference_for(paths, card, registry)
     test = card["metrics"]["test"]
     if production:
-        comparisons, segments, measured = compare_with_production(paths, card, production, registry, (gates, reference))
+        comparisons, segments, measured = compare_with_production(paths, card, production, registry, (gates, reference, contract))
         comparisons = {name: comparisons[name] for name in limits}
         live_metrics = measured["production"]
         if reference["data_version"] != card["data"]["version"]:  # judged on an epoch's rows, not its own test rows
@@ -325,22 +327,21 @@ def _add(paths: dict, registry: dict, version: str, card: dict, gating: tuple[di
         _set_production(registry, version, "promote", "first model to pass the gates (automatic)")
 
 
-def trained_ranges(paths: dict, card: dict) -> list[list[int]]:
+def trained_ranges(paths: dict, card: dict, identity: str) -> list[list[int]]:
     """The row ids (UDI runs) a model trained on, from its data version's train split."""
-    return udi_ranges(load_split(read_data_meta(paths, card["data"]["version"]), "train", ["udi"])["udi"])
+    return udi_ranges(load_split(read_data_meta(paths, card["data"]["version"]), "train", [identity])[identity])
 
 
 def compare_with_production(paths: dict, card: dict, production: str, registry: dict,
-                            judging: tuple[dict, dict]) -> tuple[dict, dict, dict]:
+                            judging: tuple) -> tuple[dict, dict, dict]:
     """Candidate and production on the same rows: the reference rows (the test rows of the data
     version `reference_for` chose) and, when the candidate has one, its holdout. Each comparison:
     paired F1 interval and rows either model trained on; per-segment recalls and both models'
-    metrics on the reference rows."""
-    from scripts.core import features as F  # pandas: only a registration that gates needs it
-
-    gates, reference = judging
+    metrics on the reference rows. judging: (gates, the reference rows' record, the contract)."""
+    gates, reference, contract = judging
+    identity, label = contract.id.name, contract.label
     models = {"candidate": (load_model(card), card), production: load_registered(paths, production, registry)}
-    seen_by = {name: registry["versions"].get(c["version"], {}).get("trained_on") or trained_ranges(paths, c)
+    seen_by = {name: registry["versions"].get(c["version"], {}).get("trained_on") or trained_ranges(paths, c, identity)
                for name, (_, c) in models.items()}
     sets = {"reference": (read_data_meta(paths, reference["data_version"]), "test"),
             "holdout": (read_data_meta(paths, card["data"]["version"]), "holdout")}
@@ -348,28 +349,20 @@ def compare_with_production(paths: dict, card: dict, production: str, registry: 
     for name, (meta, split) in sets.items():
         if split not in meta["outputs"]:
             continue
-        rows = load_split(meta, split, ["udi", *F.SCORED_COLUMNS, *F.FAILURE_MODES])
-        y = rows[F.LABEL].to_numpy() == 1
+        rows = load_split(meta, split, list(dict.fromkeys([identity, *contract.scored, *contract.segments])))
+        y = rows[label].to_numpy() == 1
         mine, theirs = (predict_failure(m, rows) >= c["threshold"] for m, c in models.values())
         comparison = f1_difference(y, mine, theirs, gates["bootstrap"])
-        seen = {who: seen_rows(rows["udi"], ranges) for who, ranges in seen_by.items()}
+        seen = {who: seen_rows(rows[identity], ranges) for who, ranges in seen_by.items()}
         comparison["seen"] = max(seen.values())
         comparison["seen_by"] = [who for who, n in seen.items() if n]
         comparisons[name] = comparison
         if name == "reference":
-            segments = _segments(rows, y, mine, theirs)
-            measured = {who: _headline(score(m, rows, c["threshold"])) for who, (m, c) in
+            masks = contract.segment_masks(rows)
+            segments = {"candidate": segment_recalls(y, mine, masks), "production": segment_recalls(y, theirs, masks)}
+            measured = {who: _headline(score(m, rows, c["threshold"], label)) for who, (m, c) in
                         zip(("candidate", "production"), models.values(), strict=True)}
     return comparisons, segments, measured
-
-
-def _segments(rows, y, mine, theirs) -> dict:
-    """Both models' recall on each failure mode and each product Type of the reference rows."""
-    from scripts.core import features as F
-
-    masks = {mode.upper(): rows[mode].fillna(0).to_numpy() == 1 for mode in F.FAILURE_MODES if mode != "rnf"}
-    masks |= {f"Type {t}": rows["type"].to_numpy() == t for t in F.TYPES}
-    return {"candidate": segment_recalls(y, mine, masks), "production": segment_recalls(y, theirs, masks)}
 
 
 def _headline(metrics: dict) -> dict:

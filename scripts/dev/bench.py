@@ -158,6 +158,8 @@ def quality_section(params: dict, work: Path) -> list[dict]:
     """F1 against training time for each algorithm, on the copy's data version."""
     import pandas as pd
 
+    from scripts.core import features as F
+    from scripts.core.contract import Contract
     from scripts.core.estimator import ALGORITHMS, fit
     from scripts.core.metrics import score
 
@@ -168,9 +170,10 @@ def quality_section(params: dict, work: Path) -> list[dict]:
     for algorithm in ALGORITHMS:
         model = {**params["model"], "algorithm": algorithm}
         started = time.perf_counter()
-        pipeline = fit(train_frame, params["features"], model)
+        feature_spec = F.spec(Contract.from_params(params["dataset"]), params["features"])
+        pipeline = fit(train_frame, feature_spec, model)
         seconds = time.perf_counter() - started
-        metrics = score(pipeline, test_frame, model["threshold"])
+        metrics = score(pipeline, test_frame, model["threshold"], feature_spec["label"])
         rows.append({"algorithm": algorithm, "train_seconds": round(seconds, 3), "f1": metrics["f1"],
                      "recall": metrics["recall"], "precision": metrics["precision"], "train_rows": len(train_frame)})
     return rows

@@ -26,6 +26,7 @@ import pandas as pd
 from scripts.core import features as F
 from scripts.core.artifacts import load_split, read_data_meta, read_pointer
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
+from scripts.core.contract import Contract
 from scripts.core.epoch import contradicted_rows, mark_reference
 from scripts.core.estimator import fit
 from scripts.core.metrics import score
@@ -46,7 +47,8 @@ def training_sets(history: pd.DataFrame, newer: pd.DataFrame, contradicted: pd.S
 def study(name: str, frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], params: dict) -> dict:
     """One concept-drift scenario: every training set's F1 on the epoch's reference rows and on fresh rows."""
     history, rows, fresh = frames
-    feats, model, concept = params["features"], params["model"], params["retrain"]["concept"]
+    model, concept = params["model"], params["retrain"]["concept"]
+    feats = F.spec(Contract.from_params(params["dataset"]), params["features"])
     labelled = mark_reference(rows, concept["reference_fraction"])
     marked = labelled["reference"] == 1
     columns = ["udi", *F.INPUT_COLUMNS, F.LABEL]
@@ -56,8 +58,8 @@ def study(name: str, frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], pa
     for label, frame in training_sets(history[columns], newer, contradicted).items():
         fitted = fit(frame, feats, model)
         variants.append({"training": label, "rows": len(frame),
-                         "f1_reference": score(fitted, reference, model["threshold"])["f1"],
-                         "f1_fresh": score(fitted, fresh, model["threshold"])["f1"]})
+                         "f1_reference": score(fitted, reference, model["threshold"], feats["label"])["f1"],
+                         "f1_fresh": score(fitted, fresh, model["threshold"], feats["label"])["f1"]})
         print(f"  {name}: {label}: F1 {variants[-1]['f1_reference']} on the reference rows, "
               f"{variants[-1]['f1_fresh']} on fresh rows", flush=True)
     return {"scenario": name, "reference_rows": int(marked.sum()), "reference_failures": int(reference[F.LABEL].sum()),

@@ -16,15 +16,17 @@ from typing import Callable
 
 FLOOR = """
 import json
+from scripts.core import features as F
 from scripts.core.config import load_params, repo_path
+from scripts.core.contract import Contract
 from scripts.core.estimator import fit
 from scripts.core.metrics import score
-from scripts.core.rawdata import read_raw
-from scripts.pipeline.prepare import build_splits
+from scripts.pipeline.prepare import build_splits, read_table
 params = load_params()
-parts, _ = build_splits(read_raw(repo_path(params["paths"]["raw"])), params["data"], params["features"])
-pipeline = fit(parts["train"], params["features"], params["model"])
-print(json.dumps({"f1": score(pipeline, parts["test"], params["model"]["threshold"])["f1"]}))
+contract = Contract.from_params(params["dataset"])
+parts, _ = build_splits(read_table(repo_path(params["paths"]["raw"]), contract), contract, params["data"], params["features"])
+pipeline = fit(parts["train"], F.spec(contract, params["features"]), params["model"])
+print(json.dumps({"f1": score(pipeline, parts["test"], params["model"]["threshold"], contract.label)["f1"]}))
 """
 
 

@@ -30,7 +30,7 @@ import pandas as pd
 
 from scripts.core import features as F
 from scripts.core import registry as R
-from scripts.core.artifacts import load_split, read_card, read_data_meta
+from scripts.core.artifacts import label_of, load_split, read_card, read_data_meta
 from scripts.core.config import ClockworkError, cli, error_line, load_params, port_number, repo_path
 from scripts.core.metrics import score
 from scripts.core.reports import read_report
@@ -44,7 +44,7 @@ TARGET_REFERENCE_DROP = "no scenario ends with a production model whose referenc
 def f1_of(paths: dict, version: str, frame: pd.DataFrame) -> float | None:
     """A registered version's F1 on these rows (its artifact checked against its sha256 first)."""
     pipeline, card = R.load_registered(paths, version)
-    return score(pipeline, frame, card["threshold"])["f1"]
+    return score(pipeline, frame, card["threshold"], label_of(paths, card))["f1"]
 
 
 def action_taken(loop: Demo, verdict: str) -> str:

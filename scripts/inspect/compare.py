@@ -20,26 +20,34 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def _groups(card: dict) -> dict:
+    """Test metrics per category value ("Type L"); a card written before the data set contract has per_type."""
+    return card["metrics"].get("per_group") or card["metrics"].get("per_type") or {}
+
+
 def metrics_table(paths: dict) -> str:
-    """Every evaluated version's test metrics, per-Type recall and training error."""
+    """Every evaluated version's test metrics, recall per category value and training error."""
     registry = R.load(paths)
     production = registry["aliases"]["production"]
     live_rows = R.test_rows(paths, production) if production else None
+    versions = sorted(model_versions(paths), key=version_number, reverse=True)
+    cards = {v: read_card(paths, v) for v in versions if model_path(paths, v, MODEL_CARD).exists()}
+    groups = list(dict.fromkeys(name for card in cards.values() for name in _groups(card)))
     header = f"{'version':8} {'status':10} {'data':5} {'algorithm':23}" + "".join(f"{h:>8}" for _, h in TABLE)
-    header += f"{'rec_L':>8}{'rec_M':>8}{'rec_H':>8}{'train_err':>10}"
+    header += "".join(f"  rec {name}" for name in groups) + f"{'train_err':>10}"
     rows, other = [header], False
-    for version in sorted(model_versions(paths), key=version_number, reverse=True):
-        if not model_path(paths, version, MODEL_CARD).exists():
+    for version in versions:
+        if version not in cards:
             rows.append(f"{version:8} (trained, not evaluated yet)")
             continue
-        card = read_card(paths, version)
-        test, per_type = card["metrics"]["test"], card["metrics"]["per_type"]
+        card = cards[version]
+        test, recall = card["metrics"]["test"], {k: g["recall"] for k, g in _groups(card).items()}
         status = registry["versions"].get(version, {}).get("status", "unregistered")
         mark = "*" if live_rows and card["data"]["test"]["sha256"] != live_rows else " "
         other = other or mark == "*"
         row = f"{version + mark:8} {status:10} {card['data']['version']:5} {card['algorithm']:23}"
         row += "".join(f"{_fmt(test[k]):>8}" for k, _ in TABLE)
-        row += "".join(f"{_fmt(per_type[t]['recall']):>8}" for t in "LMH")
+        row += "".join(f"{_fmt(recall.get(name)):>{len(name) + 6}}" for name in groups)
         row += f"{_fmt(card['metrics']['train']['error_rate']):>10}"
         rows.append(row)
     if other:

@@ -140,7 +140,9 @@ def verify(params: dict, version: str | None) -> tuple[bool, list[str]]:
         report.append(f"code: {checkout_code(card, work)}")
         spec = {
             "train_csv": str(train_csv),
-            "features": {k: card["features"][k] for k in ("derived", "scaling", "one_hot_type")},
+            # the card's feature spec (what the recorded code's fit reads: a card written before the
+            # data set contract holds only derived names, scaling and one_hot_type, all that code read)
+            "features": {k: v for k, v in card["features"].items() if k != "model_inputs"},
             "model": {k: v for k, v in card["params"].items() if k != "hyperparameters"} | card["params"]["hyperparameters"],
         }
         (work / "spec.json").write_text(json.dumps(spec))

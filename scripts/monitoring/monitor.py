@@ -154,7 +154,8 @@ def report(params: dict) -> dict:
     judged = len(window) >= settings["min_drift_rows"]
     if judged:
         reference = load_split(read_data_meta(paths, card["data"]["version"]), "train")
-        current = F.add_derived(pd.DataFrame([p["inputs"] for p in window]), card["features"]["derived"])
+        feats = card["features"]  # the model's own inputs and expressions (a card before the contract: params')
+        current = F.add_derived(pd.DataFrame([p["inputs"] for p in window]), feats["derived"], feats["inputs"], feats.get("expressions"))
         drift = drift_table(reference, current, card["features"]["derived"], settings)
         drifted_share = round(sum(d["drifted"] for d in drift.values()) / len(drift), 6)
         frames = (reference, current)

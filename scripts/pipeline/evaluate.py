@@ -11,7 +11,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from scripts.core import features as F
 from scripts.core.artifacts import (
     MODEL_CARD,
     load_model,
@@ -23,36 +22,41 @@ from scripts.core.artifacts import (
     write_outputs_include,
 )
 from scripts.core.config import ClockworkError, cli, load_params
-from scripts.core.metrics import per_group, predict_failure, probability_metrics, score
+from scripts.core.contract import Contract
+from scripts.core.metrics import per_mask, predict_failure, probability_metrics, score
 from scripts.core.store import code_identity, locked, read_json, sweep_temp, utc_now, write_if_changed, write_json
 
 log = logging.getLogger("clockwork.evaluate")
 # The params sections this stage reads; its Makefile rule is stamped on exactly these.
-PARAMS = ("paths",)
+PARAMS = ("paths", "dataset")
 
 
-def evaluate(pipeline: Any, train: Any, test: Any, threshold: float, holdout: Any = None) -> dict:
-    """Test metrics, per-Type test metrics and training-set metrics (the monitoring baseline); for a
-    retrain version also its holdout's (the recent labelled production rows)."""
+def evaluate(pipeline: Any, contract, splits: tuple, threshold: float) -> dict:  # noqa: ANN001
+    """Test metrics, test metrics per value of each category input, and training-set metrics (the
+    monitoring baseline); for a retrain version also its holdout's (the recent labelled production
+    rows). splits: (train, test, holdout or None)."""
+    train, test, holdout = splits
+    label = contract.label
     test_proba = predict_failure(pipeline, test)
     out = {
-        "test": probability_metrics(test[F.LABEL], test_proba, threshold),
-        "train": score(pipeline, train, threshold),
-        "per_type": per_group(test[F.LABEL].to_numpy(), test_proba >= threshold, test["type"].to_numpy(), F.TYPES),
+        "test": probability_metrics(test[label], test_proba, threshold),
+        "train": score(pipeline, train, threshold, label),
+        "per_group": per_mask(test[label].to_numpy(), test_proba >= threshold, contract.category_masks(test)),
     }
     if holdout is not None:
-        out["holdout"] = score(pipeline, holdout, threshold)
+        out["holdout"] = score(pipeline, holdout, threshold, label)
     return out
 
 
-def model_card(paths: dict, version: str) -> dict:
+def model_card(paths: dict, version: str, contract) -> dict:  # noqa: ANN001
     """The training record plus its measured metrics: the model card of one version."""
     record = read_train_record(paths, version)
     pipeline = load_model(record)
     data_meta = read_data_meta(paths, record["data"]["version"])
-    holdout = load_split(data_meta, "holdout", F.SCORED_COLUMNS) if "holdout" in data_meta["outputs"] else None
-    metrics = evaluate(pipeline, load_split(data_meta, "train", F.SCORED_COLUMNS), load_split(data_meta, "test", F.SCORED_COLUMNS),
-                       record["threshold"], holdout)
+    columns = [*contract.scored, *(c.name for c in contract.inputs if c.kind == "category")]
+    splits = tuple(load_split(data_meta, split, list(dict.fromkeys(columns))) if split in data_meta["outputs"] else None
+                   for split in ("train", "test", "holdout"))
+    metrics = evaluate(pipeline, contract, splits, record["threshold"])
     test = metrics["test"]
     log.info("model %s: test F1 %s, recall %s, precision %s, ROC AUC %s", version,
              test["f1"], test["recall"], test["precision"], test["roc_auc"])
@@ -82,11 +86,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, help="pointer file naming the evaluated model version (written only on change)")
     parser.add_argument("--outputs", type=Path, help="make include naming the version's card (written only on change)")
     args = parser.parse_args(argv)
-    paths = load_params(sections=PARAMS)["paths"]
+    params = load_params(sections=PARAMS)
+    paths, contract = params["paths"], Contract.from_params(params["dataset"])
     version = read_pointer(args.model)
     card_path = model_path(paths, version, MODEL_CARD)
     existed = card_path.exists()
-    card = model_card(paths, version)  # outside the lock: make -j2 evaluates two models at once
+    card = model_card(paths, version, contract)  # outside the lock: make -j2 evaluates two models at once
     if existed and intact(card_path, card):
         log.info("model %s is already evaluated (%s)", version, card_path.name)
     else:

@@ -25,6 +25,8 @@ from scripts.core.artifacts import (
     write_outputs_include,
 )
 from scripts.core.config import ROOT, ClockworkError, cli, load_params, repo_path
+from scripts.core.contract import Contract
+from scripts.core.expressions import parse
 from scripts.core.rawdata import read_raw, validate_rows
 from scripts.core.store import (
     atomic_write_bytes,
@@ -46,7 +48,7 @@ from scripts.core.store import (
 log = logging.getLogger("clockwork.prepare")
 # The params sections this stage reads (retrain and model only with --extra; model only when the
 # labelled rows belong to a reference epoch); its Makefile rule is stamped on these.
-PARAMS = ("paths", "data", "features", "retrain", "model")
+PARAMS = ("paths", "data", "dataset", "features", "retrain", "model")
 
 
 def split(frame: pd.DataFrame, data: dict) -> dict[str, pd.DataFrame]:
@@ -62,38 +64,44 @@ def split(frame: pd.DataFrame, data: dict) -> dict[str, pd.DataFrame]:
     }
 
 
-def apply_quirk_policy(train: pd.DataFrame, policy: dict) -> tuple[pd.DataFrame, dict]:
-    """Drop the training rows whose quirk policy says 'drop'; count every quirk either way."""
-    masks = F.label_quirks(train)
+def apply_quirk_policy(train: pd.DataFrame, quirks: dict) -> tuple[pd.DataFrame, dict]:
+    """Drop the training rows a quirk picks whose policy says 'drop'; count every quirk either way.
+    Each quirk's condition (params data.label_quirks) reads the split's columns."""
     report = {}
     keep = pd.Series(True, index=train.index)
-    for name, mask in masks.items():
-        report[name] = {"policy": policy[name], "rows": int(mask.sum())}
-        if policy[name] == "drop":
+    for name, quirk in quirks.items():
+        mask = parse(quirk["when"], list(train.columns), condition=True)(train)
+        report[name] = {"policy": quirk["policy"], "rows": int(mask.sum())}
+        if quirk["policy"] == "drop":
             keep &= ~mask
     return train[keep], report
 
 
-def enrich(parts: dict[str, pd.DataFrame], feats: dict) -> dict[str, pd.DataFrame]:
-    """Add the derived features and fix the column order of every split."""
-    ordered = ["udi", "product_id", *F.INPUT_COLUMNS, *feats["derived"], F.LABEL, *F.FAILURE_MODES]
+def enrich(parts: dict[str, pd.DataFrame], contract, feats: dict) -> dict[str, pd.DataFrame]:  # noqa: ANN001
+    """Add the derived features and fix the column order of every split: the raw file's columns in
+    its order, the derived features right after the last input."""
+    names = [c.name for c in contract.columns]
+    last_input = max(names.index(name) for name in contract.input_names)
+    ordered = [*names[: last_input + 1], *feats["derived"], *names[last_input + 1 :]]
+    expressions = contract.derived_texts(feats["derived"])
     out = {}
     for name, part in parts.items():
-        enriched = F.add_derived(part, feats["derived"])
-        for column in ["udi", "product_id", F.LABEL, *F.FAILURE_MODES]:
-            enriched[column] = part[column].to_numpy() if column in part else None
+        enriched = F.add_derived(part, feats["derived"], contract.input_names, expressions)
+        for column in names:
+            if column not in contract.input_names:
+                enriched[column] = part[column].to_numpy() if column in part else None
         out[name] = enriched[ordered].reset_index(drop=True)
     return out
 
 
-def build_splits(frame: pd.DataFrame, data: dict, feats: dict) -> tuple[dict[str, pd.DataFrame], dict]:
+def build_splits(frame: pd.DataFrame, contract, data: dict, feats: dict) -> tuple[dict[str, pd.DataFrame], dict]:  # noqa: ANN001
     """Pure part of prepare: split, apply the quirk policy, add the derived features."""
     parts = split(frame, data)
     parts["train"], quirks = apply_quirk_policy(parts["train"], data["label_quirks"])
-    return enrich(parts, feats), quirks
+    return enrich(parts, contract, feats), quirks
 
 
-def build_retrain_splits(frame: pd.DataFrame, data: dict, feats: dict, labelled: pd.DataFrame,
+def build_retrain_splits(frame: pd.DataFrame, contract, data: dict, feats: dict, labelled: pd.DataFrame,  # noqa: ANN001
                          settings: tuple[dict, dict | None]) -> tuple[dict[str, pd.DataFrame], dict, dict | None]:
     """A retrain version: the training rows plus the older labelled production rows to train on
     (only the most recent retrain.recent_rows of them all, if set); the most recent labelled rows as
@@ -107,7 +115,7 @@ def build_retrain_splits(frame: pd.DataFrame, data: dict, feats: dict, labelled:
     retrain, model = settings
     parts = split(frame, data)
     clean, quirks = apply_quirk_policy(parts["train"], data["label_quirks"])
-    columns = ["udi", *F.INPUT_COLUMNS, F.LABEL]
+    columns = [contract.id.name, *contract.input_names, contract.label]
     E = _epochs()
     if E.new_epoch(labelled):
         marked = labelled["reference"].to_numpy() == 1
@@ -119,18 +127,20 @@ def build_retrain_splits(frame: pd.DataFrame, data: dict, feats: dict, labelled:
         newer, test, holdout = labelled.iloc[:-held][columns], parts["test"], labelled.iloc[-held:][columns]
     epoch = None
     if E.in_epoch(labelled):
-        contradicted = E.contradicted_rows(clean, newer, feats, model, retrain["concept"]["conflict_probability"])
-        epoch = E.epoch_record(clean["udi"][contradicted], len(test) if holdout is None else 0, len(newer))
+        contradicted = E.contradicted_rows(clean, newer, F.spec(contract, feats), model, retrain["concept"]["conflict_probability"])
+        epoch = E.epoch_record(clean[contract.id.name][contradicted], len(test) if holdout is None else 0, len(newer))
         clean = clean[~contradicted]
     train = pd.concat([clean, newer], ignore_index=True)
     if retrain["recent_rows"]:
         train = train.iloc[-retrain["recent_rows"]:]
     parts = {"train": train, "test": test, **({"holdout": holdout} if holdout is not None else {}),
              "production": parts["production"]}
-    return enrich(parts, feats), quirks, epoch
+    return enrich(parts, contract, feats), quirks, epoch
 
 
-LABELLED_COLUMNS = ["prediction_id", "dataset", "udi", *F.INPUT_COLUMNS, F.LABEL]
+def labelled_columns(contract) -> list[str]:  # noqa: ANN001
+    """The columns retrain writes for each labelled production row."""
+    return ["prediction_id", "dataset", contract.id.name, *contract.input_names, contract.label]
 
 
 def _epochs():
@@ -141,19 +151,22 @@ def _epochs():
     return epoch
 
 
-def read_labelled(path: Path) -> pd.DataFrame:
-    """Labelled production rows written by retrain: the columns it promises, labels 0/1, and the
-    optional `reference` column (0/1): present when the rows belong to a reference epoch, 1 on the
-    rows that start a new one."""
+def read_labelled(path: Path, contract) -> pd.DataFrame:  # noqa: ANN001
+    """Labelled production rows written by retrain: the columns it promises, labels 0/1, each category
+    input within its declared values, and the optional `reference` column (0/1): present when the
+    rows belong to a reference epoch, 1 on the rows that start a new one."""
     try:
         frame = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ClockworkError(f"{path}: not a readable CSV: {str(exc).splitlines()[0]}") from None
-    missing = [c for c in LABELLED_COLUMNS if c not in frame.columns]
+    missing = [c for c in labelled_columns(contract) if c not in frame.columns]
     if missing:
         raise ClockworkError(f"{path}: missing column(s): {', '.join(missing)}")
-    if frame.empty or not frame[F.LABEL].isin([0, 1]).all() or not frame["type"].isin(F.TYPES).all():
-        raise ClockworkError(f"{path}: needs at least one row, labels 0/1 and Type in L/M/H")
+    if frame.empty or not frame[contract.label].isin([0, 1]).all():
+        raise ClockworkError(f"{path}: needs at least one row and labels 0/1 in column {contract.label}")
+    for column in contract.inputs:
+        if column.kind == "category" and not frame[column.name].astype(str).isin([str(v) for v in column.values]).all():
+            raise ClockworkError(f"{path}: column {column.name}: values must be one of {'/'.join(map(str, column.values))}")
     if "reference" in frame.columns and not frame["reference"].isin([0, 1]).all():
         raise ClockworkError(f"{path}: column reference: values must be 0 or 1")
     return frame
@@ -167,7 +180,7 @@ def find_version(paths: dict, key: str) -> str | None:
     return None
 
 
-def _write_version(paths: dict, version: str, parts: dict[str, pd.DataFrame]) -> dict:
+def _write_version(paths: dict, version: str, parts: dict[str, pd.DataFrame], label: str) -> dict:
     """Write each version directory in a temp dir beside it, then rename it into place."""
     targets = data_split_paths(paths, version, parts)
     for directory in {t.parent for t in targets.values()}:
@@ -190,7 +203,7 @@ def _write_version(paths: dict, version: str, parts: dict[str, pd.DataFrame]) ->
             "path": relative(target),
             "sha256": sha256_file(target),
             "rows": len(parts[name]),
-            "label_rate": round(F.failure_rate(parts[name][F.LABEL]), 6),
+            "label_rate": round(F.positive_rate(parts[name][label]), 6),
         }
         for name, target in targets.items()
     }
@@ -206,18 +219,18 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     params = load_params(sections=PARAMS)
     if args.restore:
-        restore(params["paths"], args.restore)
+        restore(params["paths"], args.restore, params["dataset"])
         return 0
     paths, data, feats = params["paths"], params["data"], params["features"]
     raw = repo_path(paths["raw"])
     raw_sha = sha256_file(raw)
     if raw_sha != data["raw_sha256"]:
         raise ClockworkError(f"{raw}: sha256 {raw_sha} differs from data.raw_sha256 {data['raw_sha256']}; the raw file is immutable")
-    frame = read_raw(raw)
-    validate_rows(frame, data["ranges"], raw)
-    used, extra = {"data": data, "features": feats}, None
+    contract = _contract(params["dataset"])
+    frame = read_table(raw, contract)
+    used, extra = {"data": data, "dataset": params["dataset"], "features": feats}, None
     if args.extra:
-        labelled = read_labelled(args.extra)
+        labelled = read_labelled(args.extra, contract)
         used["retrain"] = params["retrain"]
         if _epochs().in_epoch(labelled):
             used["model"] = params["model"]
@@ -235,10 +248,10 @@ def main(argv: list[str]) -> int:
         version = find_version(paths, key)
         if version:
             log.info("data version %s already holds these inputs; reusing it", version)
-            repair(paths, version, lambda: build_parts(frame, data, feats, extra, used)[0])
+            repair(paths, version, lambda: build_parts(frame, contract, extra, used)[0])
             ensure_line(repo_path(paths["manifest"]), version, manifest_line(read_data_meta(paths, version)))
         else:
-            version = _create(paths, frame, data, feats, raw_sha, code, used, key, extra)
+            version = _create(paths, frame, contract, raw_sha, code, used, key, extra)
     if args.out:
         write_if_changed(args.out, version + "\n")
     if args.outputs:
@@ -248,9 +261,10 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def restore(paths: dict, version: str) -> None:
+def restore(paths: dict, version: str, dataset: dict) -> None:
     """Rebuild a data version's missing splits from what its metadata records (raw file and labelled
-    rows, each sha-checked; the params it was made with), with this code; each must come out
+    rows, each sha-checked; the params it was made with: a version made before the data set
+    contract was declared is read with params' dataset section), with this code; each must come out
     byte-identical to its record, or nothing is written and one line says which differs."""
     meta = read_data_meta(paths, version)
     raw = ROOT / meta["inputs"]["raw"]["path"]
@@ -259,18 +273,38 @@ def restore(paths: dict, version: str) -> None:
     labelled = meta["inputs"].get("production_labelled")
     if labelled:
         check_sha(ROOT / labelled["path"], labelled["sha256"], f"data version {version}")
-        extra = {**labelled, "frame": read_labelled(ROOT / labelled["path"])}
-    frame = read_raw(raw)
+    contract = _contract(used.get("dataset", dataset))
+    if labelled:
+        extra = {**labelled, "frame": read_labelled(ROOT / labelled["path"], contract)}
+    frame = read_table(raw, contract)
     with locked(repo_path(paths["processed_dir"]) / ".lock"):
-        repair(paths, version, lambda: build_parts(frame, used["data"], used["features"], extra, used)[0])
+        repair(paths, version, lambda: build_parts(frame, contract, extra, used)[0])
 
 
-def build_parts(frame: pd.DataFrame, data: dict, feats: dict, extra: dict | None, used: dict) -> tuple[dict, dict, dict | None]:
+def build_parts(frame: pd.DataFrame, contract, extra: dict | None, used: dict) -> tuple[dict, dict, dict | None]:  # noqa: ANN001
     """The version's splits, quirk counts and reference-epoch record (None outside an epoch): a plain
     version, or a retrain version with labelled rows (which may belong to, or start, an epoch)."""
+    data, feats = used["data"], used["features"]
     if extra:
-        return build_retrain_splits(frame, data, feats, extra["frame"], (used["retrain"], used.get("model")))
-    return (*build_splits(frame, data, feats), None)
+        return build_retrain_splits(frame, contract, data, feats, extra["frame"], (used["retrain"], used.get("model")))
+    return (*build_splits(frame, contract, data, feats), None)
+
+
+def _contract(dataset: dict):  # noqa: ANN202 - a Contract
+    contract = Contract.from_params(dataset)
+    if contract.id is None:
+        raise ClockworkError("params dataset.columns: declare the row id column (role: id); prepare needs one to tell "
+                             "rows apart across versions and labels")
+    return contract
+
+
+def read_table(raw: Path, contract) -> pd.DataFrame:  # noqa: ANN001
+    """The raw file as the contract declares it, checked, its target as 1 (the positive class) or 0."""
+    frame = read_raw(raw, contract)
+    validate_rows(frame, raw, contract)
+    positive = contract.positive if contract.target.kind != "category" else str(contract.positive)
+    frame[contract.label] = (frame[contract.label] == positive).astype("int64")
+    return frame
 
 
 def repair(paths: dict, version: str, rebuild: Callable[[], dict[str, pd.DataFrame]]) -> None:
@@ -290,7 +324,7 @@ def repair(paths: dict, version: str, rebuild: Callable[[], dict[str, pd.DataFra
         log.warning("repaired %s: rebuilt from its inputs; sha256 matches %s", relative(targets[name]), record.name)
 
 
-def _create(paths: dict, frame: pd.DataFrame, data: dict, feats: dict, raw_sha: str, code: dict,
+def _create(paths: dict, frame: pd.DataFrame, contract, raw_sha: str, code: dict,  # noqa: ANN001
             used: dict, key: str, extra: dict | None) -> str:
     """Build a new data version; its metadata is written last, as the commit marker."""
     version = next_version(data_versions(paths))
@@ -300,12 +334,13 @@ def _create(paths: dict, frame: pd.DataFrame, data: dict, feats: dict, raw_sha: 
         remove_stale(directory)
         for staging in directory.parent.glob(".v*.*"):
             remove_stale(staging)
-    parts, quirks, epoch = build_parts(frame, data, feats, extra, used)
+    parts, quirks, epoch = build_parts(frame, contract, extra, used)
+    feats = used["features"]
     inputs = {"raw": {"path": paths["raw"], "sha256": raw_sha, "rows": len(frame)}}
     if extra:
         inputs["production_labelled"] = {k: extra[k] for k in ("path", "sha256", "rows")}
     try:
-        outputs = _write_version(paths, version, parts)
+        outputs = _write_version(paths, version, parts, contract.label)
         meta = {
             "version": version,
             "key": key,
@@ -318,7 +353,7 @@ def _create(paths: dict, frame: pd.DataFrame, data: dict, feats: dict, raw_sha: 
             "params_sha256": sha256_obj(used),
             "label_quirks": quirks,
             **({"reference_epoch": epoch} if epoch else {}),
-            "features": {"inputs": F.INPUT_COLUMNS, "derived": feats["derived"], "label": F.LABEL},
+            "features": {"inputs": contract.input_names, "derived": feats["derived"], "label": contract.label},
         }
         write_json(data_meta_path(paths, version), meta, "data_version")
     except BaseException:  # a failed or interrupted version leaves nothing behind

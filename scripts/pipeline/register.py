@@ -16,7 +16,7 @@ from scripts.core.config import cli, load_params
 from scripts.core.store import write_if_changed
 
 # The params sections this stage reads; its Makefile rule is stamped on exactly these.
-PARAMS = ("paths", "evaluate", "retrain")
+PARAMS = ("paths", "dataset", "evaluate", "retrain")
 
 
 def main(argv: list[str]) -> int:

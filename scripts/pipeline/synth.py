@@ -31,6 +31,7 @@ import pandas as pd
 
 from scripts.core import features as F
 from scripts.core.config import ClockworkError, cli, load_params, missing, repo_path
+from scripts.core.contract import Contract
 from scripts.core.rawdata import read_raw
 from scripts.core.store import atomic_write_text, sha256_file
 
@@ -98,7 +99,8 @@ def main(argv: list[str]) -> int:
         raise ClockworkError(f"ROWS={args.rows}: at least 100 rows")
     params = load_params()
     settings = params["synth"]
-    frame = synthesize(args.rows, settings["seed"], reference_shape(read_raw(repo_path(settings["reference"]))))
+    reference = read_raw(repo_path(settings["reference"]), Contract.from_params(params["dataset"]))
+    frame = synthesize(args.rows, settings["seed"], reference_shape(reference))
     out = repo_path(settings["out_dir"]) / f"ai4i-synth-{args.rows}-seed{settings['seed']}.csv"
     atomic_write_text(out, frame.to_csv(index=False, float_format="%.1f"))
     window = int(args.rows * 0.7)

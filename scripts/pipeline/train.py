@@ -28,6 +28,7 @@ from scripts.core.artifacts import (
     write_outputs_include,
 )
 from scripts.core.config import ROOT, ClockworkError, cli, experiment_params, load_params, repo_path
+from scripts.core.contract import Contract
 from scripts.core.estimator import dump, effective_params, fit
 from scripts.core.store import (
     atomic_write_bytes,
@@ -50,7 +51,7 @@ log = logging.getLogger("clockwork.train")
 
 # The params sections this stage reads (and with --experiment, the experiments grid as well);
 # its Makefile rules are stamped on these.
-PARAMS = ("paths", "data", "features", "model")
+PARAMS = ("paths", "data", "dataset", "features", "model")
 EXPERIMENT_PARAMS = (*PARAMS, "experiments")
 
 
@@ -64,7 +65,7 @@ def find_version(paths: dict, key: str) -> str | None:
 
 def check_data_matches_params(data_meta: dict, params: dict) -> None:
     """Training must use the data version params.yaml specifies: refuse a stale pointer."""
-    for section in ("data", "features"):
+    for section in ("data", "dataset", "features"):
         if sha256_obj(data_meta["params"][section]) != sha256_obj(params[section]):
             raise ClockworkError(f"data version {data_meta['version']} was prepared with other '{section}' params "
                                  f"than params.yaml holds now; run make prepare (or make train) first")
@@ -92,6 +93,7 @@ def main(argv: list[str]) -> int:
     data_meta = read_data_meta(paths, read_pointer(args.data))
     check_data_matches_params(data_meta, params)
     requirements = ROOT / "requirements.txt"
+    params = type(params)({**params, "features": F.spec(Contract.from_params(params["dataset"]), params["features"])})
     key = sha256_obj({
         "data": data_meta["key"], "code": code_identity(__spec__.name)["sha256"], "features": params["features"],
         "model": effective_params(params["model"]), "requirements": sha256_file(requirements),
@@ -132,7 +134,7 @@ def train_version(params: dict, data_meta: dict, key: str, requirements: Path) -
         log.info("model version %s already holds these inputs; reusing it", version)
         repair(paths, version, params, data_meta)
         return version
-    frame = load_split(data_meta, "train", F.SCORED_COLUMNS)
+    frame = load_split(data_meta, "train", _scored(params["features"]))
     started = time.perf_counter()
     pipeline = fit(frame, params["features"], params["model"])
     seconds = round(time.perf_counter() - started, 3)
@@ -144,6 +146,11 @@ def train_version(params: dict, data_meta: dict, key: str, requirements: Path) -
         return _write(paths, params, data_meta, key, requirements, pipeline, {"seconds": seconds, "rows": len(frame)})
 
 
+def _scored(feature_spec: dict) -> list[str]:
+    """The columns a fit reads from a split: the inputs and the label."""
+    return [*feature_spec["inputs"], feature_spec["label"]]
+
+
 def repair(paths: dict, version: str, params: dict, data_meta: dict) -> None:
     """A reused version whose artifact no longer matches its record is refitted from the same inputs: the
     artifact is replaced only when the refit reproduces the recorded bytes; otherwise one line says how out."""
@@ -151,7 +158,7 @@ def repair(paths: dict, version: str, params: dict, data_meta: dict) -> None:
     artifact, expected = ROOT / record["artifact"]["path"], record["artifact"]["sha256"]
     if artifact.exists() and sha256_file(artifact) == expected:
         return
-    blob = dump(fit(load_split(data_meta, "train", F.SCORED_COLUMNS), params["features"], params["model"]))
+    blob = dump(fit(load_split(data_meta, "train", _scored(params["features"])), params["features"], params["model"]))
     if sha256_bytes(blob) != expected:
         raise ClockworkError(f"{artifact}: differs from its training record, and refitting it from the same inputs gives other "
                              f"bytes (another environment?); restore it from a backup, or delete "
@@ -180,7 +187,6 @@ def _write(paths: dict, params: dict, data_meta: dict, key: str, requirements: P
         "params": effective_params(params["model"]),
         "features": {
             **params["features"],
-            "inputs": F.INPUT_COLUMNS,
             "model_inputs": [str(n) for n in pipeline.named_steps["features"].get_feature_names_out()],
         },
         "threshold": params["model"]["threshold"],

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable
 
 import bottle
 
+from scripts.core.contract import Contract
 from scripts.core.web import Replies, error_page, guard
 from scripts.serving import health, mlflow, native, oip
 from scripts.serving.context import Context
@@ -29,7 +30,7 @@ def create_app(params: dict, holder: Any, metrics: Metrics | None = None, sites:
     deployment = params["deployment"]
     metrics = metrics or Metrics()
     reply = Replies(holder)
-    ctx = Context(params, holder, metrics, Requests(params["data"]["ranges"], deployment["max_batch"]), reply,
+    ctx = Context(params, holder, metrics, Requests(Contract.from_params(params["dataset"]).ranges, deployment["max_batch"]), reply,
                   Scorer(holder, deployment, metrics.predictions))
     app = bottle.Bottle()
     app.default_error_handler = error_page

@@ -2,8 +2,8 @@
 
 scikit-learn's predict_proba for one row of a 200-tree forest spends most of its time in
 per-call machinery: DataFrame handling, input validation for the Pipeline and again for
-every tree, joblib dispatch. The arithmetic is small: derive three features, one-hot the
-Type, standardise, cast to float32, sum each tree's leaf values in tree order, divide by
+every tree, joblib dispatch. The arithmetic is small: derive the declared features, one-hot
+the category inputs, standardise, cast to float32, sum each tree's leaf values in tree order, divide by
 the number of trees. FastForest does exactly that with numpy and each tree's own compiled
 `tree_.apply` (which finds the leaves without holding the GIL), reading every parameter from the
 fitted Pipeline. A large batch's trees are shared between threads; each thread sums its trees
@@ -41,12 +41,13 @@ def real_thread_pool(n: int) -> Any:
 class FastForest:
     """The fitted transform and trees of a Pipeline(features, RandomForestClassifier)."""
 
-    def __init__(self, derived: list[str], categories: list[str] | None, numeric: list[str],
+    def __init__(self, derived: list, categories: list[tuple[str, list[str]]], numeric: list[str],
                  mean: np.ndarray | None, scale: np.ndarray | None, trees: list, n_classes: int, positive: int):
+        """derived: (name, Expression) pairs; categories: (column, its one-hot values) pairs."""
         self.derived, self.categories, self.numeric = derived, categories, numeric
         self.mean, self.scale, self.trees = mean, scale, trees
         self.n_classes, self.positive = n_classes, positive
-        self.width = (len(categories) if categories else 0) + len(numeric)
+        self.width = sum(len(values) for _, values in categories) + len(numeric)
         # each leaf's share of the positive class: the very numbers tree_.predict returns for that column
         self.leaves = [np.ascontiguousarray(tree.value[:, 0, positive]) for tree in trees]
         self.threads, self.parallel_min_rows, self._pool = 1, 0, None
@@ -72,13 +73,13 @@ class FastForest:
             return None
         if derive.func is not F.add_derived:
             return None
-        derived = list(derive.kw_args["derived"])
-        categories, numeric, mean, scale = None, None, None, None
+        _, derived = F.expressions_of(derive.kw_args)
+        categories, numeric, mean, scale = [], None, None, None
         for name, transformer, columns in encode.transformers_:
             if name == "remainder":
                 continue
-            if name == "type" and type(transformer) is OneHotEncoder and transformer.drop is None:
-                categories = [str(c) for c in transformer.categories_[0]]
+            if type(transformer) is OneHotEncoder and transformer.drop is None and not categories:
+                categories = [(column, [str(c) for c in values]) for column, values in zip(columns, transformer.categories_, strict=True)]
             elif name == "numeric" and (transformer == "passthrough"
                                         or type(transformer) is FunctionTransformer and transformer.func is None):
                 numeric = list(columns)  # a fitted "passthrough" is an identity FunctionTransformer
@@ -88,7 +89,7 @@ class FastForest:
                 return None
         if numeric is None:
             return None
-        expected = ([f"type_{c}" for c in categories] if categories else []) + numeric
+        expected = [f"{column}_{c}" for column, values in categories for c in values] + numeric
         if list(pipeline.named_steps["features"].get_feature_names_out()) != expected:
             return None
         return cls(derived, categories, numeric, mean, scale, [e.tree_ for e in model.estimators_],
@@ -98,16 +99,17 @@ class FastForest:
         """The feature matrix the estimator sees (float64), computed as the Pipeline computes it; arrays
         holds numeric columns already converted to float64."""
         arrays = arrays or {}
-        numbers = {c: arrays[c] if c in arrays else np.asarray(columns[c], dtype="float64") for c in F.NUMERIC_INPUTS}
-        for name in self.derived:
-            numbers[name] = F.DERIVED[name](numbers).astype("float64")
-        n = len(numbers[F.NUMERIC_INPUTS[0]])
+        made = {name for name, _ in self.derived}
+        numbers = {c: arrays[c] if c in arrays else np.asarray(columns[c], dtype="float64") for c in self.numeric if c not in made}
+        for name, expression in self.derived:
+            numbers[name] = expression(numbers)
+        n = len(next(iter(numbers.values()))) if numbers else len(columns[self.categories[0][0]])
         out = np.empty((n, self.width), dtype="float64")
         at = 0
-        if self.categories:
-            types = np.asarray(columns["type"], dtype=object)
-            for category in self.categories:
-                out[:, at] = types == category
+        for column, values in self.categories:
+            given = np.asarray(columns[column], dtype=object)
+            for value in values:
+                out[:, at] = given == value
                 at += 1
         for i, name in enumerate(self.numeric):
             values = numbers[name]

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from scripts.core.config import ClockworkError, load_params
-from scripts.core.contract import Contract
+from scripts.core.contract import Contract, ContractError
 
 LOANS = {
     "columns": [
@@ -60,7 +60,7 @@ def broken(change) -> dict:
     (lambda s: s["columns"][2].update(name="Income"), "'Income' is not snake_case"),
     (lambda s: s["columns"][4].pop("values"), "a category column lists its values"),
     (lambda s: s["columns"][4].update(range=[0, 1]), "needs a number or integer column"),
-    (lambda s: s["columns"][2].update(range=[5, 1]), "low <= high"),
+    (lambda s: s["columns"][2].update(range=[5, 1]), "low < high"),
     (lambda s: s.update(order="when"), "dataset.order: 'when' is not a declared column"),
     (lambda s: s.update(positive="maybe"), "dataset.positive: 'maybe' is not one of the target's values"),
     (lambda s: s["segments"].append("income"), "dataset.segments: 'income' is not an input or carried column of kind"),
@@ -69,7 +69,7 @@ def broken(change) -> dict:
     (lambda s: s["derived"].update(income="amount"), "dataset.derived.income: needs a snake_case name no column has"),
 ])
 def test_a_contract_that_cannot_work_is_refused_in_one_line(change, said):
-    with pytest.raises(ClockworkError) as caught:
+    with pytest.raises(ContractError) as caught:
         Contract.from_params(broken(change))
     assert said in str(caught.value) and "\n" not in str(caught.value)
 

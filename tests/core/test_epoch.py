@@ -7,6 +7,7 @@ import pandas as pd
 from scripts.core import features as F
 from scripts.core.config import load_params
 from scripts.core.epoch import contradicted_rows, epoch_record, in_epoch, mark_reference, new_epoch
+from tests.conftest import spec
 
 
 def test_mark_reference_marks_the_most_recent_share():
@@ -24,7 +25,7 @@ def test_only_history_rows_the_new_relation_calls_failures_are_contradicted():
                           "torque_nm": rng.uniform(10, 70, n), "tool_wear_min": rng.integers(0, 250, n)})
     history = frame.assign(**{F.LABEL: (frame["torque_nm"] > 65).astype(int)})   # the old relation
     newer = frame.assign(**{F.LABEL: (frame["torque_nm"] > 50).astype(int)})     # failures start earlier now
-    flagged = contradicted_rows(history, newer, params["features"], {**params["model"], "n_estimators": 30}, 0.5)
+    flagged = contradicted_rows(history, newer, spec(), {**params["model"], "n_estimators": 30}, 0.5)
     assert flagged.index.equals(history.index)
     between = (history["torque_nm"] > 52) & (history["torque_nm"] < 64)
     assert flagged[between].all(), "old 'no failure' labels where the new relation says failure"
@@ -40,7 +41,7 @@ def test_the_reference_column_says_whether_rows_are_in_an_epoch_and_whether_they
 
 def test_rows_of_one_class_contradict_nothing_and_the_record_lists_udi_runs():
     history = pd.DataFrame({"udi": [1, 2], F.LABEL: [0, 0]})
-    assert not contradicted_rows(history, history, {}, {}, 0.5).any()
+    assert not contradicted_rows(history, history, {"label": F.LABEL}, {}, 0.5).any()
     record = epoch_record(pd.Series([5, 6, 7, 10]), 900, 900)
     assert record == {"starts": True, "reference_rows": 900, "trained_labelled_rows": 900, "contradicted_rows": 4,
                       "contradicted_udis": [[5, 7], [10, 10]]}

@@ -7,13 +7,14 @@ from scripts.core import features as F
 from scripts.core.config import ROOT, load_params
 from scripts.core.estimator import ALGORITHMS, build_pipeline, dump, effective_params, fit
 from scripts.core.rawdata import read_raw
+from tests.conftest import contract
 
-FEATS = {"derived": ["temp_diff_k", "power_w", "strain_min_nm"], "scaling": "standard", "one_hot_type": True}
+FEATS = F.spec(contract(), {"derived": ["temp_diff_k", "power_w", "strain_min_nm"], "scaling": "standard", "one_hot_type": True})
 
 
 @pytest.fixture(scope="module")
 def frame():
-    return read_raw(ROOT / "data/raw/ai4i2020.csv").iloc[:600]
+    return read_raw(ROOT / "data/raw/ai4i2020.csv", contract()).iloc[:600]
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def test_a_seeded_fit_dumps_the_same_bytes_twice(frame, model):
 
 def test_the_fitted_pipeline_takes_raw_readings(frame, model):
     pipeline = fit(frame, FEATS, {**model, "n_estimators": 10})
-    proba = pipeline.predict_proba(frame[F.INPUT_COLUMNS].head(5))
+    proba = pipeline.predict_proba(frame[FEATS["inputs"]].head(5))
     assert proba.shape == (5, 2)
     names = list(pipeline.named_steps["features"].get_feature_names_out())
-    assert names[:3] == ["type_L", "type_M", "type_H"] and names[-3:] == FEATS["derived"]
+    assert names[:3] == ["type_L", "type_M", "type_H"] and names[-3:] == list(FEATS["derived"])

@@ -51,3 +51,14 @@ def test_anything_outside_the_grammar_is_refused_before_it_runs(text, said):
 
 def test_a_column_may_shadow_a_constant():
     assert parse("e * 2", ["e"])({"e": np.array([1.0])}).tolist() == [2.0]
+
+
+def test_a_condition_compares_and_combines_row_by_row():
+    frame = {"label": np.array([1, 1, 0, 0]), "twf": np.array([0, 1, 0, 0]), "rnf": np.array([0, 0, 1, 0])}
+    unexplained = parse("label == 1 and twf + rnf == 0", ["label", "twf", "rnf"], condition=True)
+    assert unexplained(frame).tolist() == [True, False, False, False]
+    assert parse("not (rnf == 1 or 0 < twf <= 1)", ["twf", "rnf"], condition=True)(frame).tolist() == [True, False, False, True]
+    with pytest.raises(ExpressionError, match="a comparison is not allowed"):
+        parse("label == 1", ["label"])  # a derived feature is a number, never a condition
+    with pytest.raises(ExpressionError, match="a comparison is not allowed"):
+        parse("(label == 1) * 2 == 2", ["label"], condition=True)  # a comparison's result is no number

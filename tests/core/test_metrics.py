@@ -34,10 +34,11 @@ def test_scoring_a_slice_at_a_time_gives_the_same_probabilities(monkeypatch):
     from scripts.core.config import ROOT, load_params
     from scripts.core.estimator import fit
     from scripts.core.rawdata import read_raw
+    from tests.conftest import contract, spec
 
     params = load_params()
-    frame = read_raw(ROOT / params["paths"]["raw"]).iloc[:1200]
-    pipeline = fit(frame, params["features"], {**params["model"], "n_estimators": 10})
+    frame = read_raw(ROOT / params["paths"]["raw"], contract()).iloc[:1200]
+    pipeline = fit(frame, spec(), {**params["model"], "n_estimators": 10})
     whole = pipeline.predict_proba(frame[F.INPUT_COLUMNS])[:, 1]
     monkeypatch.setattr(metrics, "SCORE_SLICE_ROWS", 500)
     assert np.array_equal(metrics.predict_failure(pipeline, frame), whole)

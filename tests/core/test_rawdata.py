@@ -6,17 +6,19 @@ from pathlib import Path
 import pytest
 
 from scripts.core.config import ROOT, ClockworkError, load_params
+from scripts.core.contract import Contract
 from scripts.core.rawdata import read_raw, validate_rows
 
 RAW = ROOT / "data/raw/ai4i2020.csv"
 HEAD = RAW.read_text().splitlines()[:6]
+CONTRACT = Contract.from_params(load_params()["dataset"])
 
 
 def load(tmp_path: Path, text: str | bytes) -> str:
     path = tmp_path / "raw.csv"
     path.write_bytes(text.encode() if isinstance(text, str) else text)
     with pytest.raises(ClockworkError) as caught:
-        validate_rows(read_raw(path), load_params()["data"]["ranges"], path)
+        validate_rows(read_raw(path, CONTRACT), path, CONTRACT)
     message = str(caught.value)
     assert "\n" not in message and message.startswith(str(path))
     return message
@@ -50,7 +52,7 @@ def test_domain_rules(tmp_path):
     assert "outside the range" in load(tmp_path, lines(HEAD[1].replace("42.8", "420.0")))
     row = HEAD[1].split(",")
     row[8] = "2"
-    assert "label must be 0 or 1" in load(tmp_path, lines(",".join(row)))
+    assert "column 'Machine failure': value not one of 0/1" in load(tmp_path, lines(",".join(row)))
 
 
 def test_empty_header_only_and_truncated_files(tmp_path):
@@ -64,8 +66,8 @@ def test_bom_crlf_and_float_integers_are_accepted(tmp_path):
     text = "\ufeff" + "\r\n".join(HEAD).replace(",0,0,0,0,0,0,0", ",0,0,0,0,0,0,0").replace(",1551,", ",1551.0,") + "\r\n"
     path = tmp_path / "variant.csv"
     path.write_bytes(text.encode("utf-8"))
-    frame = read_raw(path)
-    validate_rows(frame, load_params()["data"]["ranges"], path)
+    frame = read_raw(path, CONTRACT)
+    validate_rows(frame, path, CONTRACT)
     assert len(frame) == 5 and frame["rotational_speed_rpm"].iloc[0] == 1551
     assert str(frame["rotational_speed_rpm"].dtype) == "int64"
 
@@ -85,12 +87,38 @@ def test_the_typed_read_equals_the_text_read(tmp_path, variant):
         text = text.replace(",M14860,", ", M14860 ,")
     path = tmp_path / "raw.csv"
     path.write_bytes(text.encode())
-    header = rawdata._header(path)
-    typed = rawdata._read_typed(path, header)
+    header = rawdata._header(path, CONTRACT)
+    typed = rawdata._read_typed(path, header, CONTRACT)
     assert (typed is None) == (variant == "padded text")
     slow = rawdata._read(path, dtype=str)
-    slow.columns = [rawdata.F.RAW_COLUMNS[c] for c in header]
-    expected = rawdata._convert(slow, path)
-    got = read_raw(path)
+    slow.columns = [CONTRACT.renames[c] for c in header]
+    expected = rawdata._convert(slow, path, CONTRACT)
+    got = read_raw(path, CONTRACT)
     assert list(got.dtypes) == list(expected.dtypes)
     assert got.equals(expected)
+
+
+def test_any_table_reads_as_its_contract_declares(tmp_path):
+    """Another data set: a category, a boolean written three ways, free text; each problem named."""
+    from tests.core.test_contract import LOANS
+
+    loans = Contract.from_params(LOANS)
+    header = "Loan ID,Applied,Income,Amount,Purpose,Owns home,Notes,Default"
+    path = tmp_path / "loans.csv"
+    path.write_text(f"{header}\n1,1,50000,1000,car,yes,first,no\n2,2,0,200.5,home,FALSE,,yes\n3,3,1,3,other,1,x y,no\n")
+    with pytest.raises(ClockworkError, match="line 3: column 'Notes': empty value"):
+        read_raw(path, loans)
+    path.write_text(f"{header}\n1,1,50000,1000,car,yes,first,no\n2,2,0,200.5,home,FALSE,n,yes\n3,3,1,3,other,1,x y,no\n")
+    frame = read_raw(path, loans)
+    validate_rows(frame, path, loans)
+    assert frame["owns_home"].tolist() == [1, 0, 1] and frame["notes"].tolist() == ["first", "n", "x y"]
+    assert frame["amount"].dtype == "float64" and frame["loan_id"].dtype == "int64"
+    path.write_text(f"{header}\n1,1,50000,1000,boat,maybe,n,no\n")
+    with pytest.raises(ClockworkError, match="column 'Owns home': 'maybe' is not true/false, yes/no or 1/0"):
+        read_raw(path, loans)
+    path.write_text(f"{header}\n1,1,50000,1000,boat,no,n,no\n")
+    with pytest.raises(ClockworkError, match="line 2: column 'Purpose': value not one of car/home/other"):
+        validate_rows(read_raw(path, loans), path, loans)
+    path.write_text(f"{header}\n1,2,5,1,car,no,n,no\n2,2,5,1,car,no,n,no\n")
+    with pytest.raises(ClockworkError, match="line 3: Applied not increasing"):
+        validate_rows(read_raw(path, loans), path, loans)

@@ -8,6 +8,7 @@ import pytest
 
 from scripts.core import features as F
 from scripts.core.config import ROOT, validate
+from scripts.core.contract import Contract
 from tests.conftest import Repo
 
 SHARED_RAW_SHA256 = "ec4ed737b27c4e65730e3b875626ddb4db005d79733f0fc1f59d72db467cd670"
@@ -50,15 +51,18 @@ def test_schema_types_ranges_and_no_nulls(version):
         assert not frame.isna().any().any()
         assert set(frame["type"]) <= set(F.TYPES)
         assert set(frame[F.LABEL]) <= {0, 1}
-        for column, (low, high) in meta["params"]["data"]["ranges"].items():
+        for column, (low, high) in Contract.from_params(meta["params"]["dataset"]).ranges.items():
             assert frame[column].between(low, high).all(), column
 
 
 def test_derived_features_match_the_model_pipeline_function(version):
-    _, splits = version
+    meta, splits = version
     frame = splits["test"]
-    recomputed = F.add_derived(frame, F.DERIVED.keys())
-    for name in F.DERIVED:
+    contract = Contract.from_params(meta["params"]["dataset"])
+    names = meta["features"]["derived"]
+    assert names == ["temp_diff_k", "power_w", "strain_min_nm"]
+    recomputed = F.add_derived(frame, names, contract.input_names, contract.derived_texts(names))
+    for name in names:
         assert (recomputed[name] - frame[name]).abs().max() < 1e-9
 
 

@@ -11,15 +11,16 @@ from scripts.core.estimator import fit
 from scripts.core.metrics import probability_metrics
 from scripts.core.rawdata import read_raw
 from scripts.pipeline.evaluate import evaluate
+from tests.conftest import contract, spec
 
 
 @pytest.fixture(scope="module")
 def measured():
-    frame = read_raw(ROOT / "data/raw/ai4i2020.csv")
+    frame = read_raw(ROOT / "data/raw/ai4i2020.csv", contract())
     train, test = frame.iloc[:3000], frame.iloc[3000:4500]
     params = load_params()
-    pipeline = fit(train, params["features"], {**params["model"], "n_estimators": 20})
-    return pipeline, train, test, evaluate(pipeline, train, test, 0.5)
+    pipeline = fit(train, spec(), {**params["model"], "n_estimators": 20})
+    return pipeline, train, test, evaluate(pipeline, contract(), (train, test, None), 0.5)
 
 
 def test_test_metrics_are_those_of_the_held_out_rows(measured):
@@ -37,7 +38,7 @@ def test_training_metrics_sit_beside_them_and_a_forest_fits_its_training_rows_cl
 
 def test_per_type_rows_add_up_to_the_test_set(measured):
     _, _, test, metrics = measured
-    assert set(metrics["per_type"]) == set(F.TYPES)
-    assert sum(group["rows"] for group in metrics["per_type"].values()) == len(test)
-    for kind, group in metrics["per_type"].items():
-        assert group["rows"] == int(np.sum(test["type"] == kind))
+    assert set(metrics["per_group"]) == {f"Type {kind}" for kind in F.TYPES}
+    assert sum(group["rows"] for group in metrics["per_group"].values()) == len(test)
+    for name, group in metrics["per_group"].items():
+        assert group["rows"] == int(np.sum(test["type"] == name.split()[-1]))

@@ -6,10 +6,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scripts.core import features as F
-from scripts.core.config import load_params
 from scripts.core.web import RequestError
 from scripts.serving.batch import Batch
 from scripts.serving.inference import Requests
+from tests.conftest import contract
 
 READING = {"type": "M", "air_temperature_k": 300.0, "process_temperature_k": 310.0, "rotational_speed_rpm": 1500,
            "torque_nm": 40.0, "tool_wear_min": 10}
@@ -20,7 +20,7 @@ ODD = st.one_of(st.none(), st.booleans(), st.text(max_size=3), st.just(2 ** 70),
 
 @pytest.fixture(scope="module")
 def requests() -> Requests:
-    return Requests(load_params()["data"]["ranges"], max_batch=50)
+    return Requests(contract().ranges, max_batch=50)
 
 
 def slow(requests: Requests, rows: list) -> list[dict] | RequestError:

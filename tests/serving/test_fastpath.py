@@ -9,7 +9,7 @@ from scripts.core import features as F
 from scripts.core.config import load_params
 from scripts.core.estimator import fit
 from scripts.serving.fastpath import FastForest
-from tests.conftest import Repo
+from tests.conftest import Repo, spec
 from tests.pipeline.test_model import card, model  # noqa: F401  (fixtures)
 
 
@@ -38,7 +38,7 @@ def test_fast_path_handles_ints_floats_and_single_rows(model):  # noqa: F811
 def test_other_algorithms_fall_back_to_the_pipeline(built: Repo, algorithm):
     params = load_params()
     frame = pd.read_csv(built.path / built.json("data/processed/v1.json")["outputs"]["train"]["path"]).iloc[:800]
-    pipeline = fit(frame, params["features"], {**params["model"], "algorithm": algorithm, "max_iter": 20})
+    pipeline = fit(frame, spec(), {**params["model"], "algorithm": algorithm, "max_iter": 20})
     assert FastForest.compile(pipeline) is None
 
 
@@ -46,7 +46,7 @@ def test_unscaled_forest_without_one_hot_is_exact_too(built: Repo):
     params = load_params()
     frame = pd.read_csv(built.path / built.json("data/processed/v1.json")["outputs"]["train"]["path"]).iloc[:1500]
     feats = {"derived": ["power_w"], "scaling": "none", "one_hot_type": False}
-    pipeline = fit(frame, feats, {**params["model"], "n_estimators": 20})
+    pipeline = fit(frame, spec(feats), {**params["model"], "n_estimators": 20})
     fast = FastForest.compile(pipeline)
     assert fast is not None
     rows = frame[F.INPUT_COLUMNS]

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from scripts.core import features as F
-from scripts.core.config import load_params
 from scripts.core.web import RequestError, parse_json
 from scripts.serving.inference import Requests
+from tests.conftest import contract
 
 READING = {"type": "M", "air_temperature_k": 300.0, "process_temperature_k": 310.0, "rotational_speed_rpm": 1500,
            "torque_nm": 40.0, "tool_wear_min": 10}
@@ -14,7 +14,7 @@ READING = {"type": "M", "air_temperature_k": 300.0, "process_temperature_k": 310
 
 @pytest.fixture(scope="module")
 def requests() -> Requests:
-    return Requests(load_params()["data"]["ranges"], max_batch=3)
+    return Requests(contract().ranges, max_batch=3)
 
 
 def refused(call, *args) -> RequestError:

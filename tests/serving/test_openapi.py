@@ -11,6 +11,7 @@ from scripts.serving import openapi
 from scripts.serving.app import create_app
 from scripts.serving.inference import Requests
 from scripts.serving.telemetry import Metrics
+from tests.conftest import contract
 
 
 def refs(node) -> list[str]:
@@ -25,13 +26,13 @@ def test_every_route_of_the_app_is_documented_and_nothing_else():
     params = load_params()
     app = create_app(params, SimpleNamespace(live=None), Metrics(), sites=[site.routes]).bottle
     served = {(re.sub(r"<(\w+)>", r"{\1}", route.rule), route.method.lower()) for route in app.routes}
-    document = openapi.document(Requests(params["data"]["ranges"], 10).schema, "clockwork", 10, 6)
+    document = openapi.document(Requests(contract().ranges, 10).schema, "clockwork", 10, 6)
     documented = {(path, method) for path, item in document["paths"].items() for method in item}
     assert served == documented
 
 
 def test_every_reference_resolves_inside_the_document():
-    requests = Requests(load_params()["data"]["ranges"], 10)
+    requests = Requests(contract().ranges, 10)
     document = openapi.document(requests.schema, "clockwork", 10, 6)
     schemas = document["components"]["schemas"]
     for ref in refs(document):
@@ -40,7 +41,7 @@ def test_every_reference_resolves_inside_the_document():
 
 
 def test_the_published_ranges_are_the_params_ranges_the_server_checks():
-    ranges = load_params()["data"]["ranges"]
+    ranges = contract().ranges
     document = openapi.document(Requests(ranges, 10).schema, "clockwork", 10, 6)
     torque = document["components"]["schemas"]["reading"]["properties"]["torque_nm"]
     assert (torque["minimum"], torque["maximum"]) == tuple(ranges["torque_nm"])
@@ -51,7 +52,7 @@ def test_the_published_ranges_are_the_params_ranges_the_server_checks():
 def test_the_published_reading_takes_either_spelling_of_a_field_but_not_both():
     import jsonschema
 
-    document = openapi.document(Requests(load_params()["data"]["ranges"], 10).schema, "clockwork", 10, 6)
+    document = openapi.document(Requests(contract().ranges, 10).schema, "clockwork", 10, 6)
     reading = jsonschema.Draft202012Validator({"$ref": "#/components/schemas/reading", "components": document["components"]})
     row = openapi.EXAMPLE_ROW
     raw = {alias: row[name] for alias, name in openapi.ALIASES.items()}

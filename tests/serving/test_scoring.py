@@ -19,7 +19,7 @@ from scripts.serving.fastpath import FastForest
 from scripts.serving.live import LiveModel
 from scripts.serving.scoring import Scorer, probabilities
 from scripts.serving.telemetry import Metrics
-from tests.conftest import Repo
+from tests.conftest import Repo, spec
 from tests.serving.test_app import READING, Client, holder_of
 
 
@@ -56,7 +56,7 @@ def test_the_forest_batch_path_equals_predict_proba(forest, rows, threads):
 def test_every_model_kind_scores_a_batch_as_its_pipeline_does(rows, algorithm):
     params = load_params()
     model = {**params["model"], "algorithm": algorithm, "max_iter": 20, "n_estimators": 15}
-    pipeline = fit(rows.iloc[:2000], {**params["features"], "scaling": "none"}, model)
+    pipeline = fit(rows.iloc[:2000], spec({**params["features"], "scaling": "none"}), model)
     live = live_model(pipeline, threads=2, min_rows=1)
     assert (live.fast is not None) == (algorithm == "random_forest")
     batch = Batch.from_readings(rows[F.INPUT_COLUMNS].to_dict("records"))
