@@ -29,7 +29,8 @@ from scripts.core import features as F
 from scripts.core import registry as R
 from scripts.core.artifacts import load_split, read_data_meta
 from scripts.core.config import cli, load_params, repo_path
-from scripts.core.metrics import label_metrics, per_group
+from scripts.core.contract import Contract
+from scripts.core.metrics import label_metrics, per_mask
 from scripts.core.store import append_csv_row, iter_lines, parse_json_line, sha256_obj, utc_now, write_json
 from scripts.monitoring.diagnosis import diagnose
 from scripts.monitoring.groundtruth import labels_for
@@ -62,25 +63,37 @@ def join_labels(window: list[dict], labels: dict[str, int]) -> np.ndarray:
     return np.array([labels.get(p["prediction_id"], -1) for p in window], dtype=int)
 
 
-def quality(window: list[dict], y: np.ndarray) -> dict:
-    """Quality over the labelled predictions: overall and per Type."""
+def quality(window: list[dict], y: np.ndarray, contract) -> dict:  # noqa: ANN001 - a Contract
+    """Quality over the labelled predictions: overall and per value of each category input ("Type L")."""
     mask = y >= 0
     predicted = np.array([p["prediction"] for p in window])[mask]
-    types = np.array([p["inputs"]["type"] for p in window])[mask]
+    rows = pd.DataFrame([p["inputs"] for p, labelled in zip(window, mask, strict=True) if labelled],
+                        columns=contract.input_names)
     overall = label_metrics(y[mask], predicted)
     overall.pop("confusion_matrix")
-    return {"overall": overall, "per_type": per_group(y[mask], predicted, types, F.TYPES)}
+    return {"overall": overall, "per_group": per_mask(y[mask], predicted, contract.category_masks(rows))}
 
 
-def drift_table(reference: pd.DataFrame, current: pd.DataFrame, derived: list[str], settings: dict) -> dict:
-    """Drift record for Type, each numeric input and each derived feature."""
-    out = {"type": D.feature_drift(reference["type"].to_numpy(), current["type"].to_numpy(), categories=F.TYPES,
-                                   bins=settings["psi_bins"], psi_threshold=settings["psi_threshold"],
-                                   p_value=settings["p_value"])}
-    for column in F.NUMERIC_INPUTS + list(derived):
-        out[column] = D.feature_drift(reference[column].to_numpy(dtype="float64"), current[column].to_numpy(dtype="float64"),
-                                      categories=None, bins=settings["psi_bins"],
-                                      psi_threshold=settings["psi_threshold"], p_value=settings["p_value"])
+def model_columns(card: dict, contract) -> dict:  # noqa: ANN001 - a Contract
+    """The live model's inputs by kind, from its card's feature spec (a card written before the data
+    set contract records fewer: params' contract gives the rest)."""
+    feats = card["features"]
+    categories = feats.get("categories")
+    if categories is None:
+        categories = {c.name: list(c.values) for c in contract.inputs if c.kind == "category"}
+    numeric = feats.get("numeric") or contract.numeric_inputs
+    return {"inputs": feats["inputs"], "categories": categories, "numeric": [*numeric, *feats["derived"]]}
+
+
+def drift_table(reference: pd.DataFrame, current: pd.DataFrame, columns: dict, settings: dict) -> dict:
+    """Drift record for each category input (chi-square), each numeric input and each derived feature (KS)."""
+    tests = {"bins": settings["psi_bins"], "psi_threshold": settings["psi_threshold"], "p_value": settings["p_value"]}
+    out = {name: D.feature_drift(reference[name].astype(str).to_numpy(), current[name].astype(str).to_numpy(),
+                                 categories=[str(v) for v in values], **tests)
+           for name, values in columns["categories"].items()}
+    for name in columns["numeric"]:
+        out[name] = D.feature_drift(reference[name].to_numpy(dtype="float64"), current[name].to_numpy(dtype="float64"),
+                                    categories=None, **tests)
     return out
 
 
@@ -119,15 +132,17 @@ def decide(labelled: int, observed: dict | None, baseline: dict, drifted_share: 
 
 
 def diagnosis_of(window: list[dict], frames: tuple[pd.DataFrame, pd.DataFrame] | None, y: np.ndarray, drift: dict,
-                 observed: dict | None, card: dict, settings: dict) -> dict:
-    """The window's diagnosis (diagnosis.py), each suspect's start named by its prediction."""
+                 observed: dict | None, model: tuple[dict, list[str]], settings: dict) -> dict:
+    """The window's diagnosis (diagnosis.py), each suspect's start named by its prediction.
+    model: (the live model's card, its input columns)."""
+    card, inputs = model
     split = card["metrics"][settings["baseline"]]
     matrix = split["confusion_matrix"]
     baseline_rate = (matrix["tp"] + matrix["fn"]) / split["rows"]
     recall = None if observed is None else observed["overall"]["recall"]
     dropped = None if recall is None else recall < settings["min_recall"]
-    drifted_inputs = [name for name, record in drift.items() if record["drifted"] and name in F.INPUT_COLUMNS]
-    reference, current = frames if frames else (pd.DataFrame(columns=F.INPUT_COLUMNS), pd.DataFrame(columns=F.INPUT_COLUMNS))
+    drifted_inputs = [name for name, record in drift.items() if record["drifted"] and name in inputs]
+    reference, current = frames if frames else (pd.DataFrame(columns=inputs), pd.DataFrame(columns=inputs))
     found = diagnose(reference, current, y, drifted_inputs, dropped, baseline_rate,
                      {**settings["diagnosis"], "p_value": settings["p_value"], "min_labels": settings["min_labels"]})
     for suspect in found["suspect_sensors"]:
@@ -148,7 +163,9 @@ def report(params: dict) -> dict:
     y = join_labels(window, labels)
     labelled = int((y >= 0).sum())
     baseline = baseline_of(card, settings["baseline"])
-    observed = quality(window, y) if labelled >= settings["min_labels"] else None
+    contract = Contract.from_params(params["dataset"])
+    columns = model_columns(card, contract)
+    observed = quality(window, y, contract) if labelled >= settings["min_labels"] else None
     drift: dict[str, Any] = {}
     drifted_share, frames = 0.0, None
     judged = len(window) >= settings["min_drift_rows"]
@@ -156,7 +173,7 @@ def report(params: dict) -> dict:
         reference = load_split(read_data_meta(paths, card["data"]["version"]), "train")
         feats = card["features"]  # the model's own inputs and expressions (a card before the contract: params')
         current = F.add_derived(pd.DataFrame([p["inputs"] for p in window]), feats["derived"], feats["inputs"], feats.get("expressions"))
-        drift = drift_table(reference, current, card["features"]["derived"], settings)
+        drift = drift_table(reference, current, columns, settings)
         drifted_share = round(sum(d["drifted"] for d in drift.values()) / len(drift), 6)
         frames = (reference, current)
     predicted_rate = round(float(np.mean([p["prediction"] for p in window])), 6) if window else None
@@ -173,7 +190,7 @@ def report(params: dict) -> dict:
         "predicted_failure_rate": {"window": predicted_rate, "baseline": baseline["predicted_failure_rate"],
                                    "shift": None if predicted_rate is None else round(predicted_rate - baseline["predicted_failure_rate"], 6)},
         "verdict": verdict, "reasons": reasons, "settings": settings,
-        "diagnosis": diagnosis_of(window, frames, y, drift, observed, card, settings),
+        "diagnosis": diagnosis_of(window, frames, y, drift, observed, (card, columns["inputs"]), settings),
     }
     body["report_id"] = created.replace(":", "").replace("-", "") + "-" + sha256_obj(body)[:8]
     return body

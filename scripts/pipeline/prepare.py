@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from scripts.core import features as F
@@ -51,17 +52,31 @@ log = logging.getLogger("clockwork.prepare")
 PARAMS = ("paths", "data", "dataset", "features", "retrain", "model")
 
 
-def split(frame: pd.DataFrame, data: dict) -> dict[str, pd.DataFrame]:
-    """Chronological split: train window (whose tail is the test set) and the production tail."""
+def split(frame: pd.DataFrame, data: dict, contract) -> dict[str, pd.DataFrame]:  # noqa: ANN001
+    """Train window (whose tail is the test set) and the production tail: in the order column's order
+    when the contract names one, else in a seeded, stratified random order (data.seed)."""
     window, test_rows, production_rows = data["train_window_rows"], data["test_rows"], data["production_rows"]
     if window + production_rows > len(frame):
         raise ClockworkError(
             f"params data: train_window_rows + production_rows = {window + production_rows} exceeds the {len(frame)} raw rows")
+    if contract.order is None:
+        frame = frame.iloc[stratified_order(frame[contract.label].to_numpy(), data["seed"])]
     return {
         "train": frame.iloc[: window - test_rows],
         "test": frame.iloc[window - test_rows : window],
         "production": frame.iloc[len(frame) - production_rows :],
     }
+
+
+def stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded permutation of the rows in which every stretch holds each class in about its share:
+    each class's rows are shuffled and spread evenly over (0, 1), and the rows sorted by that place."""
+    rng = np.random.default_rng(seed)
+    place = np.empty(len(labels))
+    for value in np.unique(labels):
+        rows = np.flatnonzero(labels == value)
+        place[rng.permutation(rows)] = (np.arange(len(rows)) + rng.random(len(rows))) / len(rows)
+    return np.argsort(place, kind="stable")
 
 
 def apply_quirk_policy(train: pd.DataFrame, quirks: dict) -> tuple[pd.DataFrame, dict]:
@@ -96,7 +111,7 @@ def enrich(parts: dict[str, pd.DataFrame], contract, feats: dict) -> dict[str, p
 
 def build_splits(frame: pd.DataFrame, contract, data: dict, feats: dict) -> tuple[dict[str, pd.DataFrame], dict]:  # noqa: ANN001
     """Pure part of prepare: split, apply the quirk policy, add the derived features."""
-    parts = split(frame, data)
+    parts = split(frame, data, contract)
     parts["train"], quirks = apply_quirk_policy(parts["train"], data["label_quirks"])
     return enrich(parts, contract, feats), quirks
 
@@ -113,7 +128,7 @@ def build_retrain_splits(frame: pd.DataFrame, contract, data: dict, feats: dict,
     marked 1 start a new epoch: they are the test rows, and there is no holdout. Returns the
     splits, the quirk counts and what the epoch changed (None outside one)."""
     retrain, model = settings
-    parts = split(frame, data)
+    parts = split(frame, data, contract)
     clean, quirks = apply_quirk_policy(parts["train"], data["label_quirks"])
     columns = [contract.id.name, *contract.input_names, contract.label]
     E = _epochs()

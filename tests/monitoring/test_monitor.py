@@ -11,6 +11,7 @@ from scripts.core.config import load_params
 from scripts.monitoring.monitor import baseline_of, decide, join_labels, live_window, quality, window_labels
 from scripts.pipeline.retrain import labelled_rows
 from scripts.pipeline.simulate import simulate
+from tests.conftest import contract
 
 SETTINGS = load_params()["monitor"]
 BASELINE = {"error_rate": 0.01, "precision": 1.0, "recall": 0.7, "f1": 0.8}
@@ -41,10 +42,11 @@ def test_quality_matches_hand_computation():
     found, outside = window_labels(lines(labels), window, Path("l.jsonl"))
     y = join_labels(window, found)
     assert y.tolist() == [1, 0, 0, 1, -1] and outside == 1
-    q = quality(window, y)["overall"]
+    q = quality(window, y, contract())["overall"]
     # labelled: (pred, true) = (1,1) (1,0) (0,0) (0,1) -> tp 1, fp 1, tn 1, fn 1
     assert (q["rows"], q["error_rate"], q["precision"], q["recall"], q["f1"]) == (4, 0.5, 0.5, 0.5, 0.5)
-    assert quality(window, y)["per_type"]["H"]["recall"] == 0.0
+    groups = quality(window, y, contract())["per_group"]
+    assert groups["Type H"]["recall"] == 0.0 and groups["Type H"]["rows"] == 1 and groups["Type M"]["rows"] == 0
 
 
 def test_verdicts():
@@ -144,3 +146,20 @@ def test_drift_on_too_few_predictions_is_not_enough_data(repo):
     assert report["drift"] == {"features": {}, "drifted": [], "drifted_share": 0.0, "judged": False, "needed": needed}
     assert report["verdict"] == "insufficient_labels" and not any("drifted" in r for r in report["reasons"])
     assert report["diagnosis"]["kind"] != "covariate_drift"
+
+
+def test_drift_is_judged_for_the_models_own_columns_by_kind():
+    """Any table's columns: chi-square for each category input, KS for each number (derived ones too)."""
+    import numpy as np
+    import pandas as pd
+
+    from scripts.core.config import load_params
+    from scripts.monitoring.monitor import drift_table
+
+    rng = np.random.default_rng(3)
+    reference = pd.DataFrame({"purpose": rng.choice(["car", "home"], 2000), "income": rng.normal(50, 5, 2000)})
+    current = pd.DataFrame({"purpose": ["car"] * 500, "income": rng.normal(50, 5, 500)})
+    settings = load_params()["monitor"]
+    drift = drift_table(reference, current, {"categories": {"purpose": ["car", "home"]}, "numeric": ["income"]}, settings)
+    assert (drift["purpose"]["test"], drift["purpose"]["drifted"]) == ("chi_square", True)
+    assert (drift["income"]["test"], drift["income"]["drifted"]) == ("ks", False)
