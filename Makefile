@@ -15,7 +15,7 @@ SHELL := /bin/bash
 .SUFFIXES:
 MAKEFLAGS += --no-builtin-rules --no-print-directory
 
-PARAMS := $(or $(value CLOCKWORK_PARAMS),params.yaml)
+PARAMS_FILE := $(or $(value CLOCKWORK_PARAMS),params.yaml)
 # File names that make itself handles (prerequisites) are one word of letters, digits and . _ - + / @ , = ~
 # (make gives `:`, `%`, `;`, `#` and `$` meanings of its own); each recipe still passes them quoted.
 comma := ,
@@ -76,13 +76,14 @@ stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
 SECTIONS := paths data dataset features model evaluate experiments deployment dashboard simulation scenarios challenger replay monitor retrain synth bench
 PARAM_STAMPS = $(call param,$(SECTIONS) $(patsubst %,exp-%,$(EXPERIMENTS)))
-INPUT_FILES = $(RAW) requirements.txt $(sort $(PREPARE_CODE) $(EPOCH_CODE) $(EXPERIMENT_CODE) $(SIMULATE_CODE)) $(value EXTRA)
+INPUT_FILES = $(RAW_FILE) requirements.txt $(sort $(PREPARE_CODE) $(EPOCH_CODE) $(EXPERIMENT_CODE) $(SIMULATE_CODE)) $(value EXTRA)
 FILE_STAMPS = $(call stamp,$(INPUT_FILES))
 
-# Goals that need no pipeline state: they must not build the venv or read params.yaml.
-LIGHT_GOALS := help dag clean venv test-tools
+# Goals that need no pipeline state: they must not read params.yaml here (venv and init build the
+# venv; init reads params.yaml itself, as the defaults of the file it writes).
+LIGHT_GOALS := help dag clean venv test-tools init
 ifneq ($(value DAG_ONLY),)
-RAW := <paths.raw>
+RAW_FILE := <paths.raw>
 else ifneq ($(filter-out $(LIGHT_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
 include $(BOOK)/params.mk
 # The files each stage's current version consists of, written by the stage (PREPARE_OUTPUTS, ...):
@@ -93,13 +94,13 @@ include $(BOOK)/params.mk
 $(O)/prepare.mk $(O)/train.mk $(O)/evaluate.mk: ;
 # Two values are inputs too, stamped at parse time by one shell, each only when it changes:
 # EXTRA (the labelled production file make retrain passes), so `make train` after
-# `make train EXTRA=...` returns to the data version params.yaml describes; and PARAMS (which
+# `make train EXTRA=...` returns to the data version params.yaml describes; and PARAMS_FILE (which
 # params file is in force), so switching CLOCKWORK_PARAMS and back re-reads the file and returns
 # every stage to its versions. A no-op stays a no-op (no recipe, no Python).
 EXTRA_STAMP := $(S)/extra.value
 PARAMS_STAMP := $(S)/params.path
 _values := $(shell mkdir -p $(S) && stamp() { [ -f "$$1" ] && [ "$$(cat "$$1")" = "$$2" ] || printf '%s' "$$2" > "$$1"; } \
-             && stamp $(EXTRA_STAMP) $(call q,EXTRA) && stamp $(PARAMS_STAMP) $(call q,PARAMS))
+             && stamp $(EXTRA_STAMP) $(call q,EXTRA) && stamp $(PARAMS_STAMP) $(call q,PARAMS_FILE))
 endif
 
 ##@ Pipeline
@@ -109,7 +110,7 @@ endif
 # that fails records the run as failed; $(O)/recorded, which depends on every stage, records a
 # run that completed. A no-op runs no recipe, so it starts no Python.
 RUN := $(BOOK)/run
-RECORD = $(STAGE_PY) -m scripts.pipeline.runlog record --out $(O) --run $(RUN) --params $(call q,PARAMS) --extra $(call q,EXTRA)
+RECORD = $(STAGE_PY) -m scripts.pipeline.runlog record --out $(O) --run $(RUN) --params $(call q,PARAMS_FILE) --extra $(call q,EXTRA)
 # A run is this make process ($$PPID in a recipe): notes another one left were a run killed before it
 # could record itself, and are recorded as such first, so each run's stages and duration are its own.
 begin = echo ">> $(1)"$(2); mkdir -p $(RUN); \
@@ -123,12 +124,17 @@ $(O)/recorded: $(O)/prepare.done $(O)/train.done $(O)/evaluate.done $(O)/registe
 	@$(RECORD) --status 0
 	@touch $@
 
+.PHONY: init
+init: $(VENV_OK) ## Declare your own CSV: make init RAW=file.csv TARGET=column [POSITIVE=value] [ID=column] [ORDER=column] [PARAMS=file.yaml]
+	@$(PY) -m scripts.pipeline.init --raw $(call q,RAW) --target $(call q,TARGET) --params $(if $(value PARAMS),$(call q,PARAMS),$(call q,RAW).yaml) \
+	  $(if $(value POSITIVE),--positive $(call q,POSITIVE)) $(if $(value ID),--id $(call q,ID)) $(if $(value ORDER),--order $(call q,ORDER))
+
 prepare: $(O)/prepare ## Validate the raw CSV and write (or reuse) the data version params.yaml specifies
 evaluate: $(O)/evaluate ## Train if stale, then measure the model on its held-out test set
 register: $(O)/register ## Gate the evaluated model and record it in models/registry.json
 
 $(O)/prepare: $(O)/prepare.done ;
-$(O)/prepare.done: $(call stamp,$(RAW) $(PREPARE_CODE)) $(call param,paths data dataset features) $(EXTRA_STAMP) $(PREPARE_OUTPUTS) \
+$(O)/prepare.done: $(call stamp,$(RAW_FILE) $(PREPARE_CODE)) $(call param,paths data dataset features) $(EXTRA_STAMP) $(PREPARE_OUTPUTS) \
                    $(if $(value EXTRA),$(call stamp,$(value EXTRA) $(EPOCH_CODE)) $(call param,retrain model)) | $(O)
 	@$(call begin,prepare,$(if $(value EXTRA),' (with '$(call q,EXTRA)')'))
 	@$(call stage,$(STAGE_PY) -m scripts.pipeline.prepare --out $(O)/prepare --outputs $(O)/prepare.mk $(if $(value EXTRA),--extra $(call q,EXTRA)) >/dev/null)
@@ -381,9 +387,9 @@ $(DEV_OK): requirements-dev.txt $(VENV_OK)
 
 # params.yaml: validated, then one stamp per section plus the generated make include.
 $(BOOK)/params.mk $(PARAM_STAMPS): $(S)/params.checked ;
-$(S)/params.checked: $(PARAMS) $(PARAMS_STAMP) | $(VENV_OK)
+$(S)/params.checked: $(PARAMS_FILE) $(PARAMS_STAMP) | $(VENV_OK)
 	@mkdir -p $(@D)
-	@$(STAGE_PY) -m scripts.core.stamp params $(call q,PARAMS) $(S) $(BOOK)/params.mk
+	@$(STAGE_PY) -m scripts.core.stamp params $(call q,PARAMS_FILE) $(S) $(BOOK)/params.mk
 	@touch $@
 
 # The input files: one process hashes every file that moved since the marker (one Python start
@@ -395,7 +401,7 @@ $(S)/inputs.checked: $(INPUT_FILES) Makefile $(call param,paths) $(EXTRA_STAMP) 
 
 
 # A missing input is a one-line error, not make's "No rule to make target".
-$(PARAMS) $(RAW) requirements.txt requirements-dev.txt:
+$(PARAMS_FILE) $(RAW_FILE) requirements.txt requirements-dev.txt:
 	@echo 'error: '$(call shq,$@)': file not found' >&2; exit 2
 scripts/%.py:
 	@echo "error: $@: file not found" >&2; exit 2

@@ -17,7 +17,8 @@ from functools import cached_property
 from scripts.core.expressions import Expression, ExpressionError, parse
 
 KINDS = ("number", "integer", "category", "boolean")  # what a model input may be
-ROLES = ("id", "input", "target", "carried")  # carried: kept in each data version, never a model input
+# carried: kept in each data version, never a model input; ignored: in the file, never read (missing values)
+ROLES = ("id", "input", "target", "carried", "ignored")
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -38,7 +39,8 @@ class Column:
 
     @property
     def numeric(self) -> bool:
-        return self.kind in ("number", "integer")
+        """Fed to the model as a number: a boolean is read as 1/0 (core/rawdata.py)."""
+        return self.kind in ("number", "integer", "boolean")
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,11 @@ class Contract:
     def renames(self) -> dict[str, str]:
         """CSV header -> snake_case name, for every column of the raw file."""
         return {c.source: c.name for c in self.columns}
+
+    @cached_property
+    def kept(self) -> tuple[Column, ...]:
+        """The columns read and kept in each data version: all but the ignored ones."""
+        return tuple(c for c in self.columns if c.role != "ignored")
 
     @cached_property
     def aliases(self) -> dict[str, str]:

@@ -28,10 +28,11 @@ def read_raw(path: Path, contract) -> pd.DataFrame:  # noqa: ANN001 - a Contract
     bad cell is named with its line.
     """
     header = _header(path, contract)
-    frame = _read_typed(path, header, contract)
+    kept = [h for h in header if contract.renames[h] in {c.name for c in contract.kept}]  # ignored columns are never read
+    frame = _read_typed(path, kept, contract)
     if frame is None:
-        frame = _read(path, dtype=str)
-        frame.columns = [contract.renames[c] for c in header]
+        frame = _read(path, dtype=str, usecols=kept)[kept]
+        frame.columns = [contract.renames[c] for c in kept]
         return _convert(frame, path, contract)
     return frame
 
@@ -75,7 +76,8 @@ def _read_typed(path: Path, header: list[str], contract) -> pd.DataFrame | None:
     kinds = _kinds(contract)
     text = {raw for raw, name in contract.renames.items() if not _numeric(kinds[name])}
     try:
-        frame = pd.read_csv(path, encoding="utf-8-sig", dtype={c: (str if c in text else "float64") for c in header})
+        frame = pd.read_csv(path, encoding="utf-8-sig", usecols=header,
+                            dtype={c: (str if c in text else "float64") for c in header})[header]
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
         return None
     frame.columns = [contract.renames[c.strip()] for c in frame.columns]
@@ -156,7 +158,7 @@ def validate_rows(frame: pd.DataFrame, path: Path, contract) -> None:  # noqa: A
         order = contract.column(contract.order)
         refuse(frame[order.name].diff().fillna(1) <= 0,
                f"{order.source} not increasing ({order.source} order is the data set's time order: dataset.order)")
-    for column in contract.columns:
+    for column in contract.kept:
         values = frame[column.name]
         if column.values:
             allowed = [_typed(v, column.kind) for v in column.values]

@@ -74,7 +74,7 @@ def make_include(params: dict, source: Path) -> str:
         raise ClockworkError(f"{source}: paths.raw: {raw!r} is not one plain file name "
                              "(letters, digits and . _ - + / @ , = ~ only; make reads this path)")
     return ("# generated from params.yaml by scripts/core/stamp.py; do not edit\n"
-            f"RAW := {raw}\n"
+            f"RAW_FILE := {raw}\n"
             f"EXPERIMENTS := {' '.join(params['experiments']['grid'])}\n"
             f"FOLLOWS := {'1' if params['deployment']['registry'] else ''}\n")
 

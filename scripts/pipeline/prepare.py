@@ -95,7 +95,7 @@ def apply_quirk_policy(train: pd.DataFrame, quirks: dict) -> tuple[pd.DataFrame,
 def enrich(parts: dict[str, pd.DataFrame], contract, feats: dict) -> dict[str, pd.DataFrame]:  # noqa: ANN001
     """Add the derived features and fix the column order of every split: the raw file's columns in
     its order, the derived features right after the last input."""
-    names = [c.name for c in contract.columns]
+    names = [c.name for c in contract.kept]
     last_input = max(names.index(name) for name in contract.input_names)
     ordered = [*names[: last_input + 1], *feats["derived"], *names[last_input + 1 :]]
     expressions = contract.derived_texts(feats["derived"])

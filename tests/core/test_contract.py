@@ -29,7 +29,7 @@ LOANS = {
 def test_a_loans_table_is_described_without_any_code():
     c = Contract.from_params(LOANS)
     assert c.input_names == ["income", "amount", "purpose", "owns_home"]
-    assert c.numeric_inputs == ["income", "amount"] and c.categorical_inputs == ["purpose", "owns_home"]
+    assert c.numeric_inputs == ["income", "amount", "owns_home"] and c.categorical_inputs == ["purpose"]  # a boolean is 1/0
     assert (c.label, c.positive, c.id.name, c.order) == ("default", "yes", "loan_id", "applied")
     assert [x.name for x in c.carried] == ["applied", "notes"]
     assert c.renames["Owns home"] == "owns_home" and c.aliases["Loan ID"] == "loan_id" and "Notes" not in c.aliases

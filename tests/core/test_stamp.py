@@ -51,7 +51,7 @@ def test_stamp_params_reports_what_changed_and_writes_the_make_include(tmp_path)
     source.write_text(text)
     assert stamp_params(source, tmp_path / "stamps", tmp_path / "params.mk") == []
     include = (tmp_path / "params.mk").read_text()
-    assert include == make_include(yaml.safe_load(text), tmp_path / "params.yaml") and "RAW := data/raw/ai4i2020.csv" in include
+    assert include == make_include(yaml.safe_load(text), tmp_path / "params.yaml") and "RAW_FILE := data/raw/ai4i2020.csv" in include
     source.write_text("# a comment\n" + text.replace("seed: 42", "seed: 42   # same value"))
     assert stamp_params(source, tmp_path / "stamps", tmp_path / "params.mk") == []
     source.write_text(text.replace("  port: 8000", "  port: 8001"))
