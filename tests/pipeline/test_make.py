@@ -106,7 +106,8 @@ def test_invalid_params_name_the_file_and_key(repo: Repo):
         assert run.code != 0, (key, run.out)
         assert message in run.err, run.err
         assert "Traceback" not in run.err
-    (repo.path / "params.yaml").write_text(original.replace("  seed: 42", ""))
+    head, model = original.split("\nmodel:\n", 1)
+    (repo.path / "params.yaml").write_text(head + "\nmodel:\n" + model.replace("  seed: 42", "", 1))
     run = repo.make("train")
     assert run.code != 0 and "model.seed: missing required key" in run.err, run.err
     assert repo.model_versions == ["model_v1.joblib"], "a bad params.yaml must leave the versions untouched"
