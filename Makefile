@@ -24,6 +24,8 @@ NAME_CHARS := a b c d e f g h i j k l m n o p q r s t u v w x y z A B C D E F G 
 _unsafe = $(if $(2),$(call _unsafe,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,$(words $(2)),$(2))),$(1))
 one_file = $(if $(filter-out 1,$(words $(value $(1))))$(call _unsafe,$(value $(1)),$(NAME_CHARS)),$(error error: $(1): '$(value $(1))' is not one file name (letters, digits and . _ - + / @ $(comma) = ~ only)))
 $(if $(value CLOCKWORK_PARAMS),$(call one_file,CLOCKWORK_PARAMS))$(if $(value EXTRA),$(call one_file,EXTRA))
+# PARAMS= names the file make init writes; every other target reads the file CLOCKWORK_PARAMS names.
+$(if $(and $(filter command line,$(origin PARAMS)),$(value PARAMS),$(filter-out init,$(or $(MAKECMDGOALS),train))),$(error error: PARAMS= names the file make init writes; to run on a params file: CLOCKWORK_PARAMS=file.yaml make $(or $(firstword $(filter-out init,$(MAKECMDGOALS))),train)))
 VENV := .venv
 PY := $(VENV)/bin/python
 # The pipeline's stages, and the short commands that read its records (status, live, monitor,
@@ -126,7 +128,7 @@ $(O)/recorded: $(O)/prepare.done $(O)/train.done $(O)/evaluate.done $(O)/registe
 
 .PHONY: init
 init: $(VENV_OK) ## Declare your own CSV: make init RAW=file.csv TARGET=column [POSITIVE=value] [ID=column] [ORDER=column] [PARAMS=file.yaml]
-	@$(PY) -m scripts.pipeline.init --raw $(call q,RAW) --target $(call q,TARGET) --params $(if $(value PARAMS),$(call q,PARAMS),$(call q,RAW).yaml) \
+	@$(PY) -m scripts.pipeline.init --raw $(call q,RAW) --target $(call q,TARGET) $(if $(value PARAMS),--params $(call q,PARAMS)) \
 	  $(if $(value POSITIVE),--positive $(call q,POSITIVE)) $(if $(value ID),--id $(call q,ID)) $(if $(value ORDER),--order $(call q,ORDER))
 
 prepare: $(O)/prepare ## Validate the raw CSV and write (or reuse) the data version params.yaml specifies

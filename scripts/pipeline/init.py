@@ -85,11 +85,13 @@ def describe(found: Profile, params: dict) -> list[str]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     usage = "make init RAW=file.csv TARGET=column [PARAMS=file.yaml]"
-    for option in ("raw", "target", "params"):
+    for option in ("raw", "target"):
         parser.add_argument(f"--{option}", required=True, type=missing(option.upper(), usage))
+    parser.add_argument("--params", help="the params file to write (default: the CSV's name with .yaml, here)")
     for option in ("positive", "id", "order"):
         parser.add_argument(f"--{option}")
     args = parser.parse_args(argv)
+    args.params = args.params or f"{Path(args.raw).stem}.yaml"
     out = Path(args.params)
     if out.exists():
         raise ClockworkError(f"PARAMS={args.params}: already exists; name another file (make init never overwrites one)")

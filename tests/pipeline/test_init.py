@@ -32,6 +32,9 @@ def test_a_csv_becomes_a_reviewed_params_file_that_trains(repo: Repo, tmp_path):
     assert params["deployment"]["predictions_log"].startswith("logs/loans/")
     assert (repo.path / "data/raw/loans.csv").read_bytes() == source.read_bytes()
 
+    run = repo.make("train", "PARAMS=loans.yaml")  # init's variable, not the one that picks the params file
+    assert run.code != 0 and "to run on a params file: CLOCKWORK_PARAMS=file.yaml make train" in run.err, run.err
+    assert run.stages == []
     run = repo.make("train", CLOCKWORK_PARAMS="loans.yaml")
     assert run.code == 0 and run.stages == ["prepare", "train", "evaluate", "register"], run.err
     card = repo.json("models/loans/model_v1.json")
@@ -51,4 +54,6 @@ def test_a_csv_becomes_a_reviewed_params_file_that_trains(repo: Repo, tmp_path):
         run = repo.make("init", *args, "PARAMS=x.yaml")
         assert run.code != 0 and said in run.err and "Traceback" not in run.err, (args, run.err)
     assert not (repo.path / "x.yaml").exists()
+    run = repo.make("init", f"RAW={other}", "TARGET=Default")  # PARAMS defaults to the CSV's name, here
+    assert run.code != 0 and run.err.startswith("error: PARAMS=loans.yaml: already exists"), run.err
     assert pd.read_csv(repo.path / "data/raw/loans.csv").shape == frame.shape
