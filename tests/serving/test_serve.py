@@ -34,9 +34,20 @@ class Server:
         self.repo, self.port = repo, free_port()
 
     def start(self) -> "Server":
+        """make serve-bg, then wait (up to 60 s) until every worker has loaded the model and written its
+        start row: serve-bg returns when one worker answers, and a test that changes the disk, the
+        registry or the model must not race the other worker's start."""
+        before = self._starts()
         run = self.repo.make("serve-bg", f"PORT={self.port}")
         assert run.code == 0, run.out + run.err
+        workers, deadline = self.repo.params()["deployment"]["workers"], time.time() + 60
+        while self._starts() < before + workers and time.time() < deadline:
+            time.sleep(0.05)
         return self
+
+    def _starts(self) -> int:
+        path = self.repo.path / "logs/deployment_log.csv"
+        return sum(row["event"] == "start" for row in self.deployment_rows()) if path.exists() else 0
 
     def stop(self) -> None:
         self.repo.make("stop")
