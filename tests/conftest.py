@@ -5,6 +5,7 @@ Integration tests run the real make in their own copy of that built tree (mtimes
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -102,6 +103,25 @@ def contract():
     from scripts.core.contract import Contract
 
     return Contract.from_params(load_params()["dataset"])
+
+
+def fields():
+    """The service's view of AI4I's contract (scripts/serving/fields.py)."""
+    from scripts.serving.fields import Fields
+
+    return Fields.of(contract())
+
+
+def check_line(line: dict, source: str) -> None:
+    """Validate a prediction-log line as the service does for AI4I's contract (its inputs, its row id)."""
+    _line_checker()(line, source)
+
+
+@functools.lru_cache(maxsize=1)
+def _line_checker():
+    from scripts.serving.scoring import line_checker
+
+    return line_checker(fields())
 
 
 def spec(feats: dict | None = None) -> dict:

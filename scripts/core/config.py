@@ -87,18 +87,37 @@ def load_schema(name: str) -> dict:
         raise ClockworkError(f"{SCHEMAS / (name + '.schema.json')}: schema not found") from None
 
 
+def _validator(schema: dict) -> Any:
+    import jsonschema  # deferred: a no-op stamp check should not pay for this import
+
+    return jsonschema.Draft202012Validator(schema, registry=_schema_registry(),
+                                           format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def _check(validator: Any, doc: Any, source: str) -> None:
+    errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        raise ClockworkError(schema_error_message(source, errors[0]))
+
+
 def validate(doc: Any, schema_name: str, source: str) -> None:
     """Check doc against schemas/<schema_name>.schema.json; raise ClockworkError naming the first bad key."""
     validator = _VALIDATORS.get(schema_name)
     if validator is None:  # built once per schema: the server validates on every request
-        import jsonschema  # deferred: a no-op stamp check should not pay for this import
+        validator = _VALIDATORS[schema_name] = _validator(load_schema(schema_name))
+    _check(validator, doc, source)
 
-        validator = jsonschema.Draft202012Validator(load_schema(schema_name), registry=_schema_registry(),
-                                                    format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-        _VALIDATORS[schema_name] = validator
-    errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
-    if errors:
-        raise ClockworkError(schema_error_message(source, errors[0]))
+
+def validator_with(schema_name: str, properties: dict, required: list[str] = ()) -> Callable[[Any, str], None]:
+    """validate(doc, source) for schemas/<schema_name>.schema.json with properties added: the fields a
+    data set's contract gives a record (its inputs, its row id's name), which no static schema can name."""
+    import copy
+
+    schema = copy.deepcopy(load_schema(schema_name))
+    schema["properties"] = {**schema["properties"], **properties}
+    schema["required"] = [*schema.get("required", []), *required]
+    validator = _validator(schema)
+    return lambda doc, source: _check(validator, doc, source)
 
 
 def _semantic_checks(params: dict, source: str) -> None:

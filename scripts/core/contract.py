@@ -22,6 +22,10 @@ ROLES = ("id", "input", "target", "carried", "ignored")
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
+ID_MAX = 2**63 - 1  # an integer row id is a non-negative 64-bit integer
+ID_TEXT_MAX = 128  # a text row id's longest length
+
+
 class ContractError(ValueError):
     """A dataset section that cannot work; load_params reports it as one line naming params.yaml."""
 
@@ -41,6 +45,18 @@ class Column:
     def numeric(self) -> bool:
         """Fed to the model as a number: a boolean is read as 1/0 (core/rawdata.py)."""
         return self.kind in ("number", "integer", "boolean")
+
+    @property
+    def text_id(self) -> bool:
+        """As a row id: text (else a non-negative integer)."""
+        return self.kind not in ("integer", "number")
+
+    def id_schema(self) -> dict:
+        """The JSON schema of this column's value as a row id in a request, a prediction or a label."""
+        about = "optional row id, logged so later labels can be joined"
+        if self.text_id:
+            return {"type": "string", "minLength": 1, "maxLength": ID_TEXT_MAX, "description": about}
+        return {"type": "integer", "minimum": 0, "maximum": ID_MAX, "description": about}
 
 
 @dataclass(frozen=True)

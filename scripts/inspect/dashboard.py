@@ -19,6 +19,7 @@ import numpy as np
 from scripts.core import registry as R
 from scripts.core.artifacts import MODEL_CARD, data_versions, read_card, read_data_meta, read_train_record
 from scripts.core.config import ClockworkError, repo_path
+from scripts.core.contract import Contract
 from scripts.core.reports import monitor_runs, read_report
 from scripts.core.runs import latest, ranked, read_runs
 from scripts.core.store import read_csv_rows, read_json, read_jsonl, utc_now, version_number
@@ -140,22 +141,22 @@ def latest_scenarios(params: dict) -> dict | None:
     return read_json(runs[-1], "scenarios") if runs else None
 
 
-def common_rows(paths: dict, cards: list[dict], points: int, registry: dict) -> dict:
+def common_rows(paths: dict, cards: list[dict], points: int, registry: dict, contract: Contract) -> dict:
     """Every compared version scored on the same rows: the reference rows the registry judges by now
     (a reference epoch's, if production was judged on one; else the first version's test split,
     which retrains keep). Each model is loaded after its sha256 check. Confusion matrix, F1, recall,
     precision, a precision-recall curve and how many of the rows it trained on, per version."""
     from sklearn.metrics import precision_recall_curve
 
-    from scripts.core import features as F
     from scripts.core.artifacts import load_split
     from scripts.core.gates import seen_rows
     from scripts.core.metrics import label_metrics, predict_failure
 
     live = R.live_reference(registry)
     meta = read_data_meta(paths, live["data_version"] if live.get("epoch") else cards[0]["data"]["version"])
-    rows = load_split(meta, "test", ["udi", *F.SCORED_COLUMNS])
-    y = rows[F.LABEL].to_numpy()
+    key = contract.id.name if contract.id else None
+    rows = load_split(meta, "test", [*([key] if key else []), *contract.scored])
+    y = rows[contract.label].to_numpy()
     out = {"data_version": meta["version"], "rows": len(rows), "failures": int(y.sum()), "epoch": bool(live.get("epoch")),
            "versions": {}}
     for card in cards:
@@ -164,7 +165,7 @@ def common_rows(paths: dict, cards: list[dict], points: int, registry: dict) -> 
         precision, recall, _ = precision_recall_curve(y, proba)
         keep = np.unique(np.linspace(0, len(recall) - 1, min(points, len(recall))).astype(int))
         trained = registry["versions"].get(card["version"], {}).get("trained_on") or []
-        out["versions"][card["version"]] = {**metrics, "seen": seen_rows(rows["udi"], trained),
+        out["versions"][card["version"]] = {**metrics, "seen": seen_rows(rows[key], trained) if key else None,
                                             "curve": [[round(float(recall[i]), 4), round(float(precision[i]), 4)] for i in keep]}
     return out
 
@@ -176,7 +177,8 @@ def compare_view(params: dict, versions: list[str]) -> dict:
     registry = R.load(paths)
     cards = [read_card(paths, v) for v in versions]
     same_rows = len({c["data"]["test"]["sha256"] for c in cards}) == 1
-    common = common_rows(paths, cards, params["dashboard"]["curve_points"], registry)
+    common = common_rows(paths, cards, params["dashboard"]["curve_points"], registry,
+                         Contract.from_params(params["dataset"]))
     on_common = [common["versions"][c["version"]] for c in cards]
     flat = [flatten({"params": c["params"], "features": {k: c["features"][k] for k in ("derived", "scaling", "one_hot_type")}})
             for c in cards]

@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from scripts.core.config import ClockworkError, load_schema, repo_path, validate
+from scripts.core.config import ClockworkError, repo_path, validator_with
+from scripts.core.contract import ID_MAX, ID_TEXT_MAX, Column, Contract
 from scripts.core.store import append_lines, canonical_json, iter_lines, locked, parse_json_line, utc_now
 
 # A prediction id in a prediction- or label-log line, found without parsing the line.
@@ -36,36 +37,49 @@ COLUMNS = ("prediction_id", "label")
 ID_KEY = '"prediction_id":"'
 
 
-def parse_label(row: dict, where: str) -> dict:
-    """One incoming row as {prediction_id, label[, udi]}; anything else is an error naming where."""
+def _row_id(value: object, column: Column, where: str) -> object:
+    """A label's row id as the prediction log holds it: an integer in range, or non-empty text."""
+    text = str(value).strip()
+    if column.text_id:
+        if not 0 < len(text) <= ID_TEXT_MAX:
+            raise ClockworkError(f"{where}: {column.name}: {value!r} is not a row id (1 to {ID_TEXT_MAX} characters)")
+        return text
+    try:
+        number = int(text)
+    except ValueError:
+        raise ClockworkError(f"{where}: {column.name}: {value!r} is not an integer") from None
+    if not 0 <= number <= ID_MAX:
+        raise ClockworkError(f"{where}: {column.name}: {number} is outside 0..{ID_MAX}, the range /predict accepts")
+    return number
+
+
+def parse_label(row: dict, where: str, id_column: Column | None) -> dict:
+    """One incoming row as {prediction_id, label[, row id]}; anything else is an error naming where. The
+    row id is the data set's id column (id_column), under its name."""
     missing = [c for c in COLUMNS if row.get(c) in (None, "")]
     if missing:
         raise ClockworkError(f"{where}: missing {', '.join(missing)}")
-    for key in (*COLUMNS, "udi"):  # a value is text or a number: never an array or object (of any depth)
-        if isinstance(row.get(key), (list, dict)):
-            raise ClockworkError(f"{where}: {key}: an {'array' if isinstance(row[key], list) else 'object'}, "
+    key = id_column.name if id_column else None
+    for name in (*COLUMNS, *([key] if key else [])):  # a value is text or a number: never an array or object
+        if isinstance(row.get(name), (list, dict)):
+            raise ClockworkError(f"{where}: {name}: an {'array' if isinstance(row[name], list) else 'object'}, "
                                  "not a value (expected text or a number)")
-    label, udi = str(row["label"]).strip(), row.get("udi")
+    label = str(row["label"]).strip()
     if label not in ("0", "1"):
         raise ClockworkError(f"{where}: label: {row['label']!r} is not 0 or 1")
     out = {"prediction_id": str(row["prediction_id"]).strip(), "label": int(label)}
-    if udi not in (None, ""):
-        try:
-            out["udi"] = int(str(udi).strip())
-        except ValueError:
-            raise ClockworkError(f"{where}: udi: {udi!r} is not an integer") from None
-        rule = load_schema("requests")["$defs"]["reading"]["properties"]["udi"]  # a label's udi is a request's
-        if not rule["minimum"] <= out["udi"] <= rule["maximum"]:
-            raise ClockworkError(f"{where}: udi: {out['udi']} is outside {rule['minimum']}..{rule['maximum']}, "
-                                 "the range /predict accepts")
+    if key and row.get(key) not in (None, ""):
+        out[key] = _row_id(row[key], id_column, where)
     return out
 
 
-def check_labels(incoming: list[tuple[str, dict]], known: dict[str, int | None], recorded: dict[str, int]) -> list[dict]:
-    """The labels to append, given the predictions' UDIs and the labels already recorded.
+def check_labels(incoming: list[tuple[str, dict]], known: dict[str, object], recorded: dict[str, int],
+                 key: str | None) -> list[dict]:
+    """The labels to append, given the predictions' row ids (under key, the id column's name; None when
+    the data set has none) and the labels already recorded.
 
     Pure: raises ClockworkError naming the first bad row (and how many are bad) for unknown
-    predictions, UDI mismatches and contradictions; drops exact repeats.
+    predictions, row id mismatches and contradictions; drops exact repeats.
     """
     unknown = [(where, row) for where, row in incoming if row["prediction_id"] not in known]
     if unknown:
@@ -74,23 +88,24 @@ def check_labels(incoming: list[tuple[str, dict]], known: dict[str, int | None],
                              f"({len(unknown)} of {len(incoming)} labels refer to unknown requests; nothing recorded)")
     fresh: dict[str, dict] = {}
     for where, row in incoming:
-        pid, udi = row["prediction_id"], known[row["prediction_id"]]
-        if "udi" in row and udi is not None and row["udi"] != udi:
-            raise ClockworkError(f"{where}: udi {row['udi']} does not match prediction {pid} (udi {udi}); nothing recorded")
+        pid, served = row["prediction_id"], known[row["prediction_id"]]
+        if key and key in row and served is not None and row[key] != served:
+            raise ClockworkError(f"{where}: {key} {row[key]} does not match prediction {pid} ({key} {served}); "
+                                 "nothing recorded")
         earlier = recorded.get(pid, fresh[pid]["label"] if pid in fresh else None)
         if earlier is not None and earlier != row["label"]:
             raise ClockworkError(f"{where}: label {row['label']} contradicts label {earlier} already given for {pid}; nothing recorded")
-        udi = udi if udi is not None else row.get("udi")
-        if udi is None:
-            raise ClockworkError(f"{where}: prediction {pid} was served without a udi and the label gives none; "
-                                 "add a udi column (a label must name its reading); nothing recorded")
+        if key and (served if served is not None else row.get(key)) is None:
+            raise ClockworkError(f"{where}: prediction {pid} was served without a {key} and the label gives none; "
+                                 f"add a {key} column (a label must name its reading); nothing recorded")
         if earlier is None:
-            fresh[pid] = {"prediction_id": pid, "udi": udi, "label": row["label"]}
+            fresh[pid] = {"prediction_id": pid, **({key: served if served is not None else row[key]} if key else {}),
+                          "label": row["label"]}
     return list(fresh.values())
 
 
-def scan(path: Path, wanted: set[str], field: str) -> dict[str, int | None]:
-    """prediction_id -> record[field] for the wanted ids found in a JSON-lines log (streamed).
+def scan(path: Path, wanted: set[str], field: str | None) -> dict[str, object]:
+    """prediction_id -> record[field] (None without a field) for the wanted ids found in a JSON-lines log (streamed).
 
     Lines this project wrote are compact JSON, so the id is sliced out before parsing and
     only wanted lines are parsed."""
@@ -102,7 +117,7 @@ def scan(path: Path, wanted: set[str], field: str) -> dict[str, int | None]:
         doc = parse_json_line(path, number, line)
         pid = doc.get("prediction_id") if isinstance(doc, dict) else None
         if pid in wanted:
-            found[pid] = doc.get(field)
+            found[pid] = doc.get(field) if field else None
     return found
 
 
@@ -111,14 +126,17 @@ def record(incoming: list[tuple[str, dict]], dataset: str, params: dict) -> tupl
     labels_log = repo_path(params["replay"]["labels_log"])
     predictions_log = repo_path(params["deployment"]["predictions_log"])
     wanted = {row["prediction_id"] for _, row in incoming}
+    id_column = Contract.from_params(params["dataset"]).id
+    key = id_column.name if id_column else None
+    check = validator_with("label", {key: id_column.id_schema()} if key else {}, [key] if key else [])
     with locked(labels_log.with_name(labels_log.name + ".lock")):
-        known = scan(predictions_log, wanted, "udi")
+        known = scan(predictions_log, wanted, key)
         recorded = scan(labels_log, wanted, "label")
-        fresh = check_labels(incoming, known, recorded)
+        fresh = check_labels(incoming, known, recorded, key)
         arrived = utc_now()
         for row in fresh:
             row.update(time=arrived, dataset=dataset)
-            validate(row, "label", str(labels_log))
+            check(row, str(labels_log))
         append_lines(labels_log, [canonical_json(r) for r in fresh])
     log.info("%d labels recorded, %d already there", len(fresh), len(incoming) - len(fresh))
     return len(fresh), len(incoming) - len(fresh)

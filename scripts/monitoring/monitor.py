@@ -7,7 +7,7 @@ logs/monitor_log.csv and, when retraining is required, logs/retrain.flag.
   predictions; with fewer than monitor.min_labels the verdict is insufficient_labels and
   no rate is invented.
 - Drift uses every prediction in the window, labelled or not: PSI on training-decile bins,
-  KS for numbers, chi-square for Type, per feature (inputs and derived features).
+  KS for numbers, chi-square for categories, per feature (inputs and derived features).
 - The diagnosis (diagnosis.py) says what kind of change it is (a sensor fault with the
   suspect sensors, covariate drift, label shift, concept drift, not enough evidence) and what
   to do; the flag carries it, and make retrain refuses a sensor fault.
@@ -172,7 +172,10 @@ def report(params: dict) -> dict:
     if judged:
         reference = load_split(read_data_meta(paths, card["data"]["version"]), "train")
         feats = card["features"]  # the model's own inputs and expressions (a card before the contract: params')
-        current = F.add_derived(pd.DataFrame([p["inputs"] for p in window]), feats["derived"], feats["inputs"], feats.get("expressions"))
+        logged = pd.DataFrame([p["inputs"] for p in window])
+        numeric = [c for c in contract.numeric_inputs if c in logged]  # a boolean was logged as sent: true or 1
+        current = F.add_derived(logged.astype(dict.fromkeys(numeric, "float64")), feats["derived"], feats["inputs"],
+                                feats.get("expressions"))
         drift = drift_table(reference, current, columns, settings)
         drifted_share = round(sum(d["drifted"] for d in drift.values()) / len(drift), 6)
         frames = (reference, current)

@@ -1,9 +1,9 @@
 """`make replay DATASET=name`: send a simulated dataset through the running API over HTTP.
 
-Readings go in batches of replay.batch_size at replay.rate_per_s, each with its UDI so the
-prediction log can be joined with ground truth. When the replay is done the labels
+Readings go in batches of replay.batch_size at replay.rate_per_s, each with its row id (the data
+set's id column, when it has one) so the prediction log can be joined with ground truth. When the replay is done the labels
 "arrive", as they would from maintenance records: one line per prediction in
-logs/labels.jsonl, keyed by prediction id and UDI, recorded through the same check as
+logs/labels.jsonl, keyed by prediction id (and row id), recorded through the same check as
 `make labels` (scripts/monitoring/labels.py).
 """
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from scripts.core import features as F
 from scripts.core.config import ROOT, ClockworkError, cli, load_params, missing, port_number
+from scripts.core.contract import Contract
 from scripts.monitoring.groundtruth import record as record_labels
 from scripts.pipeline.faults import scenario_datasets
 from scripts.serving.process import server_address
@@ -28,11 +28,13 @@ from scripts.serving.process import server_address
 log = logging.getLogger("clockwork.replay")
 
 
-def batches(frame: pd.DataFrame, size: int) -> list[list[dict]]:
-    """Readings (with UDI) in request-sized chunks, in dataset order."""
-    records = frame[["udi", *F.INPUT_COLUMNS]].to_dict("records")
-    for record in records:
-        record["udi"] = int(record["udi"])
+def batches(frame: pd.DataFrame, contract: Contract, size: int) -> list[list[dict]]:
+    """Readings (with their row id, when the data set has one) in request-sized chunks, in dataset order."""
+    key = contract.id.name if contract.id else None
+    records = frame[[*([key] if key else []), *contract.input_names]].to_dict("records")
+    if key and not contract.id.text_id:
+        for record in records:
+            record[key] = int(record[key])
     return [records[i:i + size] for i in range(0, len(records), size)]
 
 
@@ -45,10 +47,14 @@ def post(connection: http.client.HTTPConnection, body: dict, request_id: str) ->
     return doc
 
 
-def replay(frame: pd.DataFrame, name: str, host: str, port: int, batch_size: int, rate: float) -> list[dict]:
-    """Send every reading; return one label record per prediction."""
-    chunks = batches(frame, batch_size)
-    truth = dict(zip(frame["udi"].astype(int), frame[F.LABEL].astype(int), strict=True))
+def replay(frame: pd.DataFrame, contract: Contract, name: str, address: tuple[str, int], pace: tuple[int, float]) -> list[dict]:
+    """Send every reading, batch_size at a time at rate batches a second (pace); return one label record per
+    prediction (its row's target, with the row id when the data set has one)."""
+    host, port = address
+    batch_size, rate = pace
+    chunks = batches(frame, contract, batch_size)
+    truth = frame[contract.label].astype(int).tolist()
+    key = contract.id.name if contract.id else None
     labels, run = [], uuid.uuid4().hex[:12]
     connection = http.client.HTTPConnection(host, port, timeout=60)
     started, last_shown = time.monotonic(), -1
@@ -59,8 +65,9 @@ def replay(frame: pd.DataFrame, name: str, host: str, port: int, batch_size: int
             doc = post(connection, {"instances": chunk}, f"{name}-{run}-{i}")
         except (OSError, http.client.HTTPException) as exc:
             raise ClockworkError(f"server at {host}:{port}: {exc} (is it running? make serve-bg)") from None
-        for reading, prediction in zip(chunk, doc["predictions"], strict=True):
-            labels.append({"prediction_id": prediction["prediction_id"], "udi": reading["udi"], "label": truth[reading["udi"]]})
+        for k, (reading, prediction) in enumerate(zip(chunk, doc["predictions"], strict=True)):
+            label = truth[i * batch_size + k]
+            labels.append({"prediction_id": prediction["prediction_id"], **({key: reading[key]} if key else {}), "label": label})
         shown = (i + 1) * 10 // len(chunks)
         if shown != last_shown:
             done = min(len(frame), (i + 1) * batch_size)
@@ -92,9 +99,10 @@ def main(argv: list[str]) -> int:
         raise ClockworkError(f"DATASET={args.dataset}: unknown (known: {', '.join(sorted(known)) or 'none; run make simulate'})")
     frame = pd.read_csv(ROOT / known[args.dataset])
     deployment, settings = params["deployment"], params["replay"]
-    labels = replay(frame, args.dataset, *server_address(deployment, args.host, args.port),
-                    settings["batch_size"], settings["rate_per_s"])
-    added, _ = record_labels([(f"replay {args.dataset}: udi {r['udi']}", r) for r in labels], args.dataset, params)
+    contract = Contract.from_params(params["dataset"])
+    labels = replay(frame, contract, args.dataset, server_address(deployment, args.host, args.port),
+                    (settings["batch_size"], settings["rate_per_s"]))
+    added, _ = record_labels([(f"replay {args.dataset}: row {n + 1}", r) for n, r in enumerate(labels)], args.dataset, params)
     positives = sum(r["label"] for r in labels)
     print(f"replayed {len(labels)} readings of {args.dataset} ({known[args.dataset]}); "
           f"{added} labels recorded ({positives} failures) in {settings['labels_log']}")

@@ -33,37 +33,38 @@ from pathlib import Path
 import pandas as pd
 
 from scripts.core import epoch as E
-from scripts.core import features as F
 from scripts.core import registry as R
 from scripts.core.artifacts import load_split, read_data_meta, read_pointer, relative
-from scripts.core.config import ClockworkError, cli, error_line, load_params, repo_path, validate
+from scripts.core.config import ClockworkError, cli, error_line, load_params, params_path, repo_path, validate
+from scripts.core.contract import Contract
 from scripts.core.store import append_line, atomic_write_text, read_json, read_jsonl, sha256_bytes, utc_now
 from scripts.monitoring.diagnosis import suspect_text
 
 log = logging.getLogger("clockwork.retrain")
 
 
-def labelled_rows(predictions: list[dict], labels: list[dict]) -> pd.DataFrame:
-    """Every prediction whose label has arrived, in log (time) order; a UDI served twice counts once,
-    at its latest prediction."""
+def labelled_rows(predictions: list[dict], labels: list[dict], contract: Contract) -> pd.DataFrame:
+    """Every prediction whose label has arrived, in log (time) order, under the data set's column names;
+    a row id served twice counts once, at its latest prediction."""
     by_id = {label["prediction_id"]: label for label in labels}
+    key, target = contract.id.name, contract.label
     rows = []
     for p in predictions:
         label = by_id.get(p["prediction_id"])
         if label is not None:
-            rows.append({"prediction_id": p["prediction_id"], "dataset": label["dataset"], "udi": label["udi"],
-                         **p["inputs"], F.LABEL: label["label"]})
-    frame = pd.DataFrame(rows, columns=["prediction_id", "dataset", "udi", *F.INPUT_COLUMNS, F.LABEL])
-    return frame.drop_duplicates("udi", keep="last").reset_index(drop=True)
+            rows.append({"prediction_id": p["prediction_id"], "dataset": label["dataset"], key: label[key],
+                         **p["inputs"], target: label["label"]})
+    frame = pd.DataFrame(rows, columns=["prediction_id", "dataset", key, *contract.input_names, target])
+    return frame.drop_duplicates(key, keep="last").reset_index(drop=True)
 
 
-def epoch_rows(paths: dict, registry: dict) -> pd.Series | None:
+def epoch_rows(paths: dict, registry: dict, key: str) -> pd.Series | None:
     """The row ids of the reference epoch production was judged on, if it was (None otherwise): those
     rows judge every candidate, so no retrain may train on them."""
     reference = R.live_reference(registry)
     if not reference.get("epoch"):
         return None
-    return load_split(read_data_meta(paths, reference["data_version"]), "test", ["udi"])["udi"]
+    return load_split(read_data_meta(paths, reference["data_version"]), "test", [key])[key]
 
 
 def write_labelled(directory: Path, frame: pd.DataFrame) -> Path:
@@ -87,11 +88,16 @@ def refusal(flag: dict, events_log: str) -> str:
 def rows_to_train(params: dict, registry: dict, flag: dict | None, epoch: bool = False) -> pd.DataFrame:
     """The labelled production rows a retrain passes to prepare: less the rows of production's reference
     epoch, if any; after a concept drift (or with epoch), the most recent marked as a new epoch's reference rows."""
+    contract = Contract.from_params(params["dataset"])
+    if contract.id is None:
+        raise ClockworkError(f"{params_path()}: dataset: retraining on labelled predictions needs a row id column "
+                             "(role: id), so a labelled row is counted once and kept apart from the reference rows")
+    key = contract.id.name
     labelled = labelled_rows(read_jsonl(repo_path(params["deployment"]["predictions_log"])),
-                             read_jsonl(repo_path(params["replay"]["labels_log"])))
-    kept_out = epoch_rows(params["paths"], registry)
+                             read_jsonl(repo_path(params["replay"]["labels_log"])), contract)
+    kept_out = epoch_rows(params["paths"], registry, key)
     if kept_out is not None:
-        labelled = labelled[~labelled["udi"].isin(kept_out)].reset_index(drop=True)
+        labelled = labelled[~labelled[key].isin(kept_out)].reset_index(drop=True)
     if len(labelled) < 2:
         raise ClockworkError(f"{params['replay']['labels_log']}: {len(labelled)} labelled predictions"
                              f"{' outside the reference rows' if kept_out is not None else ''}; nothing to retrain on")

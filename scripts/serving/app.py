@@ -16,6 +16,7 @@ from scripts.core.contract import Contract
 from scripts.core.web import Replies, error_page, guard
 from scripts.serving import health, mlflow, native, oip
 from scripts.serving.context import Context
+from scripts.serving.fields import Fields
 from scripts.serving.inference import Requests
 from scripts.serving.scoring import Scorer
 from scripts.serving.telemetry import Metrics, instrument
@@ -30,8 +31,9 @@ def create_app(params: dict, holder: Any, metrics: Metrics | None = None, sites:
     deployment = params["deployment"]
     metrics = metrics or Metrics()
     reply = Replies(holder)
-    ctx = Context(params, holder, metrics, Requests(Contract.from_params(params["dataset"]).ranges, deployment["max_batch"]), reply,
-                  Scorer(holder, deployment, metrics.predictions))
+    fields = Fields.of(Contract.from_params(params["dataset"]))
+    ctx = Context(params, holder, metrics, Requests(fields, deployment["max_batch"]), reply,
+                  Scorer(holder, deployment, metrics.predictions, fields))
     app = bottle.Bottle()
     app.default_error_handler = error_page
     for group in ROUTE_GROUPS:

@@ -47,6 +47,11 @@ def decode(chunk: bytes, datatype: str, field: str) -> list:
                 raise RequestError(400, field, "a BYTES element is not UTF-8") from None
             at += size
         return out
+    if datatype == "BOOL":  # one byte each, 0 or 1
+        octets = np.frombuffer(chunk, dtype=np.uint8)
+        if (octets > 1).any():
+            raise RequestError(400, field, "a BOOL element is a byte 0 or 1")
+        return octets.astype(bool).tolist()
     if datatype not in NUMBERS:
         raise RequestError(400, field, f"binary data of datatype {datatype!r} is not supported")
     dtype = np.dtype(NUMBERS[datatype])

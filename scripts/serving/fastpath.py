@@ -22,7 +22,6 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from scripts.core import features as F
-from scripts.serving.batch import Batch
 
 
 def real_thread_pool(n: int) -> Any:
@@ -136,4 +135,4 @@ class FastForest:
 
     def predict_proba(self, readings: list[dict]) -> np.ndarray:
         """Failure probability per reading (a list of reading dicts)."""
-        return self.probabilities(Batch.from_readings(readings).columns)
+        return self.probabilities({name: [r[name] for r in readings] for name in readings[0]} if readings else {})

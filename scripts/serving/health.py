@@ -26,7 +26,7 @@ def model_document(live: object) -> dict:
 
 def routes(ctx: Context) -> bottle.Bottle:
     app = json_app(ctx.reply)
-    document = json.dumps(openapi.document(ctx.requests.schema, ctx.model_name, ctx.requests.max_batch,
+    document = json.dumps(openapi.document(ctx.requests.schema, ctx.requests.fields, ctx.model_name, ctx.requests.max_batch,
                                            ctx.params["dashboard"]["compare_max"]))
 
     @app.get("/health")

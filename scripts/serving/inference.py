@@ -16,12 +16,11 @@ import math
 import re
 from typing import Any
 
-from scripts.core import features as F
 from scripts.core.config import in_json_terms, load_schema
 from scripts.core.web import RequestError
 from scripts.serving.batch import Batch, checked_arrays
+from scripts.serving.fields import Fields
 
-ALIASES = F.READING_ALIASES
 NUMBER_TYPES = {"FP64", "FP32", "INT64", "INT32"}
 INTEGER = re.compile(r"^[+-]?[0-9]+$")
 MLFLOW_KINDS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -49,17 +48,14 @@ def _path(parts: list) -> str:
 
 
 class Requests:
-    """Validators for every request shape, with the plausible ranges from params filled in."""
+    """Validators for every request shape, with the reading as the data set contract declares it."""
 
-    def __init__(self, ranges: dict, max_batch: int):
+    def __init__(self, fields: Fields, max_batch: int):
         import jsonschema
 
         schema = copy.deepcopy(load_schema("requests"))
-        for column, (low, high) in ranges.items():
-            schema["$defs"]["reading"]["properties"][column].update({"minimum": low, "maximum": high})
-        self.max_batch, self.ranges = max_batch, ranges
-        fields = schema["$defs"]["reading"]["properties"]
-        self.types, self.udi_max = frozenset(fields["type"]["enum"]), fields["udi"]["maximum"]
+        schema["$defs"]["reading"] = {**schema["$defs"]["reading"], **fields.reading_schema()}
+        self.fields, self.max_batch, self.aliases = fields, max_batch, fields.aliases
         self.schema = schema  # what is validated is what /openapi.json publishes
         self.validators = {
             name: jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{name}"})
@@ -86,12 +82,12 @@ class Requests:
         raise RequestError(400, _path(location) or "body", reason)
 
     def reading(self, obj: Any, where: list) -> dict:
-        """One reading: aliases resolved, then checked (types, Type values, ranges, no unknown fields)."""
+        """One reading: aliases resolved, then checked (types, allowed values, ranges, no unknown fields)."""
         if not isinstance(obj, dict):
             self._fail(where, "a reading must be a JSON object")
         out: dict[str, Any] = {}
         for key, value in obj.items():
-            name = ALIASES.get(key, key)
+            name = self.aliases.get(key, key)
             if name in out:
                 self._fail(where + [key], f"given twice (as {name} and an alias)")
             out[name] = value
@@ -102,20 +98,23 @@ class Requests:
         if n > self.max_batch:
             raise RequestError(413, field, f"{n} readings exceed the limit of {self.max_batch} per request")
 
-    @staticmethod
-    def _names(keys: Any) -> dict | None:
-        """Input (or udi) -> the key it was sent under, if keys are exactly the inputs, each once, maybe udi."""
+    def _names(self, keys: Any) -> dict | None:
+        """Input (or row id) -> the key it was sent under, if keys are exactly the inputs, each once, maybe the id."""
         out: dict[str, Any] = {}
+        inputs, row_id = self.fields.inputs, self.fields.row_id
         for key in keys:
-            name = ALIASES.get(key, key) if isinstance(key, str) else None
-            if name in out or (name not in F.INPUT_COLUMNS and name != "udi"):
+            name = self.aliases.get(key, key) if isinstance(key, str) else None
+            if name in out or (name not in inputs and (name != row_id or name is None)):
                 return None
             out[name] = key
-        return out if all(c in out for c in F.INPUT_COLUMNS) else None
+        return out if all(c in out for c in inputs) else None
 
-    def _checked(self, columns: dict, udi: Any) -> Batch | None:
-        arrays = checked_arrays(columns, udi, self.ranges, self.types, self.udi_max)
-        return None if arrays is None else Batch(columns, udi, arrays)
+    def _checked(self, columns: dict, ids: Any) -> Batch | None:
+        arrays = checked_arrays(self.fields, columns, ids)
+        return None if arrays is None else Batch(self.fields, columns, ids, arrays)
+
+    def _batch(self, readings: list[dict]) -> Batch:
+        return Batch.from_readings(self.fields, readings)
 
     def _fast_records(self, rows: Any) -> Batch | None:
         """The records as a Batch if all share one key set and pass the column checks; else None."""
@@ -127,8 +126,9 @@ class Requests:
         names = self._names(keys)
         if names is None:
             return None
-        udi = [r[names["udi"]] for r in rows] if "udi" in names else None
-        return self._checked({c: [r[names[c]] for r in rows] for c in F.INPUT_COLUMNS}, udi)
+        key = self.fields.row_id
+        ids = [r[names[key]] for r in rows] if key in names else None
+        return self._checked({c: [r[names[c]] for r in rows] for c in self.fields.inputs}, ids)
 
     def _fast_split(self, split: Any) -> Batch | None:
         """A dataframe_split body as a Batch if it is well formed and passes the column checks; else None."""
@@ -143,14 +143,15 @@ class Requests:
             return None
         values = list(zip(*data, strict=True))  # every row has width values (checked above)
         position = {key: i for i, key in enumerate(columns)}
-        udi = list(values[position[names["udi"]]]) if "udi" in names else None
-        return self._checked({c: list(values[position[names[c]]]) for c in F.INPUT_COLUMNS}, udi)
+        key = self.fields.row_id
+        ids = list(values[position[names[key]]]) if key in names else None
+        return self._checked({c: list(values[position[names[c]]]) for c in self.fields.inputs}, ids)
 
     def _records(self, rows: list, where: list) -> Batch:
         """Readings checked one by one (the path that names the first bad row and field)."""
         if not rows:
             self._fail(where, "no readings")
-        return Batch.from_readings([self.reading(r, where + [i]) for i, r in enumerate(rows)])
+        return self._batch([self.reading(r, where + [i]) for i, r in enumerate(rows)])
 
     def predict(self, body: Any) -> tuple[Batch, bool]:
         """/predict: one reading, or {"instances": [...]}; returns (readings, is_batch)."""
@@ -162,7 +163,7 @@ class Requests:
                 self.batch_size(len(body["instances"]), "instances")
             self.check("predict_batch", body, [])
             return self._records(body["instances"], ["instances"]), True
-        return Batch.from_readings([self.reading(body, [])]), False
+        return self._batch([self.reading(body, [])]), False
 
     def invocations(self, body: Any) -> Batch:
         """MLflow scoring protocol: dataframe_split, dataframe_records, instances or inputs."""
@@ -225,24 +226,40 @@ class Requests:
         for i, row in enumerate(data):
             if len(row) != len(header):
                 self._fail(["csv", i], f"has {len(row)} values for {len(header)} columns")
-            rows.append({name.strip(): csv_cell(cell) for name, cell in zip(header, row, strict=True)})
+            rows.append({name.strip(): self._cell(name.strip(), cell) for name, cell in zip(header, row, strict=True)})
         fast = self._fast_records(rows)
         return fast if fast is not None else self._records(rows, ["csv"])
 
+    def _datatype_ok(self, name: str, datatype: str) -> str | None:
+        """None if datatype may carry input name, else what it should be."""
+        fields = self.fields
+        if fields.text_valued(name):
+            return None if datatype == "BYTES" else "BYTES"
+        if name in fields.booleans:
+            return None if datatype in ("BOOL", "INT64", "INT32") else "BOOL (or INT64, INT32)"
+        return None if datatype in NUMBER_TYPES else "a number type (FP64, FP32, INT64, INT32)"
+
+    def _cell(self, name: str, text: str) -> Any:
+        """A CSV cell of the named column: true/false (any case) is a boolean input's value, else csv_cell."""
+        if self.aliases.get(name, name) in self.fields.booleans and text.strip().lower() in ("true", "false"):
+            return text.strip().lower() == "true"
+        return csv_cell(text)
+
     def infer(self, body: Any) -> Batch:
-        """Open Inference Protocol: one named tensor per feature column, shape [n] or [n, 1]."""
+        """Open Inference Protocol: one named tensor per input column, shape [n] or [n, 1]."""
         self.check("infer", body, [])
+        inputs = self.fields.inputs
         columns: dict[str, list] = {}
         n = None
         for i, tensor in enumerate(body["inputs"]):
             where = ["inputs", i]
-            name = ALIASES.get(tensor["name"], tensor["name"])
-            if name not in F.INPUT_COLUMNS:
-                self._fail(where + ["name"], f"unknown input {tensor['name']!r} (expected {', '.join(F.INPUT_COLUMNS)})")
+            name = self.aliases.get(tensor["name"], tensor["name"])
+            if name not in inputs:
+                self._fail(where + ["name"], f"unknown input {tensor['name']!r} (expected {', '.join(inputs)})")
             if name in columns:
                 self._fail(where + ["name"], f"input {name!r} given twice")
-            wanted = "BYTES" if name == "type" else "a number type (FP64, FP32, INT64, INT32)"
-            if (name == "type") != (tensor["datatype"] == "BYTES") or (name != "type" and tensor["datatype"] not in NUMBER_TYPES):
+            wanted = self._datatype_ok(name, tensor["datatype"])
+            if wanted is not None:
                 self._fail(where + ["datatype"], f"{tensor['datatype']} for {name}: expected {wanted}")
             shape = tensor["shape"]
             if len(shape) == 2 and shape[1] != 1:
@@ -255,20 +272,20 @@ class Requests:
             n = shape[0]
             self.batch_size(n, _path(where + ["shape"]))
             columns[name] = data
-        missing = [c for c in F.INPUT_COLUMNS if c not in columns]
+        missing = [c for c in inputs if c not in columns]
         if missing:
             self._fail(["inputs"], f"missing input {missing[0]!r}")
         if not n:
             self._fail(["inputs"], "no rows")
-        fast = self._checked({c: columns[c] for c in F.INPUT_COLUMNS}, None)
+        fast = self._checked({c: columns[c] for c in inputs}, None)
         return fast if fast is not None else self._tensor_rows(columns, n)
 
     def _tensor_rows(self, columns: dict, n: int) -> Batch:
-        """The tensors' rows checked one by one, naming the tensor and the row: inputs.torque_nm[3]."""
+        """The tensors' rows checked one by one, naming the tensor and the row: inputs.<name>[3]."""
         readings = []
         for k in range(n):
             try:
-                readings.append(self.reading({c: columns[c][k] for c in F.INPUT_COLUMNS}, []))
+                readings.append(self.reading({c: columns[c][k] for c in self.fields.inputs}, []))
             except RequestError as exc:
                 raise RequestError(exc.status, f"inputs.{exc.field}[{k}]", exc.reason) from None
-        return Batch.from_readings(readings)
+        return self._batch(readings)

@@ -7,20 +7,19 @@ from typing import Any, Callable
 
 import bottle
 
-from scripts.core import features as F
 from scripts.core.web import RequestError, json_app, parse_json, request_ids
 from scripts.serving import binary
 from scripts.serving.context import Context
+from scripts.serving.fields import Fields
 
 NO_MODEL = {"error": "model: no model loaded yet"}
 OUTPUTS = ["failure_probability", "prediction"]
 
 
-def metadata(name: str, versions: list[str]) -> dict:
-    """The model metadata document: its inputs and outputs as named tensors. Pure."""
-    numbers = [{"name": c, "datatype": "FP64", "shape": [-1]} for c in F.NUMERIC_INPUTS]
+def metadata(name: str, versions: list[str], fields: Fields) -> dict:
+    """The model metadata document: its inputs (the data set's) and outputs as named tensors. Pure."""
     return {"name": name, "versions": versions, "platform": "sklearn",
-            "inputs": [{"name": "type", "datatype": "BYTES", "shape": [-1]}, *numbers],
+            "inputs": [{"name": c, "datatype": fields.datatype(c), "shape": [-1]} for c in fields.inputs],
             "outputs": [{"name": "failure_probability", "datatype": "FP64", "shape": [-1]},
                         {"name": "prediction", "datatype": "INT64", "shape": [-1]}]}
 
@@ -104,12 +103,12 @@ def _metadata_routes(app: bottle.Bottle, ctx: Context, known: Callable[..., Any]
     @app.get("/v2/models/<model_name>")
     def model(model_name: str) -> bytes:
         known(model_name)
-        return ctx.reply(200, metadata(name, ctx.holder.versions()))
+        return ctx.reply(200, metadata(name, ctx.holder.versions(), ctx.requests.fields))
 
     @app.get("/v2/models/<model_name>/versions/<version>")
     def model_version(model_name: str, version: str) -> bytes:
         known(model_name, version)
-        return ctx.reply(200, metadata(name, [version]))
+        return ctx.reply(200, metadata(name, [version], ctx.requests.fields))
 
     @app.get("/v2/models/<model_name>/ready")
     def model_ready(model_name: str) -> bytes:

@@ -2,7 +2,7 @@
 
 OpenAPI 3.1 schemas are JSON Schema 2020-12, so the request definitions the server
 validates with are the ones it publishes: the document cannot drift from the checks. The
-server resolves the raw CSV's column names (`Air temperature [K]`) before it checks a reading;
+server resolves the raw CSV's column names (its headers) before it checks a reading;
 the published reading names both spellings, so a body the document allows is one the server
 takes. What JSON Schema cannot state (equal column lengths, a tensor's shape against its data,
 a CSV body's rows) is said in the operation's description and shown in its examples.
@@ -13,15 +13,12 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import json
 from typing import Any
 
-from scripts.core import features as F
+from scripts.serving.fields import Fields
 
 ERROR = {"$ref": "#/components/schemas/error"}
-ALIASES = F.READING_ALIASES  # inference.py resolves them before it checks a reading
-# The data set's first row, the example in the document (each value kept inside the configured ranges).
-EXAMPLE_ROW = {"udi": 1, "type": "M", "air_temperature_k": 298.1, "process_temperature_k": 308.6,
-               "rotational_speed_rpm": 1551, "torque_nm": 42.8, "tool_wear_min": 0}
 
 
 def _json(schema: dict) -> dict:
@@ -38,9 +35,9 @@ def _responses(ok: dict, *errors: int) -> dict:
     return out
 
 
-def document(requests_schema: dict, model_name: str, max_batch: int, compare_max: int) -> dict:
-    """The OpenAPI document for every route the app serves."""
-    schemas = _published(requests_schema["$defs"], max_batch)
+def document(requests_schema: dict, fields: Fields, model_name: str, max_batch: int, compare_max: int) -> dict:
+    """The OpenAPI document for every route the app serves, for the data set the fields describe."""
+    schemas = _published(requests_schema["$defs"], fields, max_batch)
     schemas["error"] = {"type": "object", "required": ["error"],
                         "properties": {"error": {"type": "string"}, "field": {"type": "string"}}}
     schemas["prediction"] = {"type": "object", "required": ["failure_probability", "prediction", "model_version"],
@@ -49,14 +46,14 @@ def document(requests_schema: dict, model_name: str, max_batch: int, compare_max
                                             "request_id": {"type": "string"}, "prediction_id": {"type": "string"},
                                             "client_request_id": {"type": "string"}}}
     ref = {name: {"$ref": f"#/components/schemas/{name}"} for name in schemas}
-    examples = _examples(requests_schema["$defs"]["reading"])
+    examples = _examples(fields)
     anything = {"type": "object"}
     post_errors = (400, 405, 408, 413, 415, 503)
     name_param = [{"name": "model_name", "in": "path", "required": True, "schema": {"type": "string", "enum": [model_name]}}]
     return {
         "openapi": "3.1.0",
         "info": {"title": "Clockwork prediction service", "version": "1",
-                 "description": "Machine-failure predictions from the registry's production model."},
+                 "description": "The probability of the data set's positive class, from the registry's production model."},
         "paths": {
             "/predict": {"post": {"summary": "One reading, or a batch under 'instances'",
                                   "requestBody": {"required": True, "content": {"application/json": {
@@ -153,13 +150,13 @@ def read_only_pages(anything: dict, compare_max: int) -> dict:
     }
 
 
-def _published(defs: dict, max_batch: int) -> dict:
+def _published(defs: dict, fields: Fields, max_batch: int) -> dict:
     """The request definitions as the document gives them: a reading under either spelling of
     each field, and every list of readings a list of such readings, at most max_batch long."""
     schemas = {name: _rewrite(copy.deepcopy(schema)) for name, schema in defs.items()}
     reading = schemas["reading"]
     properties, choices = dict(reading["properties"]), []
-    for raw, name in ALIASES.items():
+    for raw, name in fields.aliases.items():
         properties[raw] = properties[name]
         either = [{"required": [name]}, {"required": [raw]}]
         choices.append({"oneOf": either} if name in reading["required"] else {"not": {"required": [name, raw]}})
@@ -178,27 +175,24 @@ def _published(defs: dict, max_batch: int) -> dict:
     split["columns"] |= {"items": {"enum": list(properties)}, "uniqueItems": True}
     split["data"] |= {"maxItems": max_batch}
     tensor = schemas["infer"]["properties"]["inputs"]["items"]["properties"]
-    tensor["name"] = {"enum": [name for name in properties if ALIASES.get(name, name) in F.INPUT_COLUMNS]}
+    tensor["name"] = {"enum": [name for name in properties if fields.aliases.get(name, name) in fields.inputs]}
     return schemas
 
 
-def _examples(reading_schema: dict) -> dict:
-    """A working request for each body format, from the data set's first row."""
-    row = {}
-    for name, value in EXAMPLE_ROW.items():
-        bounds = reading_schema["properties"][name]
-        low, high = bounds.get("minimum", value), bounds.get("maximum", value)
-        row[name] = value if isinstance(value, str) else min(max(value, low), high)
-    second = {**row, "udi": row["udi"] + 1}
+def _examples(fields: Fields) -> dict:
+    """A working request for each body format, made from the data set contract."""
+    row = fields.example(1)
+    second = {**row, **({fields.row_id: fields.example(2)[fields.row_id]} if fields.row_id else {})}
     names = list(row)
     text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerows([names, list(row.values()), list(second.values())])
+    cells = [[json.dumps(v) if isinstance(v, bool) else v for v in r.values()] for r in (row, second)]
+    csv.writer(text, lineterminator="\n").writerows([names, *cells])
 
     def named(**bodies: Any) -> dict:
         return {key: {"summary": key.replace("_", " "), "value": body} for key, body in bodies.items()}
     return {
         "predict": named(one_reading=row, a_batch={"instances": [row, second]},
-                         raw_csv_names={raw: row[name] for raw, name in ALIASES.items()}),
+                         raw_csv_names={raw: row[name] for raw, name in fields.aliases.items()}),
         "invocations": named(dataframe_split={"dataframe_split": {"columns": names,
                                                                         "data": [list(row.values()), list(second.values())]}},
                              dataframe_records={"dataframe_records": [row, second]},
@@ -206,8 +200,8 @@ def _examples(reading_schema: dict) -> dict:
                              inputs_columns={"inputs": {name: [row[name], second[name]] for name in names}}),
         "csv": named(header_and_rows=text.getvalue()),
         "infer": named(one_row={"id": "example-1", "inputs": [
-            {"name": name, "shape": [1], "datatype": "BYTES" if name == "type" else "FP64", "data": [row[name]]}
-            for name in F.INPUT_COLUMNS]}),
+            {"name": name, "shape": [1], "datatype": fields.datatype(name), "data": [row[name]]}
+            for name in fields.inputs]}),
     }
 
 

@@ -21,11 +21,11 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from scripts.core import features as F
-from scripts.core.config import ClockworkError, repo_path, validate
+from scripts.core.config import ClockworkError, repo_path, validator_with
 from scripts.core.store import AppendError, append_chunks
 from scripts.core.web import RequestError, dumps
 from scripts.serving.batch import Batch
+from scripts.serving.fields import Fields
 from scripts.serving.live import LiveModel
 
 log = logging.getLogger("clockwork.serve")
@@ -55,13 +55,14 @@ def _texts(values: Any) -> list[str]:
     return dumps(values).decode()[1:-1].split(",") if len(values) else []
 
 
-def line_template(live: LiveModel, ids: tuple[str, str | None], endpoint: str, latency_ms: float, now: str) -> str:
+def line_template(live: LiveModel, ids: tuple[str, str | None], endpoint: str, latency_ms: float, now: str,
+                  inputs: tuple[str, ...]) -> str:
     """The %-format of one prediction-log line: the request's constant fields JSON-encoded once, then
-    the row number, the Type, the numeric inputs, the probability, the prediction and the udi field
-    (empty for a reading without one), each already JSON text. Pure."""
+    the row number, each input, the probability, the prediction and the row id field (empty for a
+    reading without one), each already JSON text. Pure."""
     j = json.dumps
     rid, client = ids
-    inputs = ",".join(f'"{c}":%s' for c in F.INPUT_COLUMNS)
+    inputs = ",".join(f'{j(c)}:%s' for c in inputs)
     return (_percent(f'{{"time":{j(now)},"request_id":{j(rid)}' + (f',"client_request_id":{j(client)}' if client else "")
                      + f',"prediction_id":{j(rid + "-")[:-1]}') + '%d"'
             + _percent(f',"endpoint":{j(endpoint)},"model_version":{j(live.version)},"inputs":{{') + inputs
@@ -70,25 +71,45 @@ def line_template(live: LiveModel, ids: tuple[str, str | None], endpoint: str, l
             + "%s}\n")
 
 
+def _cells(values: Any, numeric: bool) -> list[str]:
+    """Each value's JSON text: numbers (and true/false) by one encoder call, text through a table of the
+    distinct values (a category has few; a comma inside text cannot split a cell)."""
+    if numeric:
+        return _texts(values)
+    spelled = {v: json.dumps(v) for v in set(values)}
+    return [spelled[v] for v in values]
+
+
 def log_text(template: str, batch: Batch, scored: Scored, start: int, stop: int) -> str:
     """The log lines of rows start..stop. Pure."""
-    types = {t: json.dumps(t) for t in set(batch.columns["type"][start:stop])}
-    columns = [range(start, stop), [types[t] for t in batch.columns["type"][start:stop]]]
-    columns += [_texts(batch.columns[c][start:stop]) for c in F.NUMERIC_INPUTS]
+    fields = batch.fields
+    numeric = set(fields.numeric)
+    columns: list = [range(start, stop)]
+    columns += [_cells(batch.columns[c][start:stop], c in numeric) for c in fields.inputs]
     columns += [_texts(scored.probabilities[start:stop]), _texts(scored.labels[start:stop])]
-    if batch.udi is None:
+    if batch.ids is None:
         columns.append([""] * (stop - start))
     else:
-        udi = batch.udi[start:stop]
-        columns.append(["" if u is None else f',"udi":{t}' for u, t in zip(udi, _texts(udi), strict=True)])
+        ids, key = batch.ids[start:stop], json.dumps(fields.row_id)
+        texts = [json.dumps(i) for i in ids] if fields.id_text else _texts(ids)
+        columns.append(["" if i is None else f",{key}:{t}" for i, t in zip(ids, texts, strict=True)])
     return "".join([template % values for values in zip(*columns, strict=True)])
+
+
+def line_checker(fields: Fields) -> Any:
+    """validate(line, source) for a prediction-log line of this data set: its inputs and its row id."""
+    inputs = {"type": "object", "additionalProperties": False, "required": list(fields.inputs),
+              "properties": fields.input_schemas()}
+    extra = {"inputs": inputs} | ({fields.row_id: fields.id_column.id_schema()} if fields.id_column else {})
+    return validator_with("prediction", extra)
 
 
 class Scorer:
     """Scores a request's readings with the model live at that moment, logs them, counts them."""
 
-    def __init__(self, holder: Any, deployment: dict, predictions: Any):
-        self.holder, self.predictions = holder, predictions
+    def __init__(self, holder: Any, deployment: dict, predictions: Any, fields: Fields):
+        self.holder, self.predictions, self.fields = holder, predictions, fields
+        self.check_line = line_checker(fields)
         self.log_path = repo_path(deployment["predictions_log"])
         self.shadow_path = repo_path(deployment["shadow_log"])
         self.fsync, self.slice_rows = deployment["fsync_predictions"], deployment["stream_rows"]
@@ -98,10 +119,10 @@ class Scorer:
         path = path or self.log_path
         latency_ms = round((time.perf_counter() - started) * 1000, 3)
         now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        template = line_template(scored.live, ids, endpoint, latency_ms, now)
+        template = line_template(scored.live, ids, endpoint, latency_ms, now, self.fields.inputs)
         spans = batch.spans(self.slice_rows)
         first = log_text(template, batch, scored, *next(spans))
-        validate(json.loads(first.split("\n", 1)[0]), "prediction", str(path))  # every line has this shape
+        self.check_line(json.loads(first.split("\n", 1)[0]), str(path))  # every line has this shape
         slices: Iterator[bytes] = (log_text(template, batch, scored, a, b).encode() for a, b in spans)
         try:
             append_chunks(path, chain([first.encode()], slices), fsync=self.fsync)

@@ -6,7 +6,10 @@ import time
 
 from scripts.core.config import validate
 from scripts.monitoring.challenger import verdict
-from tests.conftest import Repo
+from tests.conftest import (
+    Repo,
+    check_line,
+)
 from tests.serving.test_app import READING
 from tests.serving.test_serve import Server, call
 
@@ -35,7 +38,7 @@ def test_a_challenger_is_scored_in_shadow_never_returned_and_compared_on_the_sam
     served = {json.loads(line)["prediction_id"] for line in (repo.path / "logs/predictions.jsonl").read_text().splitlines()}
     assert {s["model_version"] for s in shadow} == {"v2"} and len(shadow) == 2 + 600
     assert {s["prediction_id"] for s in shadow} <= served, "the shadow lines carry production's prediction ids"
-    validate(shadow[0], "prediction", "shadow.jsonl")
+    check_line(shadow[0], "shadow.jsonl")
     run = repo.make("challenger")
     assert run.code == 0, run.err
     assert "challenger v2 against production v1: not_enough_evidence" in run.out

@@ -96,7 +96,7 @@ def test_labelled_rows_join_and_dedupe():
     log = [prediction(0, 0), prediction(1, 1), prediction(2, 0)]
     labels = [{"prediction_id": "r-0", "label": 0, "udi": 7, "dataset": "a"},
               {"prediction_id": "r-2", "label": 1, "udi": 7, "dataset": "b"}]
-    rows = labelled_rows(log, labels)
+    rows = labelled_rows(log, labels, contract())
     assert len(rows) == 1 and rows["dataset"].iloc[0] == "b" and rows["machine_failure"].iloc[0] == 1
 
 

@@ -9,13 +9,16 @@ from wsgiref.util import setup_testing_defaults
 import pytest
 
 from scripts.core.artifacts import load_model
-from scripts.core.config import load_params, validate
+from scripts.core.config import load_params
 from scripts.inspect import site
 from scripts.serving.app import create_app
 from scripts.serving.fastpath import FastForest
 from scripts.serving.live import LiveModel
 from scripts.serving.telemetry import Metrics
-from tests.conftest import Repo
+from tests.conftest import (
+    Repo,
+    check_line,
+)
 
 READING = {"type": "L", "air_temperature_k": 300.0, "process_temperature_k": 310.0, "rotational_speed_rpm": 1400,
            "torque_nm": 40.0, "tool_wear_min": 20}
@@ -103,7 +106,7 @@ def test_every_prediction_is_one_valid_log_line(client):
     lines = client.lines()
     assert len(lines) == 5
     for line in lines:
-        validate(line, "prediction", "predictions.jsonl")
+        check_line(line, "predictions.jsonl")
     assert lines[0]["client_request_id"] == "req-1" and lines[0]["udi"] == 42
     assert lines[0]["request_id"] != "req-1" and "client_request_id" not in lines[1]
 

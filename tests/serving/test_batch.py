@@ -9,7 +9,7 @@ from scripts.core import features as F
 from scripts.core.web import RequestError
 from scripts.serving.batch import Batch
 from scripts.serving.inference import Requests
-from tests.conftest import contract
+from tests.conftest import fields
 
 READING = {"type": "M", "air_temperature_k": 300.0, "process_temperature_k": 310.0, "rotational_speed_rpm": 1500,
            "torque_nm": 40.0, "tool_wear_min": 10}
@@ -20,7 +20,7 @@ ODD = st.one_of(st.none(), st.booleans(), st.text(max_size=3), st.just(2 ** 70),
 
 @pytest.fixture(scope="module")
 def requests() -> Requests:
-    return Requests(contract().ranges, max_batch=50)
+    return Requests(fields(), max_batch=50)
 
 
 def slow(requests: Requests, rows: list) -> list[dict] | RequestError:
@@ -100,8 +100,8 @@ def test_a_udi_beyond_64_bits_is_refused_not_rounded(requests):
 
 def test_slices_and_spans_cover_every_row_once():
     rows = [{**READING, "torque_nm": float(i), "udi": i} for i in range(7)]
-    batch = Batch.from_readings(rows)
+    batch = Batch.from_readings(fields(), rows)
     assert len(batch) == 7 and list(batch.spans(3)) == [(0, 3), (3, 6), (6, 7)]
     assert [r for a, b in batch.spans(3) for r in batch.rows(a, b).readings()] == rows
     assert list(batch.numbers("torque_nm")) == [float(i) for i in range(7)]
-    assert Batch.from_readings([READING]).udi is None
+    assert Batch.from_readings(fields(), [READING]).ids is None

@@ -6,7 +6,7 @@ import pytest
 from scripts.core import features as F
 from scripts.core.web import RequestError, parse_json
 from scripts.serving.inference import Requests
-from tests.conftest import contract
+from tests.conftest import fields
 
 READING = {"type": "M", "air_temperature_k": 300.0, "process_temperature_k": 310.0, "rotational_speed_rpm": 1500,
            "torque_nm": 40.0, "tool_wear_min": 10}
@@ -14,7 +14,7 @@ READING = {"type": "M", "air_temperature_k": 300.0, "process_temperature_k": 310
 
 @pytest.fixture(scope="module")
 def requests() -> Requests:
-    return Requests(contract().ranges, max_batch=3)
+    return Requests(fields(), max_batch=3)
 
 
 def refused(call, *args) -> RequestError:

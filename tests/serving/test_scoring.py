@@ -11,7 +11,7 @@ import pytest
 
 from scripts.core import features as F
 from scripts.core.artifacts import load_model
-from scripts.core.config import load_params, validate
+from scripts.core.config import load_params
 from scripts.core.estimator import fit
 from scripts.serving.app import create_app
 from scripts.serving.batch import Batch
@@ -19,7 +19,12 @@ from scripts.serving.fastpath import FastForest
 from scripts.serving.live import LiveModel
 from scripts.serving.scoring import Scorer, probabilities
 from scripts.serving.telemetry import Metrics
-from tests.conftest import Repo, spec
+from tests.conftest import (
+    Repo,
+    check_line,
+    fields,
+    spec,
+)
 from tests.serving.test_app import READING, Client, holder_of
 
 
@@ -45,7 +50,7 @@ def forest(built: Repo):
 def test_the_forest_batch_path_equals_predict_proba(forest, rows, threads):
     live = live_model(forest, threads, min_rows=1)
     assert live.fast is not None
-    batch = Batch.from_readings(rows[F.INPUT_COLUMNS].to_dict("records"))
+    batch = Batch.from_readings(fields(), rows[F.INPUT_COLUMNS].to_dict("records"))
     expected = forest.predict_proba(rows[F.INPUT_COLUMNS])[:, 1]
     got = probabilities(live, batch)
     assert got.shape == expected.shape and np.max(np.abs(got - expected)) <= 1e-12
@@ -59,7 +64,7 @@ def test_every_model_kind_scores_a_batch_as_its_pipeline_does(rows, algorithm):
     pipeline = fit(rows.iloc[:2000], spec({**params["features"], "scaling": "none"}), model)
     live = live_model(pipeline, threads=2, min_rows=1)
     assert (live.fast is not None) == (algorithm == "random_forest")
-    batch = Batch.from_readings(rows[F.INPUT_COLUMNS].to_dict("records"))
+    batch = Batch.from_readings(fields(), rows[F.INPUT_COLUMNS].to_dict("records"))
     expected = pipeline.predict_proba(rows[F.INPUT_COLUMNS])[:, 1]
     assert np.max(np.abs(probabilities(live, batch) - expected)) <= 1e-12
 
@@ -84,7 +89,7 @@ def test_a_large_batch_is_logged_and_answered_slice_by_slice(sliced: Client):
     lines = sliced.lines()
     assert len(lines) == 8
     for line, reading, answer in zip(lines, readings, doc["predictions"], strict=True):
-        validate(line, "prediction", "predictions.jsonl")
+        check_line(line, "predictions.jsonl")
         assert line["prediction_id"] == answer["prediction_id"] and line["failure_probability"] == answer["failure_probability"]
         assert line["inputs"] == {c: reading[c] for c in F.INPUT_COLUMNS}
         assert type(line["inputs"]["rotational_speed_rpm"]) is int, "values are logged as they were sent"
@@ -99,8 +104,8 @@ def test_a_log_line_holds_exactly_the_old_record(forest, tmp_path):
     log = tmp_path / "predictions.jsonl"
     live = live_model(forest)
     scorer = Scorer(SimpleNamespace(live=live), {**params["deployment"], "predictions_log": str(log)},
-                    Metrics().predictions)
-    scored = scorer(Batch.from_readings([{**READING, "udi": 3}, READING]), ("r-1", None), "predict", 0.0)
+                    Metrics().predictions, fields())
+    scored = scorer(Batch.from_readings(fields(), [{**READING, "udi": 3}, READING]), ("r-1", None), "predict", 0.0)
     first, second = (json.loads(line) for line in log.read_text().splitlines())
     assert list(first) == ["time", "request_id", "prediction_id", "endpoint", "model_version", "inputs",
                            "failure_probability", "prediction", "threshold", "latency_ms", "udi"]

@@ -14,7 +14,10 @@ import pytest
 
 from scripts.core.config import load_params, validate
 from scripts.dev.sandbox import free_port
-from tests.conftest import Repo
+from tests.conftest import (
+    Repo,
+    check_line,
+)
 from tests.serving.test_app import READING
 
 
@@ -103,7 +106,7 @@ def test_every_endpoint_over_http_and_the_logs(server: Server):
     lines = server.predictions()
     assert len(lines) == 1 + 5 + 1 + 1
     for line in lines:
-        validate(line, "prediction", "predictions.jsonl")
+        check_line(line, "predictions.jsonl")
     deadline = time.time() + 30  # serve-bg returns when one worker is ready; the other may still be loading
     while time.time() < deadline and len(server.deployment_rows()) < 2:
         time.sleep(0.1)
