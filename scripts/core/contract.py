@@ -68,6 +68,7 @@ class Contract:
     positive: object
     derived: dict[str, Expression] = field(hash=False)
     segments: tuple[str, ...] = ()
+    relations: dict[str, dict] = field(default_factory=dict, hash=False)  # what the diagnosis may rely on
 
     @classmethod
     def from_params(cls, section: dict) -> Contract:
@@ -189,7 +190,27 @@ def _build(section: dict) -> Contract:
     target = next(c for c in columns if c.role == "target")
     if target.values and section["positive"] not in target.values:
         raise ContractError(f"dataset.positive: {section['positive']!r} is not one of the target's values {list(target.values)}")
-    return Contract(columns, order, section["positive"], derived, tuple(section["segments"]))
+    relations = {name: _relation(name, spec, [c.name for c in columns if c.role == "input" and c.numeric])
+                 for name, spec in (section.get("relations") or {}).items()}
+    return Contract(columns, order, section["positive"], derived, tuple(section["segments"]), relations)
+
+
+def _relation(name: str, spec: dict, numeric: list[str]) -> dict:
+    """A declared relation between two numeric inputs, as the diagnosis reads it: a difference (a sensor's
+    fault shows as a bias, judged as a step against the readings just before it) or a product (a gain,
+    judged against training)."""
+    where = f"dataset.relations.{name}"
+    for column in spec["columns"]:
+        if column not in numeric:
+            raise ContractError(f"{where}.columns: {column!r} is not a numeric input ({', '.join(numeric)})")
+    if spec["columns"][0] == spec["columns"][1]:
+        raise ContractError(f"{where}.columns: needs two different columns")
+    difference = spec["form"] == "difference"
+    if difference and "min_step" not in spec:
+        raise ContractError(f"{where}.min_step: a difference needs the smallest step called a fault, in its units")
+    return {"sensors": tuple(spec["columns"]), "fault": "bias" if difference else "gain",
+            "baseline": "local" if difference else "training", "text": spec.get("text") or name,
+            "unit": spec.get("unit") or "units", "min_step": spec.get("min_step")}
 
 
 def _column(spec: dict, where: str) -> Column:

@@ -1,16 +1,14 @@
 """What kind of change the monitor sees, with the evidence, and what to do about it. Pure.
 
-Real machines keep relations between their readings that a faulty sensor breaks: torque
-times angular speed is the power, so log(torque) + log(rpm) stays where it was in training
-(within 1.5 % over every 500-row stretch of the real data), and the process temperature
-follows the air temperature about 10 K above it. A change that breaks a relation and moves
-one of its sensors' readings, not the other's, is that sensor's fault: its gain (torque,
-speed: a ratio) or bias (temperatures: K) is estimated with a confidence interval on the
-readings after the change point (ruptures), which names the first prediction it affects.
-Both temperatures wander with the seasons, and their difference with them (by up to 1.7 K
-from training in the real production rows), so a temperature fault is judged as a step at
-the change point against the readings just before it, not against training: a fault that
-began before the window is not seen there. A sensor stuck at one value, or much noisier than
+Real machines keep relations between their readings that a faulty sensor breaks; params'
+dataset.relations declares them (for AI4I: torque times angular speed is the power, and the
+process temperature follows the air temperature about 10 K above it). A change that breaks a
+relation and moves one of its sensors' readings, not the other's, is that sensor's fault: the
+gain of a product's sensor (a ratio) or the bias of a difference's (in its unit) is estimated
+with a confidence interval on the readings after the change point (ruptures), which names the
+first prediction it affects. A difference may wander with the seasons (AI4I's temperatures do),
+so its fault is judged as a step at the change point against the readings just before it, not
+against training: a fault that began before the window is not seen there. A sensor stuck at one value, or much noisier than
 in training, is caught too. Readings that move while the relations hold are covariate
 drift; a quality drop on labelled data without either is concept drift; a changed failure
 rate is label shift.
@@ -29,14 +27,6 @@ from typing import Any
 
 import numpy as np
 
-# Each relation: the two sensors it ties, how a fault shows in it, and its readable name.
-RELATIONS = {
-    "temperature_difference": {"sensors": ("air_temperature_k", "process_temperature_k"), "fault": "bias",
-                               "baseline": "local", "text": "process temperature - air temperature"},
-    "power": {"sensors": ("torque_nm", "rotational_speed_rpm"), "fault": "gain", "baseline": "training",
-              "text": "torque x angular speed (the power)"},
-}
-SENSORS = ("air_temperature_k", "process_temperature_k", "rotational_speed_rpm", "torque_nm", "tool_wear_min")
 ACTIONS = {
     "sensor_fault": "fix or recalibrate the sensor; do not retrain on its readings (FORCE=1 make retrain overrides)",
     "covariate_drift": "retrain if quality dropped; otherwise keep watching",
@@ -47,10 +37,17 @@ ACTIONS = {
 }
 
 
-def relation_values(frame: Any, relation: str) -> np.ndarray:
-    """The relation's value per reading (NaN where it is undefined, e.g. zero torque)."""
-    a, b = (np.asarray(frame[s], dtype="float64") for s in RELATIONS[relation]["sensors"])
-    if RELATIONS[relation]["fault"] == "bias":
+def settings_of(monitor: dict, contract: Any) -> dict:
+    """The diagnosis's settings: params' monitor.diagnosis, the monitor's p-value and minimum labels, the
+    contract's declared relations and its numeric inputs (the sensors a reading may be stuck on)."""
+    return {**monitor["diagnosis"], "p_value": monitor["p_value"], "min_labels": monitor["min_labels"],
+            "relations": contract.relations, "sensors": tuple(contract.numeric_inputs)}
+
+
+def relation_values(frame: Any, relation: dict) -> np.ndarray:
+    """The relation's value per reading (NaN where it is undefined, e.g. a zero in a product)."""
+    a, b = (np.asarray(frame[s], dtype="float64") for s in relation["sensors"])
+    if relation["fault"] == "bias":
         return b - a
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.log(a) + np.log(b)
@@ -100,8 +97,8 @@ def _moved(before: Any, after: Any, sensors: tuple, p_value: float) -> dict[str,
 
 def _relation_fault(name: str, reference: Any, current: Any, settings: dict) -> dict | None:
     """A broken relation with its suspect sensor, fault, estimate and start; None if it holds."""
-    relation = RELATIONS[name]
-    ref_all, cur_all = relation_values(reference, name), relation_values(current, name)
+    relation = settings["relations"][name]
+    ref_all, cur_all = relation_values(reference, relation), relation_values(current, relation)
     ref, keep = ref_all[~np.isnan(ref_all)], ~np.isnan(cur_all)
     cur, rows = cur_all[keep], np.flatnonzero(keep)
     if len(cur) < settings["min_rows"]:
@@ -122,14 +119,15 @@ def _against_training(name: str, ref: np.ndarray, cur: np.ndarray, rows: np.ndar
     if p >= settings["p_value"] or abs(shift) < tolerance / 2:
         return None
     start = _start(cur, float(np.mean(ref)), settings, tolerance)
-    moved = _moved(reference, current.iloc[rows[start:]], RELATIONS[name]["sensors"], settings["p_value"])
+    relation = settings["relations"][name]
+    moved = _moved(reference, current.iloc[rows[start:]], relation["sensors"], settings["p_value"])
     if len(moved) != 1:
         return None  # both moved (the machines changed) or neither (no sensor to name)
     shift, low, high, _ = _welch(cur[start:], ref, settings["confidence"])
     if abs(shift) < tolerance:
         return None
     return _suspect(next(iter(moved)), "gain", float(np.exp(shift)), [float(np.exp(low)), float(np.exp(high))], name,
-                    int(rows[start]), f"{RELATIONS[name]['text']} is {np.exp(shift):.3f}x its training level "
+                    int(rows[start]), f"{relation['text']} is {np.exp(shift):.3f}x its training level "
                                       "while only this sensor's readings moved")
 
 
@@ -138,24 +136,24 @@ def _step(name: str, cur: np.ndarray, rows: np.ndarray, current: Any, settings: 
     split = change_point(cur, settings["min_segment"])
     if not split:
         return None
-    width = settings["local_rows"]
+    width, relation = settings["local_rows"], settings["relations"][name]
     before, after = slice(max(0, split - width), split), slice(split, split + width)
     shift, _, _, p = _welch(cur[after], cur[before], settings["confidence"])
-    if p >= settings["p_value"] or abs(shift) < settings["min_bias_k"] / 2:
+    if p >= settings["p_value"] or abs(shift) < relation["min_step"] / 2:
         return None
-    sensors = RELATIONS[name]["sensors"]
+    sensors, unit = relation["sensors"], relation["unit"]
     frame_before, frame_after = current.iloc[rows[before]], current.iloc[rows[after]]
     steps = {s: _welch(np.asarray(frame_after[s], dtype="float64"), np.asarray(frame_before[s], dtype="float64"),
                        settings["confidence"]) for s in sensors}
     moved = _moved(frame_before, frame_after, sensors, settings["p_value"])
     sensor = max(moved or steps, key=lambda s: abs(steps[s][0]))
     step, low, high, _ = steps[sensor]
-    expected = np.sign(shift) if sensor == sensors[1] else -np.sign(shift)  # process up, or air down, widens it
-    if sensor not in moved or abs(step) < settings["min_bias_k"] or np.sign(step) != expected:
+    expected = np.sign(shift) if sensor == sensors[1] else -np.sign(shift)  # b up, or a down, widens b - a
+    if sensor not in moved or abs(step) < relation["min_step"] or np.sign(step) != expected:
         return None
     return _suspect(sensor, "bias", step, [low, high], name, int(rows[split]),
-                    f"{RELATIONS[name]['text']} stepped by {shift:+.2f} K at this prediction, and {sensor}'s readings "
-                    f"by {step:+.2f} K ({width} readings either side)")
+                    f"{relation['text']} stepped by {shift:+.2f} {unit} at this prediction, and {sensor}'s readings "
+                    f"by {step:+.2f} {unit} ({width} readings either side)", unit)
 
 
 def _noise(name: str, ref: np.ndarray, cur: np.ndarray, reference: Any, current: Any, settings: dict) -> dict | None:
@@ -170,18 +168,20 @@ def _noise(name: str, ref: np.ndarray, cur: np.ndarray, reference: Any, current:
 
     def jitter(frame: Any, sensor: str) -> float:
         return float(np.std(np.diff(np.asarray(frame[sensor], dtype="float64"))))
-    ratios = {s: jitter(current, s) / max(jitter(reference, s), 1e-12) for s in RELATIONS[name]["sensors"]}
+    relation = settings["relations"][name]
+    ratios = {s: jitter(current, s) / max(jitter(reference, s), 1e-12) for s in relation["sensors"]}
     sensor = max(ratios, key=ratios.get)
     return _suspect(sensor, "noise", spread, _ratio_interval(cur_jitter, ref_jitter, settings["confidence"]), name, 0,
-                    f"the jitter of {RELATIONS[name]['text']} is {spread:.2f}x its training jitter, and {sensor}'s "
+                    f"the jitter of {relation['text']} is {spread:.2f}x its training jitter, and {sensor}'s "
                     f"{ratios[sensor]:.2f}x")
 
 
 def _suspect(sensor: str, fault: str, value: float, interval: list[float], relation: str | None, start: int,
-             evidence: str) -> dict:
+             evidence: str, unit: str | None = None) -> dict:
+    """unit: a bias's, in its relation's declared unit."""
     return {"sensor": sensor, "fault": fault, "estimate": round(value, 4),
             "interval": [round(float(interval[0]), 4), round(float(interval[1]), 4)],
-            "unit": {"bias": "K", "gain": "ratio", "noise": "ratio", "stuck": "reading"}[fault],
+            "unit": unit or {"gain": "ratio", "noise": "ratio", "stuck": "reading"}[fault],
             "relation": relation, "start_index": start, "evidence": evidence}
 
 
@@ -199,7 +199,7 @@ def _ratio_interval(cur: np.ndarray, ref: np.ndarray, confidence: float) -> list
 def stuck_sensors(reference: Any, current: Any, settings: dict) -> list[dict]:
     """Sensors reading one value far more often than they ever did."""
     out = []
-    for sensor in SENSORS:
+    for sensor in settings["sensors"]:
         cur = np.asarray(current[sensor], dtype="float64")
         if len(cur) < settings["min_rows"]:
             continue
@@ -218,7 +218,7 @@ def suspects(reference: Any, current: Any, settings: dict) -> list[dict]:
     """Every sensor with a fault, stuck ones first; one entry per sensor."""
     found = stuck_sensors(reference, current, settings)
     named = {s["sensor"] for s in found}
-    for name in RELATIONS:
+    for name in settings["relations"]:
         fault = _relation_fault(name, reference, current, settings)
         if fault is not None and fault["sensor"] not in named:
             found.append(fault)
@@ -275,7 +275,7 @@ def suspect_text(suspect: dict) -> str:
     """'torque_nm reads 1.128x [1.115, 1.142] since prediction P (time)' and the like."""
     low, high = suspect["interval"]
     size = {"gain": f"reads {suspect['estimate']}x [{low}, {high}]",
-            "bias": f"reads {suspect['estimate']:+} K [{low:+}, {high:+}] off",
+            "bias": f"reads {suspect['estimate']:+} {suspect.get('unit', '')} [{low:+}, {high:+}] off",
             "noise": f"jitters {suspect['estimate']}x [{low}, {high}] as much as in training",
             "stuck": f"is stuck at {suspect['estimate']:g}"}[suspect["fault"]]
     start = suspect.get("starts_at") or {}

@@ -32,7 +32,7 @@ from scripts.core.config import cli, load_params, repo_path
 from scripts.core.contract import Contract
 from scripts.core.metrics import label_metrics, per_mask
 from scripts.core.store import append_csv_row, iter_lines, parse_json_line, sha256_obj, utc_now, write_json
-from scripts.monitoring.diagnosis import diagnose
+from scripts.monitoring.diagnosis import diagnose, settings_of
 from scripts.monitoring.groundtruth import labels_for
 
 log = logging.getLogger("clockwork.monitor")
@@ -132,10 +132,10 @@ def decide(labelled: int, observed: dict | None, baseline: dict, drifted_share: 
 
 
 def diagnosis_of(window: list[dict], frames: tuple[pd.DataFrame, pd.DataFrame] | None, y: np.ndarray, drift: dict,
-                 observed: dict | None, model: tuple[dict, list[str]], settings: dict) -> dict:
+                 observed: dict | None, model: tuple[dict, list[str], Contract], settings: dict) -> dict:
     """The window's diagnosis (diagnosis.py), each suspect's start named by its prediction.
-    model: (the live model's card, its input columns)."""
-    card, inputs = model
+    model: (the live model's card, its input columns, the data set contract)."""
+    card, inputs, contract = model
     split = card["metrics"][settings["baseline"]]
     matrix = split["confusion_matrix"]
     baseline_rate = (matrix["tp"] + matrix["fn"]) / split["rows"]
@@ -143,8 +143,7 @@ def diagnosis_of(window: list[dict], frames: tuple[pd.DataFrame, pd.DataFrame] |
     dropped = None if recall is None else recall < settings["min_recall"]
     drifted_inputs = [name for name, record in drift.items() if record["drifted"] and name in inputs]
     reference, current = frames if frames else (pd.DataFrame(columns=inputs), pd.DataFrame(columns=inputs))
-    found = diagnose(reference, current, y, drifted_inputs, dropped, baseline_rate,
-                     {**settings["diagnosis"], "p_value": settings["p_value"], "min_labels": settings["min_labels"]})
+    found = diagnose(reference, current, y, drifted_inputs, dropped, baseline_rate, settings_of(settings, contract))
     for suspect in found["suspect_sensors"]:
         first = window[suspect["start_index"]]
         suspect["starts_at"] = {"prediction_id": first["prediction_id"], "time": first["time"]}
@@ -193,7 +192,7 @@ def report(params: dict) -> dict:
         "predicted_failure_rate": {"window": predicted_rate, "baseline": baseline["predicted_failure_rate"],
                                    "shift": None if predicted_rate is None else round(predicted_rate - baseline["predicted_failure_rate"], 6)},
         "verdict": verdict, "reasons": reasons, "settings": settings,
-        "diagnosis": diagnosis_of(window, frames, y, drift, observed, (card, columns["inputs"]), settings),
+        "diagnosis": diagnosis_of(window, frames, y, drift, observed, (card, columns["inputs"], contract), settings),
     }
     body["report_id"] = created.replace(":", "").replace("-", "") + "-" + sha256_obj(body)[:8]
     return body

@@ -44,6 +44,8 @@ def test_the_default_params_declare_ai4i_and_name_its_columns_only_there():
     assert c.label == "machine_failure" and c.positive == 1 and c.id.source == "UDI"
     assert len(c.input_names) == 6 and c.categorical_inputs == ["type"]
     assert set(c.derived) == {"temp_diff_k", "power_w", "strain_min_nm"}
+    assert c.relations["power"]["sensors"] == ("torque_nm", "rotational_speed_rpm") and c.relations["power"]["fault"] == "gain"
+    assert c.relations["temperature_difference"]["unit"] == "K", "the diagnosis's relations are declared in params"
 
 
 def broken(change) -> dict:
@@ -67,6 +69,11 @@ def broken(change) -> dict:
     (lambda s: s["derived"].update(x="purpose * 2"), "dataset.derived.x: 'purpose * 2': 'purpose' is neither a column"),
     (lambda s: s["derived"].update(x="__import__('os')"), "the function '__import__' is not allowed"),
     (lambda s: s["derived"].update(income="amount"), "dataset.derived.income: needs a snake_case name no column has"),
+    (lambda s: s.update(relations={"r": {"columns": ["income", "purpose"], "form": "product"}}),
+     "dataset.relations.r.columns: 'purpose' is not a numeric input"),
+    (lambda s: s.update(relations={"r": {"columns": ["income", "income"], "form": "product"}}), "two different columns"),
+    (lambda s: s.update(relations={"r": {"columns": ["income", "amount"], "form": "difference"}}),
+     "dataset.relations.r.min_step: a difference needs the smallest step"),
 ])
 def test_a_contract_that_cannot_work_is_refused_in_one_line(change, said):
     with pytest.raises(ContractError) as caught:

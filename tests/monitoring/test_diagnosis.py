@@ -7,10 +7,11 @@ import pytest
 
 from scripts.core import features as F
 from scripts.core.config import load_params, repo_path
-from scripts.monitoring.diagnosis import diagnose, relation_values, suspect_text
+from scripts.monitoring.diagnosis import diagnose, relation_values, settings_of, suspect_text
+from tests.conftest import contract
 
 PARAMS = load_params()
-SETTINGS = {**PARAMS["monitor"]["diagnosis"], "p_value": PARAMS["monitor"]["p_value"], "min_labels": PARAMS["monitor"]["min_labels"]}
+SETTINGS = settings_of(PARAMS["monitor"], contract())
 RAW = pd.read_csv(repo_path(PARAMS["paths"]["raw"])).rename(columns=F.RAW_COLUMNS)
 REFERENCE = RAW.iloc[:5500].reset_index(drop=True)  # the training rows
 TEST_RATE = float(RAW["machine_failure"].iloc[5500:7000].mean())  # the monitor's baseline (test) failure rate
@@ -85,8 +86,8 @@ def test_readings_that_move_together_are_covariate_drift_not_a_fault():
         frame["process_temperature_k"] += 3.0
     found = run(window(7000, season), drifted=["air_temperature_k", "process_temperature_k"])
     assert found["kind"] == "covariate_drift" and found["suspect_sensors"] == []
-    assert np.allclose(relation_values(window(7000, season), "temperature_difference"),
-                       relation_values(window(7000), "temperature_difference"))
+    assert np.allclose(relation_values(window(7000, season), SETTINGS["relations"]["temperature_difference"]),
+                       relation_values(window(7000), SETTINGS["relations"]["temperature_difference"]))
 
 
 def test_label_shift_concept_drift_and_too_few_labels():
