@@ -1,6 +1,8 @@
 """make init: from a CSV to a params file that make train runs, with every decision said."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -41,6 +43,7 @@ def test_a_csv_becomes_a_reviewed_params_file_that_trains(repo: Repo, tmp_path):
     assert card["features"]["inputs"] == ["income", "purpose", "owns_home"] and card["features"]["label"] == "default"
     assert set(card["metrics"]["per_group"]) == {"Purpose car", "Purpose home"}
     assert repo.json("models/loans/registry.json")["aliases"]["production"] == "v1", "it beats the trivial floors"
+    serve_label_and_monitor(repo, {"CLOCKWORK_PARAMS": "loans.yaml"})
 
     again = repo.make("init", f"RAW={source}", "TARGET=Default", "PARAMS=loans.yaml")
     assert again.code != 0 and again.err.startswith("error: PARAMS=loans.yaml: already exists"), again.err
@@ -57,3 +60,33 @@ def test_a_csv_becomes_a_reviewed_params_file_that_trains(repo: Repo, tmp_path):
     run = repo.make("init", f"RAW={other}", "TARGET=Default")  # PARAMS defaults to the CSV's name, here
     assert run.code != 0 and run.err.startswith("error: PARAMS=loans.yaml: already exists"), run.err
     assert pd.read_csv(repo.path / "data/raw/loans.csv").shape == frame.shape
+
+
+def serve_label_and_monitor(repo: Repo, env: dict) -> None:
+    """The loans model served, its predictions labelled and monitored, in the data set's own terms and files."""
+    from scripts.dev.sandbox import free_port
+    from tests.serving.test_serve import call
+
+    port = free_port()
+    run = repo.make("serve-bg", f"PORT={port}", **env)
+    assert run.code == 0, run.out + run.err
+    try:
+        reading = {"Loan ID": 9001, "Income": 30_000.0, "Purpose": "car", "Owns home": True}
+        status, doc = call(port, "POST", "/predict", reading)
+        assert status == 200 and doc["model_version"] == "v1", doc
+        status, bad = call(port, "POST", "/predict", {**reading, "Purpose": "boat"})
+        assert status == 400 and bad["field"] == "purpose" and "'boat' is not one of ['car', 'home']" in bad["error"], bad
+        status, meta = call(port, "GET", "/v2/models/clockwork")
+        assert [(t["name"], t["datatype"]) for t in meta["inputs"]] == [("income", "FP64"), ("purpose", "BYTES"),
+                                                                       ("owns_home", "BOOL")]
+    finally:
+        assert repo.make("stop", **env).code == 0
+    logged = [json.loads(line) for line in (repo.path / "logs/loans/predictions.jsonl").read_text().splitlines()]
+    assert logged[-1]["loan_id"] == 9001 and logged[-1]["inputs"] == {"income": 30_000.0, "purpose": "car", "owns_home": True}
+    assert not (repo.path / "logs/predictions.jsonl").exists(), "AI4I's prediction log is not touched"
+    labels = repo.path / "loans_labels.csv"
+    labels.write_text(f"prediction_id,label,loan_id\n{doc['prediction_id']},1,9001\n")
+    run = repo.make("labels", f"FILE={labels}", **env)
+    assert run.code == 0 and "1 labels recorded in logs/loans/" in run.out, run.out + run.err
+    run = repo.make("monitor", **env)
+    assert run.code == 0 and "Traceback" not in run.err, run.out + run.err
