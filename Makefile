@@ -54,7 +54,7 @@ REGISTER_CODE := scripts/pipeline/register.py scripts/core/registry.py scripts/c
                  scripts/core/contract.py scripts/core/expressions.py $(SHARED_CODE)
 # What prepare also runs for a retrain version (EXTRA): the reference-epoch rules and the model they fit.
 EPOCH_CODE := scripts/core/epoch.py scripts/core/estimator.py scripts/core/gates.py scripts/core/features.py scripts/core/expressions.py
-SIMULATE_CODE := scripts/pipeline/simulate.py scripts/pipeline/faults.py scripts/core/features.py scripts/core/expressions.py \
+SIMULATE_CODE := scripts/pipeline/simulate.py scripts/pipeline/faults.py scripts/core/features.py scripts/core/expressions.py scripts/core/contract.py \
                  $(SHARED_CODE)
 EXPERIMENT_CODE := scripts/pipeline/experiments.py scripts/core/runs.py $(TRAIN_CODE) $(EVALUATE_CODE) $(REGISTER_CODE)
 
@@ -238,7 +238,7 @@ bench-epoch: $(O)/simulate ## How to retrain after a concept drift: F1 of four t
 simulate: $(O)/simulate ## Build the Day-2 datasets (untouched, drifted) from the production window, as data versions
 
 $(O)/simulate: $(O)/simulate.done ;
-$(O)/simulate.done: $(O)/prepare $(call stamp,$(SIMULATE_CODE)) $(call param,paths simulation scenarios)
+$(O)/simulate.done: $(O)/prepare $(call stamp,$(SIMULATE_CODE)) $(call param,paths dataset simulation scenarios)
 	@echo ">> simulate"
 	@$(STAGE_PY) -m scripts.pipeline.simulate --data $(O)/prepare --out $(O)/simulate
 	@touch $@

@@ -1,20 +1,20 @@
 """What a scenario does to a stretch of the production window. Pure; simulate.py writes the result.
 
-- faults: per sensor, from a row on, a gain (x), a bias (+), stuck at a value, or added noise
-  (a standard deviation): what a sensor fault does. Labels keep the physical truth.
-- type_mix: rows resampled so the product Types follow these shares (covariate drift).
-- failure_rate: rows resampled so failures make up this share (label shift).
-- power_limits_w: the power-failure rule changes to "power outside [low, high]" and the rows
-  are labelled again by it (concept drift: the same readings, other failures).
+- faults: per numeric column, from a row on, a gain (x), a bias (+), stuck at a value, or added
+  noise (a standard deviation): what a sensor fault does. Labels keep the physical truth.
+- mix: rows resampled so a category column's values follow these shares (covariate drift).
+- positive_rate: rows resampled so the positive class makes up this share (label shift).
+- relabel: the rows labelled again by conditions over the columns (core/expressions.py), first any
+  carried columns it names, then the target (concept drift: the same readings, other outcomes).
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
 
-from scripts.core import features as F
+from scripts.core.config import ClockworkError
+from scripts.core.contract import Contract
+from scripts.core.expressions import ExpressionError, parse
 
 
 def apply_faults(frame: pd.DataFrame, faults: dict, seed: int) -> pd.DataFrame:
@@ -37,45 +37,56 @@ def apply_faults(frame: pd.DataFrame, faults: dict, seed: int) -> pd.DataFrame:
     return out
 
 
-def resample_types(frame: pd.DataFrame, mix: dict, seed: int) -> pd.DataFrame:
-    """The same number of rows, drawn (with replacement) so each Type has its share."""
+def resample_mix(frame: pd.DataFrame, mix: dict, seed: int) -> pd.DataFrame:
+    """The same number of rows, drawn (with replacement) so each value of mix's column has its share."""
     rng = np.random.default_rng(seed)
+    values = frame[mix["column"]].astype(str).to_numpy()
     picks = []
-    for kind, share in mix.items():
-        pool = np.flatnonzero(frame["type"].to_numpy() == kind)
+    for value, share in mix["shares"].items():
+        pool = np.flatnonzero(values == str(value))
+        if not len(pool):
+            raise ClockworkError(f"scenario mix: no row has {mix['column']} = {value!r} to draw from")
         picks.append(rng.choice(pool, round(share * len(frame)), replace=True))
     order = np.sort(np.concatenate(picks))
     return frame.iloc[order].reset_index(drop=True).assign(drifted=1)
 
 
-def resample_failures(frame: pd.DataFrame, rate: float, seed: int) -> pd.DataFrame:
-    """The same number of rows, drawn (with replacement) so failures make up this share, in row order."""
+def resample_labels(frame: pd.DataFrame, label: str, rate: float, seed: int) -> pd.DataFrame:
+    """The same number of rows, drawn (with replacement) so positives make up this share, in row order."""
     rng = np.random.default_rng(seed)
-    failed = np.flatnonzero(frame[F.LABEL].to_numpy() == 1)
-    fine = np.flatnonzero(frame[F.LABEL].to_numpy() == 0)
+    positive = np.flatnonzero(frame[label].to_numpy() == 1)
+    negative = np.flatnonzero(frame[label].to_numpy() == 0)
     wanted = round(rate * len(frame))
-    order = np.sort(np.concatenate([rng.choice(failed, wanted, replace=True),
-                                    rng.choice(fine, len(frame) - wanted, replace=True)]))
+    order = np.sort(np.concatenate([rng.choice(positive, wanted, replace=True),
+                                    rng.choice(negative, len(frame) - wanted, replace=True)]))
     return frame.iloc[order].reset_index(drop=True).assign(drifted=1)
 
 
-def relabel_power(frame: pd.DataFrame, limits: list[float]) -> pd.DataFrame:
-    """Label the rows again with another power-failure window; every other failure mode stays."""
-    power = frame["torque_nm"] * frame["rotational_speed_rpm"] * (2 * math.pi / 60)
-    pwf = ((power < limits[0]) | (power > limits[1])).astype(int)
-    others = frame[[m for m in F.FAILURE_MODES if m != "pwf"]].fillna(0).to_numpy().any(axis=1)
-    label = (others | (pwf.to_numpy() == 1)).astype(int)
-    return frame.assign(pwf=pwf, **{F.LABEL: label}, drifted=(label != frame[F.LABEL].to_numpy()).astype(int))
+def relabel(frame: pd.DataFrame, contract: Contract, rule: dict) -> pd.DataFrame:
+    """Label the rows again by a rule of conditions over the columns and the contract's derived features
+    (concept drift: the same readings, other outcomes): first each of rule's columns (e.g. an outcome
+    flag), then the target; a row whose target changed is marked drifted."""
+    out, label = frame.copy(), contract.label
+    for column, text in {**rule.get("columns", {}), label: rule["target"]}.items():
+        numbers = {c: out[c].to_numpy(dtype="float64") for c in out.columns if pd.api.types.is_numeric_dtype(out[c])}
+        numbers |= {name: expression(numbers) for name, expression in contract.derived.items() if name not in numbers}
+        try:
+            out[column] = parse(text, list(numbers), condition=True)(numbers).astype(int)
+        except ExpressionError as exc:
+            raise ClockworkError(f"scenario relabel {column}: {exc}") from None
+    return out.assign(drifted=(out[label].to_numpy() != frame[label].to_numpy()).astype(int))
 
 
-def apply_scenario(frame: pd.DataFrame, spec: dict, seed: int) -> pd.DataFrame:
-    """Every change the spec names, in a fixed order: resampling, relabelling, then the sensors."""
-    if "type_mix" in spec:
-        frame = resample_types(frame, spec["type_mix"], seed)
-    if "failure_rate" in spec:
-        frame = resample_failures(frame, spec["failure_rate"], seed)
-    if "power_limits_w" in spec:
-        frame = relabel_power(frame, spec["power_limits_w"])
+def apply_scenario(frame: pd.DataFrame, spec: dict, seed: int, contract: Contract) -> pd.DataFrame:
+    """Every change the spec names, in a fixed order: resampling, relabelling, then the sensors. The
+    target column holds 1 for the positive class."""
+    label = contract.label
+    if "mix" in spec:
+        frame = resample_mix(frame, spec["mix"], seed)
+    if "positive_rate" in spec:
+        frame = resample_labels(frame, label, spec["positive_rate"], seed)
+    if "relabel" in spec:
+        frame = relabel(frame, contract, spec["relabel"])
     if "faults" in spec:
         frame = apply_faults(frame, spec["faults"], seed)
     return frame

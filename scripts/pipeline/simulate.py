@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scripts.core import features as F
 from scripts.core.artifacts import read_data_meta, read_pointer, relative
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
+from scripts.core.contract import Contract
+from scripts.core.features import positive_rate
 from scripts.core.store import (
     atomic_write_text,
     code_identity,
@@ -39,13 +40,12 @@ from scripts.pipeline.faults import apply_scenario, scenario_datasets
 
 log = logging.getLogger("clockwork.simulate")
 # The params sections this stage reads; its Makefile rule is stamped on exactly these.
-PARAMS = ("paths", "simulation", "scenarios")
-COLUMNS = ["udi", "product_id", *F.INPUT_COLUMNS, F.LABEL, "drifted"]
+PARAMS = ("paths", "dataset", "simulation", "scenarios")
 
 
-def simulate(production: pd.DataFrame, spec: dict, drift: dict) -> pd.DataFrame:
+def simulate(production: pd.DataFrame, spec: dict, drift: dict, contract: Contract) -> pd.DataFrame:
     """One dataset: a row range of the production window, drifted if the spec says so, with a
-    scenario's changes if it names any (faults.py). Pure."""
+    scenario's changes if it names any (faults.py); the contract's kept columns and `drifted`. Pure."""
     start, end = spec["rows"]
     if not 0 <= start < end <= len(production):
         raise ClockworkError(f"simulation.datasets: rows {spec['rows']} outside the {len(production)}-row production window")
@@ -60,8 +60,8 @@ def simulate(production: pd.DataFrame, spec: dict, drift: dict) -> pd.DataFrame:
             frame[column] = np.where(affected, values * change["scale"] + change["bias"], values)
         frame["drifted"] = affected.astype(int)
     if spec.get("scenario"):
-        frame = apply_scenario(frame, spec["scenario"], spec.get("seed", drift["seed"]))
-    return frame[COLUMNS]
+        frame = apply_scenario(frame, spec["scenario"], spec.get("seed", drift["seed"]), contract)
+    return frame[[*(c.name for c in contract.kept), "drifted"]]
 
 
 def dataset_dir(paths: dict, name: str) -> Path:
@@ -78,8 +78,8 @@ def manifest_line(meta: dict) -> str:
             f"drifted={out['drifted_rows']}")
 
 
-def build(paths: dict, name: str, frame: pd.DataFrame, key: str, source: dict, used: dict, code: dict) -> str:
-    """Reuse the version with this key, or write a new one (csv first, metadata last)."""
+def build(paths: dict, name: str, frame: pd.DataFrame, key: str, source: dict, used: dict, code: dict, label: str) -> str:
+    """Reuse the version with this key, or write a new one (csv first, metadata last); label: the target column."""
     directory = dataset_dir(paths, name)
     with locked(directory / ".lock"):
         sweep_temp(directory, ".*.tmp")  # left by a killed writer (writers hold this lock)
@@ -95,7 +95,7 @@ def build(paths: dict, name: str, frame: pd.DataFrame, key: str, source: dict, u
             "dataset": name, "version": version, "key": key, "created_at": utc_now(),
             "inputs": {"production": source},
             "output": {"path": relative(csv_path), "sha256": sha256_file(csv_path), "rows": len(frame),
-                       "label_rate": round(F.failure_rate(frame[F.LABEL]), 6), "drifted_rows": int(frame["drifted"].sum())},
+                       "label_rate": round(positive_rate(frame[label]), 6), "drifted_rows": int(frame["drifted"].sum())},
             "params": used, "code": code, "git": git_info(),
         }
         write_json(directory / f"{version}.json", meta, "simulated_dataset")
@@ -117,14 +117,16 @@ def main(argv: list[str]) -> int:
     if sha256_file(production_path) != record["sha256"]:
         raise ClockworkError(f"{record['path']}: sha256 differs from data version {data_meta['version']}")
     production = pd.read_csv(production_path)
+    contract = Contract.from_params(params["dataset"])
     code = code_identity(__spec__.name)
     built = {}
     for name, spec in {**simulation["datasets"], **scenario_datasets(params["scenarios"])}.items():
         used = {"dataset": spec, "drift": simulation["drift"] if spec["drift"] else None}
-        key = sha256_obj({"source": record["sha256"], "params": used, "code": code["sha256"]})
-        version = build(paths, name, simulate(production, spec, simulation["drift"]), key,
+        key = sha256_obj({"source": record["sha256"], "params": used, "columns": params["dataset"]["columns"],
+                          "code": code["sha256"]})
+        version = build(paths, name, simulate(production, spec, simulation["drift"], contract), key,
                         {"path": record["path"], "sha256": record["sha256"], "rows": record["rows"],
-                         "data_version": data_meta["version"]}, used, code)
+                         "data_version": data_meta["version"]}, used, code, contract.label)
         built[name] = relative(dataset_dir(paths, name) / f"{version}.csv")
         print(f"{name}: {built[name]}")
     if args.out:

@@ -72,23 +72,23 @@ def production() -> pd.DataFrame:
     return pd.DataFrame({"udi": range(1, n + 1), "product_id": ["L1"] * n, "type": ["L"] * n,
                          "air_temperature_k": [300.0] * n, "process_temperature_k": [310.0] * n,
                          "rotational_speed_rpm": [1500] * n, "torque_nm": [40.0] * n, "tool_wear_min": [10] * n,
-                         "machine_failure": [0, 1] * (n // 2)})
+                         "machine_failure": [0, 1] * (n // 2), **{flag: [0] * n for flag in ("twf", "hdf", "pwf", "osf", "rnf")}})
 
 
 def test_simulation_drifts_readings_not_labels(production):
     drift = {"columns": {"torque_nm": {"scale": 1.1, "bias": 1.0}}, "from_row": 5, "fraction": 1.0, "seed": 0}
-    out = simulate(production, {"rows": [0, 10], "drift": True}, drift)
+    out = simulate(production, {"rows": [0, 10], "drift": True}, drift, contract())
     assert out["torque_nm"].tolist() == [40.0] * 5 + [45.0] * 5
     assert out["drifted"].tolist() == [0] * 5 + [1] * 5
     assert out["machine_failure"].tolist() == production["machine_failure"][:10].tolist()
-    untouched = simulate(production, {"rows": [10, 20], "drift": False}, drift)
+    untouched = simulate(production, {"rows": [10, 20], "drift": False}, drift, contract())
     assert untouched["torque_nm"].tolist() == [40.0] * 10 and untouched["udi"].iloc[0] == 11
 
 
 def test_simulation_fraction_is_seeded(production):
     drift = {"columns": {"torque_nm": {"scale": 2.0, "bias": 0.0}}, "from_row": 0, "fraction": 0.5, "seed": 3}
-    a = simulate(production, {"rows": [0, 20], "drift": True}, drift)
-    b = simulate(production, {"rows": [0, 20], "drift": True}, drift)
+    a = simulate(production, {"rows": [0, 20], "drift": True}, drift, contract())
+    b = simulate(production, {"rows": [0, 20], "drift": True}, drift, contract())
     assert a.equals(b) and 0 < a["drifted"].sum() < 20
 
 

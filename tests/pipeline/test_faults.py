@@ -8,16 +8,18 @@ import pytest
 from scripts.core import features as F
 from scripts.core.config import load_params, repo_path
 from scripts.pipeline.faults import apply_scenario, scenario_datasets
+from tests.conftest import contract
 
 PARAMS = load_params()
-RAW = pd.read_csv(repo_path(PARAMS["paths"]["raw"])).rename(columns=F.RAW_COLUMNS).iloc[7000:8800].reset_index(drop=True)
+CONTRACT = contract()
+RAW = pd.read_csv(repo_path(PARAMS["paths"]["raw"])).rename(columns=CONTRACT.renames).iloc[7000:8800].reset_index(drop=True)
 ROWS = RAW.assign(drifted=0)
 
 
 def test_sensor_faults_change_only_their_sensor_from_their_row():
     out = apply_scenario(ROWS, {"faults": {"torque_nm": {"gain": 1.12, "from_row": 500},
                                            "air_temperature_k": {"bias": -2.5, "from_row": 1000},
-                                           "process_temperature_k": {"stuck": 310.0, "from_row": 1500}}}, seed=5)
+                                           "process_temperature_k": {"stuck": 310.0, "from_row": 1500}}}, 5, CONTRACT)
     assert np.allclose(out["torque_nm"][:500], ROWS["torque_nm"][:500])
     assert np.allclose(out["torque_nm"][500:], (ROWS["torque_nm"][500:] * 1.12).round(4))
     assert np.allclose(out["air_temperature_k"][1000:], ROWS["air_temperature_k"][1000:] - 2.5)
@@ -28,27 +30,29 @@ def test_sensor_faults_change_only_their_sensor_from_their_row():
 
 
 def test_noise_is_seeded_and_centred():
-    one = apply_scenario(ROWS, {"faults": {"rotational_speed_rpm": {"noise": 200}}}, seed=5)
-    assert one.equals(apply_scenario(ROWS, {"faults": {"rotational_speed_rpm": {"noise": 200}}}, seed=5))
+    one = apply_scenario(ROWS, {"faults": {"rotational_speed_rpm": {"noise": 200}}}, 5, CONTRACT)
+    assert one.equals(apply_scenario(ROWS, {"faults": {"rotational_speed_rpm": {"noise": 200}}}, 5, CONTRACT))
     added = one["rotational_speed_rpm"] - ROWS["rotational_speed_rpm"]
     assert abs(added.mean()) < 20 and 180 < added.std() < 220
 
 
 def test_resampling_sets_the_type_mix_or_the_failure_rate():
-    mixed = apply_scenario(ROWS, {"type_mix": {"L": 0.1, "M": 0.3, "H": 0.6}}, seed=5)
+    mixed = apply_scenario(ROWS, {"mix": {"column": "type", "shares": {"L": 0.1, "M": 0.3, "H": 0.6}}}, 5, CONTRACT)
     assert len(mixed) == len(ROWS) and mixed["type"].value_counts(normalize=True).round(2).to_dict() == {"H": 0.6, "M": 0.3, "L": 0.1}
-    shifted = apply_scenario(ROWS, {"failure_rate": 0.1}, seed=5)
+    shifted = apply_scenario(ROWS, {"positive_rate": 0.1}, 5, CONTRACT)
     assert shifted[F.LABEL].mean() == pytest.approx(0.1, abs=0.001) and ROWS[F.LABEL].mean() < 0.03
     assert shifted["udi"].is_monotonic_increasing, "rows stay in time order"
 
 
 def test_a_new_power_window_labels_the_same_readings_again():
-    out = apply_scenario(ROWS, {"power_limits_w": [4500, 9000]}, seed=5)
+    out = apply_scenario(ROWS, PARAMS["scenarios"]["list"]["concept_power"], 5, CONTRACT)
     power = ROWS["torque_nm"] * ROWS["rotational_speed_rpm"] * 2 * np.pi / 60
     assert out[F.INPUT_COLUMNS].equals(ROWS[F.INPUT_COLUMNS])
     newly = (power < 4500) & (power >= 3500)
     assert (out.loc[newly, F.LABEL] == 1).all() and out[F.LABEL].sum() > ROWS[F.LABEL].sum()
     assert out["drifted"].sum() == (out[F.LABEL] != ROWS[F.LABEL]).sum()
+    others = ROWS[["twf", "hdf", "osf", "rnf"]].to_numpy().any(axis=1)
+    assert (out[F.LABEL] == (others | (power < 4500) | (power > 9000))).all(), "the rule params give, exactly"
 
 
 def test_each_scenario_is_two_datasets_and_the_fresh_one_is_faulty_from_its_first_row():
