@@ -20,6 +20,9 @@ KINDS = ("number", "integer", "category", "boolean")  # what a model input may b
 # carried: kept in each data version, never a model input; ignored: in the file, never read (missing values)
 ROLES = ("id", "input", "target", "carried", "ignored")
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+# How a missing value of an input of each kind may be filled, inside the model Pipeline (core/features.py).
+FILLS = {"number": ("median", "mean"), "integer": ("median", "mean"), "category": ("most_frequent",),
+         "boolean": ("most_frequent",)}
 
 
 ID_MAX = 2**63 - 1  # an integer row id is a non-negative 64-bit integer
@@ -40,6 +43,7 @@ class Column:
     role: str
     range: tuple[float, float] | None = None
     values: tuple = ()
+    missing: str | None = None  # an input that may be missing: how the model fills it (None: never missing)
 
     @property
     def numeric(self) -> bool:
@@ -225,7 +229,11 @@ def _column(spec: dict, where: str) -> Column:
     values = tuple(spec.get("values") or ())
     if kind == "category" and not values:
         raise ContractError(f"{where}.values: a category column lists its values")
-    return Column(spec["column"], name, kind, role, tuple(low_high) if low_high is not None else None, values)
+    missing = spec.get("missing")
+    if missing is not None and (role != "input" or missing not in FILLS[kind]):
+        raise ContractError(f"{where}.missing: {missing!r}: an input of kind {kind} is filled by "
+                            f"{' or '.join(FILLS.get(kind, ())) or 'nothing'} (only an input may be missing)")
+    return Column(spec["column"], name, kind, role, tuple(low_high) if low_high is not None else None, values, missing)
 
 
 def _derived(declared: dict, numeric: list[str], taken: list[str]) -> dict[str, Expression]:

@@ -20,7 +20,9 @@ from scripts.core.expressions import parse
 def spec(contract, feats: dict) -> dict:  # noqa: ANN001 - a Contract (core/contract.py)
     """The feature spec of a model trained now: the contract's columns, the derived features params
     choose (derived: their names in order; expressions: each one's formula)."""
+    missing = {c.name: c.missing for c in contract.inputs if c.missing}
     return {
+        **({"missing": missing} if missing else {}),  # absent when nothing may be missing (older cards lack it)
         "inputs": contract.input_names,
         "numeric": contract.numeric_inputs,
         "categories": {c.name: list(c.values) for c in contract.inputs if not c.numeric},
@@ -99,11 +101,26 @@ def build_transformer(feature_spec: dict):
     if spec_["one_hot_type"] and categorical:
         encoder = OneHotEncoder(categories=[spec_["categories"][name] for name in categorical], handle_unknown="error")
         parts.insert(0, ("categorical", encoder, categorical))
-    return Pipeline([
+    steps = [
         ("derive", FunctionTransformer(add_derived, kw_args=arguments,
                                        feature_names_out=partial(derived_names, **arguments))),
         ("encode", ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)),
-    ])
+    ]
+    if spec_.get("missing"):
+        steps.insert(0, ("fill", _filler(spec_["missing"])))
+    return Pipeline(steps)
+
+
+def _filler(missing: dict):  # noqa: ANN202 - a ColumnTransformer
+    """The step that fills each input that may be missing (median, mean or most_frequent, learned on the
+    training rows) before the derived features are computed from it; other columns pass through."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+
+    strategies = sorted(set(missing.values()))
+    parts = [(strategy, SimpleImputer(strategy=strategy), [name for name, s in missing.items() if s == strategy])
+             for strategy in strategies]
+    return ColumnTransformer(parts, remainder="passthrough", verbose_feature_names_out=False).set_output(transform="pandas")
 
 
 def positive_rate(labels: pd.Series) -> float:

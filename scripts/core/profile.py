@@ -1,8 +1,8 @@
 """Infer a data set contract from a table: each column's kind and role, and why (make init).
 
 Pure: a DataFrame in, the dataset section's columns and one reason per decision out. What is
-never a model input: the row id, a constant, a column with missing values (not supported yet:
-it is declared `ignored` and never read),
+never a model input: the row id, a constant, a column missing in more than init.max_missing_share
+of the rows (declared `ignored` and never read), one whose presence alone predicts the target,
 free text (more distinct values than init.max_categories), a number that nearly duplicates an
 earlier input, and a leakage suspect: a column that on its own ranks the target almost
 perfectly (single-column ROC AUC of at least init.leakage_auc, or at most 1 minus it), which
@@ -135,9 +135,28 @@ def _decide(frame: pd.DataFrame, header: str, known: tuple, inputs: list[dict], 
         return _carried(series), "the order column: kept, never a model input"
     if series.nunique(dropna=False) <= 1:
         return _carried(series), "left out: constant"
-    if series.isna().any():
-        return {"kind": "text", "role": "ignored"}, (f"left out, never read: {int(series.isna().sum())} missing values "
-                                                     "(missing values are not supported yet)")
+    missing = int(series.isna().sum())
+    if missing:
+        presence = auc(series.notna().to_numpy(dtype="float64"), y)
+        if max(presence, 1 - presence) >= settings["leakage_auc"]:
+            return _carried(series), (f"left out: leakage suspect: whether it is filled in ranks the target with ROC AUC "
+                                      f"{max(presence, 1 - presence):.3f}")
+        if missing / len(series) > settings["max_missing_share"]:
+            return {"kind": "text", "role": "ignored"}, (f"left out, never read: {missing} missing values "
+                                                         f"({missing / len(series):.0%}, above init.max_missing_share)")
+    present = series.notna().to_numpy()
+    spec, reason = _as_input(frame.loc[present], header, y[present], inputs, settings)
+    if missing and spec["role"] == "input":
+        fill = "median" if spec["kind"] in ("number", "integer") else "most_frequent"
+        spec["missing"] = fill
+        reason += (f"; {missing} missing values: a request may leave it out or send null, and the model fills it "
+                   f"with the training rows' {fill.replace('_', ' ')}")
+    return spec, reason
+
+
+def _as_input(frame: pd.DataFrame, header: str, y: np.ndarray, inputs: list[dict], settings: dict) -> tuple[dict, str]:
+    """A column's spec as a candidate input, judged on the rows where it has a value."""
+    series = frame[header]
     kind, values = _kind(series, settings)
     if kind == "text":
         return {"kind": "text", "role": "carried"}, f"left out: free text or an identifier ({series.nunique()} distinct values)"

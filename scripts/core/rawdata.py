@@ -73,7 +73,7 @@ def _kinds(contract) -> dict[str, str]:  # noqa: ANN001
 def _read_typed(path: Path, header: list[str], contract) -> pd.DataFrame | None:  # noqa: ANN001
     """The file with its numbers parsed by the reader; None if any cell is not a finite number of its
     column's kind or a text cell needs trimming (the text path then names the problem)."""
-    kinds = _kinds(contract)
+    kinds, optional = _kinds(contract), _optional(contract)
     text = {raw for raw, name in contract.renames.items() if not _numeric(kinds[name])}
     try:
         frame = pd.read_csv(path, encoding="utf-8-sig", usecols=header,
@@ -84,17 +84,26 @@ def _read_typed(path: Path, header: list[str], contract) -> pd.DataFrame | None:
     for column in frame.columns:
         values = frame[column]
         if not _numeric(kinds[column]):
-            if values.isna().any() or values.str.contains(r"^\s|\s$|^$", regex=True).any() or kinds[column] == "boolean":
+            given = values.dropna() if column in optional else values
+            if given.isna().any() or given.str.contains(r"^\s|\s$|^$", regex=True).any() or kinds[column] == "boolean":
                 return None
             continue
         numbers = values.to_numpy()
-        if not np.isfinite(numbers).all():
+        present = ~np.isnan(numbers) if column in optional else np.ones(len(numbers), dtype=bool)
+        if not np.isfinite(numbers[present]).all():
             return None
+        if not present.all():
+            continue  # an integer column with missing values stays float64 (NaN is no integer)
         if kinds[column] == "integer":  # exact only below 2**53: beyond that the text path converts it
             if (numbers != np.round(numbers)).any() or (np.abs(numbers) >= 2.0 ** 53).any():
                 return None
             frame[column] = numbers.astype("int64")
     return frame
+
+
+def _optional(contract) -> set[str]:  # noqa: ANN001
+    """The columns that may be missing: inputs the model fills (dataset.columns[].missing)."""
+    return {c.name for c in contract.columns if c.missing}
 
 
 def _numeric(kind: str) -> bool:
@@ -107,24 +116,27 @@ BOOLEAN = {"true": 1, "false": 0, "1": 1, "0": 0, "1.0": 1, "0.0": 0, "yes": 1, 
 def _convert(frame: pd.DataFrame, path: Path, contract) -> pd.DataFrame:  # noqa: ANN001
     """Text columns to typed columns; the first bad cell is reported with its line."""
     raw_name = {v: k for k, v in contract.renames.items()}
-    kinds = _kinds(contract)
+    kinds, optional = _kinds(contract), _optional(contract)
     for column in frame.columns:
         text = frame[column].str.strip()
         blank = text == ""
         where = f"column '{raw_name[column]}'"
-        if blank.any():
-            raise ClockworkError(f"{path}: line {_line(blank.idxmax())}: {where}: empty value")
+        if blank.any() and column not in optional:
+            raise ClockworkError(f"{path}: line {_line(blank.idxmax())}: {where}: empty value "
+                                 "(a column that may be missing says how it is filled: dataset.columns[].missing)")
         if kinds[column] in ("category", "text"):
-            frame[column] = text
+            frame[column] = text.mask(blank)
             continue
         if kinds[column] == "boolean":
             flags = text.str.lower().map(BOOLEAN)
-            if flags.isna().any():
-                index = flags.isna().idxmax()
+            bad = flags.isna() & ~blank
+            if bad.any():
+                index = bad.idxmax()
                 raise ClockworkError(f"{path}: line {_line(index)}: {where}: {text[index]!r} is not true/false, yes/no or 1/0")
-            frame[column] = flags.astype("int64")
+            frame[column] = flags.astype("float64" if blank.any() else "int64")
             continue
-        frame[column] = _numbers(text, kinds[column] == "integer", path, where)
+        numbers = _numbers(text.mask(blank, "0"), kinds[column] == "integer", path, where)
+        frame[column] = numbers.astype("float64").mask(blank) if blank.any() else numbers
     return frame
 
 
@@ -162,7 +174,8 @@ def validate_rows(frame: pd.DataFrame, path: Path, contract) -> None:  # noqa: A
         values = frame[column.name]
         if column.values:
             allowed = [_typed(v, column.kind) for v in column.values]
-            refuse(~values.isin(allowed), f"column '{column.source}': value not one of {'/'.join(map(str, column.values))}")
+            refuse(~values.isin(allowed) & values.notna(),
+                   f"column '{column.source}': value not one of {'/'.join(map(str, column.values))}")
         if column.range is not None:
             low, high = column.range
             refuse((values < low) | (values > high),

@@ -91,9 +91,9 @@ def drift_table(reference: pd.DataFrame, current: pd.DataFrame, columns: dict, s
     out = {name: D.feature_drift(reference[name].astype(str).to_numpy(), current[name].astype(str).to_numpy(),
                                  categories=[str(v) for v in values], **tests)
            for name, values in columns["categories"].items()}
-    for name in columns["numeric"]:
-        out[name] = D.feature_drift(reference[name].to_numpy(dtype="float64"), current[name].to_numpy(dtype="float64"),
-                                    categories=None, **tests)
+    for name in columns["numeric"]:  # a missing value (an input the model fills) is no reading: left out here
+        ref, cur = (frame[name].to_numpy(dtype="float64") for frame in (reference, current))
+        out[name] = D.feature_drift(ref[~np.isnan(ref)], cur[~np.isnan(cur)], categories=None, **tests)
     return out
 
 

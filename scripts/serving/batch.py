@@ -32,7 +32,7 @@ class Batch:
     @classmethod
     def from_readings(cls, fields: Fields, readings: list[dict]) -> "Batch":
         """Columns from readings already checked one by one (the slow path's result)."""
-        columns = {c: [r[c] for r in readings] for c in fields.inputs}
+        columns = {c: [r.get(c) for r in readings] for c in fields.inputs}  # an input left out is missing: None
         key = fields.row_id
         has_ids = key is not None and any(key in r for r in readings)
         return cls(fields, columns, [r.get(key) for r in readings] if has_ids else None)
@@ -55,8 +55,10 @@ class Batch:
         """The readings as the DataFrame a Pipeline is fitted on: numeric inputs as float64, others as sent."""
         import pandas as pd
 
-        numeric = set(self.fields.numeric)
-        return pd.DataFrame({c: (self.numbers(c) if c in numeric else self.columns[c]) for c in self.fields.inputs})
+        numeric, optional = set(self.fields.numeric), self.fields.optional
+        return pd.DataFrame({c: (self.numbers(c) if c in numeric else
+                                 [np.nan if v is None else v for v in self.columns[c]] if c in optional else self.columns[c])
+                             for c in self.fields.inputs})
 
     def rows(self, start: int, stop: int) -> "Batch":
         ids = None if self.ids is None else self.ids[start:stop]

@@ -63,6 +63,8 @@ class FastForest:
         from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
         try:
+            if list(pipeline.named_steps["features"].named_steps) != ["derive", "encode"]:
+                return None  # e.g. a step that fills missing values first: the Pipeline serves it
             model = pipeline.named_steps["model"]
             derive = pipeline.named_steps["features"].named_steps["derive"]
             encode = pipeline.named_steps["features"].named_steps["encode"]

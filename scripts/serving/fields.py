@@ -27,6 +27,7 @@ class Fields:
     id_column: Column | None  # a reading may carry its row id, so later labels can be joined
     aliases: Mapping[str, str]  # CSV header -> name, for the inputs and the id
     kinds: Mapping[str, str]
+    optional: frozenset = frozenset()  # inputs that may be left out or sent as null: the model fills them
 
     @classmethod
     def of(cls, contract: Contract) -> Fields:
@@ -41,6 +42,7 @@ class Fields:
             id_column=row_id,
             aliases=dict(contract.aliases),
             kinds={c.name: c.kind for c in inputs},
+            optional=frozenset(c.name for c in inputs if c.missing),
         )
 
     @property
@@ -70,25 +72,27 @@ class Fields:
         return bool(self.id_column) and self.id_column.text_id
 
     def input_schemas(self) -> dict:
-        """name -> the JSON schema of one input value."""
+        """name -> the JSON schema of one input value (null too, for an input that may be missing)."""
         out: dict[str, dict] = {}
         for name in self.inputs:
-            if name in self.booleans:
-                out[name] = {"enum": list(BOOLEAN_VALUES)}
-            elif name in self.choices:
-                out[name] = {"enum": list(self.choices[name])}
+            null = name in self.optional
+            if name in self.booleans or name in self.choices:
+                allowed = list(BOOLEAN_VALUES) if name in self.booleans else list(self.choices[name])
+                out[name] = {"enum": allowed + [None] * null}
             else:
-                out[name] = {"type": "number"}
+                out[name] = {"type": ["number", "null"] if null else "number"}
                 if name in self.ranges:
                     out[name] |= {"minimum": self.ranges[name][0], "maximum": self.ranges[name][1]}
         return out
 
     def reading_schema(self) -> dict:
-        """The JSON schema of one reading: every input required, the row id optional, nothing else."""
+        """The JSON schema of one reading: every input required but those that may be missing, the row id
+        optional, nothing else."""
         properties = self.input_schemas()
         if self.row_id:
             properties[self.row_id] = self.id_column.id_schema()
-        return {"type": "object", "additionalProperties": False, "required": list(self.inputs), "properties": properties}
+        required = [name for name in self.inputs if name not in self.optional]
+        return {"type": "object", "additionalProperties": False, "required": required, "properties": properties}
 
     def example(self, k: int = 1) -> dict:
         """A valid reading made from the contract alone (the first value, the middle of a range), with row id k."""

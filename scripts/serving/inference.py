@@ -272,11 +272,12 @@ class Requests:
             n = shape[0]
             self.batch_size(n, _path(where + ["shape"]))
             columns[name] = data
-        missing = [c for c in inputs if c not in columns]
+        missing = [c for c in inputs if c not in columns and c not in self.fields.optional]
         if missing:
             self._fail(["inputs"], f"missing input {missing[0]!r}")
         if not n:
             self._fail(["inputs"], "no rows")
+        columns |= {c: [None] * n for c in inputs if c not in columns}  # an input that may be missing, left out
         fast = self._checked({c: columns[c] for c in inputs}, None)
         return fast if fast is not None else self._tensor_rows(columns, n)
 

@@ -43,7 +43,7 @@ def probabilities(live: LiveModel, batch: Batch) -> np.ndarray:
     """Failure probabilities: the exact fast path for a forest, else the Pipeline."""
     if live.fast is not None:
         return live.fast.probabilities(batch.columns, batch.arrays)
-    return np.asarray(live.pipeline.predict_proba(batch.frame())[:, 1], dtype="float64")
+    return np.ascontiguousarray(live.pipeline.predict_proba(batch.frame())[:, 1], dtype="float64")  # a column: strided
 
 
 def _percent(text: str) -> str:

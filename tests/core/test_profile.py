@@ -37,14 +37,15 @@ def test_each_column_gets_a_kind_a_role_and_a_reason():
     assert by_name["purpose"]["values"] == ["car", "home"] and by_name["owns_home"]["kind"] == "boolean"
     assert by_name["notes"]["role"] == "carried" and "free text" in found.reasons["notes"]
     assert "constant" in found.reasons["region"]
-    assert by_name["amount"]["role"] == "ignored" and "2 missing values" in found.reasons["amount"]
+    assert by_name["amount"]["role"] == "input" and by_name["amount"]["missing"] == "median"
+    assert "2 missing values: a request may leave it out or send null" in found.reasons["amount"]
     assert "near-duplicate of Income" in found.reasons["income_k"]
     assert by_name["collections"]["role"] == "carried" and "leakage suspect" in found.reasons["collections"]
     assert by_name["default"] == {"column": "Default", "name": "default", "kind": "category", "role": "target",
                                   "values": ["no", "yes"]}
     assert found.positive == "yes" and found.rows == 600 and 0.2 < found.prior < 0.4
     section = {"columns": found.columns, "order": "applied", "positive": "yes", "derived": {}, "segments": ["purpose"]}
-    assert Contract.from_params(section).input_names == ["income", "purpose", "owns_home"], "it is a contract that works"
+    assert Contract.from_params(section).input_names == ["income", "purpose", "owns_home", "amount"], "a contract that works"
 
 
 def test_the_positive_class_is_the_rarer_one_unless_given():
@@ -74,3 +75,13 @@ def test_helpers():
     assert snake("a", {"a"}) == "a_2"
     assert auc(np.array([1, 2, 3, 4]), np.array([0, 0, 1, 1])) == 1.0
     assert auc(np.array([1, 1, 1, 1]), np.array([0, 1, 0, 1])) == 0.5
+
+
+def test_a_column_mostly_missing_or_whose_presence_tells_the_target_is_left_out():
+    frame = loans()
+    frame["Mostly empty"] = np.where(np.arange(len(frame)) % 3 == 0, 1.0, np.nan)
+    frame["Closed on"] = np.where(frame["Default"] == "yes", 20.0, np.nan)  # filled in only after the outcome
+    found = profile(frame, "Default", {"positive": "yes", "id": None, "order": "Applied"}, SETTINGS)
+    by_name = {c["name"]: c for c in found.columns}
+    assert by_name["mostly_empty"]["role"] == "ignored" and "above init.max_missing_share" in found.reasons["mostly_empty"]
+    assert by_name["closed_on"]["role"] == "carried" and "whether it is filled in ranks the target" in found.reasons["closed_on"]

@@ -24,7 +24,7 @@ def test_a_csv_becomes_a_reviewed_params_file_that_trains(repo: Repo, tmp_path):
     run = repo.make("init", f"RAW={source}", "TARGET=Default", "POSITIVE=yes", "ORDER=Applied", "PARAMS=loans.yaml")
     assert run.code == 0, run.err
     for said in ("Loan ID -> loan_id: the row id", "Collections -> collections: left out: leakage suspect",
-                 "Amount -> amount: left out, never read: 2 missing values", "positive class: 'yes'",
+                 "Amount -> amount: integer input", "2 missing values: a request may leave it out or send null", "positive class: 'yes'",
                  "split: in applied order: 735 train, 315 test, 450 production rows", "gates: min_f1"):
         assert said in run.out, (said, run.out)
     text = (repo.path / "loans.yaml").read_text()
@@ -40,7 +40,10 @@ def test_a_csv_becomes_a_reviewed_params_file_that_trains(repo: Repo, tmp_path):
     run = repo.make("train", CLOCKWORK_PARAMS="loans.yaml")
     assert run.code == 0 and run.stages == ["prepare", "train", "evaluate", "register"], run.err
     card = repo.json("models/loans/model_v1.json")
-    assert card["features"]["inputs"] == ["income", "purpose", "owns_home"] and card["features"]["label"] == "default"
+    assert card["features"]["inputs"] == ["income", "purpose", "owns_home", "amount"] and card["features"]["label"] == "default"
+    assert card["features"]["missing"] == {"amount": "median"}, "the model fills what may be missing"
+    run = repo.make("verify", CLOCKWORK_PARAMS="loans.yaml")
+    assert run.code == 0 and run.out.strip().endswith("PASS"), run.out + run.err
     assert set(card["metrics"]["per_group"]) == {"Purpose car", "Purpose home"}
     assert repo.json("models/loans/registry.json")["aliases"]["production"] == "v1", "it beats the trivial floors"
     serve_label_and_monitor(repo, {"CLOCKWORK_PARAMS": "loans.yaml"})
@@ -71,18 +74,23 @@ def serve_label_and_monitor(repo: Repo, env: dict) -> None:
     run = repo.make("serve-bg", f"PORT={port}", **env)
     assert run.code == 0, run.out + run.err
     try:
-        reading = {"Loan ID": 9001, "Income": 30_000.0, "Purpose": "car", "Owns home": True}
+        reading = {"Loan ID": 9001, "Income": 30_000.0, "Purpose": "car", "Owns home": True}  # Amount left out
         status, doc = call(port, "POST", "/predict", reading)
         assert status == 200 and doc["model_version"] == "v1", doc
+        status, null = call(port, "POST", "/predict", {**reading, "Loan ID": 9002, "amount": None})
+        assert status == 200 and null["failure_probability"] == doc["failure_probability"], "left out or null: filled alike"
+        status, bad = call(port, "POST", "/predict", {**reading, "Income": None})
+        assert status == 400 and bad["field"] == "income" and "null is not of type 'number'" in bad["error"], bad
         status, bad = call(port, "POST", "/predict", {**reading, "Purpose": "boat"})
         assert status == 400 and bad["field"] == "purpose" and "'boat' is not one of ['car', 'home']" in bad["error"], bad
         status, meta = call(port, "GET", "/v2/models/clockwork")
         assert [(t["name"], t["datatype"]) for t in meta["inputs"]] == [("income", "FP64"), ("purpose", "BYTES"),
-                                                                       ("owns_home", "BOOL")]
+                                                                       ("owns_home", "BOOL"), ("amount", "FP64")]
     finally:
         assert repo.make("stop", **env).code == 0
     logged = [json.loads(line) for line in (repo.path / "logs/loans/predictions.jsonl").read_text().splitlines()]
-    assert logged[-1]["loan_id"] == 9001 and logged[-1]["inputs"] == {"income": 30_000.0, "purpose": "car", "owns_home": True}
+    first = next(line for line in logged if line.get("loan_id") == 9001)
+    assert first["inputs"] == {"income": 30_000.0, "purpose": "car", "owns_home": True, "amount": None}
     assert not (repo.path / "logs/predictions.jsonl").exists(), "AI4I's prediction log is not touched"
     labels = repo.path / "loans_labels.csv"
     labels.write_text(f"prediction_id,label,loan_id\n{doc['prediction_id']},1,9001\n")
