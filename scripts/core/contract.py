@@ -126,6 +126,10 @@ class Contract:
         return tuple(c for c in self.columns if c.role != "ignored")
 
     @cached_property
+    def kept_names(self) -> frozenset:
+        return frozenset(c.name for c in self.kept)
+
+    @cached_property
     def aliases(self) -> dict[str, str]:
         """A request may name a field as the CSV does: CSV header -> snake_case, for inputs and the id."""
         named = (*self.inputs, *([self.id] if self.id else []))
@@ -149,8 +153,7 @@ class Contract:
 
     def category_masks(self, rows) -> dict:  # noqa: ANN001 - a DataFrame -> {"Type L": boolean array}
         """One mask per value of each category input, named by its header and value."""
-        return {f"{c.source} {v}": rows[c.name].astype(str).to_numpy() == str(v)
-                for c in self.inputs if c.kind == "category" for v in c.values}
+        return {label: mask for c in self.inputs if c.kind == "category" for label, mask in _value_masks(c, rows)}
 
     def segment_masks(self, rows) -> dict:  # noqa: ANN001 - a DataFrame -> {"TWF": ..., "Type L": ...}
         """The gates' segments over rows: each value of a category segment, each other segment's rows
@@ -159,7 +162,7 @@ class Contract:
         for name in self.segments:
             column = self.column(name)
             if column.kind == "category":
-                out |= {f"{column.source} {v}": rows[name].astype(str).to_numpy() == str(v) for v in column.values}
+                out |= dict(_value_masks(column, rows))
             else:
                 out[column.source] = rows[name].fillna(0).to_numpy() == 1
         return out
@@ -167,6 +170,12 @@ class Contract:
     def derived_texts(self, names: list[str]) -> dict[str, str]:
         """The expressions of the derived features a model uses, by name, as params declare them."""
         return {name: self.derived[name].text for name in names}
+
+
+def _value_masks(column: Column, rows) -> list:  # noqa: ANN001 - a DataFrame -> [("Type L", boolean array)]
+    """One (header and value, mask) per declared value of a category column."""
+    text = rows[column.name].astype(str).to_numpy()
+    return [(f"{column.source} {v}", text == str(v)) for v in column.values]
 
 
 def _build(section: dict) -> Contract:

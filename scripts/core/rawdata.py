@@ -28,7 +28,7 @@ def read_raw(path: Path, contract) -> pd.DataFrame:  # noqa: ANN001 - a Contract
     bad cell is named with its line.
     """
     header = _header(path, contract)
-    kept = [h for h in header if contract.renames[h] in {c.name for c in contract.kept}]  # ignored columns are never read
+    kept = [h for h in header if contract.renames[h] in contract.kept_names]  # ignored columns are never read
     frame = _read_typed(path, kept, contract)
     if frame is None:
         frame = _read(path, dtype=str, usecols=kept)[kept]

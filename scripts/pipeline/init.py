@@ -20,7 +20,7 @@ from scripts.core.profile import Profile, ProfileError, profile, snake
 from scripts.core.store import atomic_write_bytes, atomic_write_text, sha256_file
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_any_csv(path: Path) -> pd.DataFrame:
     """The CSV as pandas reads it (missing cells as NaN), or one line saying why not."""
     try:
         return pd.read_csv(path, encoding="utf-8-sig")
@@ -96,7 +96,7 @@ def main(argv: list[str]) -> int:
     if out.exists():
         raise ClockworkError(f"PARAMS={args.params}: already exists; name another file (make init never overwrites one)")
     defaults = load_params()
-    frame = read_table(Path(args.raw))
+    frame = read_any_csv(Path(args.raw))
     try:
         found = profile(frame, args.target, {"positive": args.positive, "id": args.id, "order": args.order}, defaults["init"])
     except ProfileError as exc:
