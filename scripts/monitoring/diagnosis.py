@@ -2,7 +2,10 @@
 
 Real machines keep relations between their readings that a faulty sensor breaks; params'
 dataset.relations declares them (for AI4I: torque times angular speed is the power, and the
-process temperature follows the air temperature about 10 K above it). A change that breaks a
+process temperature follows the air temperature about 10 K above it). Where no relation is declared, each
+numeric sensor is predicted from the others by a line learned on the training rows (kept where
+it explains at least min_r2 of the sensor's variance); a sensor whose readings leave that line
+and move from training is the suspect. A change that breaks a declared
 relation and moves one of its sensors' readings, not the other's, is that sensor's fault: the
 gain of a product's sensor (a ratio) or the bias of a difference's (in its unit) is estimated
 with a confidence interval on the readings after the change point (ruptures), which names the
@@ -215,7 +218,8 @@ def stuck_sensors(reference: Any, current: Any, settings: dict) -> list[dict]:
 
 
 def suspects(reference: Any, current: Any, settings: dict) -> list[dict]:
-    """Every sensor with a fault, stuck ones first; one entry per sensor."""
+    """Every sensor with a fault, stuck ones first, then the declared relations', then the learned
+    relations' (at most one: the sensor whose own relation moved most); one entry per sensor."""
     found = stuck_sensors(reference, current, settings)
     named = {s["sensor"] for s in found}
     for name in settings["relations"]:
@@ -223,7 +227,61 @@ def suspects(reference: Any, current: Any, settings: dict) -> list[dict]:
         if fault is not None and fault["sensor"] not in named:
             found.append(fault)
             named.add(fault["sensor"])
+    learned = learned_relations(reference, settings)
+    broken = [f for f in (_learned_fault(rel, reference, current, settings) for rel in learned.values()) if f]
+    broken = [f for f in broken if f["sensor"] not in named]
+    if broken:
+        found.append(max(broken, key=lambda f: f.pop("_z")))  # another sensor's fault leaks into its relation, less
     return found
+
+
+def learned_relations(reference: Any, settings: dict) -> dict[str, dict]:
+    """Each numeric sensor that no declared relation covers, as a least-squares line on the other
+    sensors fitted on the training rows, kept when it explains at least diagnosis.min_r2 of the
+    sensor's variance: how the columns move together, learned on any data."""
+    covered = {s for relation in settings["relations"].values() for s in relation["sensors"]}
+    names = [s for s in settings["sensors"] if s in reference]
+    values = np.asarray(reference[names], dtype="float64") if names else np.empty((0, 0))
+    values = values[~np.isnan(values).any(axis=1)]
+    out = {}
+    for k, name in enumerate(names):
+        y = values[:, k]
+        if name in covered or len(names) < 2 or len(y) < settings["min_rows"] or not np.var(y) > 0:
+            continue
+        others = [n for n in names if n != name]
+        x = np.column_stack([np.ones(len(y)), np.delete(values, k, axis=1)])
+        coefficients = np.linalg.lstsq(x, y, rcond=None)[0]
+        residuals = y - x @ coefficients
+        r2 = 1 - np.var(residuals) / np.var(y)
+        if r2 >= settings["min_r2"]:
+            out[name] = {"sensor": name, "others": others, "coefficients": coefficients, "r2": float(r2),
+                         "residuals": residuals}
+    return out
+
+
+def _learned_fault(relation: dict, reference: Any, current: Any, settings: dict) -> dict | None:
+    """A sensor whose readings left what the other sensors predict (its learned relation), from a change
+    point on, while its readings moved from training: its shift, in its own units, with an interval."""
+    name, others = relation["sensor"], relation["others"]
+    values = np.asarray(current[[name, *others]], dtype="float64")
+    rows = np.flatnonzero(~np.isnan(values).any(axis=1))
+    if len(rows) < settings["min_rows"]:
+        return None
+    x = np.column_stack([np.ones(len(rows)), values[rows, 1:]])
+    cur, ref = values[rows, 0] - x @ relation["coefficients"], relation["residuals"]
+    tolerance = settings["min_shift_sd"] * float(np.std(ref))
+    shift, _, _, p = _welch(cur, ref, settings["confidence"])
+    if p >= settings["p_value"] or abs(shift) < tolerance:
+        return None
+    start = _start(cur, float(np.mean(ref)), settings, tolerance)
+    if name not in _moved(reference, current.iloc[rows[start:]], (name,), settings["p_value"]):
+        return None  # its readings hold: another sensor's fault shows in this relation
+    shift, low, high, _ = _welch(cur[start:], ref, settings["confidence"])
+    text = f"{name} from {', '.join(others)}"
+    found = _suspect(name, "bias", shift, [low, high], f"learned: {text}", int(rows[start]),
+                     f"{name} reads {shift:+.4g} off what {', '.join(others)} predict (a line learned on the training "
+                     f"rows, R² {relation['r2']:.2f}), and its readings moved from training", "units")
+    return {**found, "_z": abs(shift) / max(float(np.std(ref)), 1e-12)}
 
 
 def label_rate(y: np.ndarray, reference_rate: float, p_value: float) -> dict:

@@ -108,3 +108,35 @@ def test_the_suspect_reads_as_a_sentence():
     suspect = {"sensor": "torque_nm", "fault": "gain", "estimate": 1.128, "interval": [1.115, 1.142],
                "starts_at": {"prediction_id": "p-1", "time": "2026-01-01T00:00:00Z"}}
     assert suspect_text(suspect) == "torque_nm reads 1.128x [1.115, 1.142] since prediction p-1 (2026-01-01T00:00:00Z)"
+
+
+def related(n: int, seed: int) -> pd.DataFrame:
+    """Four sensors of another data set: b follows a, c follows a and b, d is unrelated."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(100, 10, n)
+    b = 2 * a + rng.normal(0, 4, n)
+    return pd.DataFrame({"a": a, "b": b, "c": 0.5 * a + 0.3 * b + rng.normal(0, 3, n), "d": rng.uniform(0, 50, n),
+                         "label": np.zeros(n, dtype=int)})
+
+
+LEARNED = {**SETTINGS, "relations": {}, "sensors": ("a", "b", "c", "d")}
+
+
+def test_with_no_relation_declared_the_learned_ones_name_the_faulty_sensor_and_its_start():
+    reference, current = related(3000, 1), related(1000, 2)
+    current.loc[400:, "b"] *= 1.1  # b's sensor reads 10 % high from reading 400
+    found = diagnose(reference, current, current["label"].to_numpy(), ["b"], None, 0.0, LEARNED)
+    assert found["kind"] == "sensor_fault" and [s["sensor"] for s in found["suspect_sensors"]] == ["b"], found
+    suspect = found["suspect_sensors"][0]
+    assert abs(suspect["start_index"] - 400) <= 10 and suspect["relation"] == "learned: b from a, c, d"
+    low, high = suspect["interval"]
+    assert low < suspect["estimate"] < high and 15 < suspect["estimate"] < 25, "about 10 % of b's mean of 200"
+
+
+def test_sensors_that_move_together_as_learned_are_drift_not_a_fault():
+    reference, current = related(3000, 1), related(1000, 2)
+    current["a"] += 15  # the machines changed: a moved, and b and c followed it
+    current["b"] = 2 * current["a"] + np.random.default_rng(3).normal(0, 4, 1000)
+    current["c"] = 0.5 * current["a"] + 0.3 * current["b"] + np.random.default_rng(4).normal(0, 3, 1000)
+    found = diagnose(reference, current, current["label"].to_numpy(), ["a", "b", "c"], None, 0.0, LEARNED)
+    assert found["suspect_sensors"] == [] and found["kind"] == "covariate_drift", found
