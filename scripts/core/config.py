@@ -142,9 +142,39 @@ def _semantic_checks(params: dict, source: str) -> None:
     if unknown:
         raise ClockworkError(f"{source}: features.derived: {', '.join(unknown)} not declared in dataset.derived "
                              f"(declared: {', '.join(contract.derived) or 'none'})")
+    _scenario_checks(params, contract, source)
     remote = params["remote"]
     if remote["default"] is not None and remote["default"] not in remote["remotes"]:
         raise ClockworkError(f"{source}: remote.default: {remote['default']} is not a name in remote.remotes")
+
+
+def _scenario_checks(params: dict, contract: Any, source: str) -> None:
+    """The columns simulation and scenarios change are the contract's: a fault on a numeric input, a mix
+    on a category input's own values, a relabelling rule over the kept columns and derived features."""
+    from scripts.core.expressions import ExpressionError, parse
+
+    numeric = [c.name for c in contract.inputs if c.kind in ("number", "integer")]
+
+    def known(names: Any, where: str) -> None:
+        wrong = [n for n in names if n not in numeric]
+        if wrong:
+            raise ClockworkError(f"{source}: {where}: {', '.join(wrong)} not a numeric input (numeric inputs: {', '.join(numeric)})")
+    known(params["simulation"]["drift"]["columns"], "simulation.drift.columns")
+    columns = [*(c.name for c in contract.kept), *contract.derived]
+    for name, scenario in params["scenarios"]["list"].items():
+        where = f"scenarios.list.{name}"
+        known([*scenario.get("faults", {}), *scenario.get("sensors", [])], where)
+        if "mix" in scenario:
+            category = {c.name: c for c in contract.inputs if c.kind == "category"}.get(scenario["mix"]["column"])
+            if category is None or not set(scenario["mix"]["shares"]) <= set(map(str, category.values)):
+                raise ClockworkError(f"{source}: {where}.mix: needs a category input and some of its values "
+                                     f"(category inputs: {', '.join(c.name for c in contract.inputs if c.kind == 'category')})")
+        for column, text in {**scenario.get("relabel", {}).get("columns", {}),
+                             **({contract.label: scenario["relabel"]["target"]} if "relabel" in scenario else {})}.items():
+            try:
+                parse(text, columns, condition=True)
+            except ExpressionError as exc:
+                raise ClockworkError(f"{source}: {where}.relabel ({column}): {exc}") from None
 
 
 class StageParams(dict):

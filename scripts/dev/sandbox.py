@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scripts.core.config import ROOT, load_params
+from scripts.core.config import ROOT, load_params, params_path
 from scripts.core.store import atomic_write_bytes
 
 SOURCES = [".gitignore", "Makefile", "params.yaml", "requirements.txt", "requirements-dev.txt", "scripts", "schemas",
@@ -42,6 +42,9 @@ def copy_project(into: Path, params: dict) -> Path:
     """The project as it stands, sources and built state (mtimes kept, so make sees what is up to
     date), without its logs: a place to run a demo that can change anything."""
     copy_repo(into)
+    in_force = params_path().resolve()
+    if in_force.is_relative_to(ROOT) and not (into / in_force.relative_to(ROOT)).exists():  # CLOCKWORK_PARAMS's file
+        shutil.copy2(in_force, into / in_force.relative_to(ROOT))
     for section, key in STATE:
         source = ROOT / params[section][key]
         if source.is_dir():

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from scripts.core import features as F
 from scripts.core import registry as R
 from scripts.core.artifacts import label_of, load_split, read_card, read_data_meta
 from scripts.core.config import ClockworkError, cli, error_line, load_params, port_number, repo_path
+from scripts.core.contract import Contract
 from scripts.core.metrics import score
 from scripts.core.reports import read_report
 from scripts.core.store import sha256_obj, utc_now, write_json
@@ -82,18 +82,19 @@ def run_one(loop: Demo, name: str, scenario: dict, frames: dict, base: str) -> d
         "action": action, "production_after": after,
         "f1": {"before": f1_of(paths, base, frames["clean"]), "during": f1_of(paths, base, frames[name]),
                "after": f1_of(paths, after, frames[name + "_fresh"])},
-        "reference_f1": reference_figures(paths, (base, after), frames["reference"]),
+        "reference_f1": reference_figures(paths, (base, after), frames["reference"], list(frames["reference"].columns)),
     }
 
 
-def reference_figures(paths: dict, models: tuple[str, str], original: pd.DataFrame) -> dict:
+def reference_figures(paths: dict, models: tuple[str, str], original: pd.DataFrame, columns: list[str]) -> dict:
     """Both models' F1 on the reference rows the model after the action was judged on (a new epoch's
-    after a concept drift, else the first model's), and the model after on the original ones."""
+    after a concept drift, else the first model's), and the model after on the original ones (columns:
+    what scoring reads)."""
     base, after = models
     reference = R.load(paths)["versions"][after].get("reference") or {}
     rows, where = original, {"data_version": read_card(paths, base)["data"]["version"], "rows": len(original), "epoch": False}
     if reference.get("epoch"):
-        rows = load_split(read_data_meta(paths, reference["data_version"]), "test", ["udi", *F.SCORED_COLUMNS])
+        rows = load_split(read_data_meta(paths, reference["data_version"]), "test", columns)
         where = {k: reference[k] for k in ("data_version", "rows", "epoch")}
     return {"rows": where, "first_model": f1_of(paths, base, rows), "after": f1_of(paths, after, rows),
             "original_after": f1_of(paths, after, original)}
@@ -149,8 +150,9 @@ def frames_for(loop: Demo, names: list[str], sims: Path, base: str) -> dict:
     frames = {n: pd.read_csv(repo_path(known[n])) for name in names for n in (name, name + "_fresh")}
     meta = read_data_meta(paths, read_card(paths, base)["data"]["version"])
     start, end = settings["rows"]
-    frames["clean"] = load_split(meta, "production", ["udi", *F.SCORED_COLUMNS]).iloc[start:end]
-    frames["reference"] = load_split(meta, "test", ["udi", *F.SCORED_COLUMNS])
+    scored = Contract.from_params(loop.params["dataset"]).scored
+    frames["clean"] = load_split(meta, "production", scored).iloc[start:end]
+    frames["reference"] = load_split(meta, "test", scored)
     return frames
 
 

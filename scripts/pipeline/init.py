@@ -18,6 +18,7 @@ from scripts.core.config import ClockworkError, cli, load_params, missing, repo_
 from scripts.core.contract import Contract
 from scripts.core.profile import Profile, ProfileError, profile, snake
 from scripts.core.store import atomic_write_bytes, atomic_write_text, sha256_file
+from scripts.pipeline import propose
 
 
 def read_any_csv(path: Path) -> pd.DataFrame:
@@ -79,6 +80,7 @@ def describe(found: Profile, params: dict) -> list[str]:
                  f"{data['production_rows']} production rows")
     lines.append(f"gates: min_f1 {gates['min_f1']} (F1 of calling every row positive), min_recall {gates['min_recall']} "
                  "(recall of guessing at the positive rate): raise them to what you need")
+    lines.append(f"scenarios (make scenarios): {', '.join(params['scenarios']['list'])}")
     return lines + [f"warning: {w}" for w in found.warnings]
 
 
@@ -104,11 +106,14 @@ def main(argv: list[str]) -> int:
     raw = copy_raw(Path(args.raw), defaults)
     found.sha256 = sha256_file(repo_path(raw))
     params = build(defaults, found, raw, args.order)
+    contract = Contract.from_params(params["dataset"])  # what was inferred is a contract that works
+    rows = frame.rename(columns=contract.renames)
+    rows[contract.label] = (frame[args.target].astype(str) == str(found.positive)).astype(int)
+    params |= propose.sections(rows, contract, params["data"]["production_rows"], params)
     test_positives = round(params["data"]["test_rows"] * found.prior)
     if test_positives < params["evaluate"]["gates"]["min_positives"]:
         found.warnings.append(f"about {test_positives} positives in the test rows, fewer than evaluate.gates.min_positives "
                               f"({params['evaluate']['gates']['min_positives']}): the gates cannot judge a second model")
-    Contract.from_params(params["dataset"])  # what was inferred is a contract that works
     lines = describe(found, params)
     header = "".join(f"# {line}\n" for line in [f"Written by make init from {args.raw}; review, then "
                                                  f"CLOCKWORK_PARAMS={args.params} make train", *lines])

@@ -69,6 +69,21 @@ def test_relations_between_values(tmp_path, params):
     assert "data.test_rows: must be smaller" in error(write(tmp_path, params))
 
 
+@pytest.mark.parametrize("change, said", [
+    (lambda p: p["simulation"]["drift"]["columns"].update(type={"scale": 1.0, "bias": 0.0}),
+     "simulation.drift.columns: type not a numeric input"),
+    (lambda p: p["scenarios"]["list"]["torque_gain"]["faults"].update(speed={"gain": 2.0}),
+     "scenarios.list.torque_gain: speed not a numeric input"),
+    (lambda p: p["scenarios"]["list"]["type_mix"]["mix"].update(column="tool_wear_min"), "scenarios.list.type_mix.mix: needs a category"),
+    (lambda p: p["scenarios"]["list"]["type_mix"]["mix"]["shares"].update(X=0.1), "scenarios.list.type_mix.mix: needs a category"),
+    (lambda p: p["scenarios"]["list"]["concept_power"]["relabel"].update(target="power > 1"),
+     "scenarios.list.concept_power.relabel (machine_failure): 'power > 1': 'power' is neither a column"),
+])
+def test_scenarios_change_only_the_contracts_columns(tmp_path, params, change, said):
+    change(params)
+    assert said in error(write(tmp_path, params))
+
+
 def test_top_level_must_be_a_mapping(tmp_path):
     assert "expected a mapping" in error(write(tmp_path, "- a\n- b\n"))
 

@@ -47,6 +47,7 @@ def test_a_csv_becomes_a_reviewed_params_file_that_trains(repo: Repo, tmp_path):
     assert set(card["metrics"]["per_group"]) == {"Purpose car", "Purpose home"}
     assert repo.json("models/loans/registry.json")["aliases"]["production"] == "v1", "it beats the trivial floors"
     serve_label_and_monitor(repo, {"CLOCKWORK_PARAMS": "loans.yaml"})
+    scenarios_on_the_table(repo, {"CLOCKWORK_PARAMS": "loans.yaml"})
 
     again = repo.make("init", f"RAW={source}", "TARGET=Default", "PARAMS=loans.yaml")
     assert again.code != 0 and again.err.startswith("error: PARAMS=loans.yaml: already exists"), again.err
@@ -98,3 +99,18 @@ def serve_label_and_monitor(repo: Repo, env: dict) -> None:
     assert run.code == 0 and "1 labels recorded in logs/loans/" in run.out, run.out + run.err
     run = repo.make("monitor", **env)
     assert run.code == 0 and "Traceback" not in run.err, run.out + run.err
+
+
+def scenarios_on_the_table(repo: Repo, env: dict) -> None:
+    """make init proposed scenarios on the table's own columns; make scenarios runs them through the loop."""
+    from scripts.dev.sandbox import free_port
+
+    proposed = yaml.safe_load((repo.path / "loans.yaml").read_text())
+    assert list(proposed["scenarios"]["list"]) == ["no_drift", "income_stuck", "purpose_mix", "label_shift", "concept"]
+    assert proposed["simulation"]["drift"]["columns"] == {"income": {"scale": 1.1, "bias": 0.0}}
+    run = repo.make("scenarios", "ONLY=income_stuck,purpose_mix,label_shift", f"PORT={free_port()}", timeout=600, **env)
+    assert run.code == 0, run.out + run.err
+    for line in ("| income_stuck | sensor_fault | sensor_fault | income | yes |",
+                 "| purpose_mix | covariate_drift | covariate_drift | - | yes |", "| label_shift | label_shift | label_shift | - | yes |"):
+        assert line in run.out, (line, run.out)
+    assert list((repo.path / "logs/loans/scenarios").glob("*.json")), "the result is the table's own"

@@ -1,0 +1,81 @@
+"""The simulation and scenario sections make init proposes for a new table. Pure.
+
+AI4I's defaults name AI4I's columns; a new table gets its own, made from its contract and its
+rows, so `make simulate`, `make scenarios` and `make demo` run on it unchanged:
+- simulation: the first numeric input reads 10 % high in the drifted datasets;
+- scenarios: none injected; a bias of three residual standard deviations on the first numeric
+  input the others predict (a line explains at least monitor.diagnosis.min_r2 of it: what the
+  diagnosis can see); a sensor stuck at a value the input rarely takes; the first category's mix
+  moved to its rarest value; the positive class three times as common (label shift); and a
+  concept drift: the positive class also wherever the first numeric input is in its top tenth.
+Each scenario's change starts halfway through its rows; its fresh rows are the rest of the
+production window.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+FAULT_SDS = 3.0  # a bias of this many residual standard deviations
+GAIN = 1.1  # the simulated drift's gain
+
+
+def related(frame: pd.DataFrame, numeric: list[str], min_r2: float) -> dict[str, float]:
+    """Each numeric input a least-squares line on the others explains at least min_r2 of, with the
+    standard deviation of what the line leaves."""
+    values = frame[numeric].to_numpy(dtype="float64")
+    values = values[~np.isnan(values).any(axis=1)]
+    out = {}
+    for k, name in enumerate(numeric):
+        y = values[:, k]
+        if len(numeric) < 2 or not np.var(y) > 0:
+            continue
+        x = np.column_stack([np.ones(len(y)), np.delete(values, k, axis=1)])
+        residuals = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
+        if 1 - np.var(residuals) / np.var(y) >= min_r2:
+            out[name] = float(np.std(residuals))
+    return out
+
+
+def sections(frame: pd.DataFrame, contract, production_rows: int, defaults: dict) -> dict:  # noqa: ANN001 - defaults: the new params
+    """params' simulation and scenarios sections for this table (frame: its rows under the contract's
+    names, the target 1 for the positive class)."""
+    numeric = [c.name for c in contract.inputs if c.kind in ("number", "integer")]
+    rows = production_rows
+    simulation = {**defaults["simulation"], "datasets": {
+        "day2": {"rows": [0, rows // 5], "drift": False},
+        "day2_drift": {"rows": [rows // 5, 4 * rows // 5], "drift": bool(numeric)},
+        "day3_drift": {"rows": [4 * rows // 5, rows], "drift": bool(numeric)}}}
+    simulation["drift"] = {**defaults["simulation"]["drift"],
+                           "columns": {numeric[0]: {"scale": GAIN, "bias": 0.0}} if numeric else {}}
+    judged = round(rows * 0.6)
+    scenarios = {**defaults["scenarios"], "rows": [0, judged], "fresh_rows": [judged, rows],
+                 "list": scenario_list(frame, contract, numeric, judged // 2, defaults["monitor"]["diagnosis"])}
+    return {"simulation": simulation, "scenarios": scenarios}
+
+
+def scenario_list(frame: pd.DataFrame, contract, numeric: list[str], start: int, diagnosis: dict) -> dict:  # noqa: ANN001
+    label = contract.label
+    out: dict[str, dict] = {"no_drift": {"truth": "none"}}
+    for name, spread in list(related(frame, numeric, diagnosis["min_r2"]).items())[:1]:
+        out[f"{name}_bias"] = {"truth": "sensor_fault", "sensors": [name],
+                               "faults": {name: {"bias": round(FAULT_SDS * spread, 4), "from_row": start}}}
+    for name in numeric[:1]:
+        values = frame[name].dropna()
+        stuck = round(float((values.min() + values.max()) / 2), 4)
+        if float(np.mean(values == stuck)) < diagnosis["stuck_share"] / 10:
+            out[f"{name}_stuck"] = {"truth": "sensor_fault", "sensors": [name], "faults": {name: {"stuck": stuck, "from_row": start}}}
+    categories = [c for c in contract.inputs if c.kind == "category" and len(c.values) > 1]
+    if categories:
+        column = categories[0]
+        counts = frame[column.name].astype(str).value_counts()
+        rarest = min(column.values, key=lambda v: counts.get(str(v), 0))
+        others = [v for v in column.values if v != rarest]
+        shares = {rarest: 0.7, **{v: round(0.3 / len(others), 6) for v in others}}
+        out[f"{column.name}_mix"] = {"truth": "covariate_drift", "mix": {"column": column.name, "shares": shares}}
+    prior = float(frame[label].mean())
+    out["label_shift"] = {"truth": "label_shift", "positive_rate": round(min(0.5, 3 * prior), 4)}
+    if numeric:
+        top = float(frame[numeric[0]].quantile(0.9))
+        out["concept"] = {"truth": "concept_drift", "relabel": {"target": f"{label} == 1 or {numeric[0]} > {top:.6g}"}}
+    return out
