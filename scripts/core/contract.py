@@ -39,7 +39,7 @@ class Column:
 
     source: str
     name: str
-    kind: str  # number | integer | category | boolean | text (text: an identifier or a note, never an input)
+    kind: str  # number | integer | category | boolean | text | timestamp (text and timestamp: never an input)
     role: str
     range: tuple[float, float] | None = None
     values: tuple = ()
@@ -194,6 +194,12 @@ def _build(section: dict) -> Contract:
     order = section["order"]
     if order is not None and order not in names:
         raise ContractError(f"dataset.order: {order!r} is not a declared column ({', '.join(names)})")
+    ordered = next((c for c in columns if c.name == order), None)
+    if ordered is not None and (ordered.kind not in ("integer", "number", "timestamp") or ordered.role == "ignored"):
+        raise ContractError(f"dataset.order: {order!r} needs a kept column of kind integer, number or timestamp")
+    for column in columns:
+        if column.kind == "timestamp" and column.role not in ("carried", "ignored"):
+            raise ContractError(f"dataset.columns: {column.name!r}: a timestamp is carried (or ignored), never a {column.role}")
     derived = _derived(section["derived"], [c.name for c in columns if c.role == "input" and c.numeric], names)
     judged = [c.name for c in columns if c.role in ("input", "carried") and c.kind in ("category", "boolean", "integer")]
     for segment in section["segments"]:

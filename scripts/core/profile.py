@@ -112,13 +112,29 @@ def _find_id(frame: pd.DataFrame, target: str) -> str | None:
 
 
 def _check_order(frame: pd.DataFrame, order: str | None) -> None:
+    """ORDER is a sequence number that increases from row to row, or a time stamp that never goes back."""
     if order is None:
         return
     series = frame[order]
-    if not pd.api.types.is_numeric_dtype(series) or series.isna().any():
-        raise ProfileError(f"ORDER={order}: not a number in every row (a sequence number; time stamps are not supported yet)")
-    if not (series.diff().dropna() > 0).all():
-        raise ProfileError(f"ORDER={order}: does not increase from row to row; sort the file by it first")
+    if series.isna().any():
+        raise ProfileError(f"ORDER={order}: {int(series.isna().sum())} rows have no value")
+    if pd.api.types.is_numeric_dtype(series):
+        if not (series.diff().dropna() > 0).all():
+            raise ProfileError(f"ORDER={order}: does not increase from row to row; sort the file by it first")
+        return
+    stamps = time_stamps(series)
+    if stamps is None:
+        raise ProfileError(f"ORDER={order}: neither a number nor an ISO 8601 time stamp in every row")
+    if (stamps.diff().dropna() < pd.Timedelta(0)).any():
+        raise ProfileError(f"ORDER={order}: goes back in time between rows; sort the file by it first")
+
+
+def time_stamps(series: pd.Series) -> pd.Series | None:
+    """The column as UTC time stamps if every value is an ISO 8601 date or time, else None."""
+    try:
+        return pd.to_datetime(series.astype(str).str.strip(), format="ISO8601", utc=True)
+    except (ValueError, TypeError):
+        return None
 
 
 def _decide(frame: pd.DataFrame, header: str, known: tuple, inputs: list[dict], settings: dict) -> tuple[dict, str]:
@@ -132,7 +148,8 @@ def _decide(frame: pd.DataFrame, header: str, known: tuple, inputs: list[dict], 
     if header == identity:
         return {"kind": "integer", "role": "id"}, "the row id: never a model input"
     if header == order:
-        return _carried(series), "the order column: kept, never a model input"
+        kind = _carried(series) if pd.api.types.is_numeric_dtype(series) else {"kind": "timestamp", "role": "carried"}
+        return kind, "the order column: kept, never a model input"
     if series.nunique(dropna=False) <= 1:
         return _carried(series), "left out: constant"
     missing = int(series.isna().sum())
@@ -171,7 +188,13 @@ def _as_input(frame: pd.DataFrame, header: str, y: np.ndarray, inputs: list[dict
     if kind == "boolean":
         return {"kind": kind, "role": "input"}, "boolean input"
     low, high = _plain(series.min()), _plain(series.max())
-    return {"kind": kind, "role": "input", "range": [low, high]}, f"{kind} input, observed range [{low}, {high}]"
+    if kind == "integer":  # a column with missing values is read as floats
+        low, high = int(low), int(high)
+    margin = settings["range_margin"] * (high - low)
+    accepted = [max(low - margin, 0) if low >= 0 else low - margin, high + margin]
+    accepted = [int(np.floor(accepted[0])), int(np.ceil(accepted[1]))] if kind == "integer" else [_plain(round(v, 6)) for v in accepted]
+    return ({"kind": kind, "role": "input", "range": accepted},
+            f"{kind} input, observed range [{low}, {high}], accepted [{accepted[0]}, {accepted[1]}]")
 
 
 def _score(series: pd.Series, kind: str, y: np.ndarray) -> np.ndarray:

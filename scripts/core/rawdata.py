@@ -85,7 +85,8 @@ def _read_typed(path: Path, header: list[str], contract) -> pd.DataFrame | None:
         values = frame[column]
         if not _numeric(kinds[column]):
             given = values.dropna() if column in optional else values
-            if given.isna().any() or given.str.contains(r"^\s|\s$|^$", regex=True).any() or kinds[column] == "boolean":
+            if (given.isna().any() or given.str.contains(r"^\s|\s$|^$", regex=True).any()
+                    or kinds[column] in ("boolean", "timestamp")):
                 return None
             continue
         numbers = values.to_numpy()
@@ -127,6 +128,9 @@ def _convert(frame: pd.DataFrame, path: Path, contract) -> pd.DataFrame:  # noqa
         if kinds[column] in ("category", "text"):
             frame[column] = text.mask(blank)
             continue
+        if kinds[column] == "timestamp":
+            frame[column] = _stamps(text, path, where)
+            continue
         if kinds[column] == "boolean":
             flags = text.str.lower().map(BOOLEAN)
             bad = flags.isna() & ~blank
@@ -138,6 +142,15 @@ def _convert(frame: pd.DataFrame, path: Path, contract) -> pd.DataFrame:  # noqa
         numbers = _numbers(text.mask(blank, "0"), kinds[column] == "integer", path, where)
         frame[column] = numbers.astype("float64").mask(blank) if blank.any() else numbers
     return frame
+
+
+def _stamps(text: pd.Series, path: Path, where: str) -> pd.Series:
+    """ISO 8601 dates or times as UTC time stamps; the first cell that is none is named with its line."""
+    stamps = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    if stamps.isna().any():
+        index = stamps.isna().idxmax()
+        raise ClockworkError(f"{path}: line {_line(index)}: {where}: {text[index]!r} is not an ISO 8601 date or time")
+    return stamps
 
 
 def _numbers(text: pd.Series, integer: bool, path: Path, where: str) -> pd.Series:
@@ -168,8 +181,12 @@ def validate_rows(frame: pd.DataFrame, path: Path, contract) -> None:  # noqa: A
             refuse(duplicated, f"duplicated {contract.id.source} {frame[contract.id.name][duplicated].iloc[0]}")
     if contract.order is not None:
         order = contract.column(contract.order)
-        refuse(frame[order.name].diff().fillna(1) <= 0,
-               f"{order.source} not increasing ({order.source} order is the data set's time order: dataset.order)")
+        if order.kind == "timestamp":  # time stamps may repeat, never go back
+            refuse(frame[order.name].diff() < pd.Timedelta(0),
+                   f"{order.source} goes back in time ({order.source} order is the data set's time order: dataset.order)")
+        else:
+            refuse(frame[order.name].diff().fillna(1) <= 0,
+                   f"{order.source} not increasing ({order.source} order is the data set's time order: dataset.order)")
     for column in contract.kept:
         values = frame[column.name]
         if column.values:

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from scripts.core.config import ROOT, ClockworkError, cli, load_params, repo_path
+from scripts.core.contract import Contract
 from scripts.core.store import sha256_file, write_json
 from scripts.dev.bench_loop import loop_section
 from scripts.dev.sandbox import copy_repo
@@ -134,16 +135,32 @@ def synth_logs(work: Path, params: dict, n: int) -> None:
     predictions.parent.mkdir(parents=True, exist_ok=True)
     base = {"time": "2026-01-01T00:00:00.000000Z", "endpoint": "predict", "model_version": version, "threshold": 0.5,
             "latency_ms": 1.0}
+    contract = Contract.from_params(params["dataset"])
+    key = contract.id.name if contract.id else None
     with open(predictions, "w") as p_out, open(labels, "w") as l_out:
         for i in range(n):
-            reading = {"type": "LMH"[i % 3], "air_temperature_k": 298.0 + (i % 50) / 10, "process_temperature_k": 309.0 + (i % 40) / 10,
-                       "rotational_speed_rpm": 1300 + i % 900, "torque_nm": 20.0 + (i % 500) / 10, "tool_wear_min": i % 240}
+            reading = varied(contract, i)
             pid = f"r{i // 10}-{i % 10}"
             p_out.write(json.dumps({**base, "request_id": f"r{i // 10}", "prediction_id": pid, "inputs": reading,
                                     "failure_probability": 0.9 if i % 37 == 0 else 0.01, "prediction": int(i % 37 == 0)},
                                    separators=(",", ":")) + "\n")
             l_out.write(json.dumps({"dataset": "synthetic", "label": int(i % 41 == 0), "prediction_id": pid, "time": base["time"],
-                                    "udi": i}, separators=(",", ":"), sort_keys=True) + "\n")
+                                    **({key: i} if key else {})}, separators=(",", ":"), sort_keys=True) + "\n")
+
+
+def varied(contract: Contract, i: int) -> dict:
+    """Reading i of a synthetic stream: each input cycles through its values, or across its range."""
+    out: dict = {}
+    for k, column in enumerate(contract.inputs):
+        if column.kind == "boolean":
+            out[column.name] = i % 2 == 0
+        elif column.values:
+            out[column.name] = column.values[i % len(column.values)]
+        else:
+            low, high = column.range or (0.0, 100.0)
+            value = low + (high - low) * ((i * (k + 3)) % 97) / 97
+            out[column.name] = int(value) if column.kind == "integer" else round(value, 3)
+    return out
 
 
 def monitor_section(work: Path, params: dict, n: int) -> dict:
@@ -159,7 +176,6 @@ def quality_section(params: dict, work: Path) -> list[dict]:
     import pandas as pd
 
     from scripts.core import features as F
-    from scripts.core.contract import Contract
     from scripts.core.estimator import ALGORITHMS, fit
     from scripts.core.metrics import score
 

@@ -15,7 +15,6 @@ import subprocess
 import time
 from pathlib import Path
 
-from scripts.core import features as F
 from scripts.core.config import ClockworkError
 
 HEADERS = {"Content-Type": "application/json"}
@@ -23,9 +22,13 @@ HEADERS = {"Content-Type": "application/json"}
 
 def bodies(rows: list[dict], model_name: str) -> dict[str, tuple[str, bytes]]:
     """Each protocol's request for the rows: endpoint name -> (path, JSON body)."""
-    split = {"columns": F.INPUT_COLUMNS, "data": [[r[c] for c in F.INPUT_COLUMNS] for r in rows]}
-    tensors = [{"name": c, "datatype": "BYTES" if c == "type" else "FP64", "shape": [len(rows)],
-                "data": [r[c] for r in rows]} for c in F.INPUT_COLUMNS]
+    columns = list(rows[0])  # the model's inputs, in order
+
+    def datatype(value: object) -> str:
+        return "BYTES" if isinstance(value, str) else "BOOL" if isinstance(value, bool) else "FP64"
+    split = {"columns": columns, "data": [[r[c] for c in columns] for r in rows]}
+    tensors = [{"name": c, "datatype": datatype(rows[0][c]), "shape": [len(rows)], "data": [r[c] for r in rows]}
+               for c in columns]
     return {"predict": ("/predict", json.dumps({"instances": rows}).encode()),
             "invocations": ("/invocations", json.dumps({"dataframe_split": split}).encode()),
             "infer": (f"/v2/models/{model_name}/infer", json.dumps({"inputs": tensors}).encode())}
@@ -49,7 +52,7 @@ def compare(port: int, pipeline, rows: list[dict], repeats: int, model_name: str
     """Median ms of each endpoint and of the in-process predict_proba on the same rows, interleaved."""
     import pandas as pd
 
-    frame = pd.DataFrame.from_records(rows, columns=F.INPUT_COLUMNS)
+    frame = pd.DataFrame.from_records(rows, columns=list(rows[0]))
     requests = bodies(rows, model_name)
     samples: dict[str, list[float]] = {"predict_proba": [], **{name: [] for name in requests}}
     for path, body in requests.values():  # warm-up

@@ -48,10 +48,11 @@ def study(name: str, frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], pa
     """One concept-drift scenario: every training set's F1 on the epoch's reference rows and on fresh rows."""
     history, rows, fresh = frames
     model, concept = params["model"], params["retrain"]["concept"]
-    feats = F.spec(Contract.from_params(params["dataset"]), params["features"])
+    contract = Contract.from_params(params["dataset"])
+    feats = F.spec(contract, params["features"])
     labelled = mark_reference(rows, concept["reference_fraction"])
     marked = labelled["reference"] == 1
-    columns = ["udi", *F.INPUT_COLUMNS, F.LABEL]
+    columns = [contract.id.name, *contract.scored]
     newer, reference = labelled[~marked][columns], labelled[marked]
     contradicted = contradicted_rows(history, newer, feats, model, concept["conflict_probability"])
     variants = []
@@ -62,7 +63,7 @@ def study(name: str, frames: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], pa
                          "f1_fresh": score(fitted, fresh, model["threshold"], feats["label"])["f1"]})
         print(f"  {name}: {label}: F1 {variants[-1]['f1_reference']} on the reference rows, "
               f"{variants[-1]['f1_fresh']} on fresh rows", flush=True)
-    return {"scenario": name, "reference_rows": int(marked.sum()), "reference_failures": int(reference[F.LABEL].sum()),
+    return {"scenario": name, "reference_rows": int(marked.sum()), "reference_failures": int(reference[contract.label].sum()),
             "fresh_rows": len(fresh), "contradicted_rows": int(contradicted.sum()), "variants": variants}
 
 
@@ -80,7 +81,8 @@ def main(argv: list[str]) -> int:
     if not names:
         raise ClockworkError("params scenarios.list: no scenario with truth concept_drift to measure")
     version = read_pointer(args.data)
-    history = load_split(read_data_meta(params["paths"], version), "train", ["udi", *F.SCORED_COLUMNS])
+    contract = Contract.from_params(params["dataset"])
+    history = load_split(read_data_meta(params["paths"], version), "train", [contract.id.name, *contract.scored])
     known = json.loads(args.sims.read_text())
     started = utc_now()
     results = [study(n, (history, pd.read_csv(repo_path(known[n])), pd.read_csv(repo_path(known[n + "_fresh"]))), params)

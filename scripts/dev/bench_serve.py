@@ -32,7 +32,6 @@ import sys
 import time
 from pathlib import Path
 
-from scripts.core import features as F
 from scripts.core import registry as R
 from scripts.core.artifacts import load_split, read_data_meta
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
@@ -42,8 +41,6 @@ from scripts.dev.sandbox import free_port
 from scripts.serving.process import wait_ready
 
 log = logging.getLogger("clockwork.bench")
-READING = {"type": "L", "air_temperature_k": 300.0, "process_temperature_k": 310.0, "rotational_speed_rpm": 1400,
-           "torque_nm": 40.0, "tool_wear_min": 20}
 HEADERS = {"Content-Type": "application/json"}
 
 
@@ -52,25 +49,26 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def predict_once_ms(pipeline) -> float:
+def predict_once_ms(pipeline, reading: dict) -> float:
     """One in-process predict_proba for one row, DataFrame construction included: the floor."""
     import pandas as pd
 
     started = time.perf_counter()
-    pipeline.predict_proba(pd.DataFrame.from_records([READING], columns=F.INPUT_COLUMNS))
+    pipeline.predict_proba(pd.DataFrame.from_records([reading], columns=list(reading)))
     return (time.perf_counter() - started) * 1000
 
 
-def paired_latencies(port: int, pipeline, n: int, keep_alive: bool) -> tuple[list[float], list[float]]:
-    """Alternate one HTTP request with one in-process predict, so both see the same machine noise.
+def paired_latencies(port: int, pipeline, n: int, keep_alive: bool, reading: dict) -> tuple[list[float], list[float]]:
+    """Alternate one HTTP request with one in-process predict of the same reading, so both see the same
+    machine noise.
 
     Returns (server latencies, floor samples), in ms.
     """
-    body = json.dumps(READING)
+    body = json.dumps(reading)
     server, floor = [], []
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     for _ in range(n):
-        floor.append(predict_once_ms(pipeline))
+        floor.append(predict_once_ms(pipeline, reading))
         if not keep_alive:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         started = time.perf_counter()
@@ -85,8 +83,7 @@ def paired_latencies(port: int, pipeline, n: int, keep_alive: bool) -> tuple[lis
     return server, floor
 
 
-def _client(port: int, seconds: float, counter) -> None:
-    body = json.dumps(READING)
+def _client(port: int, seconds: float, counter, body: str) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     done, deadline = 0, time.perf_counter() + seconds
     while time.perf_counter() < deadline:
@@ -98,10 +95,10 @@ def _client(port: int, seconds: float, counter) -> None:
         counter.value += done
 
 
-def throughput(port: int, clients: int, seconds: float) -> float:
-    """Requests per second from `clients` keep-alive client processes."""
+def throughput(port: int, clients: int, seconds: float, body: str) -> float:
+    """Requests per second from `clients` keep-alive client processes, each posting body again and again."""
     counter = multiprocessing.Value("i", 0)
-    procs = [multiprocessing.Process(target=_client, args=(port, seconds, counter)) for _ in range(clients)]
+    procs = [multiprocessing.Process(target=_client, args=(port, seconds, counter, body)) for _ in range(clients)]
     started = time.perf_counter()
     for proc in procs:
         proc.start()
@@ -176,7 +173,8 @@ def run(params: dict, requests: int, seconds: float, smoke: bool, worker_class: 
     version = card["version"]
     pipeline, card = R.load_registered(paths, version)
     production = load_split(read_data_meta(paths, card["data"]["version"]), "production")
-    rows = production[F.INPUT_COLUMNS].to_dict("records")
+    rows = production[card["features"]["inputs"]].to_dict("records")
+    reading, body = rows[0], json.dumps(rows[0])  # the production window's first reading
     result = {"model_version": version, "algorithm": card["algorithm"], "params": card["params"],
               "worker_class": worker_class, "by_workers": {}}
     counts = sorted({1, deployment["workers"]})
@@ -185,17 +183,17 @@ def run(params: dict, requests: int, seconds: float, smoke: bool, worker_class: 
     for workers in counts:
         proc, port = start(workers, worker_class, deployment["ready_timeout_s"], params_file)
         try:
-            paired_latencies(port, pipeline, 10, True)  # warm-up
-            keep, floor_samples = paired_latencies(port, pipeline, requests, True)
-            fresh, _ = paired_latencies(port, pipeline, max(10, requests // 3), False)
+            paired_latencies(port, pipeline, 10, True, reading)  # warm-up
+            keep, floor_samples = paired_latencies(port, pipeline, requests, True, reading)
+            fresh, _ = paired_latencies(port, pipeline, max(10, requests // 3), False, reading)
             floor = statistics.median(floor_samples)
             entry = {
                 "floor_ms": round(floor, 3),
                 "p50_ms": round(percentile(keep, 0.5), 3), "p99_ms": round(percentile(keep, 0.99), 3),
                 "fresh_connection_p50_ms": round(percentile(fresh, 0.5), 3),
                 "fresh_connection_p99_ms": round(percentile(fresh, 0.99), 3),
-                "rps_1_client": round(throughput(port, 1, seconds), 1),
-                "rps_8_clients": round(throughput(port, 8, seconds), 1),
+                "rps_1_client": round(throughput(port, 1, seconds, body), 1),
+                "rps_8_clients": round(throughput(port, 8, seconds, body), 1),
                 "batch_rows": len(rows),
                 "batch_rows_per_second": round(batch_rows_per_second(port, rows, 1 if smoke else 3), 1),
                 "rss_mb": rss_mb(proc.pid),
@@ -204,8 +202,8 @@ def run(params: dict, requests: int, seconds: float, smoke: bool, worker_class: 
                 result["batch"] = bench_batch.compare(port, pipeline, rows, 3 if smoke else 15, deployment["model_name"])
                 result["large_batch"] = bench_batch.large(port, proc.pid, rows, 10 * len(rows) if smoke else
                                                           deployment["max_batch"])
-                result["slow_clients"] = bench_slow.slow_clients(port, 20 if smoke else 200, 2.0 if smoke else 30.0)
-                result["idle_clients"] = bench_slow.idle_clients(port, 50 if smoke else 2000, 2.0 if smoke else 15.0)
+                result["slow_clients"] = bench_slow.slow_clients(port, 20 if smoke else 200, 2.0 if smoke else 30.0, body)
+                result["idle_clients"] = bench_slow.idle_clients(port, 50 if smoke else 2000, 2.0 if smoke else 15.0, body)
         finally:
             stop(proc)
         entry["p50_over_floor_ms"] = round(entry["p50_ms"] - floor, 3)

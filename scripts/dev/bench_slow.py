@@ -9,14 +9,11 @@ how many normal requests failed (a 3 s timeout or any status but 200).
 from __future__ import annotations
 
 import http.client
-import json
 import multiprocessing
 import socket
 import threading
 import time
 
-READING = json.dumps({"type": "L", "air_temperature_k": 300.0, "process_temperature_k": 310.0,
-                      "rotational_speed_rpm": 1400, "torque_nm": 40.0, "tool_wear_min": 20})
 CLIENTS = 8
 
 
@@ -35,13 +32,13 @@ def _slow(port: int, stop: threading.Event) -> None:
         conn.close()
 
 
-def _client(port: int, seconds: float, results: "multiprocessing.Queue") -> None:
+def _client(port: int, seconds: float, results: "multiprocessing.Queue", body: str) -> None:
     latencies, failed, deadline = [], 0, time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         started = time.perf_counter()
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
-            conn.request("POST", "/predict", READING, {"Content-Type": "application/json"})
+            conn.request("POST", "/predict", body, {"Content-Type": "application/json"})
             response = conn.getresponse()
             response.read()
             conn.close()
@@ -54,9 +51,9 @@ def _client(port: int, seconds: float, results: "multiprocessing.Queue") -> None
     results.put((latencies, failed))
 
 
-def _traffic(port: int, seconds: float) -> tuple[list[float], int]:
+def _traffic(port: int, seconds: float, body: str) -> tuple[list[float], int]:
     results: multiprocessing.Queue = multiprocessing.Queue()
-    procs = [multiprocessing.Process(target=_client, args=(port, seconds, results)) for _ in range(CLIENTS)]
+    procs = [multiprocessing.Process(target=_client, args=(port, seconds, results, body)) for _ in range(CLIENTS)]
     for proc in procs:
         proc.start()
     collected = [results.get() for _ in procs]
@@ -65,14 +62,15 @@ def _traffic(port: int, seconds: float) -> tuple[list[float], int]:
     return sorted(x for latencies, _ in collected for x in latencies), sum(failed for _, failed in collected)
 
 
-def slow_clients(port: int, connections: int, seconds: float) -> dict:
-    baseline, _ = _traffic(port, seconds)
+def slow_clients(port: int, connections: int, seconds: float, body: str) -> dict:
+    """Requests a second of CLIENTS posting body, before and while connections slow clients trickle bytes."""
+    baseline, _ = _traffic(port, seconds, body)
     stop = threading.Event()
     holders = [threading.Thread(target=_slow, args=(port, stop), daemon=True) for _ in range(connections)]
     for holder in holders:
         holder.start()
     time.sleep(2.0)
-    latencies, failed = _traffic(port, seconds)
+    latencies, failed = _traffic(port, seconds, body)
     stop.set()
     for holder in holders:
         holder.join(timeout=5)
@@ -109,15 +107,15 @@ def _hold_idle(port: int, connections: int, stop: threading.Event, held: list[in
         key.fileobj.close()
 
 
-def idle_clients(port: int, connections: int, seconds: float) -> dict:
-    """Normal traffic while `connections` idle connections are held open (a client that connects and
-    says nothing, as many do): its p99 and failures, beside the same traffic alone."""
-    baseline, _ = _traffic(port, seconds)
+def idle_clients(port: int, connections: int, seconds: float, body: str) -> dict:
+    """Normal traffic (body posted again and again) while `connections` idle connections are held open (a
+    client that connects and says nothing, as many do): its p99 and failures, beside the same traffic alone."""
+    baseline, _ = _traffic(port, seconds, body)
     stop, held = threading.Event(), [0]
     holder = threading.Thread(target=_hold_idle, args=(port, connections, stop, held), daemon=True)
     holder.start()
     time.sleep(2.0)
-    latencies, failed = _traffic(port, seconds)
+    latencies, failed = _traffic(port, seconds, body)
     open_during = held[0]
     stop.set()
     holder.join(timeout=10)

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from scripts.core import features as F
 from scripts.core.artifacts import load_split, read_data_meta
 from scripts.core.config import cli, load_params
 
@@ -59,7 +58,7 @@ def build(params: dict, folder: Path) -> tuple[Any, Any, Any]:
                            L.DeploymentLog(folder / "deployment_log.csv", "profile:1"), **options)
     holder.refresh()
     meta = read_data_meta(params["paths"], holder.live.card["data"]["version"])
-    frame = load_split(meta, "production", F.INPUT_COLUMNS).iloc[:3000]
+    frame = load_split(meta, "production", holder.live.card["features"]["inputs"]).iloc[:3000]
     return create_app(params, holder), holder, frame
 
 
@@ -70,7 +69,7 @@ def profile(phases: list[str]) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="clockwork-profile-") as tmp:
         params = load_params()
         app, holder, frame = build(params, Path(tmp))
-        body = json.dumps({"instances": frame[F.INPUT_COLUMNS].to_dict("records")}).encode()
+        body = json.dumps({"instances": frame.to_dict("records")}).encode()
         runs = []
         for _ in range(REQUESTS + 1):
             spent.clear()
@@ -83,7 +82,7 @@ def profile(phases: list[str]) -> dict[str, float]:
         reference = []
         for _ in range(REQUESTS):
             started = time.perf_counter()
-            holder.live.pipeline.predict_proba(frame[F.INPUT_COLUMNS])
+            holder.live.pipeline.predict_proba(frame)
             reference.append(time.perf_counter() - started)
     out = {label: round(statistics.median(run.get(label, 0.0) for run in runs[1:]) * 1000, 2) for label in runs[1]}
     out["predict_proba on the same rows"] = round(statistics.median(reference) * 1000, 2)

@@ -12,11 +12,11 @@ import logging
 from typing import Any, Callable
 
 from scripts.core.config import cli, load_params, port_number
+from scripts.core.contract import Contract
+from scripts.serving.fields import Fields
 from scripts.serving.process import server_address
 
 log = logging.getLogger("clockwork.smoke")
-READING = {"type": "M", "air_temperature_k": 298.1, "process_temperature_k": 308.6, "rotational_speed_rpm": 1551,
-           "torque_nm": 42.8, "tool_wear_min": 0}
 
 
 def call(host: str, port: int, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -30,8 +30,11 @@ def call(host: str, port: int, method: str, path: str, body: Any = None) -> tupl
     return response.status, json.loads(raw) if raw else None
 
 
-def checks(version: str) -> list[tuple[str, str, str, Any, int, Callable[[Any], bool]]]:
-    """(name, method, path, body, expected status, shape check) for each smoke request."""
+def checks(version: str, fields: Fields) -> list[tuple[str, str, str, Any, int, Callable[[Any], bool]]]:
+    """(name, method, path, body, expected status, shape check) for each smoke request, with a reading
+    made from the data set contract (fields)."""
+    reading = {name: value for name, value in fields.example().items() if name in fields.inputs}
+    number = fields.numeric[0] if fields.numeric else fields.inputs[0]
     def single(doc: Any) -> bool:
         return (0.0 <= doc["failure_probability"] <= 1.0 and doc["prediction"] in (0, 1)
                 and doc["model_version"] == version and bool(doc["request_id"]))
@@ -41,11 +44,12 @@ def checks(version: str) -> list[tuple[str, str, str, Any, int, Callable[[Any], 
 
     return [
         ("ready", "GET", "/ready", None, 200, lambda d: d["model_version"] == version),
-        ("single reading", "POST", "/predict", READING, 200, single),
-        ("batch of 3", "POST", "/predict", {"instances": [READING, {**READING, "torque_nm": 70.0}, READING]}, 200, batch),
-        ("invalid reading", "POST", "/predict", {**READING, "torque_nm": "heavy"}, 400,
-         lambda d: "torque_nm" in d["error"] and d["field"] == "torque_nm"),
-        ("unknown field", "POST", "/predict", {**READING, "colour": "red"}, 400, lambda d: d["field"] == "colour"),
+        ("single reading", "POST", "/predict", reading, 200, single),
+        ("batch of 3", "POST", "/predict", {"instances": [reading] * 3}, 200, batch),
+        ("invalid reading", "POST", "/predict", {**reading, number: "heavy"}, 400,
+         lambda d: number in d["error"] and d["field"] == number),
+        ("unknown field", "POST", "/predict", {**reading, "colour_of_the_sky": "red"}, 400,
+         lambda d: d["field"] == "colour_of_the_sky"),
     ]
 
 
@@ -54,7 +58,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--host")
     parser.add_argument("--port", type=port_number)
     args = parser.parse_args(argv)
-    deployment = load_params()["deployment"]
+    params = load_params()
+    deployment, fields = params["deployment"], Fields.of(Contract.from_params(params["dataset"]))
     host, port = server_address(deployment, args.host, args.port)
     try:
         status, model = call(host, port, "GET", "/model")
@@ -65,7 +70,7 @@ def main(argv: list[str]) -> int:
         print(f"FAIL GET /model answered {status}: {model}")
         return 1
     failures = 0
-    for name, method, path, body, expected, shape in checks(model["version"]):
+    for name, method, path, body, expected, shape in checks(model["version"], fields):
         try:
             status, doc = call(host, port, method, path, body)
             ok = status == expected and shape(doc)
@@ -73,7 +78,7 @@ def main(argv: list[str]) -> int:
             status, doc, ok = None, str(exc), False
         failures += not ok
         print(f"{'PASS' if ok else 'FAIL'} {name}: {method} {path} -> {status}" + ("" if ok else f" {doc}"))
-    print(f"{len(checks(''))- failures} passed, {failures} failed against model {model['version']} at {host}:{port}")
+    print(f"{len(checks('', fields))- failures} passed, {failures} failed against model {model['version']} at {host}:{port}")
     return 1 if failures else 0
 
 

@@ -5,8 +5,9 @@ rows, so `make simulate`, `make scenarios` and `make demo` run on it unchanged:
 - simulation: the first numeric input reads 10 % high in the drifted datasets;
 - scenarios: none injected; a bias of three residual standard deviations on the first numeric
   input the others predict (a line explains at least monitor.diagnosis.min_r2 of it: what the
-  diagnosis can see); a sensor stuck at a value the input rarely takes; the first category's mix
-  moved to its rarest value; the positive class three times as common (label shift); and a
+  diagnosis can see); a sensor stuck at a value the input rarely takes; the mix of the category
+  whose values' positive rates differ least moved to its rarest value (a covariate drift that
+  moves no failure rate); the positive class three times as common (label shift); and a
   concept drift: the positive class also wherever the first numeric input is in its top tenth.
 Each scenario's change starts halfway through its rows; its fresh rows are the rest of the
 production window.
@@ -66,8 +67,9 @@ def scenario_list(frame: pd.DataFrame, contract, numeric: list[str], start: int,
         if float(np.mean(values == stuck)) < diagnosis["stuck_share"] / 10:
             out[f"{name}_stuck"] = {"truth": "sensor_fault", "sensors": [name], "faults": {name: {"stuck": stuck, "from_row": start}}}
     categories = [c for c in contract.inputs if c.kind == "category" and len(c.values) > 1]
-    if categories:
-        column = categories[0]
+    if categories:  # the one whose values' positive rates differ least: moving its mix moves no rate
+        rates = {c.name: frame.groupby(frame[c.name].astype(str))[label].mean() for c in categories}
+        column = min(categories, key=lambda c: float(rates[c.name].max() - rates[c.name].min()))
         counts = frame[column.name].astype(str).value_counts()
         rarest = min(column.values, key=lambda v: counts.get(str(v), 0))
         others = [v for v in column.values if v != rarest]

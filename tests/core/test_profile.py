@@ -61,7 +61,9 @@ def test_the_positive_class_is_the_rarer_one_unless_given():
     (lambda f: f.assign(Default=np.arange(len(f)) % 3), "Clockwork trains binary classifiers"),
     (lambda f: f.iloc[:50], "50 rows: at least 100 are needed"),
     (lambda f: f.assign(Applied=f["Applied"][::-1].to_numpy()), "ORDER=Applied: does not increase"),
-    (lambda f: f.assign(Applied="x"), "ORDER=Applied: not a number in every row"),
+    (lambda f: f.assign(Applied="x"), "ORDER=Applied: neither a number nor an ISO 8601 time stamp in every row"),
+    (lambda f: f.assign(Applied=pd.date_range("2025-01-01", periods=len(f), freq="h")[::-1].strftime("%Y-%m-%dT%H:%M")),
+     "ORDER=Applied: goes back in time between rows"),
     (lambda f: f.drop(columns=["Loan ID"]).assign(Applied=1.5), "no column holds a unique whole number per row"),
 ])
 def test_what_cannot_work_is_refused_in_one_line(change, said):

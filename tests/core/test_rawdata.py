@@ -122,3 +122,31 @@ def test_any_table_reads_as_its_contract_declares(tmp_path):
     path.write_text(f"{header}\n1,2,5,1,car,no,n,no\n2,2,5,1,car,no,n,no\n")
     with pytest.raises(ClockworkError, match="line 3: Applied not increasing"):
         validate_rows(read_raw(path, loans), path, loans)
+
+
+STAMPED = Contract.from_params({
+    "columns": [{"column": "When", "name": "when", "kind": "timestamp", "role": "carried"},
+                {"column": "Level", "name": "level", "kind": "number", "role": "input", "missing": "median"},
+                {"column": "Seen", "name": "seen", "kind": "boolean", "role": "input", "missing": "most_frequent"},
+                {"column": "Outcome", "name": "outcome", "kind": "integer", "role": "target", "values": [0, 1]}],
+    "order": "when", "positive": 1, "derived": {}, "segments": []})
+
+
+def stamped(tmp_path: Path, *rows: str):
+    path = tmp_path / "stamped.csv"
+    path.write_text("\n".join(["When,Level,Seen,Outcome", *rows]) + "\n")
+    frame = read_raw(path, STAMPED)
+    validate_rows(frame, path, STAMPED)
+    return frame
+
+
+def test_time_stamps_order_the_rows_and_missing_values_are_read_where_declared(tmp_path):
+    frame = stamped(tmp_path, "2025-01-01T00:00:00Z,1.5,yes,0", "2025-01-01T00:00:00Z,,,1", "2025-01-02,3,no,0")
+    assert frame["when"].is_monotonic_increasing and str(frame["when"].dt.tz) == "UTC", "ties allowed, a date is midnight"
+    assert frame["level"].isna().tolist() == [False, True, False] and frame["seen"].isna().tolist() == [False, True, False]
+    with pytest.raises(ClockworkError, match=r"line 3: When goes back in time"):
+        stamped(tmp_path, "2025-01-02T00:00:00Z,1,yes,0", "2025-01-01T23:59:59Z,1,yes,0")
+    with pytest.raises(ClockworkError, match=r"line 2: column 'When': 'yesterday' is not an ISO 8601 date or time"):
+        stamped(tmp_path, "yesterday,1,yes,0")
+    with pytest.raises(ClockworkError, match=r"line 2: column 'Outcome': empty value \(a column that may be missing says"):
+        stamped(tmp_path, "2025-01-01,1,yes,")
