@@ -17,8 +17,8 @@ from typing import Any, Iterator
 from scripts.core.artifacts import MODEL_CARD, load_model, load_split, model_versions, read_card, read_data_meta
 from scripts.core.config import ClockworkError, repo_path
 from scripts.core.contract import Contract
+from scripts.core.gates import baseline_rule, f1_difference, judge, seen_rows, segment_recalls, udi_ranges
 from scripts.core.gates import describe as describe_gates
-from scripts.core.gates import f1_difference, judge, seen_rows, segment_recalls, udi_ranges
 from scripts.core.metrics import predict_failure, score
 from scripts.core.store import (
     actor,
@@ -304,8 +304,10 @@ def _add(paths: dict, registry: dict, version: str, card: dict, gating: tuple) -
         live_metrics = measured["production"]
         if reference["data_version"] != card["data"]["version"]:  # judged on an epoch's rows, not its own test rows
             test = measured["candidate"]
-    else:
-        comparisons, segments, live_metrics = {}, None, None
+    else:  # the first model of this data set: it must beat the best trivial rule, with evidence
+        comparisons, segments, live_metrics = {"baseline": compare_with_baseline(paths, card, (gates, reference, contract))}, \
+            None, None
+        limits = {"baseline": gates["min_gain_over_baseline"]}
     verdict = judge(test, comparisons, segments, gates, limits)
     verdict["compared_with"] = production
     verdict["gate_set"] = gate_set
@@ -363,6 +365,19 @@ def compare_with_production(paths: dict, card: dict, production: str, registry: 
             measured = {who: _headline(score(m, rows, c["threshold"], label)) for who, (m, c) in
                         zip(("candidate", "production"), models.values(), strict=True)}
     return comparisons, segments, measured
+
+
+def compare_with_baseline(paths: dict, card: dict, judging: tuple) -> dict:
+    """The candidate against the best trivial rule learned on its own training rows (gates.baseline_rule),
+    on the same reference rows, with the paired F1 interval. judging: (gates, the reference rows'
+    record, the contract)."""
+    gates, reference, contract = judging
+    train = load_split(read_data_meta(paths, card["data"]["version"]), "train", contract.scored)
+    rows = load_split(read_data_meta(paths, reference["data_version"]), "test", contract.scored)
+    rule, theirs = baseline_rule(train, rows, contract)
+    mine = predict_failure(load_model(card), rows) >= card["threshold"]
+    comparison = f1_difference(rows[contract.label].to_numpy() == 1, mine, theirs, gates["bootstrap"])
+    return {**comparison, "seen": 0, "seen_by": [], "baseline": rule}
 
 
 def _headline(metrics: dict) -> dict:

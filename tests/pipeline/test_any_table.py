@@ -45,6 +45,8 @@ def cancer_params(repo: Repo) -> str:
                            "test_rows": 120, "production_rows": 169, "label_quirks": {}})
     params["paths"].update(SEPARATE)
     params["model"]["n_estimators"] = 30
+    params["simulation"]["drift"]["columns"] = {"mean_radius": {"scale": 1.1, "bias": 0.0}}  # AI4I's name its columns
+    params["scenarios"]["list"] = {"no_drift": {"truth": "none"}}
     (repo.path / "cancer.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return "cancer.yaml"
 

@@ -16,7 +16,7 @@ from tests.core.test_profile import loans
 def test_a_csv_becomes_a_reviewed_params_file_that_trains(repo: Repo, tmp_path):
     frame = loans(1500)
     rng = np.random.default_rng(1)
-    risky = frame["Income"] < 45_000  # make the target learnable from the inputs
+    risky = (frame["Income"] < 45_000) ^ (frame["Purpose"] == "car")  # learnable from two inputs together, not one
     frame["Default"] = np.where(rng.random(len(frame)) < np.where(risky, 0.7, 0.1), "yes", "no")
     frame["Collections"] = (frame["Default"] == "yes").astype(int)
     source = tmp_path / "loans.csv"

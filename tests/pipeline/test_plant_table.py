@@ -28,8 +28,9 @@ def plant(n: int = ROWS) -> pd.DataFrame:
         "Vibration": rng.gamma(2.0, 1.5, n).round(3),
         "Age (days)": rng.integers(0, 2000, n),
     })
-    risk = 0.04 * (load - 60) + 0.6 * frame["Vibration"] - 2.5 + (frame["Site"] == "west") * 1.0
-    frame["Outcome"] = np.where(rng.random(n) < 1 / (1 + np.exp(-risk)), "fault", "ok")
+    hot = (frame["Load (%)"] > 70) & (frame["Vibration"] > 3)  # faults need two columns together: no one-column rule
+    worn = (frame["Site"] == "west") & (frame["Age (days)"] > 1000)  # finds them (the first model's baseline gate)
+    frame["Outcome"] = np.where(rng.random(n) < np.where(hot | worn, 0.8, 0.05), "fault", "ok")
     frame["Logged at"] = frame["Logged at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return frame
 
@@ -59,7 +60,7 @@ def test_a_time_stamped_table_of_categories_and_booleans_runs_the_loop(repo: Rep
     assert repo.make("serve-bg", f"PORT={port}", **env).code == 0
     try:
         reading = {"Site": "west", "Shift": "day", "Under warranty": True, "Load (%)": 90.0, "Temperature (C)": 75.0,
-                   "Vibration": 6.0, "Age (days)": 10}
+                   "Vibration": 6.0, "Age (days)": 1500}
         status, doc = call(port, "POST", "/predict", reading)
         assert status == 200 and doc["prediction"] == 1, doc
     finally:
