@@ -16,6 +16,7 @@ import pytest
 from scripts import MOVED
 from scripts.core.config import ROOT
 from scripts.core.store import sha256_file
+from tests import ai4i as A
 
 SCRIPTS = ROOT / "scripts"
 ROLES = ["core", "pipeline", "monitoring", "inspect", "serving", "remote", "api", "dev"]
@@ -144,8 +145,8 @@ def test_a_pipeline_pickled_under_the_old_feature_module_name_loads_and_predicts
     del sys.modules["scripts.features"]  # a fresh process: only the pickle names the old module
     del old
     pipeline = __import__("joblib").load(io.BytesIO(blob))
-    expected = fit(frame, feats, model).predict_proba(frame[F.INPUT_COLUMNS])
-    assert (pipeline.predict_proba(pd.DataFrame(frame[F.INPUT_COLUMNS])) == expected).all()
+    expected = fit(frame, feats, model).predict_proba(frame[A.INPUT_COLUMNS])
+    assert (pipeline.predict_proba(pd.DataFrame(frame[A.INPUT_COLUMNS])) == expected).all()
     assert pickle.loads(pickle.dumps(F.add_derived)) is F.add_derived
 
 

@@ -126,21 +126,3 @@ def _filler(missing: dict):  # noqa: ANN202 - a ColumnTransformer
 def positive_rate(labels: pd.Series) -> float:
     """Share of positive labels; 0.0 for an empty split."""
     return float(np.mean(labels)) if len(labels) else 0.0
-
-
-# --- Being retired: AI4I's columns as module constants, for the modules not yet reading the contract
-# (serving's request parsing, the monitor, simulate's faults, synth and the benchmarks). Each moves
-# to the Contract its command builds from params; then this block goes.
-RAW_COLUMNS = {"UDI": "udi", "Product ID": "product_id", "Type": "type", "Air temperature [K]": "air_temperature_k",
-               "Process temperature [K]": "process_temperature_k", "Rotational speed [rpm]": "rotational_speed_rpm",
-               "Torque [Nm]": "torque_nm", "Tool wear [min]": "tool_wear_min", "Machine failure": "machine_failure",
-               "TWF": "twf", "HDF": "hdf", "PWF": "pwf", "OSF": "osf", "RNF": "rnf"}
-TYPES = ["L", "M", "H"]
-INPUT_COLUMNS = ["type", "air_temperature_k", "process_temperature_k", "rotational_speed_rpm", "torque_nm", "tool_wear_min"]
-NUMERIC_INPUTS = INPUT_COLUMNS[1:]
-READING_ALIASES = {raw: snake for raw, snake in RAW_COLUMNS.items() if snake in INPUT_COLUMNS or snake == "udi"}
-INTEGER_COLUMNS = ["udi", "rotational_speed_rpm", "tool_wear_min", "machine_failure", "twf", "hdf", "pwf", "osf", "rnf"]
-LABEL = "machine_failure"
-SCORED_COLUMNS = [*INPUT_COLUMNS, LABEL]
-FAILURE_MODES = ["twf", "hdf", "pwf", "osf", "rnf"]
-failure_rate = positive_rate

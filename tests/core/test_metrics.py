@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from scripts.core.metrics import label_metrics, per_group, probability_metrics
+from tests import ai4i as A
 
 
 def test_label_metrics_by_hand():
@@ -29,7 +30,6 @@ def test_scoring_a_slice_at_a_time_gives_the_same_probabilities(monkeypatch):
     import numpy as np
     import pandas as pd
 
-    from scripts.core import features as F
     from scripts.core import metrics
     from scripts.core.config import ROOT, load_params
     from scripts.core.estimator import fit
@@ -39,7 +39,7 @@ def test_scoring_a_slice_at_a_time_gives_the_same_probabilities(monkeypatch):
     params = load_params()
     frame = read_raw(ROOT / params["paths"]["raw"], contract()).iloc[:1200]
     pipeline = fit(frame, spec(), {**params["model"], "n_estimators": 10})
-    whole = pipeline.predict_proba(frame[F.INPUT_COLUMNS])[:, 1]
+    whole = pipeline.predict_proba(frame[A.INPUT_COLUMNS])[:, 1]
     monkeypatch.setattr(metrics, "SCORE_SLICE_ROWS", 500)
     assert np.array_equal(metrics.predict_failure(pipeline, frame), whole)
-    assert len(metrics.predict_failure(pipeline, pd.DataFrame(columns=F.SCORED_COLUMNS))) == 0
+    assert len(metrics.predict_failure(pipeline, pd.DataFrame(columns=A.SCORED_COLUMNS))) == 0

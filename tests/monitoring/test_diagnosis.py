@@ -5,21 +5,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts.core import features as F
 from scripts.core.config import load_params, repo_path
 from scripts.monitoring.diagnosis import diagnose, relation_values, settings_of, suspect_text
+from tests import ai4i as A
 from tests.conftest import contract
 
 PARAMS = load_params()
 SETTINGS = settings_of(PARAMS["monitor"], contract())
-RAW = pd.read_csv(repo_path(PARAMS["paths"]["raw"])).rename(columns=F.RAW_COLUMNS)
+RAW = pd.read_csv(repo_path(PARAMS["paths"]["raw"])).rename(columns=A.RAW_COLUMNS)
 REFERENCE = RAW.iloc[:5500].reset_index(drop=True)  # the training rows
 TEST_RATE = float(RAW["machine_failure"].iloc[5500:7000].mean())  # the monitor's baseline (test) failure rate
 
 
 def window(first: int, change=None) -> pd.DataFrame:
     """1000 production readings from this raw row on, with a fault applied."""
-    frame = RAW.iloc[first:first + 1000].reset_index(drop=True).astype({c: "float64" for c in F.NUMERIC_INPUTS})
+    frame = RAW.iloc[first:first + 1000].reset_index(drop=True).astype({c: "float64" for c in A.NUMERIC_INPUTS})
     if change:
         change(frame)
     return frame

@@ -9,6 +9,7 @@ import pytest
 from scripts.core import features as F
 from scripts.core.config import ROOT, validate
 from scripts.core.contract import Contract
+from tests import ai4i as A
 from tests.conftest import Repo
 
 SHARED_RAW_SHA256 = "ec4ed737b27c4e65730e3b875626ddb4db005d79733f0fc1f59d72db467cd670"
@@ -32,7 +33,7 @@ def test_metadata_validates_and_records_every_file(built: Repo, version):
     for name, record in meta["outputs"].items():
         assert hashlib.sha256((built.path / record["path"]).read_bytes()).hexdigest() == record["sha256"]
         assert record["rows"] == len(splits[name])
-        assert record["label_rate"] == pytest.approx(splits[name][F.LABEL].mean(), abs=1e-6)
+        assert record["label_rate"] == pytest.approx(splits[name][A.LABEL].mean(), abs=1e-6)
     assert meta["inputs"]["raw"] == {"path": "data/raw/ai4i2020.csv", "sha256": SHARED_RAW_SHA256, "rows": 10000}
     assert meta["label_quirks"]["unexplained_failure"]["rows"] + meta["label_quirks"]["rnf_without_failure"]["rows"] > 0
 
@@ -49,8 +50,8 @@ def test_schema_types_ranges_and_no_nulls(version):
     meta, splits = version
     for frame in splits.values():
         assert not frame.isna().any().any()
-        assert set(frame["type"]) <= set(F.TYPES)
-        assert set(frame[F.LABEL]) <= {0, 1}
+        assert set(frame["type"]) <= set(A.TYPES)
+        assert set(frame[A.LABEL]) <= {0, 1}
         for column, (low, high) in Contract.from_params(meta["params"]["dataset"]).ranges.items():
             assert frame[column].between(low, high).all(), column
 
@@ -82,5 +83,5 @@ def test_chronological_order_is_kept(version):
 
 def test_failure_modes_are_never_model_features(built: Repo):
     card = built.json("models/model_v1.json")
-    for column in [*F.FAILURE_MODES, F.LABEL, "udi", "product_id"]:
+    for column in [*A.FAILURE_MODES, A.LABEL, "udi", "product_id"]:
         assert not any(column in name for name in card["features"]["model_inputs"]), column

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scripts.core import features as F
 from scripts.core.config import ROOT, load_params
 from scripts.core.estimator import fit
 from scripts.core.metrics import probability_metrics
 from scripts.core.rawdata import read_raw
 from scripts.pipeline.evaluate import evaluate
+from tests import ai4i as A
 from tests.conftest import contract, spec
 
 
@@ -25,9 +25,9 @@ def measured():
 
 def test_test_metrics_are_those_of_the_held_out_rows(measured):
     pipeline, _, test, metrics = measured
-    proba = pipeline.predict_proba(test[F.INPUT_COLUMNS])[:, 1]
-    assert metrics["test"] == probability_metrics(test[F.LABEL], proba, 0.5)
-    assert metrics["test"]["rows"] == 1500 and metrics["test"]["positives"] == int(test[F.LABEL].sum())
+    proba = pipeline.predict_proba(test[A.INPUT_COLUMNS])[:, 1]
+    assert metrics["test"] == probability_metrics(test[A.LABEL], proba, 0.5)
+    assert metrics["test"]["rows"] == 1500 and metrics["test"]["positives"] == int(test[A.LABEL].sum())
 
 
 def test_training_metrics_sit_beside_them_and_a_forest_fits_its_training_rows_closely(measured):
@@ -38,7 +38,7 @@ def test_training_metrics_sit_beside_them_and_a_forest_fits_its_training_rows_cl
 
 def test_per_type_rows_add_up_to_the_test_set(measured):
     _, _, test, metrics = measured
-    assert set(metrics["per_group"]) == {f"Type {kind}" for kind in F.TYPES}
+    assert set(metrics["per_group"]) == {f"Type {kind}" for kind in A.TYPES}
     assert sum(group["rows"] for group in metrics["per_group"].values()) == len(test)
     for name, group in metrics["per_group"].items():
         assert group["rows"] == int(np.sum(test["type"] == name.split()[-1]))

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts.core import features as F
 from scripts.core.config import load_params, repo_path
 from scripts.pipeline.faults import apply_scenario, scenario_datasets
+from tests import ai4i as A
 from tests.conftest import contract
 
 PARAMS = load_params()
@@ -25,7 +25,7 @@ def test_sensor_faults_change_only_their_sensor_from_their_row():
     assert np.allclose(out["air_temperature_k"][1000:], ROWS["air_temperature_k"][1000:] - 2.5)
     assert (out["process_temperature_k"][1500:] == 310.0).all()
     assert out["drifted"].tolist() == [0] * 500 + [1] * 1300
-    untouched = ["rotational_speed_rpm", "tool_wear_min", "type", F.LABEL]
+    untouched = ["rotational_speed_rpm", "tool_wear_min", "type", A.LABEL]
     assert out[untouched].equals(ROWS[untouched]), "other sensors and the labels keep the physical truth"
 
 
@@ -40,19 +40,19 @@ def test_resampling_sets_the_type_mix_or_the_failure_rate():
     mixed = apply_scenario(ROWS, {"mix": {"column": "type", "shares": {"L": 0.1, "M": 0.3, "H": 0.6}}}, 5, CONTRACT)
     assert len(mixed) == len(ROWS) and mixed["type"].value_counts(normalize=True).round(2).to_dict() == {"H": 0.6, "M": 0.3, "L": 0.1}
     shifted = apply_scenario(ROWS, {"positive_rate": 0.1}, 5, CONTRACT)
-    assert shifted[F.LABEL].mean() == pytest.approx(0.1, abs=0.001) and ROWS[F.LABEL].mean() < 0.03
+    assert shifted[A.LABEL].mean() == pytest.approx(0.1, abs=0.001) and ROWS[A.LABEL].mean() < 0.03
     assert shifted["udi"].is_monotonic_increasing, "rows stay in time order"
 
 
 def test_a_new_power_window_labels_the_same_readings_again():
     out = apply_scenario(ROWS, PARAMS["scenarios"]["list"]["concept_power"], 5, CONTRACT)
     power = ROWS["torque_nm"] * ROWS["rotational_speed_rpm"] * 2 * np.pi / 60
-    assert out[F.INPUT_COLUMNS].equals(ROWS[F.INPUT_COLUMNS])
+    assert out[A.INPUT_COLUMNS].equals(ROWS[A.INPUT_COLUMNS])
     newly = (power < 4500) & (power >= 3500)
-    assert (out.loc[newly, F.LABEL] == 1).all() and out[F.LABEL].sum() > ROWS[F.LABEL].sum()
-    assert out["drifted"].sum() == (out[F.LABEL] != ROWS[F.LABEL]).sum()
+    assert (out.loc[newly, A.LABEL] == 1).all() and out[A.LABEL].sum() > ROWS[A.LABEL].sum()
+    assert out["drifted"].sum() == (out[A.LABEL] != ROWS[A.LABEL]).sum()
     others = ROWS[["twf", "hdf", "osf", "rnf"]].to_numpy().any(axis=1)
-    assert (out[F.LABEL] == (others | (power < 4500) | (power > 9000))).all(), "the rule params give, exactly"
+    assert (out[A.LABEL] == (others | (power < 4500) | (power > 9000))).all(), "the rule params give, exactly"
 
 
 def test_each_scenario_is_two_datasets_and_the_fresh_one_is_faulty_from_its_first_row():

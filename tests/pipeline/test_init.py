@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -10,6 +12,13 @@ import yaml
 
 from tests.conftest import Repo
 from tests.core.test_profile import loans
+
+API = """
+import json
+from scripts.api import datasets, load_model
+model, test = load_model("production"), datasets("v1").frames["test"]
+print(json.dumps({"inputs": list(model.feature_names_in_), "rows": len(model.predict_proba(test))}))
+"""
 
 
 @pytest.mark.slow
@@ -46,6 +55,10 @@ def test_a_csv_becomes_a_reviewed_params_file_that_trains(repo: Repo, tmp_path):
     assert run.code == 0 and run.out.strip().endswith("PASS"), run.out + run.err
     assert set(card["metrics"]["per_group"]) == {"Purpose car", "Purpose home"}
     assert repo.json("models/loans/registry.json")["aliases"]["production"] == "v1", "it beats the trivial floors"
+    notebook = subprocess.run([str(repo.path / ".venv/bin/python"), "-c", API], cwd=repo.path, capture_output=True, text=True,
+                              env={**os.environ, "CLOCKWORK_PARAMS": "loans.yaml"})
+    assert notebook.returncode == 0, notebook.stderr
+    assert json.loads(notebook.stdout) == {"inputs": ["income", "purpose", "owns_home", "amount"], "rows": 315}
     serve_label_and_monitor(repo, {"CLOCKWORK_PARAMS": "loans.yaml"})
     scenarios_on_the_table(repo, {"CLOCKWORK_PARAMS": "loans.yaml"})
 

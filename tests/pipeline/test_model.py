@@ -4,10 +4,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from scripts.core import features as F
 from scripts.core.artifacts import load_model
 from scripts.core.config import ClockworkError, load_params, validate
 from scripts.core.metrics import per_group
+from tests import ai4i as A
 from tests.conftest import Repo
 
 # A healthy operating point: power ~5.9 kW, 10 K temperature difference, low strain.
@@ -33,7 +33,7 @@ def test_card_validates_and_records_lineage(card):
     validate(card, "model", "model_v1.json")
     assert card["data"]["version"] == "v1"
     assert card["algorithm"] == load_params()["model"]["algorithm"]
-    assert card["features"]["inputs"] == F.INPUT_COLUMNS
+    assert card["features"]["inputs"] == A.INPUT_COLUMNS
     assert {"numpy", "pandas", "scikit-learn"} <= set(card["environment"]["libraries"])
 
 
@@ -48,8 +48,8 @@ def test_recall_per_type_on_held_out_rows(built: Repo, model):
     """Per-Type recall over test + production rows; a Type with too few failures is not judged."""
     meta = built.json("data/processed/v1.json")
     frame = pd.concat([pd.read_csv(built.path / meta["outputs"][n]["path"]) for n in ("test", "production")])
-    predicted = model.predict_proba(frame[F.INPUT_COLUMNS])[:, 1] >= 0.5
-    by_type = per_group(frame[F.LABEL].to_numpy(), predicted, frame["type"].to_numpy(), F.TYPES)
+    predicted = model.predict_proba(frame[A.INPUT_COLUMNS])[:, 1] >= 0.5
+    by_type = per_group(frame[A.LABEL].to_numpy(), predicted, frame["type"].to_numpy(), A.TYPES)
     judged = {t: m for t, m in by_type.items() if m["positives"] >= 10}
     assert {"L", "M"} <= set(judged)
     for type_, metrics in judged.items():

@@ -9,9 +9,9 @@ import json
 import pandas as pd
 import pytest
 
-from scripts.core import features as F
 from scripts.core.config import validate
 from scripts.core.epoch import mark_reference
+from tests import ai4i as A
 from tests.conftest import Repo
 from tests.serving.test_serve import Server
 
@@ -24,7 +24,7 @@ def start_epoch(repo: Repo) -> pd.DataFrame:
     rows = pd.read_csv(repo.path / "data/production/simulated/concept_power/v1.csv")
     labelled = mark_reference(rows.assign(prediction_id=[f"p-{i}" for i in range(len(rows))], dataset="concept_power"), 0.5)
     (repo.path / EXTRA).parent.mkdir(parents=True, exist_ok=True)
-    labelled[["prediction_id", "dataset", "udi", *F.INPUT_COLUMNS, F.LABEL, "reference"]].to_csv(repo.path / EXTRA, index=False)
+    labelled[["prediction_id", "dataset", "udi", *A.INPUT_COLUMNS, A.LABEL, "reference"]].to_csv(repo.path / EXTRA, index=False)
     run = repo.make("train", f"EXTRA={EXTRA}")
     assert run.code == 0, run.out + run.err
     return labelled
@@ -45,7 +45,7 @@ def test_a_new_epoch_judges_its_candidate_on_the_new_rows_and_every_later_one_to
     assert len(dropped) == epoch["contradicted_rows"] and not dropped & set(train["udi"])
     assert len(train) == 5500 - len(dropped) + 900
     v1 = pd.read_csv(repo.path / "data/processed/v1/train.csv")
-    assert (v1[v1["udi"].isin(dropped)][F.LABEL] == 0).all(), "only 'no failure' labels are contradicted; old failures stay"
+    assert (v1[v1["udi"].isin(dropped)][A.LABEL] == 0).all(), "only 'no failure' labels are contradicted; old failures stay"
 
     registry = repo.json("models/registry.json")
     entry = registry["versions"]["v2"]
@@ -112,7 +112,7 @@ def test_a_reference_column_with_other_values_is_refused_in_one_line(repo: Repo)
     rows = pd.read_csv(repo.path / "data/processed/v1/test.csv").iloc[:100]
     labelled = rows.assign(prediction_id=[f"p-{i}" for i in range(len(rows))], dataset="manual", reference=2)
     (repo.path / EXTRA).parent.mkdir(parents=True, exist_ok=True)
-    labelled[["prediction_id", "dataset", "udi", *F.INPUT_COLUMNS, F.LABEL, "reference"]].to_csv(repo.path / EXTRA, index=False)
+    labelled[["prediction_id", "dataset", "udi", *A.INPUT_COLUMNS, A.LABEL, "reference"]].to_csv(repo.path / EXTRA, index=False)
     run = repo.make("train", f"EXTRA={EXTRA}")
     assert run.code != 0 and f"{EXTRA}: column reference: values must be 0 or 1" in run.err, run.err
     assert "Traceback" not in run.err and repo.data_versions == ["v1.json"]

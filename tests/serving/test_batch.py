@@ -5,10 +5,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scripts.core import features as F
 from scripts.core.web import RequestError
 from scripts.serving.batch import Batch
 from scripts.serving.inference import Requests
+from tests import ai4i as A
 from tests.conftest import fields
 
 READING = {"type": "M", "air_temperature_k": 300.0, "process_temperature_k": 310.0, "rotational_speed_rpm": 1500,
@@ -37,7 +37,7 @@ def batches(draw) -> list[dict]:
     rows = []
     for _ in range(draw(st.integers(1, 6))):
         row = dict(READING)
-        for column in draw(st.lists(st.sampled_from(F.INPUT_COLUMNS + ["udi"]), max_size=2)):
+        for column in draw(st.lists(st.sampled_from(A.INPUT_COLUMNS + ["udi"]), max_size=2)):
             row[column] = draw(ODD | st.sampled_from(["L", "M", "H", 0, 7, 3.0, 250.0, 360.0, 5000, 0.0]))
         rows.append(row)
     if draw(st.booleans()):

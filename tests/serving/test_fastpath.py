@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts.core import features as F
 from scripts.core.config import load_params
 from scripts.core.estimator import fit
 from scripts.serving.fastpath import FastForest
+from tests import ai4i as A
 from tests.conftest import Repo, spec
 from tests.pipeline.test_model import card, model  # noqa: F401  (fixtures)
 
@@ -19,8 +19,8 @@ def test_fast_path_equals_the_pipeline_on_every_row(built: Repo, model, split): 
     assert fast is not None
     meta = built.json("data/processed/v1.json")
     frame = pd.read_csv(built.path / meta["outputs"][split]["path"])
-    expected = model.predict_proba(frame[F.INPUT_COLUMNS])[:, 1]
-    got = fast.predict_proba(frame[F.INPUT_COLUMNS].to_dict("records"))
+    expected = model.predict_proba(frame[A.INPUT_COLUMNS])[:, 1]
+    got = fast.predict_proba(frame[A.INPUT_COLUMNS].to_dict("records"))
     assert len(got) == len(frame)
     assert np.max(np.abs(got - expected)) <= 1e-9
 
@@ -49,5 +49,5 @@ def test_unscaled_forest_without_one_hot_is_exact_too(built: Repo):
     pipeline = fit(frame, spec(feats), {**params["model"], "n_estimators": 20})
     fast = FastForest.compile(pipeline)
     assert fast is not None
-    rows = frame[F.INPUT_COLUMNS]
+    rows = frame[A.INPUT_COLUMNS]
     assert np.max(np.abs(fast.predict_proba(rows.to_dict("records")) - pipeline.predict_proba(rows)[:, 1])) <= 1e-9

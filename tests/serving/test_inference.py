@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.core import features as F
 from scripts.core.web import RequestError, parse_json
 from scripts.serving.inference import Requests
+from tests import ai4i as A
 from tests.conftest import fields
 
 READING = {"type": "M", "air_temperature_k": 300.0, "process_temperature_k": 310.0, "rotational_speed_rpm": 1500,
@@ -59,7 +59,7 @@ def test_too_many_readings_is_413_in_every_protocol(requests):
     assert refused(requests.predict, {"instances": [READING] * 4}).status == 413
     assert refused(requests.invocations, {"dataframe_records": [READING] * 4}).status == 413
     tensors = [{"name": c, "datatype": "BYTES" if c == "type" else "FP64", "shape": [4], "data": [READING[c]] * 4}
-               for c in F.INPUT_COLUMNS]
+               for c in A.INPUT_COLUMNS]
     assert refused(requests.infer, {"inputs": tensors}).status == 413
 
 
@@ -75,7 +75,7 @@ def test_mlflow_split_records_and_instances_give_the_same_readings(requests):
 def test_open_inference_tensors_become_readings_and_errors_name_tensor_and_row(requests):
     def tensors(torque: list) -> dict:
         out = [{"name": c, "datatype": "BYTES" if c == "type" else "FP64", "shape": [2], "data": [READING[c]] * 2}
-               for c in F.INPUT_COLUMNS if c != "torque_nm"]
+               for c in A.INPUT_COLUMNS if c != "torque_nm"]
         return {"inputs": out + [{"name": "torque_nm", "datatype": "FP64", "shape": [2, 1], "data": [[t] for t in torque]}]}
     assert requests.infer(tensors([40.0, 41.0])).readings() == [READING, {**READING, "torque_nm": 41.0}]
     error = refused(requests.infer, tensors([40.0, 900.0]))

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts.core import features as F
 from scripts.core.artifacts import load_model
 from scripts.core.config import load_params
 from scripts.core.estimator import fit
@@ -19,6 +18,7 @@ from scripts.serving.fastpath import FastForest
 from scripts.serving.live import LiveModel
 from scripts.serving.scoring import Scorer, probabilities
 from scripts.serving.telemetry import Metrics
+from tests import ai4i as A
 from tests.conftest import (
     Repo,
     check_line,
@@ -50,8 +50,8 @@ def forest(built: Repo):
 def test_the_forest_batch_path_equals_predict_proba(forest, rows, threads):
     live = live_model(forest, threads, min_rows=1)
     assert live.fast is not None
-    batch = Batch.from_readings(fields(), rows[F.INPUT_COLUMNS].to_dict("records"))
-    expected = forest.predict_proba(rows[F.INPUT_COLUMNS])[:, 1]
+    batch = Batch.from_readings(fields(), rows[A.INPUT_COLUMNS].to_dict("records"))
+    expected = forest.predict_proba(rows[A.INPUT_COLUMNS])[:, 1]
     got = probabilities(live, batch)
     assert got.shape == expected.shape and np.max(np.abs(got - expected)) <= 1e-12
 
@@ -64,8 +64,8 @@ def test_every_model_kind_scores_a_batch_as_its_pipeline_does(rows, algorithm):
     pipeline = fit(rows.iloc[:2000], spec({**params["features"], "scaling": "none"}), model)
     live = live_model(pipeline, threads=2, min_rows=1)
     assert (live.fast is not None) == (algorithm == "random_forest")
-    batch = Batch.from_readings(fields(), rows[F.INPUT_COLUMNS].to_dict("records"))
-    expected = pipeline.predict_proba(rows[F.INPUT_COLUMNS])[:, 1]
+    batch = Batch.from_readings(fields(), rows[A.INPUT_COLUMNS].to_dict("records"))
+    expected = pipeline.predict_proba(rows[A.INPUT_COLUMNS])[:, 1]
     assert np.max(np.abs(probabilities(live, batch) - expected)) <= 1e-12
 
 
@@ -91,7 +91,7 @@ def test_a_large_batch_is_logged_and_answered_slice_by_slice(sliced: Client):
     for line, reading, answer in zip(lines, readings, doc["predictions"], strict=True):
         check_line(line, "predictions.jsonl")
         assert line["prediction_id"] == answer["prediction_id"] and line["failure_probability"] == answer["failure_probability"]
-        assert line["inputs"] == {c: reading[c] for c in F.INPUT_COLUMNS}
+        assert line["inputs"] == {c: reading[c] for c in A.INPUT_COLUMNS}
         assert type(line["inputs"]["rotational_speed_rpm"]) is int, "values are logged as they were sent"
         assert line.get("udi") == reading.get("udi")
     status, doc, _ = sliced("POST", "/invocations", {"dataframe_records": readings[:7]})

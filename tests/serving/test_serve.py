@@ -14,6 +14,7 @@ import pytest
 
 from scripts.core.config import load_params, validate
 from scripts.dev.sandbox import free_port
+from tests import ai4i as A
 from tests.conftest import (
     Repo,
     check_line,
@@ -251,15 +252,13 @@ def test_tritonclient_in_its_default_settings(server: Server, binary: bool):
     import numpy as np
     import tritonclient.http as triton
 
-    from scripts.core import features as F
-
     client = triton.InferenceServerClient(url=f"127.0.0.1:{server.port}")
     assert client.is_server_ready() and client.is_model_ready("clockwork")
     assert "binary_tensor_data" in client.get_server_metadata()["extensions"]
     for n in (1, 1000):
         rows = [{**READING, "torque_nm": 20.0 + (i % 50), "type": "LMH"[i % 3]} for i in range(n)]
         inputs = []
-        for column in F.INPUT_COLUMNS:
+        for column in A.INPUT_COLUMNS:
             tensor = triton.InferInput(column, [n], "BYTES" if column == "type" else "FP64")
             values = np.array([r[column] for r in rows], dtype=object if column == "type" else np.float64)
             tensor.set_data_from_numpy(values, binary_data=binary)
