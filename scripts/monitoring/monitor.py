@@ -219,6 +219,30 @@ def publish(params: dict, doc: dict) -> Path:
     return path
 
 
+def alerting(doc: dict) -> bool:
+    """Does the report raise an alert: a retrain is required, or a sensor is faulty? Pure."""
+    return doc["verdict"] == "retrain_required" or doc["diagnosis"]["kind"] == "sensor_fault"
+
+
+def run_alert(settings: dict, report: Path) -> str:
+    """Run monitor.alert_command (a list of arguments, never a shell line) with the report's path added,
+    within monitor.alert_timeout_s; what happened, in a few words. Its failure is said, never fatal."""
+    import subprocess
+
+    command = [*settings["alert_command"], str(report)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=settings["alert_timeout_s"],
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("monitor.alert_command failed: %s", exc)
+        return f"monitor.alert_command failed: {exc}"
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        log.warning("monitor.alert_command exited %d: %s", done.returncode, last)
+        return f"monitor.alert_command exited {done.returncode}: {last}"
+    return f"sent ({command[0]} exited 0)"
+
+
 def drift_text(drift: dict, predictions: int) -> str:
     """The drift verdict in a few words, or why there is none. Pure."""
     if drift.get("judged") is False:
@@ -255,6 +279,8 @@ def main(argv: list[str]) -> int:
         path = publish(params, doc)
         print(summary(doc))
         print(f"  report: {path.relative_to(repo_path('.'))}", flush=True)
+        if alerting(doc) and params["monitor"]["alert_command"]:
+            print(f"  alert: {run_alert(params['monitor'], path)}", flush=True)
         if not args.watch:
             return 0
         time.sleep(params["monitor"]["watch_interval_s"])

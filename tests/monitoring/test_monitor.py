@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from scripts.core.config import load_params
-from scripts.monitoring.monitor import baseline_of, decide, join_labels, live_window, quality, window_labels
+from scripts.monitoring.monitor import alerting, baseline_of, decide, join_labels, live_window, quality, run_alert, window_labels
 from scripts.pipeline.retrain import labelled_rows
 from scripts.pipeline.simulate import simulate
 from tests.conftest import contract
@@ -90,6 +90,24 @@ def test_simulation_fraction_is_seeded(production):
     a = simulate(production, {"rows": [0, 20], "drift": True}, drift, contract())
     b = simulate(production, {"rows": [0, 20], "drift": True}, drift, contract())
     assert a.equals(b) and 0 < a["drifted"].sum() < 20
+
+
+def test_an_alert_runs_the_command_with_the_report_and_its_failure_is_said_not_raised(tmp_path):
+    import sys
+
+    report = tmp_path / "report.json"
+    settings = {"alert_command": [sys.executable, "-c", "import sys; open(sys.argv[1] + '.seen', 'w').write('x')"],
+                "alert_timeout_s": 10}
+    assert run_alert(settings, report).startswith("sent") and (tmp_path / "report.json.seen").exists()
+    failing = {**settings, "alert_command": [sys.executable, "-c", "import sys; sys.exit('pager down')"]}
+    assert run_alert(failing, report) == "monitor.alert_command exited 1: pager down"
+    missing = {**settings, "alert_command": [str(tmp_path / "no-such-program")]}
+    assert run_alert(missing, report).startswith("monitor.alert_command failed: [Errno 2]")
+    slow = {"alert_command": [sys.executable, "-c", "import time; time.sleep(5)"], "alert_timeout_s": 0.3}
+    assert "timed out after 0.3 seconds" in run_alert(slow, report)
+    assert alerting({"verdict": "retrain_required", "diagnosis": {"kind": "concept_drift"}})
+    assert alerting({"verdict": "insufficient_labels", "diagnosis": {"kind": "sensor_fault"}})
+    assert not alerting({"verdict": "ok", "diagnosis": {"kind": "covariate_drift"}})
 
 
 def test_labelled_rows_join_and_dedupe():
