@@ -209,9 +209,30 @@ def load_params(path: Path | None = None, sections: tuple[str, ...] | None = Non
         raise ClockworkError(f"{path}: YAML syntax error: {where}{problem}") from None
     if not isinstance(params, dict):
         raise ClockworkError(f"{path}: (top level): expected a mapping of sections")
-    validate(params, "params", str(path))
+    try:
+        validate(params, "params", str(path))
+    except ClockworkError as exc:
+        raise ClockworkError(_with_default(str(exc), path)) from None
     _semantic_checks(params, str(path))
     return params if sections is None else StageParams({section: params[section] for section in sections})
+
+
+def _with_default(message: str, path: Path) -> str:
+    """A params file written by an older make init lacks the keys added since: name the value the
+    project's own params.yaml gives the missing key, so the fix is one line to copy."""
+    import yaml
+
+    found = re.match(rf"^{re.escape(str(path))}: ([\w.]+): missing required key$", message)
+    default = ROOT / "params.yaml"
+    if not found or path.resolve() == default.resolve():
+        return message
+    node: Any = yaml.safe_load(default.read_text(encoding="utf-8"))
+    for part in found.group(1).split("."):
+        if not isinstance(node, dict) or part not in node:
+            return message
+        node = node[part]
+    value = json.dumps(node, ensure_ascii=False)
+    return f"{message} (params.yaml has {found.group(1)}: {value}; a file written before that key was added needs it copied in)"
 
 
 def experiment_params(params: dict, name: str) -> dict:

@@ -44,7 +44,7 @@ def test_yaml_syntax_error_names_line(tmp_path):
 
 def test_missing_key(tmp_path, params):
     del params["model"]["seed"]
-    assert error(write(tmp_path, params)).endswith("model.seed: missing required key")
+    assert "model.seed: missing required key (params.yaml has model.seed: 42;" in error(write(tmp_path, params))
 
 
 def test_unknown_key(tmp_path, params):
@@ -82,6 +82,14 @@ def test_relations_between_values(tmp_path, params):
 def test_scenarios_change_only_the_contracts_columns(tmp_path, params, change, said):
     change(params)
     assert said in error(write(tmp_path, params))
+
+
+def test_a_file_from_an_older_init_is_told_the_default_of_a_key_added_since(tmp_path, params):
+    del params["monitor"]["diagnosis"]["min_r2"]
+    path = tmp_path / "loans.yaml"
+    path.write_text(yaml.safe_dump(params))
+    assert error(path).endswith("monitor.diagnosis.min_r2: missing required key (params.yaml has monitor.diagnosis.min_r2: "
+                                "0.5; a file written before that key was added needs it copied in)")
 
 
 def test_top_level_must_be_a_mapping(tmp_path):
