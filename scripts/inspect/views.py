@@ -13,7 +13,7 @@ import math
 from typing import Any, Callable
 
 Link = Callable[[str, str], str]
-VERDICT_COLOUR = {"ok": "#1a7f37", "retrain_required": "#cf222e", "insufficient_labels": "#8c959f"}
+VERDICT_COLOUR = {"ok": "#1a7f37", "retrain_required": "#cf222e", "insufficient_labels": "#8c959f", "watch": "#9a6700"}
 STATUS_COLOUR = {"production": "#1a7f37", "candidate": "#0969da", "archived": "#8c959f", "rejected": "#cf222e"}
 
 CSS = """

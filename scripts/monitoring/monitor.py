@@ -194,6 +194,7 @@ def report(params: dict) -> dict:
         "verdict": verdict, "reasons": reasons, "settings": settings,
         "diagnosis": diagnosis_of(window, frames, y, drift, observed, (card, columns["inputs"], contract), settings),
     }
+    body["verdict"], body["reasons"] = settle(verdict, reasons, body["diagnosis"])
     body["report_id"] = created.replace(":", "").replace("-", "") + "-" + sha256_obj(body)[:8]
     return body
 
@@ -217,6 +218,15 @@ def publish(params: dict, doc: dict) -> Path:
                 "diagnosis": {k: doc["diagnosis"][k] for k in ("kind", "action", "suspect_sensors")}}
         write_json(repo_path(settings["flag"]), flag, "retrain_flag")
     return path
+
+
+def settle(verdict: str, reasons: list[str], diagnosis: dict) -> tuple[str, list[str]]:
+    """The verdict beside the diagnosis: never `ok` next to a faulty sensor (quality may hold while a
+    sensor drifts off; retraining is not the answer either): `watch`, with the sensor named. Pure."""
+    if verdict == "ok" and diagnosis["kind"] == "sensor_fault":
+        named = ", ".join(s["sensor"] for s in diagnosis["suspect_sensors"])
+        return "watch", [f"quality within limits, but a sensor is faulty ({named}): {diagnosis['action']}"]
+    return verdict, reasons
 
 
 def alerting(doc: dict) -> bool:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from scripts.core.config import load_params
-from scripts.monitoring.monitor import alerting, baseline_of, decide, join_labels, live_window, quality, run_alert, window_labels
+from scripts.monitoring.monitor import alerting, baseline_of, decide, join_labels, live_window, quality, run_alert, settle, window_labels
 from scripts.pipeline.retrain import labelled_rows
 from scripts.pipeline.simulate import simulate
 from tests.conftest import contract
@@ -90,6 +90,16 @@ def test_simulation_fraction_is_seeded(production):
     a = simulate(production, {"rows": [0, 20], "drift": True}, drift, contract())
     b = simulate(production, {"rows": [0, 20], "drift": True}, drift, contract())
     assert a.equals(b) and 0 < a["drifted"].sum() < 20
+
+
+def test_the_verdict_is_never_ok_beside_a_faulty_sensor():
+    fault = {"kind": "sensor_fault", "action": "fix or recalibrate the sensor",
+             "suspect_sensors": [{"sensor": "torque_nm"}, {"sensor": "air_temperature_k"}]}
+    verdict, reasons = settle("ok", ["quality within limits and no broad drift"], fault)
+    assert verdict == "watch" and reasons == ["quality within limits, but a sensor is faulty (torque_nm, "
+                                              "air_temperature_k): fix or recalibrate the sensor"]
+    assert settle("retrain_required", ["recall 0.3 below 0.5"], fault) == ("retrain_required", ["recall 0.3 below 0.5"])
+    assert settle("ok", ["fine"], {"kind": "covariate_drift"}) == ("ok", ["fine"])
 
 
 def test_an_alert_runs_the_command_with_the_report_and_its_failure_is_said_not_raised(tmp_path):
