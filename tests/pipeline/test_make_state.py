@@ -48,12 +48,14 @@ def test_the_demo_passes_the_inner_reason_through_and_changes_nothing(repo: Repo
     have is one line from inside the copy, and the copy is gone."""
     server = Server(repo).start()
     try:
-        logs = sorted(p.name for p in (repo.path / "logs").iterdir())
+        def visible() -> list[str]:  # the server's own in-flight markers (.pending, .address) come and go
+            return sorted(p.name for p in (repo.path / "logs").iterdir() if not p.name.startswith("."))
+        logs = visible()
         run = repo.make("demo", f"PORT={server.port}", TMPDIR=str(tmp_path))
         assert run.code == 2
         assert run.err.startswith(f"error: deployment.port: 127.0.0.1:{server.port} is already in use (PORT= picks another)")
         assert len(run.err.splitlines()) == 2 and "] Error 2" in run.err.splitlines()[1], run.err
-        assert sorted(p.name for p in (repo.path / "logs").iterdir()) == logs, "nothing changed in the project's logs"
+        assert visible() == logs, "nothing changed in the project's logs"
         assert not list(tmp_path.glob("clockwork-demo-*")), "the copy is removed"
     finally:
         server.stop()
