@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scripts.core.config import load_params
+from scripts.core.config import ClockworkError, load_params
 from scripts.monitoring.monitor import alerting, baseline_of, decide, join_labels, live_window, quality, run_alert, settle, window_labels
-from scripts.pipeline.retrain import labelled_rows
+from scripts.pipeline.retrain import labelled_rows, rows_to_train
 from scripts.pipeline.simulate import simulate
 from tests.conftest import contract
 
@@ -118,6 +118,14 @@ def test_an_alert_runs_the_command_with_the_report_and_its_failure_is_said_not_r
     assert alerting({"verdict": "retrain_required", "diagnosis": {"kind": "concept_drift"}})
     assert alerting({"verdict": "insufficient_labels", "diagnosis": {"kind": "sensor_fault"}})
     assert not alerting({"verdict": "ok", "diagnosis": {"kind": "covariate_drift"}})
+
+
+def test_retraining_a_table_without_a_row_id_is_refused_in_one_line():
+    params = load_params()
+    params["dataset"] = {**params["dataset"], "order": None, "segments": ["type"],
+                         "columns": [c for c in params["dataset"]["columns"] if c["role"] != "id"]}
+    with pytest.raises(ClockworkError, match=r"dataset: retraining on labelled predictions needs a row id column \(role: id\)"):
+        rows_to_train(params, {"aliases": {"production": None}, "versions": {}}, None)
 
 
 def test_labelled_rows_join_and_dedupe():
