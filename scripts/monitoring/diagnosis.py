@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from scripts.core.lines import fit_lines
+
 ACTIONS = {
     "sensor_fault": "fix or recalibrate the sensor; do not retrain on its readings (FORCE=1 make retrain overrides)",
     "covariate_drift": "retrain if quality dropped; otherwise keep watching",
@@ -241,22 +243,7 @@ def learned_relations(reference: Any, settings: dict) -> dict[str, dict]:
     sensor's variance: how the columns move together, learned on any data."""
     covered = {s for relation in settings["relations"].values() for s in relation["sensors"]}
     names = [s for s in settings["sensors"] if s in reference]
-    values = np.asarray(reference[names], dtype="float64") if names else np.empty((0, 0))
-    values = values[~np.isnan(values).any(axis=1)]
-    out = {}
-    for k, name in enumerate(names):
-        y = values[:, k]
-        if name in covered or len(names) < 2 or len(y) < settings["min_rows"] or not np.var(y) > 0:
-            continue
-        others = [n for n in names if n != name]
-        x = np.column_stack([np.ones(len(y)), np.delete(values, k, axis=1)])
-        coefficients = np.linalg.lstsq(x, y, rcond=None)[0]
-        residuals = y - x @ coefficients
-        r2 = 1 - np.var(residuals) / np.var(y)
-        if r2 >= settings["min_r2"]:
-            out[name] = {"sensor": name, "others": others, "coefficients": coefficients, "r2": float(r2),
-                         "residuals": residuals}
-    return out
+    return fit_lines(reference, names, settings["min_r2"], covered, settings["min_rows"])
 
 
 def _learned_fault(relation: dict, reference: Any, current: Any, settings: dict) -> dict | None:
@@ -330,7 +317,7 @@ def diagnose(reference: Any, current: Any, y: np.ndarray, inputs_drifted: list[s
 
 
 def suspect_text(suspect: dict) -> str:
-    """'torque_nm reads 1.128x [1.115, 1.142] since prediction P (time)' and the like."""
+    """'<sensor> reads 1.128x [1.115, 1.142] since prediction P (time)' and the like."""
     low, high = suspect["interval"]
     size = {"gain": f"reads {suspect['estimate']}x [{low}, {high}]",
             "bias": f"reads {suspect['estimate']:+} {suspect.get('unit', '')} [{low:+}, {high:+}] off",

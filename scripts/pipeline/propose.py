@@ -17,25 +17,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from scripts.core.lines import fit_lines
+
 FAULT_SDS = 3.0  # a bias of this many residual standard deviations
 GAIN = 1.1  # the simulated drift's gain
 
 
 def related(frame: pd.DataFrame, numeric: list[str], min_r2: float) -> dict[str, float]:
-    """Each numeric input a least-squares line on the others explains at least min_r2 of, with the
+    """Each numeric input a line on the others explains at least min_r2 of (core/lines.py), with the
     standard deviation of what the line leaves."""
-    values = frame[numeric].to_numpy(dtype="float64")
-    values = values[~np.isnan(values).any(axis=1)]
-    out = {}
-    for k, name in enumerate(numeric):
-        y = values[:, k]
-        if len(numeric) < 2 or not np.var(y) > 0:
-            continue
-        x = np.column_stack([np.ones(len(y)), np.delete(values, k, axis=1)])
-        residuals = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
-        if 1 - np.var(residuals) / np.var(y) >= min_r2:
-            out[name] = float(np.std(residuals))
-    return out
+    return {name: float(np.std(line["residuals"])) for name, line in fit_lines(frame, numeric, min_r2).items()}
 
 
 def sections(frame: pd.DataFrame, contract, production_rows: int, defaults: dict) -> dict:  # noqa: ANN001 - defaults: the new params

@@ -45,11 +45,6 @@ class Fields:
             optional=frozenset(c.name for c in inputs if c.missing),
         )
 
-    @property
-    def categorical(self) -> tuple[str, ...]:
-        """Inputs handed to the model as sent (not as numbers)."""
-        return tuple(name for name in self.inputs if name not in self.numeric)
-
     def text_valued(self, name: str) -> bool:
         """True if every allowed value of a closed input is text (so OIP carries it as BYTES)."""
         return name in self.choices and all(isinstance(v, str) for v in self.choices[name])
