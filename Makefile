@@ -48,7 +48,7 @@ SHARED_CODE := scripts/__init__.py scripts/core/__init__.py scripts/core/config.
 FEATURES_CODE := scripts/core/features.py scripts/core/contract.py scripts/core/expressions.py
 PREPARE_CODE := scripts/pipeline/prepare.py scripts/core/rawdata.py $(FEATURES_CODE) $(SHARED_CODE)
 TRAIN_CODE := scripts/pipeline/train.py scripts/core/estimator.py $(FEATURES_CODE) $(SHARED_CODE)
-EVALUATE_CODE := scripts/pipeline/evaluate.py scripts/core/metrics.py scripts/core/contract.py scripts/core/expressions.py \
+EVALUATE_CODE := scripts/pipeline/evaluate.py scripts/core/metrics.py scripts/core/estimate.py scripts/core/contract.py scripts/core/expressions.py \
                  $(SHARED_CODE)
 REGISTER_CODE := scripts/pipeline/register.py scripts/core/registry.py scripts/core/gates.py scripts/core/metrics.py \
                  scripts/core/contract.py scripts/core/expressions.py $(SHARED_CODE)

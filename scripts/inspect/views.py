@@ -132,6 +132,77 @@ def error_rate_chart(points: list[dict], width: int = 720, height: int = 240) ->
     return "".join(parts)
 
 
+def chunks_chart(chunks: list[dict], limit: float | None, width: int = 720, height: int = 240) -> str:
+    """F1 per chunk of the live model's history: estimated before labels (line, with its band shaded),
+    realized where labelled enough (dots), and the limit an alert starts under (dashed)."""
+    measured = [c for c in chunks if c["judged"]]
+    if not measured:
+        return '<p class="muted">No chunk measured yet: a chunk needs <code>monitor.min_drift_rows</code> predictions.</p>'
+    left, right, top, bottom = 48, 12, 12, 36
+    n = len(measured)
+
+    def x(i: int) -> float:
+        return scale(i, 0, max(n - 1, 1), left + 10, width - right - 10) if n > 1 else (left + width - right) / 2
+
+    def y(v: float) -> float:
+        return scale(v, 0, 1, height - bottom, top)
+    parts = [f'<svg class="chunks" role="img" aria-label="F1 per chunk, estimated and realized" viewBox="0 0 {width} {height}" '
+             'width="100%" preserveAspectRatio="xMidYMid meet">']
+    for v in (0, 0.25, 0.5, 0.75, 1):
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#eaeef2"/>'
+                     f'<text x="{left - 6}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end" fill="#57606a">{v:g}</text>')
+    estimated = [(i, (c["estimated"] or {}).get("f1")) for i, c in enumerate(measured)]
+    estimated = [(i, f1) for i, f1 in estimated if f1]
+    if estimated:
+        upper = " ".join(f"{x(i):.1f},{y(f1['band'][1]):.1f}" for i, f1 in estimated)
+        lower = " ".join(f"{x(i):.1f},{y(f1['band'][0]):.1f}" for i, f1 in reversed(estimated))
+        line = " ".join(f"{x(i):.1f},{y(f1['value']):.1f}" for i, f1 in estimated)
+        parts.append(f'<polygon class="band" points="{upper} {lower}" fill="#54aeff" fill-opacity="0.25" stroke="none"/>'
+                     f'<polyline class="estimated" points="{line}" fill="none" stroke="#0969da" stroke-width="2"/>')
+    if limit is not None:
+        parts.append(f'<line class="limit" x1="{left}" x2="{width - right}" y1="{y(limit):.1f}" y2="{y(limit):.1f}" '
+                     f'stroke="#cf222e" stroke-dasharray="6 4"/>')
+    for i, c in enumerate(measured):
+        alerts = ", ".join(c["alerts"]) or "no alert"
+        realized = (c.get("realized") or {}).get("f1")
+        if realized is not None:
+            parts.append(f'<circle class="realized" cx="{x(i):.1f}" cy="{y(realized):.1f}" r="4.5" fill="#1f2328" '
+                         f'data-f1="{realized}"><title>chunk {c["index"]}: realized F1 {realized:.3f} on {c["labelled"]} '
+                         f'labels; {esc(alerts)}</title></circle>')
+    ticks = sorted({0, n - 1, *range(0, n, max(1, n // 8))})
+    for i in ticks:
+        parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" font-size="11" text-anchor="middle" fill="#57606a">'
+                     f'{measured[i]["index"]}</text>')
+    parts.append(f'<text x="{left}" y="{height - 4}" font-size="11" fill="#57606a">chunk —  estimated F1 (band shaded)'
+                 '   ● realized F1   - - limit</text></svg>')
+    return "".join(parts)
+
+
+def drift_map(chunks: list[dict], width: int = 720) -> str:
+    """Which columns drifted in which chunk (red), with the multivariate measure as the last row."""
+    measured = [c for c in chunks if c["judged"] and c["drift"]]
+    if not measured:
+        return '<p class="muted">No chunk measured yet.</p>'
+    columns = sorted(measured[-1]["drift"])
+    rows = [*columns, "all inputs together"]
+    left, top, cell_h = 170, 6, 20
+    cell_w = max(2.0, (width - left - 10) / len(measured))
+    height = top + cell_h * len(rows) + 22
+    parts = [f'<svg class="drift-map" role="img" aria-label="drift per column and chunk" viewBox="0 0 {width} {height}" width="100%">']
+    for r, name in enumerate(rows):
+        parts.append(f'<text x="{left - 6}" y="{top + r * cell_h + 14}" font-size="12" text-anchor="end">{esc(name)}</text>')
+    for k, c in enumerate(measured):
+        for r, name in enumerate(rows):
+            record = c["multivariate"] if r == len(columns) else (c["drift"] or {}).get(name)
+            drifted = bool(record and record["drifted"])
+            parts.append(f'<rect class="cell" x="{left + k * cell_w:.1f}" y="{top + r * cell_h}" width="{cell_w - 1:.1f}" '
+                         f'height="{cell_h - 2}" fill="{"#cf222e" if drifted else "#dafbe1"}" data-drifted="{str(drifted).lower()}">'
+                         f'<title>chunk {c["index"]}, {esc(name)}: {"drifted" if drifted else "held"}</title></rect>')
+    parts.append(f'<text x="{left}" y="{height - 6}" font-size="11" fill="#57606a">chunks {measured[0]["index"]} to '
+                 f'{measured[-1]["index"]}, oldest left; red = drifted</text></svg>')
+    return "".join(parts)
+
+
 def drift_bars(features: dict[str, dict], psi_threshold: float, width: int = 460) -> str:
     """PSI of each feature on a log scale, the threshold marked; red = the drift test flagged it."""
     if not features:
@@ -399,6 +470,7 @@ def dashboard_html(view: dict, link: Link, title: str) -> str:
         + f'<div class="grid g2"><div class="card"><h2>Production error rate vs baseline</h2>{error_rate_chart(view["series"])}'
         + f'<p class="small">{a(link("monitor-history", ""), "monitor history as JSON")}</p></div>'
         + f'<div class="card"><h2>Drift in the latest report (PSI, log scale)</h2>{drift}</div></div>'
+        + history_cards(report)
         + f'<div class="card" style="margin-bottom:14px"><h2>Registry</h2>{registry_table(view, link)}</div>'
         + f'<div class="card" style="margin-bottom:14px"><h2>Experiments</h2>{experiments_table(view, link)}</div>'
         + f'<div class="card" style="margin-bottom:14px"><h2>Scenarios</h2>{scenarios_table(view.get("scenarios"))}</div>'
@@ -411,6 +483,15 @@ def dashboard_html(view: dict, link: Link, title: str) -> str:
     nav = a(link("dashboard", ""), "dashboard") + a(link("compare", recent) if recent else "", "compare") \
         + a(link("openapi", ""), "API")
     return page(title, body, nav, f"generated {view['generated_at']}")
+
+
+def history_cards(report: dict | None) -> str:
+    """The live model's history in chunks: F1 estimated and realized over time, and the drift map."""
+    chunks = (report or {}).get("chunks") or []
+    limit = (report or {}).get("history", {}).get("f1_limit")
+    return (f'<div class="grid g2"><div class="card"><h2>F1 per chunk: estimated before labels, and realized</h2>'
+            f'{chunks_chart(chunks, limit)}</div>'
+            f'<div class="card"><h2>Drift per chunk</h2>{drift_map(chunks, 560)}</div></div>')
 
 
 CURVE_COLOURS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#57606a"]

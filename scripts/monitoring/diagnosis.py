@@ -325,3 +325,40 @@ def suspect_text(suspect: dict) -> str:
             "stuck": f"is stuck at {suspect['estimate']:g}"}[suspect["fault"]]
     start = suspect.get("starts_at") or {}
     return f"{suspect['sensor']} {size} since prediction {start.get('prediction_id')} ({start.get('time')})"
+
+
+def _step_fault(suspect: dict, relations: dict) -> bool:
+    """A step in a declared relation judged against the readings just before it (not against training):
+    later chunks cannot see it again."""
+    return suspect["fault"] == "bias" and relations.get(suspect["relation"], {}).get("baseline") == "local"
+
+
+def over_history(window: list[dict], chunks: list[dict], relations: dict) -> list[dict]:
+    """Every faulty sensor over the model's history, each dated to the first chunk of its fault. A sensor
+    counts when the window names it, when the latest measured chunk does, or when a chunk found a step
+    in it (a step is seen only where it happens) and no later chunk named it again. Its start is the
+    first prediction of the run of consecutive measured chunks naming it that ends at the last one
+    that does. chunks: the monitor's, in order, each with its `suspects`. Pure."""
+    measured = [c for c in chunks if c["judged"]]
+    named: dict[str, list[tuple[int, dict]]] = {}
+    for place, chunk in enumerate(measured):
+        for suspect in chunk["suspects"]:
+            named.setdefault(suspect["sensor"], []).append((place, suspect))
+    out = []
+    for suspect in window:  # the window overlaps the last one or two chunks: an older run is another fault
+        runs = named.pop(suspect["sensor"], [])
+        out.append(_dated(suspect, runs, measured) if runs and runs[-1][0] >= len(measured) - 2 else suspect)
+    for runs in named.values():
+        place, latest = runs[-1]
+        if place == len(measured) - 1 or _step_fault(latest, relations):
+            out.append(_dated(latest, runs, measured))
+    return out
+
+
+def _dated(suspect: dict, runs: list[tuple[int, dict]], measured: list[dict]) -> dict:
+    """The suspect with its start moved to the first chunk of its latest run of consecutive chunks."""
+    first = len(runs) - 1
+    while first and runs[first - 1][0] == runs[first][0] - 1:
+        first -= 1
+    place, earliest = runs[first]
+    return {**suspect, "starts_at": earliest["starts_at"], "chunk": measured[place]["index"]}

@@ -17,40 +17,25 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
-from scripts.core import drift as D
-from scripts.core import features as F
 from scripts.core import registry as R
 from scripts.core.artifacts import load_split, read_data_meta
 from scripts.core.config import cli, load_params, repo_path
 from scripts.core.contract import Contract
 from scripts.core.metrics import label_metrics, per_mask
-from scripts.core.store import append_csv_row, iter_lines, parse_json_line, sha256_obj, utc_now, write_json
-from scripts.monitoring.diagnosis import diagnose, settings_of
+from scripts.core.store import append_csv_row, iter_lines, sha256_obj, utc_now, write_json
+from scripts.monitoring import chunks as C
+from scripts.monitoring.diagnosis import ACTIONS, classify, diagnose, over_history, settings_of
 from scripts.monitoring.groundtruth import labels_for
 
 log = logging.getLogger("clockwork.monitor")
 LOG_COLUMNS = ["time", "report_id", "model_version", "predictions", "labelled", "error_rate", "baseline_error_rate",
                "precision", "recall", "f1", "drifted_features", "drifted_share", "predicted_failure_rate", "verdict"]
-
-
-def live_window(lines: Iterable[tuple[int, str]], version: str, size: int, path: Path) -> list[dict]:
-    """The live model's most recent `size` predictions, streamed: only a bounded deque of raw lines
-    is kept, and only those are parsed. Log lines are compact JSON, so the version field is found
-    verbatim; the parse then confirms it."""
-    marker = f'"model_version":"{version}"'
-    recent: deque = deque(maxlen=size)
-    for number, line in lines:
-        if marker in line:
-            recent.append((number, line))
-    window = [parse_json_line(path, number, line) for number, line in recent]
-    return [p for p in window if p["model_version"] == version]
 
 
 def window_labels(lines: Iterable[tuple[int, str]], window: list[dict], path: Path) -> tuple[dict[str, int], int]:
@@ -72,29 +57,6 @@ def quality(window: list[dict], y: np.ndarray, contract) -> dict:  # noqa: ANN00
     overall = label_metrics(y[mask], predicted)
     overall.pop("confusion_matrix")
     return {"overall": overall, "per_group": per_mask(y[mask], predicted, contract.category_masks(rows))}
-
-
-def model_columns(card: dict, contract) -> dict:  # noqa: ANN001 - a Contract
-    """The live model's inputs by kind, from its card's feature spec (a card written before the data
-    set contract records fewer: params' contract gives the rest)."""
-    feats = card["features"]
-    categories = feats.get("categories")
-    if categories is None:
-        categories = {c.name: list(c.values) for c in contract.inputs if c.kind == "category"}
-    numeric = feats.get("numeric") or contract.numeric_inputs
-    return {"inputs": feats["inputs"], "categories": categories, "numeric": [*numeric, *feats["derived"]]}
-
-
-def drift_table(reference: pd.DataFrame, current: pd.DataFrame, columns: dict, settings: dict) -> dict:
-    """Drift record for each category input (chi-square), each numeric input and each derived feature (KS)."""
-    tests = {"bins": settings["psi_bins"], "psi_threshold": settings["psi_threshold"], "p_value": settings["p_value"]}
-    out = {name: D.feature_drift(reference[name].astype(str).to_numpy(), current[name].astype(str).to_numpy(),
-                                 categories=[str(v) for v in values], **tests)
-           for name, values in columns["categories"].items()}
-    for name in columns["numeric"]:  # a missing value (an input the model fills) is no reading: left out here
-        ref, cur = (frame[name].to_numpy(dtype="float64") for frame in (reference, current))
-        out[name] = D.feature_drift(ref[~np.isnan(ref)], cur[~np.isnan(cur)], categories=None, **tests)
-    return out
 
 
 def baseline_of(card: dict, split: str) -> dict:
@@ -120,20 +82,40 @@ def quality_reasons(observed: dict, baseline: dict, settings: dict) -> list[str]
     return reasons
 
 
-def decide(labelled: int, observed: dict | None, baseline: dict, drifted_share: float, settings: dict) -> tuple[str, list[str]]:
-    """The verdict and its reasons. Pure."""
+def decide(labelled: int, observed: dict | None, baseline: dict, drifted_share: float, settings: dict,
+           estimated: str | None = None) -> tuple[str, list[str]]:
+    """The verdict and its reasons. Labels decide when there are enough of them; before, an estimated
+    F1 drop (estimated: its reason, from the latest chunk) requires a retrain. Pure."""
     reasons = []
     if drifted_share > settings["max_drifted_share"]:
         reasons.append(f"{drifted_share:.0%} of features drifted (limit {settings['max_drifted_share']:.0%})")
     if labelled < settings["min_labels"] or observed is None:
+        if estimated:
+            return "retrain_required", [estimated, *reasons]
         return "insufficient_labels", [f"{labelled} labelled predictions in the window, fewer than {settings['min_labels']}"] + reasons
     reasons += quality_reasons(observed, baseline, settings)
     return ("retrain_required" if reasons else "ok"), reasons or ["quality within limits and no broad drift"]
 
 
+def estimated_reason(chunks: list[dict], limit: float) -> str | None:
+    """Why the latest measured chunk's estimated F1 requires a retrain, if it does: its whole band lies
+    under the limit. Pure."""
+    judged = [c for c in chunks if c["judged"]]
+    if not judged or "estimated_f1" not in judged[-1]["alerts"]:
+        return None
+    chunk = judged[-1]
+    f1 = chunk["estimated"]["f1"]
+    return (f"estimated F1 {f1['value']:.3f} [{f1['band'][0]:.3f}, {f1['band'][1]:.3f}] in chunk {chunk['index']} "
+            f"(predictions {chunk['first']['prediction_id']} to {chunk['last']['prediction_id']}) is below "
+            f"{limit:.3f} (baseline F1 less monitor.max_f1_drop): estimated from the model's probabilities, "
+            "before labels; labels will confirm or withdraw it")
+
+
 def diagnosis_of(window: list[dict], frames: tuple[pd.DataFrame, pd.DataFrame] | None, y: np.ndarray, drift: dict,
-                 observed: dict | None, model: tuple[dict, list[str], Contract], settings: dict) -> dict:
-    """The window's diagnosis (diagnosis.py), each suspect's start named by its prediction.
+                 observed: dict | None, model: tuple[dict, list[str], Contract], settings: dict,
+                 chunks: list[dict]) -> dict:
+    """The window's diagnosis (diagnosis.py), each suspect's start named by its prediction, with the
+    faulty sensors the earlier chunks found (dated to the first chunk of each fault).
     model: (the live model's card, its input columns, the data set contract)."""
     card, inputs, contract = model
     split = card["metrics"][settings["baseline"]]
@@ -143,60 +125,98 @@ def diagnosis_of(window: list[dict], frames: tuple[pd.DataFrame, pd.DataFrame] |
     dropped = None if recall is None else recall < settings["min_recall"]
     drifted_inputs = [name for name, record in drift.items() if record["drifted"] and name in inputs]
     reference, current = frames if frames else (pd.DataFrame(columns=inputs), pd.DataFrame(columns=inputs))
-    found = diagnose(reference, current, y, drifted_inputs, dropped, baseline_rate, settings_of(settings, contract))
+    diagnosis_settings = settings_of(settings, contract)
+    found = diagnose(reference, current, y, drifted_inputs, dropped, baseline_rate, diagnosis_settings)
     for suspect in found["suspect_sensors"]:
-        first = window[suspect["start_index"]]
-        suspect["starts_at"] = {"prediction_id": first["prediction_id"], "time": first["time"]}
+        suspect["starts_at"] = _point(window[suspect["start_index"]])
+    dated = over_history(found["suspect_sensors"], chunks, diagnosis_settings["relations"])
+    if dated != found["suspect_sensors"]:
+        kind, evidence = classify(dated, drifted_inputs, found["label_rate"], dropped, settings["min_labels"])
+        found.update(kind=kind, action=ACTIONS[kind], evidence=evidence, suspect_sensors=dated)
     return found
 
 
+def _point(record: dict) -> dict:
+    return {"prediction_id": record["prediction_id"], "time": record["time"]}
+
+
+def chunk_report(params: dict, card: dict, reference: pd.DataFrame | None, chunks: list, labels: dict) -> tuple[list[dict], dict]:
+    """Every chunk of the history, measured (or read back from the chunk store), with its realized metrics
+    where labelled enough and its alerts; and how the run went."""
+    settings = params["monitor"]
+    contract = Contract.from_params(params["dataset"])
+    limit = round(baseline_of(card, settings["baseline"])["f1"] - settings["max_f1_drop"], 6)
+    store = C.Store(repo_path(settings["chunks_dir"]), card, settings)
+    judge = C.Judge(card, contract, reference, settings, settings_of(settings, contract))  # reference: None when
+    out, measured = [], 0                                                                 # no chunk can be judged
+    for index, records in chunks:
+        doc, fresh = store.measured(judge, index, records)
+        measured += fresh
+        doc["labelled"], metrics = C.realized(records, labels, card["threshold"], settings["min_labels"])
+        if metrics:
+            doc["realized"] = metrics
+        doc["alerts"] = C.alerts(doc, limit)
+        out.append(doc)
+    calibrated = card["metrics"].get("calibration", {}).get("method", "none") != "none"
+    return out, {"chunk_size": settings["window"], "max_chunks": settings["max_chunks"], "measured": measured,
+                 "reused": len(out) - measured, "f1_limit": limit, "calibrated": calibrated}
+
+
 def report(params: dict) -> dict:
-    """Build the monitor report for the live model (reads the logs; writes nothing)."""
+    """Build the monitor report for the live model (reads the logs; writes nothing but the chunk store)."""
     paths, settings = params["paths"], params["monitor"]
     _, card = R.production_card(paths, "monitor")
-    version = card["version"]
     predictions_log = repo_path(params["deployment"]["predictions_log"])
     labels_log = repo_path(params["replay"]["labels_log"])
-    window = live_window(iter_lines(predictions_log), version, settings["window"], predictions_log)
-    labels, outside = window_labels(iter_lines(labels_log), window, labels_log)
+    total, chunks, window = C.history(iter_lines(predictions_log), card["version"], settings, predictions_log)
+    labels, others = labels_for(iter_lines(labels_log), {p["prediction_id"] for _, rs in chunks for p in rs} |
+                                {p["prediction_id"] for p in window}, labels_log)
     y = join_labels(window, labels)
     labelled = int((y >= 0).sum())
-    baseline = baseline_of(card, settings["baseline"])
     contract = Contract.from_params(params["dataset"])
-    columns = model_columns(card, contract)
+    columns = C.model_columns(card, contract)
     observed = quality(window, y, contract) if labelled >= settings["min_labels"] else None
     drift: dict[str, Any] = {}
-    drifted_share, frames = 0.0, None
-    judged = len(window) >= settings["min_drift_rows"]
-    if judged:
+    drifted_share, frames, reference = 0.0, None, None
+    if total >= settings["min_drift_rows"]:
         reference = load_split(read_data_meta(paths, card["data"]["version"]), "train")
-        feats = card["features"]  # the model's own inputs and expressions (a card before the contract: params')
-        logged = pd.DataFrame([p["inputs"] for p in window])
-        numeric = [c for c in contract.numeric_inputs if c in logged]  # a boolean was logged as sent: true or 1
-        current = F.add_derived(logged.astype(dict.fromkeys(numeric, "float64")), feats["derived"], feats["inputs"],
-                                feats.get("expressions"))
-        drift = drift_table(reference, current, columns, settings)
+    if len(window) >= settings["min_drift_rows"]:
+        current = C.readings(window, card, contract)
+        drift = C.drift_table(reference, current, columns, settings)
         drifted_share = round(sum(d["drifted"] for d in drift.values()) / len(drift), 6)
         frames = (reference, current)
+    history, run = chunk_report(params, card, reference, chunks, labels)
+    body = _body(card, settings, window, (labelled, len(labels) - labelled + others), observed,
+                 (drift, drifted_share, frames is not None))
+    body["verdict"], body["reasons"] = decide(labelled, observed and observed["overall"], body["baseline"], drifted_share,
+                                              settings, estimated_reason(history, run["f1_limit"]))
+    body["diagnosis"] = diagnosis_of(window, frames, y, drift, observed, (card, columns["inputs"], contract), settings, history)
+    body["verdict"], body["reasons"] = settle(body["verdict"], body["reasons"], body["diagnosis"])
+    body["basis"] = "labels" if observed else ("estimated" if body["verdict"] == "retrain_required" else "none")
+    body["history"] = {"predictions": total, **run}
+    body["chunks"] = history
+    body["report_id"] = body["created_at"].replace(":", "").replace("-", "") + "-" + sha256_obj(body)[:8]
+    return body
+
+
+def _body(card: dict, settings: dict, window: list[dict], counts: tuple[int, int], observed: dict | None,
+          drift: tuple[dict, float, bool]) -> dict:
+    """The window's part of the report. counts: (labelled, labels outside the window)."""
+    features, share, judged = drift
+    baseline = baseline_of(card, settings["baseline"])
     predicted_rate = round(float(np.mean([p["prediction"] for p in window])), 6) if window else None
-    verdict, reasons = decide(labelled, observed and observed["overall"], baseline, drifted_share, settings)
-    created = utc_now()
-    body = {
-        "created_at": created, "model_version": version, "model_sha256": card["artifact"]["sha256"],
-        "window": {"size": settings["window"], "predictions": len(window), "labelled": labelled,
-                   "labels_outside_window": outside,
+    return {
+        "created_at": utc_now(), "model_version": card["version"], "model_sha256": card["artifact"]["sha256"],
+        "window": {"size": settings["window"], "predictions": len(window), "labelled": counts[0],
+                   "labels_outside_window": counts[1],
                    "first": window[0]["time"] if window else None, "last": window[-1]["time"] if window else None},
         "quality": observed, "baseline": baseline,
-        "drift": {"features": drift, "drifted": sorted(k for k, d in drift.items() if d["drifted"]),
-                  "drifted_share": drifted_share, "judged": judged, "needed": settings["min_drift_rows"]},
+        "drift": {"features": features, "drifted": sorted(k for k, d in features.items() if d["drifted"]),
+                  "drifted_share": share, "judged": judged, "needed": settings["min_drift_rows"]},
         "predicted_failure_rate": {"window": predicted_rate, "baseline": baseline["predicted_failure_rate"],
                                    "shift": None if predicted_rate is None else round(predicted_rate - baseline["predicted_failure_rate"], 6)},
-        "verdict": verdict, "reasons": reasons, "settings": settings,
-        "diagnosis": diagnosis_of(window, frames, y, drift, observed, (card, columns["inputs"], contract), settings),
+        "settings": settings,
     }
-    body["verdict"], body["reasons"] = settle(verdict, reasons, body["diagnosis"])
-    body["report_id"] = created.replace(":", "").replace("-", "") + "-" + sha256_obj(body)[:8]
-    return body
 
 
 def publish(params: dict, doc: dict) -> Path:
@@ -260,6 +280,25 @@ def drift_text(drift: dict, predictions: int) -> str:
     return f"{', '.join(drift['drifted']) or 'none'} ({drift['drifted_share']:.0%} of features)"
 
 
+def history_lines(doc: dict) -> list[str]:
+    """The history in a line or two: its chunks, and the latest measured chunk's estimate and alerts. Pure."""
+    run, chunks = doc["history"], doc["chunks"]
+    if not chunks:
+        return []
+    lines = [f"  history: {run['predictions']} predictions in {len(chunks)} chunks of {run['chunk_size']} "
+             f"({run['measured']} measured now, {run['reused']} read back)"]
+    measured = [c for c in chunks if c["judged"]]
+    if measured:
+        chunk = measured[-1]
+        f1 = (chunk["estimated"] or {}).get("f1")
+        estimate = (f"estimated F1 {f1['value']:.3f} [{f1['band'][0]:.3f}, {f1['band'][1]:.3f}]" if f1 else
+                    "no estimate (the model's card has no calibrator)" if not run["calibrated"] else "no estimate")
+        realized = (chunk.get("realized") or {}).get("f1")
+        lines.append(f"  chunk {chunk['index']}: {estimate}, realized {'-' if realized is None else f'{realized:.3f}'} "
+                     f"(limit {run['f1_limit']:.3f}); alerts: {', '.join(chunk['alerts']) or 'none'}")
+    return lines
+
+
 def summary(doc: dict) -> str:
     """A few readable lines for people."""
     w, q = doc["window"], doc["quality"]
@@ -269,6 +308,7 @@ def summary(doc: dict) -> str:
         lines.append(f"  error rate {o['error_rate']} (baseline {doc['baseline']['error_rate']}), precision {o['precision']}, "
                      f"recall {o['recall']}, F1 {o['f1']}")
     lines.append(f"  drift: {drift_text(doc['drift'], w['predictions'])}")
+    lines += history_lines(doc)
     lines.append(f"  verdict: {doc['verdict']} - {'; '.join(doc['reasons'])}")
     diagnosis = doc["diagnosis"]
     lines.append(f"  diagnosis: {diagnosis['kind']} - {diagnosis['action']}")

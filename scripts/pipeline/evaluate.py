@@ -23,6 +23,7 @@ from scripts.core.artifacts import (
 )
 from scripts.core.config import ClockworkError, cli, load_params
 from scripts.core.contract import Contract
+from scripts.core.estimate import fit_calibrator
 from scripts.core.metrics import per_mask, predict_failure, probability_metrics, score
 from scripts.core.store import code_identity, locked, read_json, sweep_temp, utc_now, write_if_changed, write_json
 
@@ -32,9 +33,9 @@ PARAMS = ("paths", "dataset")
 
 
 def evaluate(pipeline: Any, contract, splits: tuple, threshold: float) -> dict:  # noqa: ANN001
-    """Test metrics, test metrics per value of each category input, and training-set metrics (the
-    monitoring baseline); for a retrain version also its holdout's (the recent labelled production
-    rows). splits: (train, test, holdout or None)."""
+    """Test metrics, test metrics per value of each category input, training-set metrics (the
+    monitoring baseline) and the calibrator fitted on the test rows (estimate.py); for a retrain
+    version also its holdout's (the recent labelled production rows). splits: (train, test, holdout or None)."""
     train, test, holdout = splits
     label = contract.label
     test_proba = predict_failure(pipeline, test)
@@ -42,6 +43,8 @@ def evaluate(pipeline: Any, contract, splits: tuple, threshold: float) -> dict: 
         "test": probability_metrics(test[label], test_proba, threshold),
         "train": score(pipeline, train, threshold, label),
         "per_group": per_mask(test[label].to_numpy(), test_proba >= threshold, contract.category_masks(test)),
+        # the monitor's label-free estimates map the live model's probabilities through this
+        "calibration": fit_calibrator(test[label].to_numpy(), test_proba),
     }
     if holdout is not None:
         out["holdout"] = score(pipeline, holdout, threshold, label)

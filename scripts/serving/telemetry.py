@@ -99,7 +99,8 @@ def monitor_families(report: dict | None) -> list:
                    labels=["which"])
     window.add_metric(["all"], report["window"]["predictions"])
     window.add_metric(["labelled"], report["window"]["labelled"])
-    return [available, created, verdict, diagnosis, window, *_quality_families(report), *_drift_families(report)]
+    return [available, created, verdict, diagnosis, window, *_quality_families(report), *_drift_families(report),
+            *_chunk_families(report)]
 
 
 def _quality_families(report: dict) -> list:
@@ -136,6 +137,46 @@ def _drift_families(report: dict) -> list:
         psi.add_metric([column], record["psi"])
         p_value.add_metric([column, record["test"]], record["p_value"])
     return [judged, share, drifted, psi, p_value]
+
+
+def _latest_chunk(report: dict) -> dict | None:
+    """The latest chunk with measurements (a partial chunk below monitor.min_drift_rows has none)."""
+    measured = [c for c in report.get("chunks") or [] if c["judged"]]
+    return measured[-1] if measured else None
+
+
+def _chunk_families(report: dict) -> list:
+    """The latest measured chunk: its metrics estimated without labels with their band, the limit they
+    are held to, its multivariate drift measure and its alerts."""
+    from prometheus_client.core import GaugeMetricFamily as Gauge
+
+    chunk = _latest_chunk(report)
+    index = Gauge("clockwork_monitor_chunk", "The latest measured chunk of the live model's history: its number, "
+                  "rows and labelled rows", labels=["which"])
+    estimated = Gauge("clockwork_monitor_estimated", "The latest chunk's quality estimated from the model's calibrated "
+                      "probabilities, before labels: the estimate and its band", labels=["metric", "bound"])
+    multivariate = Gauge("clockwork_monitor_multivariate", "The latest chunk's mean PCA reconstruction error, the "
+                         "training rows' and the accepted range, and 1 if it drifted", labels=["which"])
+    alerts = Gauge("clockwork_monitor_chunk_alert", "1 for each alert the latest chunk raised", labels=["alert"])
+    limit = Gauge("clockwork_monitor_f1_limit", "The F1 a chunk is held to: the baseline F1 less monitor.max_f1_drop")
+    families = [index, estimated, multivariate, alerts, limit]
+    if "history" in report:
+        limit.add_metric([], report["history"]["f1_limit"])
+    if chunk is None:
+        return families
+    for which, value in (("index", chunk["index"]), ("rows", chunk["rows"]), ("labelled", chunk["labelled"])):
+        index.add_metric([which], value)
+    for metric, found in sorted((chunk["estimated"] or {}).items()):
+        if found is not None:
+            for bound, value in (("estimate", found["value"]), ("low", found["band"][0]), ("high", found["band"][1])):
+                estimated.add_metric([metric, bound], value)
+    measure = chunk["multivariate"]
+    for which, value in (("value", measure["value"]), ("reference", measure["reference"]), ("low", measure["range"][0]),
+                         ("high", measure["range"][1]), ("drifted", 1 if measure["drifted"] else 0)):
+        multivariate.add_metric([which], value)
+    for alert in chunk["alerts"]:
+        alerts.add_metric([alert], 1)
+    return families
 
 
 def _epoch_seconds(stamp: str) -> float:

@@ -74,6 +74,10 @@ def test_dashboard_shows_the_live_model_and_every_section(site):
         assert f'data-version="{version}"' in page
     assert page.count('class="point"') == len(monitor_runs(repo)), "one chart point per monitor run"
     assert page.count('class="bar"') == 9, "one drift bar per feature"
+    report = repo.json(f"logs/monitor/{monitor_runs(repo)[-1]['report_id']}.json")
+    measured = [c for c in report["chunks"] if c["judged"]]
+    assert page.count('class="cell"') == len(measured) * (len(measured[-1]["drift"]) + 1), "drift map: columns x chunks"
+    assert page.count('class="realized"') == sum("realized" in c for c in measured), "a dot per labelled chunk"
     assert "small-rf" in page and "logreg" in page, "the experiments"
     assert page.count('class="node"') >= len(registry["versions"]) + 2, "lineage: inputs, data versions, models"
     assert "Some records could not be read" not in page
@@ -241,6 +245,11 @@ def test_in_a_real_browser_the_dashboard_renders_its_data_and_compare_works(site
     assert {p.get_attribute("data-verdict") for p in points} >= {"ok", "retrain_required"}
     bars = browser.find_elements(By.CSS_SELECTOR, "svg.drift rect.bar")
     assert len(bars) == 9 and any(b.get_attribute("data-drifted") == "true" for b in bars)
+    estimated = browser.find_element(By.CSS_SELECTOR, "svg.chunks polyline.estimated")
+    assert estimated.is_displayed() and len(estimated.get_attribute("points").split()) >= 2, "F1 estimated per chunk"
+    assert browser.find_element(By.CSS_SELECTOR, "svg.chunks polygon.band").is_displayed()
+    cells = browser.find_elements(By.CSS_SELECTOR, "svg.drift-map rect.cell")
+    assert cells and any(c.get_attribute("data-drifted") == "true" for c in cells) and cells[0].size["width"] > 2
     diagnosis = browser.find_element(By.ID, "diagnosis")  # the demo's last report: the torque sensor
     assert diagnosis.get_attribute("data-kind") == "sensor_fault" and diagnosis.is_displayed()
     assert [s.get_attribute("data-sensor") for s in diagnosis.find_elements(By.CSS_SELECTOR, "li.suspect")] == ["torque_nm"]

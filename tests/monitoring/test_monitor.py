@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from scripts.core.config import ClockworkError, load_params
-from scripts.monitoring.monitor import alerting, baseline_of, decide, join_labels, live_window, quality, run_alert, settle, window_labels
+from scripts.monitoring.chunks import history
+from scripts.monitoring.monitor import alerting, baseline_of, decide, join_labels, quality, run_alert, settle, window_labels
 from scripts.pipeline.retrain import labelled_rows, rows_to_train
 from scripts.pipeline.simulate import simulate
 from tests.conftest import contract
@@ -27,11 +28,17 @@ def lines(records: list[dict]) -> list[tuple[int, str]]:
     return [(i, json.dumps(r, separators=(",", ":"))) for i, r in enumerate(records, 1)]
 
 
-def test_window_takes_the_live_models_latest():
+def test_window_takes_the_live_models_latest_and_chunks_count_from_its_first():
     log = [prediction(i, 0, "v1" if i % 2 else "v2") for i in range(10)]
-    window = live_window(lines(log), "v1", 3, Path("p.jsonl"))
-    assert [p["prediction_id"] for p in window] == ["r-5", "r-7", "r-9"]
-    assert live_window(lines(log), "v11", 3, Path("p.jsonl")) == [], "v1 must not match v11"
+    total, chunks, window = history(lines(log), "v1", {"window": 3, "max_chunks": 1}, Path("p.jsonl"))
+    assert [p["prediction_id"] for p in window] == ["r-5", "r-7", "r-9"], "the window spans the chunk boundary"
+    assert total == 5 and [(k, [p["prediction_id"] for p in rs]) for k, rs in chunks] == [(1, ["r-7", "r-9"])]
+    _, chunks, _ = history(lines(log), "v1", {"window": 3, "max_chunks": 5}, Path("p.jsonl"))
+    assert [(k, len(rs)) for k, rs in chunks] == [(0, 3), (1, 2)]
+    assert history(lines(log), "v11", {"window": 3, "max_chunks": 5}, Path("p.jsonl")) == (0, [], []), "v1 must not match v11"
+    many = [prediction(i, 0) for i in range(10)]
+    _, chunks, window = history(lines(many), "v1", {"window": 3, "max_chunks": 2}, Path("p.jsonl"))
+    assert [k for k, _ in chunks] == [2, 3] and chunks[0][1][0]["prediction_id"] == "r-6" and len(window) == 3
 
 
 def test_quality_matches_hand_computation():
@@ -190,7 +197,7 @@ def test_drift_is_judged_for_the_models_own_columns_by_kind():
     import pandas as pd
 
     from scripts.core.config import load_params
-    from scripts.monitoring.monitor import drift_table
+    from scripts.monitoring.chunks import drift_table
 
     rng = np.random.default_rng(3)
     reference = pd.DataFrame({"purpose": rng.choice(["car", "home"], 2000), "income": rng.normal(50, 5, 2000)})

@@ -44,10 +44,20 @@ def test_metrics_carry_the_latest_report_promtool_clean_and_the_rules_page_on_it
     assert seen['clockwork_monitor_column_drifted{column="torque_nm"}'] == report["drift"]["features"]["torque_nm"]["drifted"]
     assert seen['clockwork_monitor_quality{kind="realized",metric="f1"}'] == report["quality"]["overall"]["f1"]
     assert seen['clockwork_monitor_window_predictions{which="labelled"}'] == report["window"]["labelled"]
+    chunk = [c for c in report["chunks"] if c["judged"]][-1]  # the latest measured chunk
+    f1 = chunk["estimated"]["f1"]
+    assert seen['clockwork_monitor_chunk{which="index"}'] == chunk["index"]
+    assert (seen['clockwork_monitor_estimated{bound="estimate",metric="f1"}'], seen['clockwork_monitor_estimated{bound="low",metric="f1"}'],
+            seen['clockwork_monitor_estimated{bound="high",metric="f1"}']) == (f1["value"], *f1["band"])
+    assert seen["clockwork_monitor_f1_limit"] == report["history"]["f1_limit"]
+    assert seen['clockwork_monitor_multivariate{which="drifted"}'] == chunk["multivariate"]["drifted"]
+    assert {name for name in seen if name.startswith("clockwork_monitor_chunk_alert")} == \
+        {f'clockwork_monitor_chunk_alert{{alert="{a}"}}' for a in chunk["alerts"]}
 
     # the rules, fed the very samples the service exposed
     series = [{"series": name, "values": f"{value:g}x90"} for name, value in seen.items()
-              if name.startswith(("clockwork_monitor_verdict", "clockwork_monitor_diagnosis", "clockwork_monitor_column_drifted"))]
+              if name.startswith(("clockwork_monitor_verdict", "clockwork_monitor_diagnosis", "clockwork_monitor_column_drifted",
+                                  "clockwork_monitor_estimated", "clockwork_monitor_f1_limit"))]
     drifted = sorted(re.findall(r'clockwork_monitor_column_drifted\{column="(\w+)"\}', " ".join(n for n, v in seen.items() if v == 1)))
     cases = {"interval": "1m", "input_series": series, "alert_rule_test": [
         {"eval_time": "5m", "alertname": "ClockworkRetrainRequired", "exp_alerts": [
@@ -60,6 +70,11 @@ def test_metrics_carry_the_latest_report_promtool_clean_and_the_rules_page_on_it
              "exp_annotations": {"summary": f"Clockwork: a sensor fault is diagnosed for model {version}",
                                  "description": "Fix or recalibrate the sensor the report names; make retrain refuses "
                                                 "to learn the fault."}}]},
+        {"eval_time": "5m", "alertname": "ClockworkEstimatedF1Drop", "exp_alerts": [
+            {"exp_labels": {"severity": "ticket", "metric": "f1", "bound": "high"}, "exp_annotations": {
+                "summary": f"Clockwork: the latest chunk's F1, estimated before labels, is below the limit (band up to {f1['band'][1]:g})",
+                "description": "The labels will confirm or withdraw it; make live shows the chunks."}}]
+         if f1["band"][1] < report["history"]["f1_limit"] else []},
         {"eval_time": "30m", "alertname": "ClockworkColumnDrifted", "exp_alerts": []},  # not for an hour yet
         {"eval_time": "75m", "alertname": "ClockworkColumnDrifted", "exp_alerts": [
             {"exp_labels": {"severity": "ticket", "column": column},

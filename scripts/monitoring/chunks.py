@@ -1,0 +1,195 @@
+"""The live model's whole history in consecutive chunks of monitor.window predictions, judged once each.
+
+Chunk k holds the model's predictions k*window to (k+1)*window - 1, counted from its first; the
+last chunk may be partial. Each chunk is measured without labels: drift per column (as the window's),
+multivariate drift (scripts/core/multivariate.py), performance estimated from the model's
+probabilities through the calibrator on its card (scripts/core/estimate.py), and the sensors the
+diagnosis suspects in it. A complete chunk's measurements are written once to
+monitor.chunks_dir/<model>/<settings>/ and read back on later runs, so a run after new predictions
+measures only the new chunk. Labels arrive late: each run joins them again and adds the realized
+metrics where a chunk holds at least monitor.min_labels of them.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from scripts.core import drift as D
+from scripts.core import estimate as E
+from scripts.core import features as F
+from scripts.core import multivariate as MV
+from scripts.core.config import ClockworkError
+from scripts.core.metrics import probability_metrics
+from scripts.core.store import code_identity, parse_json_line, read_json, sha256_obj, write_json
+from scripts.monitoring.diagnosis import suspects
+
+# The monitor settings a chunk's measurements depend on; the chunk store is keyed on them and on the code.
+MEASURED_WITH = ("window", "min_drift_rows", "psi_bins", "psi_threshold", "p_value", "diagnosis", "estimate", "multivariate")
+
+
+def model_columns(card: dict, contract: Any) -> dict:
+    """The live model's inputs by kind, from its card's feature spec (a card written before the data
+    set contract records fewer: params' contract gives the rest)."""
+    feats = card["features"]
+    categories = feats.get("categories")
+    if categories is None:
+        categories = {c.name: list(c.values) for c in contract.inputs if c.kind == "category"}
+    numeric = feats.get("numeric") or contract.numeric_inputs
+    return {"inputs": feats["inputs"], "categories": categories, "numeric": [*numeric, *feats["derived"]]}
+
+
+def drift_table(reference: pd.DataFrame, current: pd.DataFrame, columns: dict, settings: dict) -> dict:
+    """Drift record for each category input (chi-square), each numeric input and each derived feature (KS)."""
+    tests = {"bins": settings["psi_bins"], "psi_threshold": settings["psi_threshold"], "p_value": settings["p_value"]}
+    out = {name: D.feature_drift(reference[name].astype(str).to_numpy(), current[name].astype(str).to_numpy(),
+                                 categories=[str(v) for v in values], **tests)
+           for name, values in columns["categories"].items()}
+    for name in columns["numeric"]:  # a missing value (an input the model fills) is no reading: left out here
+        ref, cur = (frame[name].to_numpy(dtype="float64") for frame in (reference, current))
+        out[name] = D.feature_drift(ref[~np.isnan(ref)], cur[~np.isnan(cur)], categories=None, **tests)
+    return out
+
+
+def readings(records: list[dict], card: dict, contract: Any) -> pd.DataFrame:
+    """The logged inputs of some predictions as a frame, numbers as floats, with the model's derived features."""
+    feats = card["features"]  # the model's own inputs and expressions (a card before the contract: params')
+    logged = pd.DataFrame([p["inputs"] for p in records])
+    numeric = [c for c in contract.numeric_inputs if c in logged]  # a boolean was logged as sent: true or 1
+    return F.add_derived(logged.astype(dict.fromkeys(numeric, "float64")), feats["derived"], feats["inputs"],
+                         feats.get("expressions"))
+
+
+@dataclass
+class Judge:
+    """What measuring a chunk needs: the model's card and columns, the training rows, the multivariate
+    model fitted on them, the monitor settings and the diagnosis's."""
+    card: dict
+    contract: Any
+    reference: pd.DataFrame
+    settings: dict
+    diagnosis: dict
+
+    def __post_init__(self) -> None:
+        self.columns = model_columns(self.card, self.contract)
+        self.calibrator = self.card["metrics"].get("calibration") or {
+            "method": "none", "reason": "the model's card was written before calibrators"}
+
+    @cached_property
+    def multivariate(self) -> dict:
+        """The principal components of the training rows (fitted only when a chunk is measured)."""
+        return MV.fit(self.reference, [c for c in self.columns["numeric"] if c in self.reference],
+                      self.columns["categories"], self.settings["multivariate"]["variance"])
+
+    def measure(self, records: list[dict], index: int) -> dict:
+        """A chunk's label-free measurements (what the chunk store keeps)."""
+        settings = self.settings
+        out = {"index": index, "rows": len(records), "first": _point(records[0]), "last": _point(records[-1]),
+               "predicted_rate": round(float(np.mean([p["prediction"] for p in records])), 6),
+               "judged": len(records) >= settings["min_drift_rows"]}
+        if not out["judged"]:
+            return {**out, "drift": None, "multivariate": None, "estimated": None, "suspects": []}
+        current = readings(records, self.card, self.contract)
+        drift = drift_table(self.reference, current, self.columns, settings)
+        multi = {**settings["multivariate"], "p_value": settings["p_value"]}
+        found = suspects(self.reference, current[[c for c in current if c in self.reference]], self.diagnosis)
+        for suspect in found:
+            suspect["starts_at"] = _point(records[suspect["start_index"]])
+        return {**out, "drift": drift, "drifted": sorted(k for k, d in drift.items() if d["drifted"]),
+                "multivariate": MV.judge(self.multivariate, current, multi),
+                "estimated": self.estimated(records, index), "suspects": found}
+
+    def estimated(self, records: list[dict], index: int) -> dict | None:
+        """The chunk's metrics estimated from the model's probabilities (null without a calibrator)."""
+        if self.calibrator["method"] == "none":
+            return None
+        scores = np.array([p["failure_probability"] for p in records], dtype="float64")
+        predicted = np.array([p["prediction"] for p in records], dtype=bool)
+        chance = E.calibrate(self.calibrator, scores)
+        return E.estimate(chance, scores, predicted, self.settings["estimate"], self.settings["estimate"]["seed"] + index)
+
+
+def _point(record: dict) -> dict:
+    return {"prediction_id": record["prediction_id"], "time": record["time"]}
+
+
+def history(lines: Iterable[tuple[int, str]], version: str, settings: dict,
+            path: Path) -> tuple[int, list[tuple[int, list[dict]]], list[dict]]:
+    """The live model's prediction count, its last monitor.max_chunks chunks as (index, records) and its
+    latest monitor.window predictions (the window), streamed: at most (max_chunks + 1) * window raw
+    lines are kept, and only those the chunks and the window hold are parsed."""
+    size, most = settings["window"], settings["max_chunks"]
+    marker = f'"model_version":"{version}"'  # log lines are compact JSON: found verbatim, confirmed by the parse
+    kept: deque = deque(maxlen=size * (most + 1))
+    total = 0
+    for number, line in lines:
+        if marker in line:
+            kept.append((number, line))
+            total += 1
+    if not total:
+        return 0, [], []
+    last = (total - 1) // size
+    first = max(0, last - most + 1)
+    offset = total - len(kept)  # the model's prediction number of kept[0]
+    start = min(first * size - offset, max(0, len(kept) - size))
+    records = [parse_json_line(path, number, line) for number, line in list(kept)[start:]]
+    if any(r["model_version"] != version for r in records):
+        raise ClockworkError(f"{path}: a line names model {version} outside its model_version field")
+    at = first * size - offset - start  # the first chunk's place in records
+    chunks = [(k, records[at + (k - first) * size: at + (k - first + 1) * size]) for k in range(first, last + 1)]
+    return total, chunks, records[-size:]
+
+
+class Store:
+    """The complete chunks' measurements, one file each, written once (atomically) and read back: keyed
+    on the model's sha256, the measuring settings and code, and the chunk's first and last predictions."""
+
+    def __init__(self, root: Path, card: dict, settings: dict) -> None:
+        key = {"settings": {k: settings[k] for k in MEASURED_WITH},
+               "code": code_identity(__spec__.name)["sha256"] if __spec__ else None}
+        self.dir = root / f"{card['version']}-{card['artifact']['sha256'][:12]}" / sha256_obj(key)[:12]
+        self.size = settings["window"]
+
+    def path(self, index: int, records: list[dict]) -> Path:
+        ends = sha256_obj([records[0]["prediction_id"], records[-1]["prediction_id"]])[:8]
+        return self.dir / f"chunk-{index:07d}-{ends}.json"
+
+    def measured(self, judge: Judge, index: int, records: list[dict]) -> tuple[dict, bool]:
+        """The chunk's measurements, and whether they were measured now (else read from the store)."""
+        complete = len(records) == self.size
+        path = self.path(index, records)
+        if complete and path.exists():
+            return read_json(path, "monitor_chunk"), False
+        doc = judge.measure(records, index)
+        if complete:
+            write_json(path, doc, "monitor_chunk")
+        return doc, True
+
+
+def realized(records: list[dict], labels: dict[str, int], threshold: float, min_labels: int) -> tuple[int, dict | None]:
+    """How many of the chunk's predictions are labelled and, from min_labels on, their metrics."""
+    pairs = [(labels[p["prediction_id"]], p["failure_probability"]) for p in records if p["prediction_id"] in labels]
+    if len(pairs) < min_labels:
+        return len(pairs), None
+    y, proba = (np.array(v) for v in zip(*pairs, strict=True))
+    metrics = probability_metrics(y, proba, threshold)
+    return len(pairs), {k: metrics[k] for k in E.METRICS}
+
+
+def alerts(chunk: dict, limit: float) -> list[str]:
+    """What in a chunk crossed its threshold: drifted columns, the multivariate measure, an estimated F1
+    whose whole band lies under the limit, a realized F1 under it, a suspected sensor. Pure."""
+    out = [f"drift:{name}" for name in chunk.get("drifted", [])]
+    if chunk["multivariate"] and chunk["multivariate"]["drifted"]:
+        out.append("multivariate")
+    f1 = (chunk["estimated"] or {}).get("f1")
+    if f1 and f1["band"][1] < limit:
+        out.append("estimated_f1")
+    if chunk.get("realized") and chunk["realized"]["f1"] is not None and chunk["realized"]["f1"] < limit:
+        out.append("realized_f1")
+    return out + [f"sensor:{s['sensor']}" for s in chunk["suspects"]]

@@ -1,0 +1,98 @@
+"""The monitor's chunks over the whole history (scripts/monitoring/chunks.py): measured once each,
+read back after, and a fault that began several chunks ago dated to its first prediction."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scripts.core import features as F
+from scripts.monitoring import chunks as C
+from scripts.monitoring.diagnosis import over_history
+from tests import ai4i as A
+from tests.conftest import contract
+from tests.monitoring.test_diagnosis import PARAMS, RAW, REFERENCE, SETTINGS
+
+SIZE = 500
+MONITOR = {**PARAMS["monitor"], "window": SIZE, "max_chunks": 10}
+EXPRESSIONS = {name: spec["expression"] if isinstance(spec, dict) else spec
+               for name, spec in (PARAMS["dataset"].get("derived") or {}).items()}
+
+
+def card() -> dict:
+    derived = list(EXPRESSIONS)
+    return {"version": "v1", "artifact": {"sha256": "ab" * 32}, "threshold": 0.5,
+            "features": {"inputs": A.INPUT_COLUMNS, "derived": derived, "expressions": EXPRESSIONS,
+                         "numeric": A.NUMERIC_INPUTS, "categories": {"type": ["L", "M", "H"]}},
+            "metrics": {"test": {"f1": 0.8}, "calibration": {"method": "isotonic", "x": [0.0, 1.0], "y": [0.0, 1.0]}}}
+
+
+def records(gain_from: int, step_at: int) -> list[dict]:
+    """3000 production readings as the service logs them: the torque sensor reads 12 % high from reading
+    gain_from on, the process temperature 2 K low from reading step_at on."""
+    frame = RAW.iloc[7000:10000].reset_index(drop=True).astype({c: "float64" for c in A.NUMERIC_INPUTS})
+    frame.loc[gain_from:, "torque_nm"] *= 1.12
+    frame.loc[step_at:, "process_temperature_k"] -= 2.0
+    rng = np.random.default_rng(0)
+    return [{"prediction_id": f"r-{i}", "time": f"t{i:05d}", "model_version": "v1", "failure_probability": p,
+             "prediction": int(p >= 0.5), "inputs": row}
+            for i, (row, p) in enumerate(zip(frame[A.INPUT_COLUMNS].to_dict("records"), rng.beta(0.3, 8, len(frame)),
+                                             strict=True))]
+
+
+@pytest.fixture(scope="module")
+def judged(tmp_path_factory) -> tuple[list[dict], C.Store, C.Judge, list]:
+    reference = F.add_derived(REFERENCE, list(EXPRESSIONS), A.INPUT_COLUMNS, EXPRESSIONS)
+    judge = C.Judge(card(), contract(), reference, MONITOR, SETTINGS)
+    store = C.Store(tmp_path_factory.mktemp("chunks"), card(), MONITOR)
+    log = records(gain_from=1300, step_at=600)
+    lines = [(i, json.dumps(r, separators=(",", ":"))) for i, r in enumerate(log, 1)]
+    total, chunks, window = C.history(lines, "v1", MONITOR, Path("p.jsonl"))
+    assert total == 3000 and [k for k, _ in chunks] == list(range(6)) and window == log[-SIZE:]
+    measured = [store.measured(judge, k, rs) for k, rs in chunks]
+    assert all(fresh for _, fresh in measured)
+    return [doc for doc, _ in measured], store, judge, chunks
+
+
+def test_each_fault_is_dated_to_its_first_chunk_however_long_ago(judged):
+    docs, _, _, _ = judged
+    named = {doc["index"]: sorted(s["sensor"] for s in doc["suspects"]) for doc in docs}
+    assert "process_temperature_k" in named[1], named  # the step is seen in the chunk it happens in only
+    assert all("torque_nm" in named[k] for k in (2, 3, 4, 5)), named  # the gain in every chunk from its start
+    window = [s for s in docs[-1]["suspects"] if s["sensor"] == "torque_nm"]  # what the latest window alone sees
+    found = {s["sensor"]: s for s in over_history(window, docs, SETTINGS["relations"])}
+    assert set(found) == {"torque_nm", "process_temperature_k"}, "every faulty sensor is named, not only the window's"
+    torque, process = found["torque_nm"], found["process_temperature_k"]
+    assert torque["chunk"] == 2 and abs(int(torque["starts_at"]["prediction_id"][2:]) - 1300) <= 100
+    assert process["chunk"] == 1 and process["starts_at"]["prediction_id"] == "r-600"
+
+
+def test_a_complete_chunk_is_measured_once_and_read_back(judged):
+    docs, store, judge, chunks = judged
+    files = sorted(store.dir.glob("chunk-*.json"))
+    assert len(files) == 6 and {f.stat().st_mtime_ns for f in files}
+    before = {f: f.stat().st_mtime_ns for f in files}
+    again = [store.measured(judge, k, rs) for k, rs in chunks]
+    assert [fresh for _, fresh in again] == [False] * 6 and [doc for doc, _ in again] == docs
+    assert {f: f.stat().st_mtime_ns for f in files} == before, "nothing is rewritten"
+    partial = chunks[-1][1][:200]
+    doc, fresh = store.measured(judge, 6, partial)
+    assert fresh and len(list(store.dir.glob("chunk-*.json"))) == 6, "a partial chunk is measured each run, never kept"
+    assert doc["rows"] == 200 and doc["judged"] is (200 >= MONITOR["min_drift_rows"])
+
+
+def test_alerts_and_realized_metrics_follow_the_labels(judged):
+    docs, _, _, chunks = judged
+    doc = dict(docs[3])
+    records_ = chunks[3][1]
+    labels = {r["prediction_id"]: int(r["prediction"]) for r in records_[:250]}  # labels agree with predictions
+    labelled, realized = C.realized(records_, labels, 0.5, 200)
+    assert labelled == 250 and realized["accuracy"] == 1.0
+    assert C.realized(records_, dict(list(labels.items())[:199]), 0.5, 200) == (199, None)
+    doc["estimated"] = {**doc["estimated"], "f1": {"value": 0.2, "band": [0.1, 0.3]}}
+    doc["realized"] = {**realized, "f1": 0.25}
+    assert {"estimated_f1", "realized_f1", "sensor:torque_nm", "drift:torque_nm"} <= set(C.alerts(doc, limit=0.7))
+    doc["estimated"]["f1"] = {"value": 0.65, "band": [0.5, 0.8]}  # the band reaches the limit: no evidence of a drop
+    assert "estimated_f1" not in C.alerts(doc, limit=0.7)
