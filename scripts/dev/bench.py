@@ -6,8 +6,9 @@ the user's versions, registry and logs are never touched:
    `make train` after a `touch` of the raw file (one hash pass, no rebuild); and, as the
    reference, the same stage scripts run directly without make. Then the edit-and-rebuild loop
    (one hyperparameter changed), warm and cold, against its in-process floor (bench_loop.py).
-2. monitor: `make monitor` over N logged predictions with labels (default 1,000,000): time
-   and peak RSS (targets < 10 s, < 1 GB).
+2. monitor: `make monitor` over N logged predictions with labels (default 1,000,000) in chunks
+   of bench.monitor_chunk, every chunk measured: time and peak RSS (targets < 10 s, < 1 GB); then
+   again after bench.monitor_new more predictions, when only the new chunk is measured.
 3. quality per cost: F1 on the held-out test set against training time, per algorithm.
 Writes logs/bench/bench-<timestamp>.json, checked against schemas/bench.schema.json.
 """
@@ -127,8 +128,9 @@ def _peak_mb(stderr: str) -> float:
     return round(int(next(line.split()[1] for line in stderr.splitlines() if line.startswith("PEAK_RSS_KB"))) / 1024, 1)
 
 
-def synth_logs(work: Path, params: dict, n: int) -> None:
-    """n prediction lines of the production model, and a label for each, as the server and replay write them."""
+def synth_logs(work: Path, params: dict, n: int, first: int = 0) -> None:
+    """n prediction lines of the production model (numbered from `first`), and a label for each, as the
+    server and replay write them, appended to the logs."""
     registry = json.loads((work / params["paths"]["registry"]).read_text())
     version = registry["aliases"]["production"]
     predictions, labels = work / params["deployment"]["predictions_log"], work / params["replay"]["labels_log"]
@@ -137,8 +139,8 @@ def synth_logs(work: Path, params: dict, n: int) -> None:
             "latency_ms": 1.0}
     contract = Contract.from_params(params["dataset"])
     key = contract.id.name if contract.id else None
-    with open(predictions, "w") as p_out, open(labels, "w") as l_out:
-        for i in range(n):
+    with open(predictions, "a") as p_out, open(labels, "a") as l_out:
+        for i in range(first, first + n):
             reading = varied(contract, i)
             pid = f"r{i // 10}-{i % 10}"
             p_out.write(json.dumps({**base, "request_id": f"r{i // 10}", "prediction_id": pid, "inputs": reading,
@@ -163,12 +165,32 @@ def varied(contract: Contract, i: int) -> dict:
     return out
 
 
-def monitor_section(work: Path, params: dict, n: int) -> dict:
+def monitor_section(work: Path, n: int, new: int, chunk: int) -> dict:
+    """make monitor over n predictions in chunks of `chunk`, every chunk measured; then again after `new`
+    more predictions, when only the new chunk is."""
+    import yaml
+
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["monitor"].update(window=chunk, max_chunks=max(1, -(-(n + new) // chunk)))
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     synth_logs(work, params, n)
+    first = _monitor_run(work, params)
+    synth_logs(work, params, new, first=n)
+    after = _monitor_run(work, params)
+    return {"predictions": n, "chunk_size": chunk, "seconds": first["seconds"], "peak_rss_mb": first["peak_rss_mb"],
+            "verdict": first["verdict"], "chunks_measured": first["measured"],
+            "after_new": {"new_predictions": new, "seconds": after["seconds"], "peak_rss_mb": after["peak_rss_mb"],
+                          "chunks_measured": after["measured"], "chunks_reused": after["reused"]}}
+
+
+def _monitor_run(work: Path, params: dict) -> dict:
+    """One make-monitor run's time, peak memory, verdict and chunk counts (from the report it wrote)."""
     seconds, out, err = timed([str(work / ".venv/bin/python"), "-c", PEAK_RSS, "scripts.monitoring.monitor"], work, {"CLOCKWORK_LOG": "WARNING"})
-    peak_mb = _peak_mb(err)
     verdict = next((line.split("verdict:")[1].split()[0] for line in out.splitlines() if "verdict:" in line), "?")
-    return {"predictions": n, "seconds": round(seconds, 3), "peak_rss_mb": peak_mb, "verdict": verdict}
+    report = next(line.split("report:")[1].strip() for line in out.splitlines() if line.strip().startswith("report:"))
+    history = json.loads((work / report).read_text())["history"]
+    return {"seconds": round(seconds, 3), "peak_rss_mb": _peak_mb(err), "verdict": verdict,
+            "measured": history["measured"], "reused": history["reused"]}
 
 
 def quality_section(params: dict, work: Path) -> list[dict]:
@@ -212,7 +234,8 @@ def main(argv: list[str]) -> int:
                "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
                "pipeline": pipeline_section(work, 3 if args.smoke else 10)}
         doc.update({"loop": loop_section(work, 1 if args.smoke else 5, doc["pipeline"]["full_build_s"], timed),
-               "monitor": monitor_section(work, params, n),
+               "monitor": monitor_section(work, n, *((1000, 1000) if args.smoke else
+                                                      (params["bench"]["monitor_new"], params["bench"]["monitor_chunk"]))),
                "quality_per_cost": quality_section(params, work)})
         if args.scale or args.smoke:
             sizes = [2000] if args.smoke else params["bench"]["scale_rows"]

@@ -11,6 +11,7 @@ metrics where a chunk holds at least monitor.min_labels of them.
 """
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,6 +29,7 @@ from scripts.core.config import ClockworkError
 from scripts.core.metrics import probability_metrics
 from scripts.core.store import code_identity, parse_json_line, read_json, sha256_obj, write_json
 from scripts.monitoring.diagnosis import suspects
+from scripts.monitoring.groundtruth import PREDICTION_ID
 
 # The monitor settings a chunk's measurements depend on; the chunk store is keyed on them and on the code.
 MEASURED_WITH = ("window", "min_drift_rows", "psi_bins", "psi_threshold", "p_value", "diagnosis", "estimate", "multivariate")
@@ -119,10 +121,10 @@ def _point(record: dict) -> dict:
 
 
 def history(lines: Iterable[tuple[int, str]], version: str, settings: dict,
-            path: Path) -> tuple[int, list[tuple[int, list[dict]]], list[dict]]:
-    """The live model's prediction count, its last monitor.max_chunks chunks as (index, records) and its
-    latest monitor.window predictions (the window), streamed: at most (max_chunks + 1) * window raw
-    lines are kept, and only those the chunks and the window hold are parsed."""
+            path: Path) -> tuple[int, list[tuple[int, list[tuple[int, str]]]], list[dict]]:
+    """The live model's prediction count, its last monitor.max_chunks chunks as (index, its raw log lines)
+    and its latest monitor.window predictions (the window, parsed), streamed: at most
+    (max_chunks + 1) * window raw lines are kept. A chunk's lines are parsed only to be measured."""
     size, most = settings["window"], settings["max_chunks"]
     marker = f'"model_version":"{version}"'  # log lines are compact JSON: found verbatim, confirmed by the parse
     kept: deque = deque(maxlen=size * (most + 1))
@@ -135,14 +137,33 @@ def history(lines: Iterable[tuple[int, str]], version: str, settings: dict,
         return 0, [], []
     last = (total - 1) // size
     first = max(0, last - most + 1)
-    offset = total - len(kept)  # the model's prediction number of kept[0]
-    start = min(first * size - offset, max(0, len(kept) - size))
-    records = [parse_json_line(path, number, line) for number, line in list(kept)[start:]]
-    if any(r["model_version"] != version for r in records):
+    kept_list = list(kept)
+    at = first * size - (total - len(kept_list))  # the first chunk's place in the kept lines
+    chunks = [(k, kept_list[at + (k - first) * size: at + (k - first + 1) * size]) for k in range(first, last + 1)]
+    window = parsed(kept_list[-size:], path)
+    if any(r["model_version"] != version for r in window):
         raise ClockworkError(f"{path}: a line names model {version} outside its model_version field")
-    at = first * size - offset - start  # the first chunk's place in records
-    chunks = [(k, records[at + (k - first) * size: at + (k - first + 1) * size]) for k in range(first, last + 1)]
-    return total, chunks, records[-size:]
+    return total, chunks, window
+
+
+def parsed(raw: list[tuple[int, str]], path: Path) -> list[dict]:
+    return [parse_json_line(path, number, line) for number, line in raw]
+
+
+PROBABILITY = re.compile(r'"failure_probability":(-?[0-9.eE+-]+)')
+
+
+def outcomes(raw: list[tuple[int, str]], path: Path) -> tuple[list[str], np.ndarray]:
+    """Each logged prediction's id and probability, read from the compact log lines without parsing them
+    whole (a chunk read back from the store needs no more)."""
+    ids, probabilities = [], []
+    for number, line in raw:
+        pid, probability = PREDICTION_ID.search(line), PROBABILITY.search(line)
+        if pid is None or probability is None:
+            raise ClockworkError(f"{path}: line {number}: no prediction_id or failure_probability")
+        ids.append(pid.group(1))
+        probabilities.append(float(probability.group(1)))
+    return ids, np.array(probabilities, dtype="float64")
 
 
 class Store:
@@ -155,30 +176,36 @@ class Store:
         self.dir = root / f"{card['version']}-{card['artifact']['sha256'][:12]}" / sha256_obj(key)[:12]
         self.size = settings["window"]
 
-    def path(self, index: int, records: list[dict]) -> Path:
-        ends = sha256_obj([records[0]["prediction_id"], records[-1]["prediction_id"]])[:8]
-        return self.dir / f"chunk-{index:07d}-{ends}.json"
+    def path(self, index: int, ends: tuple[dict, dict]) -> Path:
+        key = sha256_obj([ends[0]["prediction_id"], ends[1]["prediction_id"]])[:8]
+        return self.dir / f"chunk-{index:07d}-{key}.json"
 
-    def measured(self, judge: Judge, index: int, records: list[dict]) -> tuple[dict, bool]:
+    def measured(self, judge: Judge, index: int, raw: list[tuple[int, str]], log: Path) -> tuple[dict, bool]:
         """The chunk's measurements, and whether they were measured now (else read from the store)."""
-        complete = len(records) == self.size
-        path = self.path(index, records)
+        complete = len(raw) == self.size
+        path = self.path(index, (parsed(raw[:1], log)[0], parsed(raw[-1:], log)[0]))
         if complete and path.exists():
             return read_json(path, "monitor_chunk"), False
+        records = parsed(raw, log)
+        if any(r["model_version"] != judge.card["version"] for r in records):
+            raise ClockworkError(f"{log}: a line names model {judge.card['version']} outside its model_version field")
         doc = judge.measure(records, index)
         if complete:
             write_json(path, doc, "monitor_chunk")
         return doc, True
 
 
-def realized(records: list[dict], labels: dict[str, int], threshold: float, min_labels: int) -> tuple[int, dict | None]:
-    """How many of the chunk's predictions are labelled and, from min_labels on, their metrics."""
-    pairs = [(labels[p["prediction_id"]], p["failure_probability"]) for p in records if p["prediction_id"] in labels]
-    if len(pairs) < min_labels:
-        return len(pairs), None
-    y, proba = (np.array(v) for v in zip(*pairs, strict=True))
-    metrics = probability_metrics(y, proba, threshold)
-    return len(pairs), {k: metrics[k] for k in E.METRICS}
+def realized(chunk: tuple[list[str], np.ndarray], labels: dict[str, int], threshold: float,
+             min_labels: int) -> tuple[int, dict | None]:
+    """How many of the chunk's predictions (ids, probabilities) are labelled and, from min_labels on,
+    their metrics."""
+    ids, probabilities = chunk
+    y = np.array([labels.get(pid, -1) for pid in ids], dtype=int)
+    known = y >= 0
+    if known.sum() < min_labels:
+        return int(known.sum()), None
+    metrics = probability_metrics(y[known], probabilities[known], threshold)
+    return int(known.sum()), {k: metrics[k] for k in E.METRICS}
 
 
 def alerts(chunk: dict, limit: float) -> list[str]:

@@ -140,19 +140,22 @@ def _point(record: dict) -> dict:
     return {"prediction_id": record["prediction_id"], "time": record["time"]}
 
 
-def chunk_report(params: dict, card: dict, reference: pd.DataFrame | None, chunks: list, labels: dict) -> tuple[list[dict], dict]:
+def chunk_report(params: dict, card: dict, reference: pd.DataFrame | None, chunks: list,
+                 labels: tuple[dict, Path]) -> tuple[list[dict], dict]:
     """Every chunk of the history, measured (or read back from the chunk store), with its realized metrics
-    where labelled enough and its alerts; and how the run went."""
+    where labelled enough and its alerts; and how the run went. labels: the labels by prediction id, and
+    the prediction log (for errors). chunks: (index, raw log lines, (ids, probabilities)) each."""
     settings = params["monitor"]
     contract = Contract.from_params(params["dataset"])
     limit = round(baseline_of(card, settings["baseline"])["f1"] - settings["max_f1_drop"], 6)
     store = C.Store(repo_path(settings["chunks_dir"]), card, settings)
     judge = C.Judge(card, contract, reference, settings, settings_of(settings, contract))  # reference: None when
-    out, measured = [], 0                                                                 # no chunk can be judged
-    for index, records in chunks:
-        doc, fresh = store.measured(judge, index, records)
+    found, log = labels                                                                   # no chunk can be judged
+    out, measured = [], 0
+    for index, raw, outcomes in chunks:
+        doc, fresh = store.measured(judge, index, raw, log)
         measured += fresh
-        doc["labelled"], metrics = C.realized(records, labels, card["threshold"], settings["min_labels"])
+        doc["labelled"], metrics = C.realized(outcomes, found, card["threshold"], settings["min_labels"])
         if metrics:
             doc["realized"] = metrics
         doc["alerts"] = C.alerts(doc, limit)
@@ -169,8 +172,9 @@ def report(params: dict) -> dict:
     predictions_log = repo_path(params["deployment"]["predictions_log"])
     labels_log = repo_path(params["replay"]["labels_log"])
     total, chunks, window = C.history(iter_lines(predictions_log), card["version"], settings, predictions_log)
-    labels, others = labels_for(iter_lines(labels_log), {p["prediction_id"] for _, rs in chunks for p in rs} |
-                                {p["prediction_id"] for p in window}, labels_log)
+    chunks = [(index, raw, C.outcomes(raw, predictions_log)) for index, raw in chunks]
+    wanted = {p["prediction_id"] for p in window}.union(*(ids for _, _, (ids, _) in chunks))
+    labels, others = labels_for(iter_lines(labels_log), wanted, labels_log)
     y = join_labels(window, labels)
     labelled = int((y >= 0).sum())
     contract = Contract.from_params(params["dataset"])
@@ -185,7 +189,7 @@ def report(params: dict) -> dict:
         drift = C.drift_table(reference, current, columns, settings)
         drifted_share = round(sum(d["drifted"] for d in drift.values()) / len(drift), 6)
         frames = (reference, current)
-    history, run = chunk_report(params, card, reference, chunks, labels)
+    history, run = chunk_report(params, card, reference, chunks, (labels, predictions_log))
     body = _body(card, settings, window, (labelled, len(labels) - labelled + others), observed,
                  (drift, drifted_share, frames is not None))
     body["verdict"], body["reasons"] = decide(labelled, observed and observed["overall"], body["baseline"], drifted_share,

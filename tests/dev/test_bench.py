@@ -20,6 +20,8 @@ def test_bench_smoke_writes_a_valid_result_for_the_pipeline_and_the_server(repo:
     validate(doc, "bench", path.name)
     assert doc["smoke"] and doc["pipeline"]["after_touch_rebuilt_stages"] == [] and not doc["pipeline"]["noop_starts_python"]
     assert {row["algorithm"] for row in doc["quality_per_cost"]} == {"random_forest", "hist_gradient_boosting", "logistic_regression"}
+    monitor = doc["monitor"]  # 5,000 predictions in chunks of 1,000, then 1,000 more
+    assert (monitor["chunks_measured"], monitor["after_new"]["chunks_measured"], monitor["after_new"]["chunks_reused"]) == (5, 1, 5)
     [scale] = doc["scale"]
     assert scale["rows"] == 2000 and scale["after_touch_rebuilt_stages"] == []
     assert set(scale["stages"]) == {"prepare", "train", "evaluate", "register"}

@@ -51,7 +51,7 @@ def judged(tmp_path_factory) -> tuple[list[dict], C.Store, C.Judge, list]:
     lines = [(i, json.dumps(r, separators=(",", ":"))) for i, r in enumerate(log, 1)]
     total, chunks, window = C.history(lines, "v1", MONITOR, Path("p.jsonl"))
     assert total == 3000 and [k for k, _ in chunks] == list(range(6)) and window == log[-SIZE:]
-    measured = [store.measured(judge, k, rs) for k, rs in chunks]
+    measured = [store.measured(judge, k, rs, Path("p.jsonl")) for k, rs in chunks]
     assert all(fresh for _, fresh in measured)
     return [doc for doc, _ in measured], store, judge, chunks
 
@@ -74,11 +74,11 @@ def test_a_complete_chunk_is_measured_once_and_read_back(judged):
     files = sorted(store.dir.glob("chunk-*.json"))
     assert len(files) == 6 and {f.stat().st_mtime_ns for f in files}
     before = {f: f.stat().st_mtime_ns for f in files}
-    again = [store.measured(judge, k, rs) for k, rs in chunks]
+    again = [store.measured(judge, k, rs, Path("p.jsonl")) for k, rs in chunks]
     assert [fresh for _, fresh in again] == [False] * 6 and [doc for doc, _ in again] == docs
     assert {f: f.stat().st_mtime_ns for f in files} == before, "nothing is rewritten"
     partial = chunks[-1][1][:200]
-    doc, fresh = store.measured(judge, 6, partial)
+    doc, fresh = store.measured(judge, 6, partial, Path("p.jsonl"))
     assert fresh and len(list(store.dir.glob("chunk-*.json"))) == 6, "a partial chunk is measured each run, never kept"
     assert doc["rows"] == 200 and doc["judged"] is (200 >= MONITOR["min_drift_rows"])
 
@@ -86,11 +86,14 @@ def test_a_complete_chunk_is_measured_once_and_read_back(judged):
 def test_alerts_and_realized_metrics_follow_the_labels(judged):
     docs, _, _, chunks = judged
     doc = dict(docs[3])
-    records_ = chunks[3][1]
+    raw = chunks[3][1]
+    ids, probabilities = C.outcomes(raw, Path("p.jsonl"))
+    records_ = [json.loads(line) for _, line in raw]
+    assert ids == [r["prediction_id"] for r in records_] and probabilities.tolist() == [r["failure_probability"] for r in records_]
     labels = {r["prediction_id"]: int(r["prediction"]) for r in records_[:250]}  # labels agree with predictions
-    labelled, realized = C.realized(records_, labels, 0.5, 200)
+    labelled, realized = C.realized((ids, probabilities), labels, 0.5, 200)
     assert labelled == 250 and realized["accuracy"] == 1.0
-    assert C.realized(records_, dict(list(labels.items())[:199]), 0.5, 200) == (199, None)
+    assert C.realized((ids, probabilities), dict(list(labels.items())[:199]), 0.5, 200) == (199, None)
     doc["estimated"] = {**doc["estimated"], "f1": {"value": 0.2, "band": [0.1, 0.3]}}
     doc["realized"] = {**realized, "f1": 0.25}
     assert {"estimated_f1", "realized_f1", "sensor:torque_nm", "drift:torque_nm"} <= set(C.alerts(doc, limit=0.7))

@@ -32,13 +32,13 @@ def test_window_takes_the_live_models_latest_and_chunks_count_from_its_first():
     log = [prediction(i, 0, "v1" if i % 2 else "v2") for i in range(10)]
     total, chunks, window = history(lines(log), "v1", {"window": 3, "max_chunks": 1}, Path("p.jsonl"))
     assert [p["prediction_id"] for p in window] == ["r-5", "r-7", "r-9"], "the window spans the chunk boundary"
-    assert total == 5 and [(k, [p["prediction_id"] for p in rs]) for k, rs in chunks] == [(1, ["r-7", "r-9"])]
+    assert total == 5 and [(k, [json.loads(line)["prediction_id"] for _, line in rs]) for k, rs in chunks] == [(1, ["r-7", "r-9"])]
     _, chunks, _ = history(lines(log), "v1", {"window": 3, "max_chunks": 5}, Path("p.jsonl"))
     assert [(k, len(rs)) for k, rs in chunks] == [(0, 3), (1, 2)]
     assert history(lines(log), "v11", {"window": 3, "max_chunks": 5}, Path("p.jsonl")) == (0, [], []), "v1 must not match v11"
     many = [prediction(i, 0) for i in range(10)]
     _, chunks, window = history(lines(many), "v1", {"window": 3, "max_chunks": 2}, Path("p.jsonl"))
-    assert [k for k, _ in chunks] == [2, 3] and chunks[0][1][0]["prediction_id"] == "r-6" and len(window) == 3
+    assert [k for k, _ in chunks] == [2, 3] and json.loads(chunks[0][1][0][1])["prediction_id"] == "r-6" and len(window) == 3
 
 
 def test_quality_matches_hand_computation():
