@@ -269,7 +269,7 @@ scenarios: $(VENV_OK) ## The whole loop on each scenario (ONLY=a,b for some) in 
 demo: $(VENV_OK) ## The whole lifecycle in a throwaway copy [KEEP=1]: train, serve, replay, monitor, drift, retrain, recover
 	@$(PY) -m scripts.dev.demo $(if $(value PORT),--port $(call q,PORT)) $(if $(value KEEP),--keep)
 
-synth: $(VENV_OK) ## Write an AI4I-like raw file of ROWS rows (published failure rules) under data/raw/synth/
+synth: $(VENV_OK) ## Write a raw file of ROWS rows as params synth.columns declares (AI4I: its published rules) under data/raw/synth/
 	@$(PY) -m scripts.pipeline.synth --rows $(call q,ROWS)
 
 bench: $(O)/recorded ## All benchmarks: pipeline overhead, monitor at 1M, F1 per cost, serving [SCALE=1: 10k-1M rows] [SMOKE=1]

@@ -155,7 +155,7 @@ class Contract:
         """One mask per value of each category input, named by its header and value."""
         return {label: mask for c in self.inputs if c.kind == "category" for label, mask in _value_masks(c, rows)}
 
-    def segment_masks(self, rows) -> dict:  # noqa: ANN001 - a DataFrame -> {"TWF": ..., "Type L": ...}
+    def segment_masks(self, rows) -> dict:  # noqa: ANN001 - a DataFrame -> {"<flag>": ..., "<category> <value>": ...}
         """The gates' segments over rows: each value of a category segment, each other segment's rows
         where it is 1 (a missing value counts as 0)."""
         out = {}

@@ -330,7 +330,7 @@ def _add(paths: dict, registry: dict, version: str, card: dict, gating: tuple) -
 
 
 def trained_ranges(paths: dict, card: dict, identity: str) -> list[list[int]]:
-    """The row ids (UDI runs) a model trained on, from its data version's train split."""
+    """The row ids (runs of the id column) a model trained on, from its data version's train split."""
     return udi_ranges(load_split(read_data_meta(paths, card["data"]["version"]), "train", [identity])[identity])
 
 

@@ -84,8 +84,9 @@ def quality_reasons(observed: dict, baseline: dict, settings: dict) -> list[str]
 
 def decide(labelled: int, observed: dict | None, baseline: dict, drifted_share: float, settings: dict,
            estimated: str | None = None) -> tuple[str, list[str]]:
-    """The verdict and its reasons. Labels decide when there are enough of them; before, an estimated
-    F1 drop (estimated: its reason, from the latest chunk) requires a retrain. Pure."""
+    """The verdict and its reasons. Labels decide when there are enough of them: a quality limit crossed
+    requires a retrain; broad drift with quality within limits is `watch`. Before, an estimated F1 drop
+    (estimated: its reason, from the latest chunk) requires a retrain. Pure."""
     reasons = []
     if drifted_share > settings["max_drifted_share"]:
         reasons.append(f"{drifted_share:.0%} of features drifted (limit {settings['max_drifted_share']:.0%})")
@@ -93,8 +94,12 @@ def decide(labelled: int, observed: dict | None, baseline: dict, drifted_share: 
         if estimated:
             return "retrain_required", [estimated, *reasons]
         return "insufficient_labels", [f"{labelled} labelled predictions in the window, fewer than {settings['min_labels']}"] + reasons
-    reasons += quality_reasons(observed, baseline, settings)
-    return ("retrain_required" if reasons else "ok"), reasons or ["quality within limits and no broad drift"]
+    failed = quality_reasons(observed, baseline, settings)
+    if failed:
+        return "retrain_required", failed + reasons
+    if reasons:  # drift alone: the model may still be right on the moved readings
+        return "watch", [*reasons, "quality within limits on the labelled predictions: drift alone does not require a retrain"]
+    return "ok", ["quality within limits and no broad drift"]
 
 
 def estimated_reason(chunks: list[dict], limit: float) -> str | None:

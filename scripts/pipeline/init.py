@@ -35,6 +35,8 @@ def own_paths(value: object, name: str) -> object:
     """Every generated path of the defaults moved under the data set's own folders (raw files stay)."""
     if isinstance(value, dict):
         return {k: own_paths(v, name) for k, v in value.items()}
+    if isinstance(value, list):  # e.g. the remote's file patterns
+        return [own_paths(v, name) for v in value]
     if isinstance(value, str):
         for top in ("logs/", "models/"):
             if value.startswith(top) or value == top.rstrip("/"):
@@ -110,6 +112,7 @@ def main(argv: list[str]) -> int:
     rows = frame.rename(columns=contract.renames)
     rows[contract.label] = (frame[args.target].astype(str) == str(found.positive)).astype(int)
     params |= propose.sections(rows, contract, params["data"]["production_rows"], params)
+    params["synth"] = propose.synth_section(frame, contract, raw, params)
     test_positives = round(params["data"]["test_rows"] * found.prior)
     if test_positives < params["evaluate"]["gates"]["min_positives"]:
         found.warnings.append(f"about {test_positives} positives in the test rows, fewer than evaluate.gates.min_positives "

@@ -1,4 +1,4 @@
-"""The simulation and scenario sections make init proposes for a new table. Pure.
+"""The simulation, scenario and synth sections make init proposes for a new table. Pure.
 
 AI4I's defaults name AI4I's columns; a new table gets its own, made from its contract and its
 rows, so `make simulate`, `make scenarios` and `make demo` run on it unchanged:
@@ -11,6 +11,11 @@ rows, so `make simulate`, `make scenarios` and `make demo` run on it unchanged:
   concept drift: the positive class also wherever the first numeric input is in its top tenth.
 Each scenario's change starts halfway through its rows; its fresh rows are the rest of the
 production window.
+- synth (make synth, scale runs): each column drawn on its own, as the file has it: a row id
+  and a numeric order column count up, free text is a placeholder, a time stamp steps by its
+  median step, a number is normal with the file's mean and sd within its range, anything else
+  takes the file's values at their shares. No relation between columns is kept (edit the
+  section for that; AI4I's declares its physics).
 """
 from __future__ import annotations
 
@@ -44,6 +49,33 @@ def sections(frame: pd.DataFrame, contract, production_rows: int, defaults: dict
     scenarios = {**defaults["scenarios"], "rows": [0, judged], "fresh_rows": [judged, rows],
                  "list": scenario_list(frame, contract, numeric, judged // 2, defaults["monitor"]["diagnosis"])}
     return {"simulation": simulation, "scenarios": scenarios}
+
+
+def synth_section(raw: pd.DataFrame, contract, path: str, defaults: dict) -> dict:  # noqa: ANN001 - a Contract
+    """params' synth section for this table: each column of the raw file (raw: as read) on its own."""
+    return {**defaults["synth"], "reference": path,
+            "columns": [_synth_column(raw[c.source], c, c.name == contract.order) for c in contract.columns]}
+
+
+def _synth_column(values: pd.Series, column, order: bool) -> dict:  # noqa: ANN001 - a Column
+    entry: dict = {"name": column.name, "header": column.source}
+    present = values.dropna()
+    if order and column.kind in ("integer", "number"):  # the rows' order counts up from the file's first
+        return {**entry, "sequence": int(present.min())}
+    if column.role == "id":
+        return {**entry, "sequence": 1} if not column.text_id else {**entry, "text": "id{row}", "row_from": 1}
+    if column.kind == "text":  # free text: a placeholder per row
+        return {**entry, "text": column.name + " {row}", "row_from": 1}
+    if column.kind == "timestamp":
+        stamps = pd.to_datetime(present).sort_values()
+        step = stamps.diff().dt.total_seconds().median() if len(stamps) > 1 else 60.0
+        return {**entry, "times": {"start": stamps.iloc[0].strftime("%Y-%m-%dT%H:%M:%S"), "step_s": max(1, int(step or 1))}}
+    if column.kind in ("number", "integer") and column.role != "target":
+        low, high = float(present.min()), float(present.max())
+        rounding = {"round": 0, "integer": True} if column.kind == "integer" else {"round": 4}
+        return {**entry, "normal": "reference", "clip": [low, high], **rounding}
+    shares = present.astype(str).value_counts(normalize=True)
+    return {**entry, "choice": {value: round(float(share), 6) for value, share in shares.items()}}
 
 
 def scenario_list(frame: pd.DataFrame, contract, numeric: list[str], start: int, diagnosis: dict) -> dict:  # noqa: ANN001

@@ -1,94 +1,184 @@
-"""`make synth ROWS=N`: an AI4I-like raw file of any size, for scale runs.
+"""`make synth ROWS=N`: a raw file of any size like synth.reference, for scale runs.
 
-The one module that knows AI4I's columns and physics by name: it makes more of that data set,
-not of yours (for another table, scale runs use your own rows).
-
-It has the same columns and formats as the real file. The failure labels follow the data
-set's published rules exactly (shared data README):
-- TWF: the tool fails or is replaced at a random wear between 200 and 240 min;
-- HDF: process minus air temperature below 8.6 K at a speed below 1380 rpm;
-- PWF: power below 3500 W or above 9000 W;
-- OSF: wear × torque above 11,000 / 12,000 / 13,000 min·Nm for L / M / H;
-- RNF: 0.1 % at random.
-
-The readings follow the UCI description of how the data was generated:
-- Type is L/M/H at 60/30/10 %;
-- the air temperature is a random walk normalised to 300 K ± 2 K;
-- the process temperature is the air temperature + 10 K, plus its own walk of ± 1 K;
-- the speed is normal with the mean and sd measured on the real file, and torque follows it
-  by the linear fit of torque on speed measured on the real file, plus its residual noise
-  (this keeps the strong negative speed-torque coupling of the real data);
-- the tool wear grows 2/3/5 min per process for L/M/H.
-
-Deterministic for a seed. The output goes under synth.out_dir, never over the real raw
-file; point paths.raw and data.raw_sha256 at it to run the pipeline on it.
+What it writes is declared in params' `synth.columns`, in order; nothing here knows a column. Each
+entry names a column (`name`, used by later entries' expressions; `header`, its CSV header, the name
+by default) and gives one recipe:
+- `sequence: START`: START, START + 1, ...
+- `times: {start, step_s}`: time stamps from START, STEP_S seconds apart;
+- `choice: {VALUE: SHARE, ...}`: drawn at those shares;
+- `text: "TEMPLATE"`: e.g. "{type}{row}", the earlier columns' values and the row number from `row_from`;
+- `walk: {mean, sd}`: a random walk normalised to that mean and sd, plus an expression if `plus`;
+- `normal: reference` (the reference file's same-named column's mean and sd) or `{mean, sd}`;
+- `line: {from: COLUMN}`: the least-squares line of this column on COLUMN in the reference file, plus
+  its residual noise (keeps the two columns' coupling);
+- `tool: {step: {column, values}, limit: [LOW, HIGH], failure_share}`: a counter that grows by a
+  per-category step each row and restarts at a random limit between LOW and HIGH, where it failed
+  with failure_share (`tool_failure: COLUMN` writes that flag);
+- `map: {column, values}`: a number per category;
+- `condition: "EXPRESSION"`: 1 where the condition holds (scripts/core/expressions.py), else 0;
+- `random: SHARE`: 1 in that share of the rows, at random.
+and optionally `round` (digits), `clip: [LOW, HIGH]` (null: no bound), `integer: true`, `keep: false`
+(a helper column, not written). The columns are written in the reference file's order.
+Deterministic for a seed. The output goes under synth.out_dir, never over the real raw file; point
+paths.raw and data.raw_sha256 at it to run the pipeline on it.
 """
 from __future__ import annotations
 
 import argparse
 import logging
-import math
+import string
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
+from scripts.core import expressions as X
 from scripts.core.config import ClockworkError, cli, load_params, missing, repo_path
 from scripts.core.contract import Contract
 from scripts.core.rawdata import read_raw
 from scripts.core.store import atomic_write_text, sha256_file
 
 log = logging.getLogger("clockwork.synth")
-TYPES = ("L", "M", "H")  # AI4I's product Types, as its published generator draws them
-WEAR_STEP = {"L": 2, "M": 3, "H": 5}
-OSF_LIMIT = {"L": 11000, "M": 12000, "H": 13000}
+RECIPES = ("sequence", "times", "choice", "text", "walk", "normal", "line", "tool", "tool_failure", "map", "condition", "random")
 
 
-def _walk(rng: np.random.Generator, n: int, mean: float, sd: float) -> np.ndarray:
-    steps = np.cumsum(rng.normal(0.0, 1.0, n))
-    spread = steps.std() or 1.0
-    return mean + sd * (steps - steps.mean()) / spread
+class Draw:
+    """One generated table in the making: the rows so far by name, the random stream, the reference."""
+
+    def __init__(self, n: int, seed: int, reference: pd.DataFrame) -> None:
+        self.n, self.rng, self.reference = n, np.random.default_rng(seed), reference
+        self.columns: dict[str, np.ndarray] = {}
+        self.failures: dict[str, np.ndarray] = {}
+
+    def walk(self, spec: dict) -> np.ndarray:
+        steps = np.cumsum(self.rng.normal(0.0, 1.0, self.n))
+        spread = steps.std() or 1.0
+        return spec["mean"] + spec["sd"] * (steps - steps.mean()) / spread
+
+    def reference_column(self, name: str, where: str) -> np.ndarray:
+        """The reference file's readings of a column (its missing ones left out)."""
+        if name not in self.reference:
+            raise ClockworkError(f"{where}: the reference file has no column {name!r}")
+        values = self.reference[name].to_numpy(dtype="float64")
+        return values[~np.isnan(values)]
 
 
-def reference_shape(real: pd.DataFrame) -> dict[str, float]:
-    """The speed distribution and the torque-on-speed line of the real file."""
-    slope, intercept = np.polyfit(real["rotational_speed_rpm"], real["torque_nm"], 1)
-    residual = real["torque_nm"] - (intercept + slope * real["rotational_speed_rpm"])
-    return {"rpm_mean": float(real["rotational_speed_rpm"].mean()), "rpm_sd": float(real["rotational_speed_rpm"].std()),
-            "slope": float(slope), "intercept": float(intercept), "residual_sd": float(residual.std())}
+def _expression(draw: Draw, text: str, where: str, condition: bool = False) -> np.ndarray:
+    try:
+        return X.parse(text, list(draw.columns), condition)(draw.columns)
+    except X.ExpressionError as exc:
+        raise ClockworkError(f"{where}: {exc}") from None
 
 
-def synthesize(n: int, seed: int, shape: dict[str, float]) -> pd.DataFrame:
-    """n AI4I-like rows, labels by the published failure rules. Pure."""
-    rng = np.random.default_rng(seed)
-    types = rng.choice(np.array(TYPES), size=n, p=[0.6, 0.3, 0.1])
-    air = np.round(_walk(rng, n, 300.0, 2.0), 1)
-    process = np.round(air + 10.0 + _walk(rng, n, 0.0, 1.0), 1)
-    rpm = np.round(rng.normal(shape["rpm_mean"], shape["rpm_sd"], n)).clip(1000, 3000).astype(int)
-    torque = np.round(shape["intercept"] + shape["slope"] * rpm + rng.normal(0.0, shape["residual_sd"], n), 1).clip(0.1, None)
-    wear = np.zeros(n, dtype=int)
-    twf = np.zeros(n, dtype=int)
-    level, limit = 0, rng.integers(200, 241)
-    steps = np.vectorize(WEAR_STEP.get)(types)
-    for i in range(n):  # one tool through the process sequence, replaced or failing at its random limit
+def _text(draw: Draw, entry: dict, where: str) -> np.ndarray:
+    fields = [f for _, f, _, _ in string.Formatter().parse(entry["text"]) if f is not None]
+    unknown = [f for f in fields if f != "row" and f not in draw.columns]
+    if unknown:
+        raise ClockworkError(f"{where}: text: {{{unknown[0]}}} is neither an earlier column nor {{row}}")
+    start = entry.get("row_from", 0)
+    return np.array([entry["text"].format(row=start + i, **{f: draw.columns[f][i] for f in fields if f != "row"})
+                     for i in range(draw.n)])
+
+
+def _normal(draw: Draw, entry: dict, where: str) -> np.ndarray:
+    spec = entry["normal"]
+    if spec == "reference":
+        values = draw.reference_column(entry["name"], where)
+        spec = {"mean": float(values.mean()), "sd": float(values.std(ddof=1))}
+    return draw.rng.normal(spec["mean"], spec["sd"], draw.n)
+
+
+def _line(draw: Draw, entry: dict, where: str) -> np.ndarray:
+    on = entry["line"]["from"]
+    pairs = draw.reference[[on, entry["name"]]].astype("float64").dropna() if {on, entry["name"]} <= set(draw.reference) \
+        else None
+    if pairs is None:
+        raise ClockworkError(f"{where}: the reference file has no columns {on!r} and {entry['name']!r}")
+    x, y = pairs[on].to_numpy(), pairs[entry["name"]].to_numpy()
+    slope, intercept = np.polyfit(x, y, 1)
+    residual = y - (intercept + slope * x)
+    return intercept + slope * draw.columns[on] + draw.rng.normal(0.0, float(residual.std(ddof=1)), draw.n)
+
+
+def _tool(draw: Draw, entry: dict, where: str) -> np.ndarray:
+    spec = entry["tool"]
+    step = spec["step"]
+    steps = np.array([step["values"][str(v)] for v in draw.columns[step["column"]]])
+    low, high = spec["limit"]
+    wear, failed = np.zeros(draw.n, dtype=int), np.zeros(draw.n, dtype=int)
+    level, limit = 0, draw.rng.integers(low, high + 1)
+    for i in range(draw.n):
         wear[i] = level
         if level >= limit:
-            twf[i] = int(rng.random() < 0.43)  # in the real data 51 of 120 tool changes were failures
-            level, limit = 0, rng.integers(200, 241)
+            failed[i] = int(draw.rng.random() < spec["failure_share"])
+            level, limit = 0, draw.rng.integers(low, high + 1)
         else:
             level += steps[i]
-    real_power = torque * rpm * 2 * math.pi / 60
-    hdf = ((process - air) < 8.6) & (rpm < 1380)
-    pwf = (real_power < 3500) | (real_power > 9000)
-    osf = wear * torque > np.vectorize(OSF_LIMIT.get)(types)
-    rnf = rng.random(n) < 0.001
-    frame = pd.DataFrame({
-        "UDI": np.arange(1, n + 1), "Product ID": [f"{t}{47000 + i}" for i, t in enumerate(types)], "Type": types,
-        "Air temperature [K]": air, "Process temperature [K]": process, "Rotational speed [rpm]": rpm,
-        "Torque [Nm]": torque, "Tool wear [min]": wear,
-        "Machine failure": (twf.astype(bool) | hdf | pwf | osf | rnf).astype(int),
-        "TWF": twf, "HDF": hdf.astype(int), "PWF": pwf.astype(int), "OSF": osf.astype(int), "RNF": rnf.astype(int),
-    })
-    return frame
+    draw.failures[entry["name"]] = failed
+    return wear
+
+
+def _times(draw: Draw, entry: dict, where: str) -> np.ndarray:
+    try:
+        start = np.datetime64(str(entry["times"]["start"]), "s")
+    except ValueError:
+        raise ClockworkError(f"{where}: times: start {entry['times']['start']!r} is not a time stamp") from None
+    stamps = start + np.arange(draw.n) * np.timedelta64(int(entry["times"]["step_s"]), "s")
+    return np.datetime_as_string(stamps, unit="s")
+
+
+RECIPE: dict[str, Callable[[Draw, dict, str], np.ndarray]] = {
+    "sequence": lambda draw, entry, where: np.arange(entry["sequence"], entry["sequence"] + draw.n),
+    "times": _times,
+    "choice": lambda draw, entry, where: draw.rng.choice(np.array(list(entry["choice"])), size=draw.n,
+                                                         p=list(entry["choice"].values())),
+    "text": _text,
+    "walk": lambda draw, entry, where: draw.walk(entry["walk"]) + (
+        _expression(draw, entry["plus"], where) if "plus" in entry else 0.0),
+    "normal": _normal,
+    "line": _line,
+    "tool": _tool,
+    "tool_failure": lambda draw, entry, where: draw.failures[entry["tool_failure"]],
+    "map": lambda draw, entry, where: np.array([entry["map"]["values"][str(v)] for v in draw.columns[entry["map"]["column"]]]),
+    "condition": lambda draw, entry, where: _expression(draw, entry["condition"], where, condition=True).astype(int),
+    "random": lambda draw, entry, where: (draw.rng.random(draw.n) < entry["random"]).astype(int),
+}
+
+
+def _finish(values: np.ndarray, entry: dict) -> np.ndarray:
+    """The entry's rounding, clipping and integer cast, in that order."""
+    if "round" in entry:
+        values = np.round(values, entry["round"])
+    if "clip" in entry and entry["clip"] != [None, None]:
+        values = np.clip(values, *entry["clip"])  # a null bound is open
+    return values.astype(int) if entry.get("integer") else values
+
+
+def synthesize(n: int, seed: int, columns: list[dict], reference: pd.DataFrame) -> pd.DataFrame:
+    """n rows made by the recipes, in the declared order. Pure but for the random stream it seeds."""
+    draw = Draw(n, seed, reference)
+    for k, entry in enumerate(columns):
+        where = f"synth.columns[{k}] ({entry.get('name')})"
+        recipe = [r for r in RECIPES if r in entry]
+        if len(recipe) != 1:
+            raise ClockworkError(f"{where}: needs exactly one of {', '.join(RECIPES)}")
+        if recipe[0] in ("tool_failure", "map", "line") and _source(entry, recipe[0]) not in draw.columns:
+            raise ClockworkError(f"{where}: {recipe[0]}: {_source(entry, recipe[0])!r} is not an earlier column")
+        draw.columns[entry["name"]] = _finish(RECIPE[recipe[0]](draw, entry, where), entry)
+    kept = [e for e in columns if e.get("keep", True)]
+    return pd.DataFrame({e.get("header", e["name"]): draw.columns[e["name"]] for e in kept})
+
+
+def _source(entry: dict, recipe: str) -> Any:
+    return {"tool_failure": lambda: entry["tool_failure"], "map": lambda: entry["map"]["column"],
+            "line": lambda: entry["line"]["from"]}[recipe]()
+
+
+def in_reference_order(frame: pd.DataFrame, reference: Path) -> pd.DataFrame:
+    """The columns in the reference file's header order, any it lacks after."""
+    header = pd.read_csv(reference, nrows=0).columns.tolist()
+    return frame[[c for c in header if c in frame] + [c for c in frame if c not in header]]
 
 
 def main(argv: list[str]) -> int:
@@ -102,12 +192,16 @@ def main(argv: list[str]) -> int:
         raise ClockworkError(f"ROWS={args.rows}: at least 100 rows")
     params = load_params()
     settings = params["synth"]
-    reference = read_raw(repo_path(settings["reference"]), Contract.from_params(params["dataset"]))
-    frame = synthesize(args.rows, settings["seed"], reference_shape(reference))
-    out = repo_path(settings["out_dir"]) / f"ai4i-synth-{args.rows}-seed{settings['seed']}.csv"
+    path = repo_path(settings["reference"])
+    reference = read_raw(path, Contract.from_params(params["dataset"]))
+    frame = in_reference_order(synthesize(args.rows, settings["seed"], settings["columns"], reference), path)
+    out = repo_path(settings["out_dir"]) / f"{path.stem}-synth-{args.rows}-seed{settings['seed']}.csv"
     atomic_write_text(out, frame.to_csv(index=False, float_format="%.1f"))
     window = int(args.rows * 0.7)
-    print(f"wrote {out.relative_to(repo_path('.'))}: {args.rows} rows, failure rate {frame['Machine failure'].mean():.4f}")
+    target = Contract.from_params(params["dataset"]).target.source
+    numeric = target in frame and pd.api.types.is_numeric_dtype(frame[target])
+    rate = f", positive rate {frame[target].mean():.4f}" if numeric else ""
+    print(f"wrote {out.relative_to(repo_path('.'))}: {args.rows} rows{rate}")
     print("to run the pipeline on it, set in params.yaml:")
     print(f"  paths.raw: {out.relative_to(repo_path('.'))}\n  data.raw_sha256: {sha256_file(out)}")
     print(f"  data.train_window_rows: {window}  data.test_rows: {int(window * 0.2)}  data.production_rows: {args.rows - window}")

@@ -63,7 +63,12 @@ def test_verdicts():
     assert verdict == "retrain_required"
     assert any("error rate 0.0500 exceeds baseline 0.0100 x 2.0" in r for r in reasons)
     assert any("precision 0.200 below 0.5" in r for r in reasons)
-    assert decide(500, good, BASELINE, 0.6, SETTINGS)[0] == "retrain_required"
+    verdict, reasons = decide(500, good, BASELINE, 0.6, SETTINGS)
+    assert verdict == "watch" and "drift alone does not require a retrain" in reasons[-1], "drift alone is watch"
+    assert decide(500, {"error_rate": 0.05, "precision": 0.9, "recall": 0.7}, BASELINE, 0.6, SETTINGS)[0] == "retrain_required"
+    estimated = "estimated F1 0.400 [0.300, 0.500] in chunk 3 ... is below 0.700"
+    assert decide(10, None, BASELINE, 0.0, SETTINGS, estimated) == ("retrain_required", [estimated]), "before labels"
+    assert decide(500, good, BASELINE, 0.0, SETTINGS, estimated)[0] == "ok", "labels withdraw an estimated drop"
 
 
 def test_too_few_labels_never_gives_a_rate():

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from scripts.core.contract import Contract
+from scripts.core.rawdata import read_raw
 from tests.conftest import Repo
 from tests.core.test_profile import loans
 
@@ -41,6 +43,7 @@ def test_a_csv_becomes_a_reviewed_params_file_that_trains(repo: Repo, tmp_path):
     params = yaml.safe_load(text)
     assert params["paths"]["raw"] == "data/raw/loans.csv" and params["paths"]["registry"] == "models/loans/registry.json"
     assert params["deployment"]["predictions_log"].startswith("logs/loans/")
+    assert "logs/loans/monitor/*.json" in params["remote"]["artifacts"] and "logs/loans/*.jsonl" in params["remote"]["logs"]
     assert (repo.path / "data/raw/loans.csv").read_bytes() == source.read_bytes()
 
     run = repo.make("train", "PARAMS=loans.yaml")  # init's variable, not the one that picks the params file
@@ -54,6 +57,12 @@ def test_a_csv_becomes_a_reviewed_params_file_that_trains(repo: Repo, tmp_path):
     run = repo.make("verify", CLOCKWORK_PARAMS="loans.yaml")
     assert run.code == 0 and run.out.strip().endswith("PASS"), run.out + run.err
     assert set(card["metrics"]["per_group"]) == {"Purpose car", "Purpose home"}
+    run = repo.make("synth", "ROWS=800", CLOCKWORK_PARAMS="loans.yaml")  # init proposed its synth.columns
+    assert run.code == 0, run.err
+    made = repo.path / next(line.split(": ", 1)[1] for line in run.out.splitlines() if line.strip().startswith("paths.raw:"))
+    assert made.name == "loans-synth-800-seed2020.csv" and pd.read_csv(made, nrows=0).columns.tolist() == list(frame.columns)
+    synthetic = read_raw(made, Contract.from_params(params["dataset"]))  # the contract's checks pass: types, ranges, values
+    assert len(synthetic) == 800 and set(synthetic["purpose"]) == {"car", "home"}
     assert repo.json("models/loans/registry.json")["aliases"]["production"] == "v1", "it beats the trivial floors"
     notebook = subprocess.run([str(repo.path / ".venv/bin/python"), "-c", API], cwd=repo.path, capture_output=True, text=True,
                               env={**os.environ, "CLOCKWORK_PARAMS": "loans.yaml"})
