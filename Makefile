@@ -76,7 +76,7 @@ q = $(call shq,$(value $(1)))
 unexport $(foreach v,$(.VARIABLES),$(if $(findstring command line,$(origin $(v))),$(v)))
 stamp = $(patsubst %,$(S)/%.sha,$(1))
 param = $(patsubst %,$(S)/params-%.sha,$(1))
-SECTIONS := paths data dataset features model evaluate experiments deployment dashboard simulation scenarios challenger replay monitor retrain synth bench
+SECTIONS := paths data dataset features model calibration evaluate experiments deployment dashboard simulation scenarios challenger replay monitor retrain synth bench
 PARAM_STAMPS = $(call param,$(SECTIONS) $(patsubst %,exp-%,$(EXPERIMENTS)))
 INPUT_FILES = $(RAW_FILE) requirements.txt $(sort $(PREPARE_CODE) $(EPOCH_CODE) $(EXPERIMENT_CODE) $(SIMULATE_CODE)) $(value EXTRA)
 FILE_STAMPS = $(call stamp,$(INPUT_FILES))
@@ -149,7 +149,7 @@ $(O)/train.done: $(O)/prepare $(call stamp,requirements.txt $(TRAIN_CODE)) $(cal
 	@touch $@
 
 $(O)/evaluate: $(O)/evaluate.done ;
-$(O)/evaluate.done: $(O)/train $(call stamp,$(EVALUATE_CODE)) $(call param,paths dataset) $(EVALUATE_OUTPUTS)
+$(O)/evaluate.done: $(O)/train $(call stamp,$(EVALUATE_CODE)) $(call param,paths dataset calibration) $(EVALUATE_OUTPUTS)
 	@$(call begin,evaluate)
 	@$(call stage,$(STAGE_PY) -m scripts.pipeline.evaluate --model $(O)/train --out $(O)/evaluate --outputs $(O)/evaluate.mk >/dev/null)
 	@touch $@
@@ -173,7 +173,7 @@ experiments-table: $(VENV_OK) ## Print the experiments, best first [METRIC=f1|re
 # A run that fails is recorded too (with the error), then make stops as usual.
 $(O)/exp-%: $(O)/exp-%.done ;
 $(O)/exp-%.done: $(O)/prepare $(call stamp,requirements.txt $(EXPERIMENT_CODE)) $(S)/params-exp-%.sha \
-                 $(call param,paths data dataset features evaluate retrain)
+                 $(call param,paths data dataset features calibration evaluate retrain)
 	@echo ">> experiment $*"
 	@{ $(STAGE_PY) -m scripts.pipeline.train --data $(O)/prepare --experiment $* --out $(O)/exp-$*.train \
 	  && $(STAGE_PY) -m scripts.pipeline.evaluate --model $(O)/exp-$*.train --out $(O)/exp-$*.evaluate \
@@ -209,7 +209,7 @@ rollback: $(VENV_OK) ## Return production to the version that was live before th
 	@$(STAGE_PY) -m scripts.pipeline.release rollback --reason $(if $(value REASON),$(call q,REASON),'manual rollback')
 
 ##@ Serving
-.PHONY: serve serve-bg stop smoke bench-serve bench synth profile-batch bench-epoch
+.PHONY: serve serve-bg stop smoke bench-serve bench synth profile-batch bench-epoch bench-monitor
 # A replica (deployment.registry names a remote) serves what that remote's registry names: it builds nothing.
 SERVED = $(if $(FOLLOWS),$(VENV_OK),$(O)/recorded)
 serve: $(SERVED) ## Serve the production model in the foreground (gunicorn; host, port, workers from params)
@@ -232,6 +232,9 @@ profile-batch: $(O)/recorded ## Where one 3000-row POST /predict spends its time
 
 bench-epoch: $(O)/simulate ## How to retrain after a concept drift: F1 of four training sets on each concept scenario's rows
 	@$(PY) -m scripts.dev.bench_epoch --data $(O)/prepare --sims $(O)/simulate
+
+bench-monitor: $(VENV_OK) ## How close the monitor's label-free F1 estimates come to the realized F1, per chunk (AI4I and a second table)
+	@$(PY) -m scripts.dev.bench_monitor
 
 ##@ Production loop
 .PHONY: simulate replay labels monitor monitor-watch retrain demo scenarios

@@ -5,7 +5,9 @@ A calibrator, fitted at evaluate on the reference (test) rows the model never tr
 model's probability to the chance that the row is truly positive. Given those chances, the expected
 confusion matrix of a set of predictions is the sum of each row's chance under its prediction; the
 metrics follow from it. Their band is the spread of the realized metric when each row's label is drawn
-from its chance (Monte Carlo): where calibration holds, the realized value falls inside it.
+from its chance (Monte Carlo), the chances taken in turn from the calibrator and from calibrators
+fitted on resamples of the same rows (a calibrator learned from few positives is unsure, and the band
+says so): where calibration holds, the realized value falls inside it.
 """
 from __future__ import annotations
 
@@ -16,21 +18,35 @@ import numpy as np
 METRICS = ("f1", "precision", "recall", "accuracy", "roc_auc")
 
 
-def fit_calibrator(y_true: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
-    """An isotonic map from probability to observed positive share, as plain knots (no pickle): applied
-    by interpolation. None-free: a reference without both classes gets {"method": "none", "reason": ...}."""
+def _isotonic(y: np.ndarray, proba: np.ndarray) -> Any:
     from sklearn.isotonic import IsotonicRegression
 
-    y = np.asarray(y_true, dtype=int)
+    return IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(proba, y)
+
+
+def _knots(iso: Any) -> dict[str, list[float]]:
+    return {"x": [round(float(v), 8) for v in iso.X_thresholds_], "y": [round(float(v), 8) for v in iso.y_thresholds_]}
+
+
+def fit_calibrator(y_true: np.ndarray, proba: np.ndarray, settings: dict) -> dict[str, Any]:
+    """An isotonic map from probability to observed positive share, as plain knots (no pickle), applied
+    by interpolation; and settings['resamples'] more, each fitted on a bootstrap resample of the rows
+    (seeded), whose spread is the calibrator's own uncertainty. A reference of one class gets
+    {"method": "none", "reason": ...}."""
+    y, proba = np.asarray(y_true, dtype=int), np.asarray(proba, dtype="float64")
     positives = int(y.sum())
     if positives == 0 or positives == len(y):
         return {"method": "none", "rows": int(len(y)), "reason": "the reference rows hold one class only"}
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(np.asarray(proba, dtype="float64"), y)
-    calibrated = iso.predict(proba)
-    return {"method": "isotonic", "rows": int(len(y)), "positives": positives,
-            "x": [round(float(v), 8) for v in iso.X_thresholds_], "y": [round(float(v), 8) for v in iso.y_thresholds_],
+    iso = _isotonic(y, proba)
+    rng = np.random.default_rng(settings["seed"])
+    resamples = []
+    while len(resamples) < settings["resamples"]:
+        rows = rng.integers(0, len(y), len(y))
+        if 0 < y[rows].sum() < len(rows):  # a resample of one class calibrates nothing: drawn again
+            resamples.append(_knots(_isotonic(y[rows], proba[rows])))
+    return {"method": "isotonic", "rows": int(len(y)), "positives": positives, **_knots(iso), "resamples": resamples,
             "brier_raw": round(float(np.mean((proba - y) ** 2)), 6),
-            "brier_calibrated": round(float(np.mean((calibrated - y) ** 2)), 6)}
+            "brier_calibrated": round(float(np.mean((iso.predict(proba) - y) ** 2)), 6)}
 
 
 def calibrate(calibrator: dict, proba: np.ndarray) -> np.ndarray:
@@ -63,28 +79,35 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
     return rankdata(scores)
 
 
-def drawn_metrics(chance: np.ndarray, scores: np.ndarray, predicted: np.ndarray, draws: int,
+def drawn_metrics(chances: np.ndarray, scores: np.ndarray, predicted: np.ndarray, draws: int,
                   rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Each metric under `draws` label sets drawn row by row from the chances (one value per draw)."""
+    """Each metric under `draws` label sets drawn row by row from the chances (one value per draw).
+    chances: one row of chances per calibrator; draw d takes row d modulo their number."""
     predicted = np.asarray(predicted, dtype=bool)
-    labels = rng.random((draws, len(chance))) < chance
+    chances = np.atleast_2d(chances)
+    labels = rng.random((draws, chances.shape[1])) < chances[np.arange(draws) % len(chances)]
+    n = chances.shape[1]
     positives = labels.sum(axis=1).astype("float64")
     tp = labels[:, predicted].sum(axis=1).astype("float64")
     fp, fn = predicted.sum() - tp, positives - tp
-    out = from_confusion(tp, fp, fn, len(chance) - tp - fp - fn)
+    out = from_confusion(tp, fp, fn, n - tp - fp - fn)
     rank_sum = labels.astype("float64") @ _ranks(scores)
-    out["roc_auc"] = _ratio(rank_sum - positives * (positives + 1) / 2, positives * (len(chance) - positives))
+    out["roc_auc"] = _ratio(rank_sum - positives * (positives + 1) / 2, positives * (n - positives))
     return out
 
 
-def estimate(chance: np.ndarray, scores: np.ndarray, predicted: np.ndarray, settings: dict,
+def estimate(calibrator: dict, scores: np.ndarray, predicted: np.ndarray, settings: dict,
              seed: int) -> dict[str, dict]:
     """Each metric's estimate and band: {"f1": {"value": v, "band": [low, high]}, ...}. The value is
-    computed from the expected confusion matrix (ROC AUC: the draws' mean); the band holds the central
-    settings['confidence'] share of the draws. A metric with no defined value is null."""
+    computed from the expected confusion matrix under the calibrator (ROC AUC: the draws' mean); the
+    band holds the central settings['confidence'] share of the draws, each through the calibrator or
+    one of its resamples in turn. A metric with no defined value is null."""
+    scores = np.asarray(scores, dtype="float64")
+    chance = calibrate(calibrator, scores)
     expected = expected_confusion(chance, predicted)
     values = {k: float(v) for k, v in from_confusion(*(np.array(expected[c]) for c in ("tp", "fp", "fn", "tn"))).items()}
-    drawn = drawn_metrics(chance, scores, predicted, settings["draws"], np.random.default_rng(seed))
+    chances = np.vstack([chance, *(calibrate(r, scores) for r in calibrator.get("resamples", []))])
+    drawn = drawn_metrics(chances, scores, predicted, settings["draws"], np.random.default_rng(seed))
     values["roc_auc"] = float(np.nanmean(drawn["roc_auc"])) if np.isfinite(drawn["roc_auc"]).any() else float("nan")
     tail = (1 - settings["confidence"]) / 2
     out = {}

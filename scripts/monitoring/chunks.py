@@ -112,8 +112,7 @@ class Judge:
             return None
         scores = np.array([p["failure_probability"] for p in records], dtype="float64")
         predicted = np.array([p["prediction"] for p in records], dtype=bool)
-        chance = E.calibrate(self.calibrator, scores)
-        return E.estimate(chance, scores, predicted, self.settings["estimate"], self.settings["estimate"]["seed"] + index)
+        return E.estimate(self.calibrator, scores, predicted, self.settings["estimate"], self.settings["estimate"]["seed"] + index)
 
 
 def _point(record: dict) -> dict:

@@ -29,10 +29,10 @@ from scripts.core.store import code_identity, locked, read_json, sweep_temp, utc
 
 log = logging.getLogger("clockwork.evaluate")
 # The params sections this stage reads; its Makefile rule is stamped on exactly these.
-PARAMS = ("paths", "dataset")
+PARAMS = ("paths", "dataset", "calibration")
 
 
-def evaluate(pipeline: Any, contract, splits: tuple, threshold: float) -> dict:  # noqa: ANN001
+def evaluate(pipeline: Any, contract, splits: tuple, threshold: float, calibration: dict) -> dict:  # noqa: ANN001
     """Test metrics, test metrics per value of each category input, training-set metrics (the
     monitoring baseline) and the calibrator fitted on the test rows (estimate.py); for a retrain
     version also its holdout's (the recent labelled production rows). splits: (train, test, holdout or None)."""
@@ -44,14 +44,14 @@ def evaluate(pipeline: Any, contract, splits: tuple, threshold: float) -> dict: 
         "train": score(pipeline, train, threshold, label),
         "per_group": per_mask(test[label].to_numpy(), test_proba >= threshold, contract.category_masks(test)),
         # the monitor's label-free estimates map the live model's probabilities through this
-        "calibration": fit_calibrator(test[label].to_numpy(), test_proba),
+        "calibration": fit_calibrator(test[label].to_numpy(), test_proba, calibration),
     }
     if holdout is not None:
         out["holdout"] = score(pipeline, holdout, threshold, label)
     return out
 
 
-def model_card(paths: dict, version: str, contract) -> dict:  # noqa: ANN001
+def model_card(paths: dict, version: str, contract, calibration: dict) -> dict:  # noqa: ANN001
     """The training record plus its measured metrics: the model card of one version."""
     record = read_train_record(paths, version)
     pipeline = load_model(record)
@@ -59,7 +59,7 @@ def model_card(paths: dict, version: str, contract) -> dict:  # noqa: ANN001
     columns = [*contract.scored, *(c.name for c in contract.inputs if c.kind == "category")]
     splits = tuple(load_split(data_meta, split, list(dict.fromkeys(columns))) if split in data_meta["outputs"] else None
                    for split in ("train", "test", "holdout"))
-    metrics = evaluate(pipeline, contract, splits, record["threshold"])
+    metrics = evaluate(pipeline, contract, splits, record["threshold"], calibration)
     test = metrics["test"]
     log.info("model %s: test F1 %s, recall %s, precision %s, ROC AUC %s", version,
              test["f1"], test["recall"], test["precision"], test["roc_auc"])
@@ -94,7 +94,7 @@ def main(argv: list[str]) -> int:
     version = read_pointer(args.model)
     card_path = model_path(paths, version, MODEL_CARD)
     existed = card_path.exists()
-    card = model_card(paths, version, contract)  # outside the lock: make -j2 evaluates two models at once
+    card = model_card(paths, version, contract, params["calibration"])  # outside the lock: make -j2 evaluates two models at once
     if existed and intact(card_path, card):
         log.info("model %s is already evaluated (%s)", version, card_path.name)
     else:

@@ -9,13 +9,15 @@ import pytest
 from scripts.core import estimate as E
 
 SETTINGS = {"draws": 400, "confidence": 0.9}
+IDENTITY = {"method": "isotonic", "x": [0.0, 1.0], "y": [0.0, 1.0]}  # the probability is the chance
+CALIBRATION = {"resamples": 30, "seed": 0}
 
 
 def test_the_expected_confusion_matrix_and_its_metrics_by_hand():
     chance, predicted = np.array([0.9, 0.2, 0.6, 0.1]), np.array([1, 0, 1, 0], dtype=bool)
     # tp = 0.9 + 0.6, fp = 0.1 + 0.4, fn = 0.2 + 0.1, tn = 0.8 + 0.9
     assert E.expected_confusion(chance, predicted) == pytest.approx({"tp": 1.5, "fp": 0.5, "fn": 0.3, "tn": 1.7})
-    found = E.estimate(chance, chance, predicted, SETTINGS, seed=1)
+    found = E.estimate(IDENTITY, chance, predicted, SETTINGS, seed=1)
     assert found["f1"]["value"] == pytest.approx(3 / 3.8, abs=1e-6)
     assert found["precision"]["value"] == 0.75 and found["accuracy"]["value"] == 0.8
     assert found["recall"]["value"] == pytest.approx(1.5 / 1.8, abs=1e-6)
@@ -26,16 +28,15 @@ def test_the_expected_confusion_matrix_and_its_metrics_by_hand():
 def test_certain_chances_give_the_realized_metrics_exactly():
     """Chances of 0 and 1 leave nothing to draw: the estimate is the realized value and the band a point."""
     y = np.array([1, 1, 0, 0, 1, 0])
-    scores = np.array([0.9, 0.4, 0.3, 0.8, 0.7, 0.1])
-    predicted = scores >= 0.5
-    found = E.estimate(y.astype(float), scores, predicted, SETTINGS, seed=0)
-    # tp 2 (0.9, 0.7), fp 1 (0.8), fn 1 (0.4): F1 = 2*2 / (2*2 + 1 + 1); AUC: of 9 pairs, the positive is above in 7
+    predicted = np.array([1, 0, 0, 1, 1, 0], dtype=bool)
+    found = E.estimate(IDENTITY, y.astype(float), predicted, SETTINGS, seed=0)
+    # tp 2, fp 1, fn 1: F1 = 2*2 / (2*2 + 1 + 1); the scores separate the classes: ROC AUC 1
     assert found["f1"] == {"value": round(4 / 6, 6), "band": [round(4 / 6, 6)] * 2}
-    assert found["roc_auc"]["value"] == pytest.approx(7 / 9, abs=1e-6)
+    assert found["roc_auc"]["value"] == 1.0 and found["accuracy"]["value"] == round(4 / 6, 6)
 
 
 def test_a_reference_of_one_class_gets_no_calibrator():
-    calibrator = E.fit_calibrator(np.zeros(50, dtype=int), np.linspace(0, 1, 50))
+    calibrator = E.fit_calibrator(np.zeros(50, dtype=int), np.linspace(0, 1, 50), CALIBRATION)
     assert calibrator["method"] == "none" and "one class" in calibrator["reason"]
 
 
@@ -51,15 +52,16 @@ def test_a_covariate_shift_moves_the_estimate_and_the_realized_value_falls_in_it
     x, y = _population(rng, 6000, 0.0)
     model = LogisticRegression().fit(x[:4000, None], y[:4000])
     reference = model.predict_proba(x[4000:, None])[:, 1]
-    calibrator = E.fit_calibrator(y[4000:], reference)
+    calibrator = E.fit_calibrator(y[4000:], reference, CALIBRATION)
     assert calibrator["method"] == "isotonic" and calibrator["brier_calibrated"] <= calibrator["brier_raw"]
+    assert len(calibrator["resamples"]) == 30 and calibrator == E.fit_calibrator(y[4000:], reference, CALIBRATION)
 
     def judged(mean: float, seed: int) -> tuple[dict, float]:
         xs, ys = _population(np.random.default_rng(seed), 3000, mean)
         scores = model.predict_proba(xs[:, None])[:, 1]
         predicted = scores >= 0.5
         realized = 2 * (predicted & (ys == 1)).sum() / (predicted.sum() + ys.sum())
-        return E.estimate(E.calibrate(calibrator, scores), scores, predicted, SETTINGS, seed)["f1"], float(realized)
+        return E.estimate(calibrator, scores, predicted, SETTINGS, seed)["f1"], float(realized)
 
     before, realized_before = judged(0.0, 11)
     after, realized_after = judged(1.0, 12)  # more rows near and past the boundary: F1 rises
@@ -67,3 +69,25 @@ def test_a_covariate_shift_moves_the_estimate_and_the_realized_value_falls_in_it
     for estimate, realized in ((before, realized_before), (after, realized_after)):
         assert estimate["band"][0] <= realized <= estimate["band"][1], (estimate, realized)
         assert abs(estimate["value"] - realized) < 0.05
+
+
+def test_a_calibrator_learned_from_few_positives_gives_a_wider_band():
+    """The band holds the calibrator's own uncertainty: learned from 20 positives it is unsure, from
+    400 much less, though the chance draws alone would be the same."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    x, y = _population(rng, 12000, 0.0)
+    model = LogisticRegression().fit(x[:4000, None], y[:4000])
+    scores = model.predict_proba(x[:, None])[:, 1]
+    positives = np.flatnonzero(y[4000:] == 1) + 4000
+    negatives = np.flatnonzero(y[4000:] == 0) + 4000
+    few = np.concatenate([positives[:20], negatives[:2000]])
+    many = np.concatenate([positives[:400], negatives[:2000]])
+    chunk = np.arange(10000, 12000)
+
+    def width(rows: np.ndarray) -> float:
+        calibrator = E.fit_calibrator(y[rows], scores[rows], CALIBRATION)
+        band = E.estimate(calibrator, scores[chunk], scores[chunk] >= 0.5, SETTINGS, 0)["recall"]["band"]
+        return band[1] - band[0]
+    assert width(few) > 1.5 * width(many), (width(few), width(many))

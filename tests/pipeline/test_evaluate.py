@@ -20,7 +20,7 @@ def measured():
     train, test = frame.iloc[:3000], frame.iloc[3000:4500]
     params = load_params()
     pipeline = fit(train, spec(), {**params["model"], "n_estimators": 20})
-    return pipeline, train, test, evaluate(pipeline, contract(), (train, test, None), 0.5)
+    return pipeline, train, test, evaluate(pipeline, contract(), (train, test, None), 0.5, {"resamples": 5, "seed": 0})
 
 
 def test_test_metrics_are_those_of_the_held_out_rows(measured):

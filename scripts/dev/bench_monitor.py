@@ -1,0 +1,125 @@
+"""How close the monitor's label-free estimates come to the truth, measured: `make bench-monitor`.
+
+For each data set, in a throwaway copy of the project: the params' defaults (AI4I) and a second
+table made by make synth's recipes from params' bench.monitor_table and declared by make init.
+Each is trained, its scenarios simulated, and a period with a known shift replayed through the
+real service on a free port: the untouched rows (`no_drift`), then every scenario whose truth is a
+covariate drift, with its fresh rows. make monitor then judges the whole period in chunks of
+monitor.window, and each chunk's F1 estimated before labels is set against the F1 its labels give:
+the error, whether the realized value lies in the band, and whether a realized drop past the limit
+was flagged (`estimated_f1`) from the probabilities alone. A label-free estimate assumes the labels
+follow the readings as they did (calibration holds); a label shift or a concept drift breaks that,
+so those scenarios are not replayed here. Writes logs/bench/monitor-<time>.json
+(schemas/bench_monitor.schema.json) and prints the table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from scripts.core.config import ClockworkError, cli, error_line, load_params, repo_path
+from scripts.core.store import utc_now, write_json
+from scripts.dev.sandbox import copy_repo, free_port, stop_server
+from scripts.pipeline.synth import synthesize
+
+
+def make(work: Path, env: dict, *args: str) -> str:
+    """One make target in the copy; a failure is an error naming it and its reason."""
+    done = subprocess.run(["make", "--no-print-directory", *args], cwd=work, capture_output=True, text=True,
+                          env={**os.environ, "CLOCKWORK_LOG": "WARNING", **env})
+    if done.returncode:
+        raise ClockworkError(f"make {' '.join(args)}: {error_line(done.stderr or done.stdout)}")
+    return done.stdout
+
+
+def period(params: dict) -> list[str]:
+    """The replayed datasets: the untouched rows, then each covariate drift and its fresh rows."""
+    shifts = [name for name, s in params["scenarios"]["list"].items() if s["truth"] == "covariate_drift" and name != "no_drift"]
+    return ["no_drift", *[d for name in shifts for d in (name, f"{name}_fresh")]]
+
+
+def replayed(work: Path, env: dict, params: dict) -> dict:
+    """Train, simulate, replay the period through the service, monitor: the report."""
+    make(work, env, "train")
+    make(work, env, "simulate")
+    make(work, env, "serve-bg", f"PORT={free_port()}")
+    try:
+        for dataset in period(params):
+            make(work, env, "replay", f"DATASET={dataset}")
+    finally:
+        stop_server(work, work / params["deployment"]["pid_file"])
+    out = make(work, env, "monitor")
+    report = next(line.split("report:")[1].strip() for line in out.splitlines() if line.strip().startswith("report:"))
+    return json.loads((work / report).read_text())
+
+
+def judged(report: dict, min_rows: int) -> dict:
+    """Each complete chunk's estimated F1 against its realized F1, and the summary. Pure."""
+    limit = report["history"]["f1_limit"]
+    rows = []
+    for chunk in report["chunks"]:
+        f1 = (chunk["estimated"] or {}).get("f1")
+        realized = (chunk.get("realized") or {}).get("f1")
+        if chunk["rows"] < min_rows or f1 is None or realized is None:
+            continue
+        rows.append({"chunk": chunk["index"], "rows": chunk["rows"], "estimated": f1["value"], "band": f1["band"],
+                     "realized": realized, "error": round(abs(f1["value"] - realized), 6),
+                     "inside": f1["band"][0] <= realized <= f1["band"][1], "dropped": realized < limit,
+                     "flagged": "estimated_f1" in chunk["alerts"]})
+    dropped = [r for r in rows if r["dropped"]]
+    return {"f1_limit": limit, "chunks": rows,
+            "mean_error": round(sum(r["error"] for r in rows) / len(rows), 6) if rows else None,
+            "max_error": max((r["error"] for r in rows), default=None),
+            "inside_share": round(sum(r["inside"] for r in rows) / len(rows), 6) if rows else None,
+            "drops": len(dropped), "drops_flagged": sum(r["flagged"] for r in dropped),
+            "false_flags": sum(r["flagged"] and not r["dropped"] for r in rows)}
+
+
+def second_table(work: Path, settings: dict) -> dict:
+    """The second data set: its CSV made by the synth recipes, declared by make init; the env to use it."""
+    frame = synthesize(settings["rows"], settings["seed"], settings["columns"], pd.DataFrame())
+    source = work / "bench-table.csv"
+    frame.to_csv(source, index=False)
+    make(work, {}, "init", f"RAW={source}", f"TARGET={settings['target']}", f"POSITIVE={settings['positive']}",
+         f"ID={settings['id']}", "PARAMS=bench-table.yaml")
+    return {"CLOCKWORK_PARAMS": "bench-table.yaml"}
+
+
+def table(doc: dict) -> str:
+    lines = ["| data set | chunks | mean abs error, F1 | max | realized inside the band "
+             "| drops past the limit flagged before labels | flags without a drop |", "|---|---|---|---|---|---|---|"]
+    for name, r in doc["datasets"].items():
+        lines.append(f"| {name} | {len(r['chunks'])} | {r['mean_error']} | {r['max_error']} | {r['inside_share']:.0%} | "
+                     f"{r['drops_flagged']} of {r['drops']} | {r['false_flags']} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args(argv)
+    params = load_params()
+    settings = params["bench"]
+    doc: dict = {"kind": "bench_monitor", "started_at": utc_now(), "min_rows": settings["monitor_min_rows"], "datasets": {}}
+    with tempfile.TemporaryDirectory(prefix="clockwork-bench-monitor-") as tmp:
+        work = copy_repo(Path(tmp) / "repo")
+        doc["datasets"]["ai4i (params.yaml)"] = judged(replayed(work, {}, params), settings["monitor_min_rows"])
+        env = second_table(work, settings["monitor_table"])
+        table_params = yaml.safe_load((work / "bench-table.yaml").read_text())
+        doc["datasets"]["synthetic loans (bench.monitor_table)"] = judged(replayed(work, env, table_params),
+                                                                           settings["monitor_min_rows"])
+    out = repo_path(params["paths"]["logs_dir"]) / "bench" / f"monitor-{doc['started_at'].replace(':', '').replace('-', '')}.json"
+    write_json(out, doc, "bench_monitor")
+    print(table(doc))
+    print(f"wrote {out.relative_to(repo_path('.'))}")
+    return 0
+
+
+if __name__ == "__main__":
+    cli(main)

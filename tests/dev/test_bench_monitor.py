@@ -1,0 +1,37 @@
+"""make bench-monitor's arithmetic (scripts/dev/bench_monitor.py): which datasets make the period,
+and how each chunk's estimate is judged against its labels. The full run trains, serves and
+replays two data sets; it is a benchmark, run by hand (its figures are in the README)."""
+from __future__ import annotations
+
+from scripts.core.config import load_params, validate
+from scripts.dev.bench_monitor import judged, period, table
+
+
+def chunk(index: int, rows: int, estimate: tuple[float, float, float] | None, realized: float | None, alerts=()) -> dict:
+    out = {"index": index, "rows": rows, "alerts": list(alerts),
+           "estimated": None if estimate is None else {"f1": {"value": estimate[0], "band": [estimate[1], estimate[2]]}}}
+    if realized is not None:
+        out["realized"] = {"f1": realized}
+    return out
+
+
+def test_the_period_is_the_untouched_rows_then_each_covariate_drift_and_its_fresh_rows():
+    assert period(load_params()) == ["no_drift", "type_mix", "type_mix_fresh"]
+
+
+def test_each_chunk_is_judged_against_its_labels():
+    report = {"history": {"f1_limit": 0.6}, "chunks": [
+        chunk(0, 1000, (0.80, 0.70, 0.90), 0.75),                      # inside, no drop
+        chunk(1, 1000, (0.50, 0.40, 0.55), 0.45, ["estimated_f1"]),    # a drop, flagged before labels
+        chunk(2, 1000, (0.80, 0.75, 0.85), 0.50),                      # a drop the estimate missed, outside its band
+        chunk(3, 400, (0.80, 0.70, 0.90), 0.10),                       # too few rows: not judged
+        chunk(4, 1000, (0.80, 0.70, 0.90), None),                      # no labels yet: not judged
+    ]}
+    found = judged(report, 1000)
+    assert [r["chunk"] for r in found["chunks"]] == [0, 1, 2]
+    assert (found["drops"], found["drops_flagged"], found["false_flags"]) == (2, 1, 0)
+    assert found["inside_share"] == round(2 / 3, 6) and found["max_error"] == 0.3
+    assert found["mean_error"] == round((0.05 + 0.05 + 0.3) / 3, 6)
+    doc = {"kind": "bench_monitor", "started_at": "2026-12-04T00:00:00Z", "min_rows": 1000, "datasets": {"a": found}}
+    validate(doc, "bench_monitor", "doc")
+    assert "| a | 3 | 0.133333 | 0.3 | 67% | 1 of 2 | 0 |" in table(doc)
