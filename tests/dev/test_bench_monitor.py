@@ -1,6 +1,6 @@
 """make bench-monitor's arithmetic (scripts/dev/bench_monitor.py): which datasets make the period,
 and how each chunk's estimate is judged against its labels. The full run trains, serves and
-replays two data sets; it is a benchmark, run by hand (its figures are in the README)."""
+replays two data sets; it is a benchmark, run by hand (its figures are in REFERENCE.md)."""
 from __future__ import annotations
 
 from scripts.core.config import load_params, validate
