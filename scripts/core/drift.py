@@ -23,12 +23,32 @@ def psi_from_shares(expected: np.ndarray, actual: np.ndarray) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def psi_numeric(reference: np.ndarray, current: np.ndarray, bins: int) -> float:
-    """PSI with bins cut at the reference (training) quantiles."""
+def binned_shares(reference: np.ndarray, current: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The inner edges at the reference's quantiles, and each side's share of its values per bin."""
     edges = quantile_edges(reference, bins)
     ref_counts = np.bincount(np.searchsorted(edges, reference, side="right"), minlength=len(edges) + 1)
     cur_counts = np.bincount(np.searchsorted(edges, current, side="right"), minlength=len(edges) + 1)
-    return psi_from_shares(ref_counts / ref_counts.sum(), cur_counts / cur_counts.sum())
+    return edges, ref_counts / max(ref_counts.sum(), 1), cur_counts / max(cur_counts.sum(), 1)
+
+
+def psi_numeric(reference: np.ndarray, current: np.ndarray, bins: int) -> float:
+    """PSI with bins cut at the reference (training) quantiles."""
+    _, expected, actual = binned_shares(reference, current, bins)
+    return psi_from_shares(expected, actual)
+
+
+def distribution(reference: np.ndarray, current: np.ndarray, *, categories: list[str] | None, bins: int) -> dict:
+    """Both sides' shares per bin (a number: the training deciles, as PSI cuts them; a category: each
+    value), with the bins' names, for a chart of one column."""
+    if categories is not None:
+        ref, cur = category_counts(reference, categories), category_counts(current, categories)
+        names, expected, actual = [str(c) for c in categories], ref / max(ref.sum(), 1), cur / max(cur.sum(), 1)
+    else:
+        edges, expected, actual = binned_shares(reference, current, bins)
+        cuts = [f"{e:.4g}" for e in edges]
+        names = [f"< {cuts[0]}", *(f"{a} to {b}" for a, b in zip(cuts, cuts[1:], strict=False)), f">= {cuts[-1]}"] \
+            if cuts else ["all"]
+    return {"bins": names, "reference": [round(float(v), 6) for v in expected], "current": [round(float(v), 6) for v in actual]}
 
 
 def category_counts(values: np.ndarray, categories: list[str]) -> np.ndarray:

@@ -27,7 +27,7 @@ import yaml
 from scripts.core.config import ClockworkError, cli, error_line, load_params, repo_path
 from scripts.core.store import utc_now, write_json
 from scripts.dev.sandbox import copy_repo, free_port, stop_server
-from scripts.pipeline.synth import synthesize
+from scripts.pipeline.generate import synthesize
 
 
 def make(work: Path, env: dict, *args: str) -> str:

@@ -59,7 +59,13 @@ def routes(params: dict, reply: Replies) -> bottle.Bottle:
 
     @app.get("/")
     def dashboard_page() -> str:
-        return html(views.dashboard_html(collect(params), served_link, title))
+        view = collect(params)
+        asked = (bottle.request.query.get("column") or None, bottle.request.query.get("chunk") or None)
+        try:
+            views.pick_distribution(((view["monitor"] or {}).get("chunks")) or [], *asked)
+        except KeyError as exc:
+            raise RequestError(404, *exc.args) from None
+        return html(views.dashboard_html(view, served_link, title, asked))
 
     @app.get("/compare")
     def compare_page() -> str:

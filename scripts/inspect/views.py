@@ -169,7 +169,8 @@ def chunks_chart(chunks: list[dict], limit: float | None, width: int = 720, heig
             parts.append(f'<circle class="realized" cx="{x(i):.1f}" cy="{y(realized):.1f}" r="4.5" fill="#1f2328" '
                          f'data-f1="{realized}"><title>chunk {c["index"]}: realized F1 {realized:.3f} on {c["labelled"]} '
                          f'labels; {esc(alerts)}</title></circle>')
-    ticks = sorted({0, n - 1, *range(0, n, max(1, n // 8))})
+    every = max(1, n // 8)
+    ticks = sorted({0, n - 1, *(i for i in range(0, n, every) if n - 1 - i >= every / 2)})  # none crowding the last
     for i in ticks:
         parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" font-size="11" text-anchor="middle" fill="#57606a">'
                      f'{measured[i]["index"]}</text>')
@@ -459,8 +460,9 @@ def deployments_table(view: dict, limit: int) -> str:
             + (f'<p class="small muted">{more} older events in the log.</p>' if more > 0 else ""))
 
 
-def dashboard_html(view: dict, link: Link, title: str) -> str:
-    """The whole dashboard page (also the body of the static report)."""
+def dashboard_html(view: dict, link: Link, title: str, asked: tuple[str | None, str | None] | None = None) -> str:
+    """The whole dashboard page (also the body of the static report). asked: the (column, chunk) a
+    served page's query chose for the distribution card (None: the static report, no form)."""
     problems = "".join(f"<li>{esc(p)}</li>" for p in view["problems"])
     report = view["monitor"]
     drift = drift_bars(report["drift"]["features"] if report else {}, view["psi_threshold"])
@@ -470,7 +472,8 @@ def dashboard_html(view: dict, link: Link, title: str) -> str:
         + f'<div class="grid g2"><div class="card"><h2>Production error rate vs baseline</h2>{error_rate_chart(view["series"])}'
         + f'<p class="small">{a(link("monitor-history", ""), "monitor history as JSON")}</p></div>'
         + f'<div class="card"><h2>Drift in the latest report (PSI, log scale)</h2>{drift}</div></div>'
-        + history_cards(report)
+        + history_cards(report, pick_distribution((report or {}).get("chunks") or [], *(asked or (None, None))),
+                        form=asked is not None)
         + f'<div class="card" style="margin-bottom:14px"><h2>Registry</h2>{registry_table(view, link)}</div>'
         + f'<div class="card" style="margin-bottom:14px"><h2>Experiments</h2>{experiments_table(view, link)}</div>'
         + f'<div class="card" style="margin-bottom:14px"><h2>Scenarios</h2>{scenarios_table(view.get("scenarios"))}</div>'
@@ -485,13 +488,75 @@ def dashboard_html(view: dict, link: Link, title: str) -> str:
     return page(title, body, nav, f"generated {view['generated_at']}")
 
 
-def history_cards(report: dict | None) -> str:
-    """The live model's history in chunks: F1 estimated and realized over time, and the drift map."""
+def pick_distribution(chunks: list[dict], column: str | None, chunk: str | None) -> tuple[dict, str] | None:
+    """The chunk and column whose distribution to show: the asked ones, else the latest measured chunk
+    and its first drifted column (or its first). None when no chunk holds distributions; a KeyError
+    (field, why) when what was asked is not there. Pure."""
+    measured = [c for c in chunks if c["judged"] and c.get("distributions")]
+    if not measured:
+        return None
+    by_index = {str(c["index"]): c for c in measured}
+    if chunk is not None and chunk not in by_index:
+        raise KeyError("chunk", f"{chunk[:20]!r} is not a measured chunk of the latest report ({', '.join(by_index)})")
+    picked = by_index[chunk] if chunk is not None else measured[-1]
+    if column is not None and column not in picked["distributions"]:
+        raise KeyError("column", f"{column[:40]!r} is not one of the model's ({', '.join(sorted(picked['distributions']))})")
+    return picked, column or next(iter(picked.get("drifted") or []), None) or sorted(picked["distributions"])[0]
+
+
+def distribution_chart(shares: dict, label: str, width: int = 560, height: int = 270) -> str:
+    """One column's share per bin in the training rows (grey) and in the chunk (blue), side by side."""
+    left, right, top, bottom = 44, 8, 12, 84
+    n = len(shares["bins"])
+    high = max([*shares["reference"], *shares["current"], 0.01])
+    step = (width - left - right) / n
+
+    def y(v: float) -> float:
+        return scale(v, 0, high, height - bottom, top)
+    parts = [f'<svg class="distribution" role="img" aria-label="{esc(label)}" viewBox="0 0 {width} {height}" width="100%">']
+    for v in (0, high / 2, high):
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#eaeef2"/>'
+                     f'<text x="{left - 4}" y="{y(v) + 4:.1f}" font-size="10" text-anchor="end" fill="#57606a">{v:.0%}</text>')
+    for i, name in enumerate(shares["bins"]):
+        x0 = left + i * step
+        for k, (side, colour) in enumerate((("reference", "#8c959f"), ("current", "#0969da"))):
+            value = shares[side][i]
+            parts.append(f'<rect class="share {side}" x="{x0 + 2 + k * (step - 4) / 2:.1f}" y="{y(value):.1f}" '
+                         f'width="{max((step - 4) / 2 - 1, 1):.1f}" height="{y(0) - y(value):.1f}" fill="{colour}">'
+                         f'<title>{esc(name)}: {value:.1%} of the {"training rows" if side == "reference" else "chunk"}</title></rect>')
+        parts.append(f'<text x="{x0 + step / 2:.1f}" y="{height - bottom + 12}" font-size="9" text-anchor="end" '
+                     f'transform="rotate(-35 {x0 + step / 2:.1f} {height - bottom + 12})" fill="#57606a">{esc(name)}</text>')
+    parts.append(f'<text x="{left}" y="{height - 4}" font-size="11" fill="#57606a">grey: training rows   blue: the chunk</text></svg>')
+    return "".join(parts)
+
+
+def distribution_card(report: dict | None, choice: tuple[dict, str] | None, form: bool) -> str:
+    """A column's distribution in the training rows against one chunk, with a form to choose both
+    (served pages only: the static report shows the default)."""
+    if choice is None:
+        return '<div class="card"><h2>Distribution</h2><p class="muted">No chunk measured yet.</p></div>'
+    chunk, column = choice
+    picker = ""
+    if form:
+        chunks = [c for c in (report or {}).get("chunks") or [] if c["judged"] and c.get("distributions")]
+        columns = "".join(f'<option{" selected" if name == column else ""}>{esc(name)}</option>' for name in sorted(chunk["distributions"]))
+        indexes = "".join(f'<option{" selected" if c is chunk else ""}>{c["index"]}</option>' for c in chunks)
+        picker = (f'<form method="get" action="/" class="small">column <select name="column">{columns}</select> '
+                  f'chunk <select name="chunk">{indexes}</select> <button>show</button></form>')
+    label = f"{column}: training rows against chunk {chunk['index']}"
+    return (f'<div class="card" id="distribution" data-column="{esc(column)}" data-chunk="{chunk["index"]}">'
+            f'<h2>Distribution: {esc(label)}</h2>{picker}{distribution_chart(chunk["distributions"][column], label)}</div>')
+
+
+def history_cards(report: dict | None, choice: tuple[dict, str] | None = None, form: bool = False) -> str:
+    """The live model's history in chunks: F1 estimated and realized over time, the drift map, and a
+    column's distribution in one chunk against the training rows."""
     chunks = (report or {}).get("chunks") or []
     limit = (report or {}).get("history", {}).get("f1_limit")
     return (f'<div class="grid g2"><div class="card"><h2>F1 per chunk: estimated before labels, and realized</h2>'
             f'{chunks_chart(chunks, limit)}</div>'
-            f'<div class="card"><h2>Drift per chunk</h2>{drift_map(chunks, 560)}</div></div>')
+            f'<div class="grid"><div class="card"><h2>Drift per chunk</h2>{drift_map(chunks, 560)}</div>'
+            f'{distribution_card(report, choice, form)}</div></div>')
 
 
 CURVE_COLOURS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#57606a"]

@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -46,16 +46,27 @@ def model_columns(card: dict, contract: Any) -> dict:
     return {"inputs": feats["inputs"], "categories": categories, "numeric": [*numeric, *feats["derived"]]}
 
 
+def _per_column(reference: pd.DataFrame, current: pd.DataFrame, columns: dict) -> Iterator[tuple[str, np.ndarray, np.ndarray, list | None]]:
+    """(name, training values, current values, categories or None) for each category input, numeric
+    input and derived feature of the model; a missing value (an input the model fills) is no reading."""
+    for name, values in columns["categories"].items():
+        yield name, reference[name].astype(str).to_numpy(), current[name].astype(str).to_numpy(), [str(v) for v in values]
+    for name in columns["numeric"]:
+        ref, cur = (frame[name].to_numpy(dtype="float64") for frame in (reference, current))
+        yield name, ref[~np.isnan(ref)], cur[~np.isnan(cur)], None
+
+
 def drift_table(reference: pd.DataFrame, current: pd.DataFrame, columns: dict, settings: dict) -> dict:
     """Drift record for each category input (chi-square), each numeric input and each derived feature (KS)."""
     tests = {"bins": settings["psi_bins"], "psi_threshold": settings["psi_threshold"], "p_value": settings["p_value"]}
-    out = {name: D.feature_drift(reference[name].astype(str).to_numpy(), current[name].astype(str).to_numpy(),
-                                 categories=[str(v) for v in values], **tests)
-           for name, values in columns["categories"].items()}
-    for name in columns["numeric"]:  # a missing value (an input the model fills) is no reading: left out here
-        ref, cur = (frame[name].to_numpy(dtype="float64") for frame in (reference, current))
-        out[name] = D.feature_drift(ref[~np.isnan(ref)], cur[~np.isnan(cur)], categories=None, **tests)
-    return out
+    return {name: D.feature_drift(ref, cur, categories=categories, **tests)
+            for name, ref, cur, categories in _per_column(reference, current, columns)}
+
+
+def distributions(reference: pd.DataFrame, current: pd.DataFrame, columns: dict, bins: int) -> dict:
+    """Each column's shares per bin in the training rows and in these readings (drift.distribution)."""
+    return {name: D.distribution(ref, cur, categories=categories, bins=bins)
+            for name, ref, cur, categories in _per_column(reference, current, columns)}
 
 
 def readings(records: list[dict], card: dict, contract: Any) -> pd.DataFrame:
@@ -103,6 +114,7 @@ class Judge:
         for suspect in found:
             suspect["starts_at"] = _point(records[suspect["start_index"]])
         return {**out, "drift": drift, "drifted": sorted(k for k, d in drift.items() if d["drifted"]),
+                "distributions": distributions(self.reference, current, self.columns, settings["psi_bins"]),
                 "multivariate": MV.judge(self.multivariate, current, multi),
                 "estimated": self.estimated(records, index), "suspects": found}
 

@@ -78,6 +78,16 @@ def test_dashboard_shows_the_live_model_and_every_section(site):
     measured = [c for c in report["chunks"] if c["judged"]]
     assert page.count('class="cell"') == len(measured) * (len(measured[-1]["drift"]) + 1), "drift map: columns x chunks"
     assert page.count('class="realized"') == sum("realized" in c for c in measured), "a dot per labelled chunk"
+    latest = measured[-1]  # the distribution card: by default the latest chunk's first drifted column
+    default = (latest["drifted"] or sorted(latest["distributions"]))[0]
+    assert f'id="distribution" data-column="{default}" data-chunk="{latest["index"]}"' in page
+    assert page.count('class="share reference"') == len(latest["distributions"][default]["bins"])
+    status, chosen = call(server.port, "GET", f"/?column=type&chunk={measured[0]['index']}")
+    assert status == 200 and f'data-column="type" data-chunk="{measured[0]["index"]}"' in chosen
+    assert chosen.count('class="share current"') == 3, "one bar a side per Type"
+    for query, field in (("column=nope", "column"), ("chunk=99999", "chunk")):
+        status, refused = call(server.port, "GET", f"/?{query}")
+        assert status == 404 and refused["field"] == field, (query, refused)
     assert "small-rf" in page and "logreg" in page, "the experiments"
     assert page.count('class="node"') >= len(registry["versions"]) + 2, "lineage: inputs, data versions, models"
     assert "Some records could not be read" not in page
@@ -248,6 +258,8 @@ def test_in_a_real_browser_the_dashboard_renders_its_data_and_compare_works(site
     estimated = browser.find_element(By.CSS_SELECTOR, "svg.chunks polyline.estimated")
     assert estimated.is_displayed() and len(estimated.get_attribute("points").split()) >= 2, "F1 estimated per chunk"
     assert browser.find_element(By.CSS_SELECTOR, "svg.chunks polygon.band").is_displayed()
+    shares = browser.find_elements(By.CSS_SELECTOR, "#distribution svg.distribution rect.share")
+    assert shares and all(r.is_displayed() for r in shares[:4]), "a column's distribution, training against a chunk"
     cells = browser.find_elements(By.CSS_SELECTOR, "svg.drift-map rect.cell")
     assert cells and any(c.get_attribute("data-drifted") == "true" for c in cells) and cells[0].size["width"] > 2
     diagnosis = browser.find_element(By.ID, "diagnosis")  # the demo's last report: the torque sensor

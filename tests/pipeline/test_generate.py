@@ -1,4 +1,4 @@
-"""make synth's generator (scripts/pipeline/synth.py) is declared in params, so it serves any table:
+"""make synth's generator (scripts/pipeline/generate.py) is declared in params, so it serves any table:
 here a loans table no code knows, and the one-line errors a bad declaration gets."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from scripts.core.config import ClockworkError
-from scripts.pipeline.synth import synthesize
+from scripts.pipeline.generate import synthesize
 
 REFERENCE = pd.DataFrame({"income": np.linspace(20, 120, 500), "debt": np.linspace(20, 120, 500) * 0.4 + 3})
 LOANS = [
