@@ -6,8 +6,9 @@ sensor; 5. retrain: refused for a sensor fault, then forced to show the gates, w
 candidate only if it is no worse on the clean reference rows and better on the recent
 holdout, with evidence; 6. replay fresh drifted data, then monitor: recovered after a
 promotion, still flagged otherwise; 7. stop the server.
-Each step prints a short summary. The demo checks the story as it goes and exits non-zero
-at the first step that does not hold, so it doubles as an end-to-end test.
+Each step prints a short summary. With simulation.demo_checks (AI4I's params) the demo checks the
+story as it goes and exits non-zero at the first step that does not hold, so it doubles as an
+end-to-end test; on a table make init declared it runs the same steps and says each verdict.
 It runs in a throwaway copy of the project (its sources and built state, none of its logs), on a
 free port unless PORT= says which, and leaves the project itself byte for byte as it was; KEEP=1
 keeps the copy to look into.
@@ -54,6 +55,7 @@ def run(demo: Demo) -> None:
     if len(datasets) < 3:
         raise ClockworkError("simulation.datasets: the demo needs three datasets (untouched, drifted, fresh drifted)")
     clean, drifted, fresh = datasets[:3]
+    checked = demo.params["simulation"]["demo_checks"]  # a table make init declared: its story is not known
     demo.check_no_server()
     print("1. train")
     demo.make("train")
@@ -70,21 +72,24 @@ def run(demo: Demo) -> None:
         print(f"3. replay {clean} (untouched), then monitor")
         print("   " + demo.make("replay", f"DATASET={clean}").strip().splitlines()[-1])
         demo.make("monitor")
-        demo.expect("untouched data", "ok")
+        demo.expect("untouched data", "ok" if checked else None)
         print(f"4. replay {drifted} (drifted sensor), then monitor")
         print("   " + demo.make("replay", f"DATASET={drifted}").strip().splitlines()[-1])
         demo.make("monitor")
-        demo.expect("drifted data", "retrain_required")
+        demo.expect("drifted data", "retrain_required" if checked else None)
         before = demo.production()
         after = retrain_step(demo, before)
         print(f"6. replay {fresh} (fresh drifted data), then monitor")
         print("   " + demo.make("replay", f"DATASET={fresh}").strip().splitlines()[-1])
         demo.make("monitor")
-        row = demo.expect("after the retrain", "ok" if after != before else "retrain_required")
+        row = demo.expect("after the retrain", ("ok" if after != before else "retrain_required") if checked else None)
         if row["model_version"] != after:
             raise ClockworkError(f"step 'after the retrain': the monitor judged {row['model_version']}, not {after}")
-        print("   recovered" if after != before else
-              f"   still flagged, and {before} still serves until the sensor is fixed or a candidate is shown better")
+        if checked:
+            print("   recovered" if after != before else
+                  f"   still flagged, and {before} still serves until the sensor is fixed or a candidate is shown better")
+        else:
+            print("   (verdicts said, not checked: simulation.demo_checks is false for this data set)")
     finally:
         print("7. stop the server")
         print("   " + demo.make("stop").strip().splitlines()[-1])

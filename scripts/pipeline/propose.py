@@ -39,7 +39,7 @@ def sections(frame: pd.DataFrame, contract, production_rows: int, defaults: dict
     names, the target 1 for the positive class)."""
     numeric = [c.name for c in contract.inputs if c.kind in ("number", "integer")]
     rows = production_rows
-    simulation = {**defaults["simulation"], "datasets": {
+    simulation = {**defaults["simulation"], "demo_checks": False, "datasets": {
         "day2": {"rows": [0, rows // 5], "drift": False},
         "day2_drift": {"rows": [rows // 5, 4 * rows // 5], "drift": bool(numeric)},
         "day3_drift": {"rows": [4 * rows // 5, rows], "drift": bool(numeric)}}}

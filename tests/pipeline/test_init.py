@@ -136,3 +136,10 @@ def scenarios_on_the_table(repo: Repo, env: dict) -> None:
                  "| purpose_mix | covariate_drift | covariate_drift | - | yes |", "| label_shift | label_shift | label_shift | - | yes |"):
         assert line in run.out, (line, run.out)
     assert list((repo.path / "logs/loans/scenarios").glob("*.json")), "the result is the table's own"
+    assert proposed["simulation"]["demo_checks"] is False, "the table's story is not known: the demo says, not checks"
+    run = repo.make("demo", f"PORT={free_port()}", timeout=600, **env)
+    assert run.code == 0, run.out + run.err
+    for step in ("1. train", "3. replay day2 (untouched)", "4. replay day2_drift", "5. retrain", "6. replay day3_drift",
+                 "7. stop the server", "(verdicts said, not checked: simulation.demo_checks is false for this data set)"):
+        assert step in run.out, (step, run.out)
+    assert run.out.count("   verdict: ") == 3
