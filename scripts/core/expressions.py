@@ -1,6 +1,6 @@
 """Derived features as arithmetic over a frame's columns, declared in params as text.
 
-`power_w: torque * speed * 2 * pi / 60` is parsed by Python's own parser
+`area: width * height / 2` is parsed by Python's own parser
 (`ast`) and checked against a closed grammar before anything runs: numbers, the constants `pi`
 and `e`, the names of the frame's columns, the operators + - * / // % ** and unary minus, and
 a short list of numpy functions. A condition (a rule that picks rows, such as a label quirk)

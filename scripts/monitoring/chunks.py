@@ -102,7 +102,7 @@ class Judge:
     def measure(self, records: list[dict], index: int) -> dict:
         """A chunk's label-free measurements (what the chunk store keeps)."""
         settings = self.settings
-        out = {"index": index, "rows": len(records), "first": _point(records[0]), "last": _point(records[-1]),
+        out = {"index": index, "rows": len(records), "first": point(records[0]), "last": point(records[-1]),
                "predicted_rate": round(float(np.mean([p["prediction"] for p in records])), 6),
                "judged": len(records) >= settings["min_drift_rows"]}
         if not out["judged"]:
@@ -112,7 +112,7 @@ class Judge:
         multi = {**settings["multivariate"], "p_value": settings["p_value"]}
         found = suspects(self.reference, current[[c for c in current if c in self.reference]], self.diagnosis)
         for suspect in found:
-            suspect["starts_at"] = _point(records[suspect["start_index"]])
+            suspect["starts_at"] = point(records[suspect["start_index"]])
         return {**out, "drift": drift, "drifted": sorted(k for k, d in drift.items() if d["drifted"]),
                 "distributions": distributions(self.reference, current, self.columns, settings["psi_bins"]),
                 "multivariate": MV.judge(self.multivariate, current, multi),
@@ -127,7 +127,8 @@ class Judge:
         return E.estimate(self.calibrator, scores, predicted, self.settings["estimate"], self.settings["estimate"]["seed"] + index)
 
 
-def _point(record: dict) -> dict:
+def point(record: dict) -> dict:
+    """A prediction as the report names it: its id and time."""
     return {"prediction_id": record["prediction_id"], "time": record["time"]}
 
 

@@ -1,15 +1,15 @@
 """What kind of change the monitor sees, with the evidence, and what to do about it. Pure.
 
 Real machines keep relations between their readings that a faulty sensor breaks; params'
-dataset.relations declares them (for AI4I: torque times angular speed is the power, and the
-process temperature follows the air temperature about 10 K above it). Where no relation is declared, each
+dataset.relations declares them (two readings whose product is a physical quantity, or one
+that follows another at a steady offset). Where no relation is declared, each
 numeric sensor is predicted from the others by a line learned on the training rows (kept where
 it explains at least min_r2 of the sensor's variance); a sensor whose readings leave that line
 and move from training is the suspect. A change that breaks a declared
 relation and moves one of its sensors' readings, not the other's, is that sensor's fault: the
 gain of a product's sensor (a ratio) or the bias of a difference's (in its unit) is estimated
 with a confidence interval on the readings after the change point (ruptures), which names the
-first prediction it affects. A difference may wander with the seasons (AI4I's temperatures do),
+first prediction it affects. A difference may wander with the seasons (temperatures often do),
 so its fault is judged as a step at the change point against the readings just before it, not
 against training: a fault that began before the window is not seen there. A sensor stuck at one value, or much noisier than
 in training, is caught too. Readings that move while the relations hold are covariate

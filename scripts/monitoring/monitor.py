@@ -133,16 +133,12 @@ def diagnosis_of(window: list[dict], frames: tuple[pd.DataFrame, pd.DataFrame] |
     diagnosis_settings = settings_of(settings, contract)
     found = diagnose(reference, current, y, drifted_inputs, dropped, baseline_rate, diagnosis_settings)
     for suspect in found["suspect_sensors"]:
-        suspect["starts_at"] = _point(window[suspect["start_index"]])
+        suspect["starts_at"] = C.point(window[suspect["start_index"]])
     dated = over_history(found["suspect_sensors"], chunks, diagnosis_settings["relations"])
     if dated != found["suspect_sensors"]:
         kind, evidence = classify(dated, drifted_inputs, found["label_rate"], dropped, settings["min_labels"])
         found.update(kind=kind, action=ACTIONS[kind], evidence=evidence, suspect_sensors=dated)
     return found
-
-
-def _point(record: dict) -> dict:
-    return {"prediction_id": record["prediction_id"], "time": record["time"]}
 
 
 def chunk_report(params: dict, card: dict, reference: pd.DataFrame | None, chunks: list,

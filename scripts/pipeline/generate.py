@@ -143,5 +143,6 @@ def synthesize(n: int, seed: int, columns: list[dict], reference: pd.DataFrame) 
 
 
 def _source(entry: dict, recipe: str) -> Any:
-    return {"tool_failure": lambda: entry["tool_failure"], "map": lambda: entry["map"]["column"],
-            "line": lambda: entry["line"]["from"]}[recipe]()
+    """The earlier column a tool_failure, map or line entry reads."""
+    spec = entry[recipe]
+    return spec if recipe == "tool_failure" else spec["column"] if recipe == "map" else spec["from"]
