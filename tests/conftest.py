@@ -30,6 +30,8 @@ os.environ["CLOCKWORK_WARM_DIR"] = tempfile.mkdtemp(prefix="cw-warm-", dir="/tmp
 def pytest_unconfigure(config) -> None:  # noqa: ANN001 - pytest's hook, run in every process (xdist's too)
     """Stop the shared workers at the end: each leaves once its socket is gone."""
     shutil.rmtree(os.environ["CLOCKWORK_WARM_DIR"], ignore_errors=True)
+    if not hasattr(config, "workerinput"):
+        Path(os.environ[GROUPS]).unlink(missing_ok=True)
 
 
 @dataclass
@@ -141,35 +143,77 @@ def fresh_copy(destination: Path) -> Repo:
     return Repo(destination)
 
 
+GROUPS = "CLOCKWORK_TEST_GROUPS"  # where the workers write each test's group for the controller's scheduler
+
+
 def pytest_configure(config) -> None:  # noqa: ANN001 - pytest's hook
     config.addinivalue_line("markers", "slow: a test of half a minute or more, started first")
+    if not hasattr(config, "workerinput"):  # the controller (or a run without xdist): before any worker starts
+        fd, path = tempfile.mkstemp(prefix="cw-groups-", suffix=".json", dir="/tmp")
+        os.close(fd)
+        os.environ[GROUPS] = path
 
 
 def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001 - pytest's hook
-    """make test spreads the tests over two xdist workers (--dist loadgroup), each test on its own,
-    except those that share an expensive set-up: every test of the `demoed` project runs on one
-    worker, and so does every test of a module whose module-scoped fixture it uses, so each such
-    set-up is built once. The `demoed` tests and those marked slow go first, so no long test is
-    left for the end while the other worker idles. (Without xdist the groups are only marks.)"""
-    first = set()
+    """make test spreads the tests over two xdist workers, each test on its own, except those that
+    share an expensive set-up: every test of the `demoed` project runs on one worker, and so does
+    every test of a module whose module-scoped fixture it uses, so each such set-up is built once.
+    The `demoed` tests and those marked slow go first, so no long test is left for the end while
+    the other worker idles. Each group is an xdist_group mark, and the workers also write them
+    down for the scheduler below (pytest 9's node ids no longer take xdist's own group suffix)."""
+    first, groups = set(), {}
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
         scopes = {name: defs[-1].scope for name, defs in (info.name2fixturedefs.items() if info else ()) if defs}
         if "demoed" in scopes:
-            item.add_marker(pytest.mark.xdist_group("demoed"))
+            groups[item.nodeid] = "demoed"
         elif "module" in scopes.values():
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+            groups[item.nodeid] = item.nodeid.split("::")[0]
+        if item.nodeid in groups:
+            item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
         if "demoed" in scopes or item.get_closest_marker("slow"):
             first.add(item.nodeid)
     items.sort(key=lambda item: item.nodeid not in first)  # stable: the rest keep their order
+    if hasattr(config, "workerinput"):
+        from scripts.core.store import atomic_write_text
+
+        atomic_write_text(Path(os.environ[GROUPS]), json.dumps(groups))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):  # noqa: ANN001, ANN201 - xdist's hook
+    """xdist's scope scheduler, with the groups the workers wrote as scopes: a group goes whole to one
+    worker, every other test is a scope of its own (largest groups first, then in collection order)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Grouped(LoadScopeScheduling):
+        groups: dict | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:
+                self.groups = json.loads(Path(os.environ[GROUPS]).read_text() or "{}")
+            return self.groups.get(nodeid, nodeid)
+
+    return Grouped(config, log)
 
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> Repo:
-    """One full `make train` with the default params, shared read-only by many tests."""
-    repo = fresh_copy(tmp_path_factory.mktemp("built") / "repo")
-    run = repo.make("train")
-    assert run.code == 0, run.err
+    """One full `make train` with the default params, shared read-only by many tests: built once per
+    test run, by whichever xdist worker asks first, while the others wait on its lock."""
+    from scripts.core.store import locked
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    repo, done = Repo(root / "built" / "repo"), root / "built.done"
+    with locked(root / "built.lock"):
+        if not done.exists():
+            shutil.rmtree(repo.path.parent, ignore_errors=True)  # what a failed attempt left
+            fresh_copy(repo.path)
+            run = repo.make("train")
+            assert run.code == 0, run.err
+            done.touch()
     return repo
 
 
