@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
 from scripts.dev.sandbox import copy_repo
 
@@ -59,7 +58,9 @@ class Repo:
         return Run(done.returncode, done.stdout, done.stderr)
 
     def params(self) -> dict:
-        return yaml.safe_load((self.path / "params.yaml").read_text())
+        from scripts.core.config import read_yaml
+
+        return read_yaml((self.path / "params.yaml").read_text())
 
     def set_param(self, section: str, key: str, value) -> None:
         """Edit one value in place, keeping the file's comments and order (as a person would)."""

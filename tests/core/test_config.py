@@ -39,7 +39,7 @@ def test_missing_file(tmp_path):
 
 
 def test_yaml_syntax_error_names_line(tmp_path):
-    assert "YAML syntax error: line 2, column 11: mapping values are not allowed here" in error(write(tmp_path, "model:\n  seed: 42: 1\n"))
+    assert "YAML syntax error: line 2, column 11: mapping values are not allowed in this context" in error(write(tmp_path, "model:\n  seed: 42: 1\n"))
 
 
 def test_missing_key(tmp_path, params):
