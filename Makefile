@@ -39,7 +39,10 @@ DEV_OK := $(VENV)/.installed-dev
 BOOK := .make
 S := $(BOOK)/stamps
 O := $(BOOK)/out
-export PYTHONDONTWRITEBYTECODE := 1
+# Python keeps each project module compiled in its __pycache__ (ignored by git, never hashed or pushed), so a
+# process does not compile every module again (a tenth of a second of every stage and command): an
+# environment's PYTHONDONTWRITEBYTECODE is cleared.
+export PYTHONDONTWRITEBYTECODE :=
 
 # The code each stage runs: its own module and every project module it imports.
 # tests/pipeline/test_makefile.py checks these lists against the imports.

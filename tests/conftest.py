@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # tests/core/test_warm.py runs each clone's own worker, and proves a warm stage the same as a cold one.
 os.environ.pop("COLD", None)
 os.environ["CLOCKWORK_WARM_DIR"] = tempfile.mkdtemp(prefix="cw-warm-", dir="/tmp")
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # as make clears it: what the tests start directly reuses bytecode too
 
 
 def pytest_unconfigure(config) -> None:  # noqa: ANN001 - pytest's hook, run in every process (xdist's too)
@@ -238,11 +239,11 @@ TINY_GRID = """  grid:
 
 
 def snapshot(repo: Repo) -> dict[str, str]:
-    """Every file of the project's sources and state (not make's warm worker), by content."""
+    """Every file of the project's sources and state (not make's warm worker, nor Python's bytecode), by content."""
     import hashlib
 
     return {str(p.relative_to(repo.path)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(repo.path.rglob("*")) if p.is_file() and ".venv" not in p.parts and "warm" not in p.parts}
+            for p in sorted(repo.path.rglob("*")) if p.is_file() and not {".venv", "warm", "__pycache__"} & set(p.parts)}
 
 
 def kept_copy(run: Run, name: str) -> Repo:
