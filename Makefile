@@ -370,7 +370,9 @@ clean: ## Remove make's bookkeeping (.make/); versions, models and the registry 
 
 # The venv markers hold the sha256 of their requirements file: a touch re-hashes, a change
 # reinstalls. requirements.txt is what running the product needs; requirements-dev.txt adds
-# what the tests and make lint use (make test installs it). pip prints its progress.
+# what the tests and make lint use (make test installs it). pip prints its progress. pip does not
+# compile the packages' bytecode (28 s of a 76 s install of both files): Python compiles each module
+# the first time it is imported, and only those, and keeps it.
 # (scripts.core.stamp imports only the standard library here, so the system python3 runs it.)
 $(VENV_OK): requirements.txt
 	@if [ ! -x $(PY) ] || ! python3 -m scripts.core.stamp same $< $@; then \
@@ -378,7 +380,7 @@ $(VENV_OK): requirements.txt
 	    python3 -m venv $(VENV) || { echo "error: python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2; exit 2; }; \
 	  fi; \
 	  echo ">> setting up $(VENV): installing the $$(grep -c '==' $<) pinned packages of $< (a few minutes the first time)"; \
-	  $(PY) -m pip install --disable-pip-version-check --progress-bar off -r $< || { echo "error: pip install -r $< failed" >&2; exit 2; }; \
+	  $(PY) -m pip install --disable-pip-version-check --progress-bar off --no-compile -r $< || { echo "error: pip install -r $< failed" >&2; exit 2; }; \
 	  echo ">> setting up $(VENV): done"; \
 	fi
 	@python3 -m scripts.core.stamp file $< $@
@@ -387,7 +389,7 @@ $(VENV_OK): requirements.txt
 $(DEV_OK): requirements-dev.txt $(VENV_OK)
 	@if ! python3 -m scripts.core.stamp same $< $@; then \
 	  echo ">> setting up $(VENV) for tests and lint: installing the $$(grep -c '==' $<) pinned packages of $<"; \
-	  $(PY) -m pip install --disable-pip-version-check --progress-bar off -r $< || { echo "error: pip install -r $< failed" >&2; exit 2; }; \
+	  $(PY) -m pip install --disable-pip-version-check --progress-bar off --no-compile -r $< || { echo "error: pip install -r $< failed" >&2; exit 2; }; \
 	  echo ">> setting up $(VENV) for tests and lint: done"; \
 	fi
 	@python3 -m scripts.core.stamp file $< $@

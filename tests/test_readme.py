@@ -19,8 +19,8 @@ def sh_blocks(section: str) -> list[str]:
     return re.findall(r"```sh\n(.*?)```", body, re.S)
 
 
-def test_the_monitor_and_retrain_walk_through_runs_as_written(built: Repo, tmp_path):
-    repo = copy_of(built, tmp_path / "repo")
+def test_the_monitor_and_retrain_walk_through_runs_as_written(built_as_shipped: Repo, tmp_path):
+    repo = copy_of(built_as_shipped, tmp_path / "repo")
     block = sh_blocks("Monitor and retrain")[0]
     commands = [line.split("#")[0].strip() for line in block.splitlines()]
     assert commands[0] == "make serve-bg" and commands[-1] == "make stop"
@@ -53,7 +53,8 @@ def test_the_monitor_and_retrain_walk_through_runs_as_written(built: Repo, tmp_p
     assert "+0.443, 95% interval [+0.313, +0.578] over 1200 rows" in retrains[1].out
 
 
-def test_every_curl_body_in_the_readme_is_answered_as_shown(repo: Repo):
+def test_every_curl_body_in_the_readme_is_answered_as_shown(built_as_shipped: Repo, tmp_path):
+    repo = copy_of(built_as_shipped, tmp_path / "repo")
     text = (ROOT / "README.md").read_text()
     calls = re.findall(r"curl -s localhost:8000(\S+) -H 'Content-Type: application/json'\s*\\?\s*-d '(.*?)'", text, re.S)
     assert {path for path, _ in calls} == {"/predict", "/invocations", "/v2/models/clockwork/infer"}

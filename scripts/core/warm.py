@@ -178,10 +178,10 @@ def _handle(conn: socket.socket) -> None:
 def serve(k: str, idle_s: float, listening: Callable[[], None]) -> None:
     """The worker: import the libraries, then fork a handler per connection until idle_s of quiet.
     listening() is called once the socket accepts connections (it releases the start lock)."""
-    from scripts.core.preload import import_libraries
+    from scripts.core.preload import REMOTE_LIBRARIES, import_libraries
 
     began = time.monotonic()
-    import_libraries()
+    import_libraries(REMOTE_LIBRARIES)
     path = socket_name(k)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     _at_root(server.bind, path + ".new")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.conftest import Repo
+from tests.conftest import TEST_FOREST, Repo
 from tests.serving.test_serve import Server
 
 
@@ -15,7 +15,7 @@ def pointers(repo: Repo) -> dict[str, str]:
 def test_switching_the_params_file_and_back_returns_make_to_the_right_versions(repo: Repo):
     default = pointers(repo)
     alt = repo.path / "alt.yaml"
-    alt.write_text((repo.path / "params.yaml").read_text().replace("  n_estimators: 200 ", "  n_estimators: 30 "))
+    alt.write_text((repo.path / "params.yaml").read_text().replace(f"  n_estimators: {TEST_FOREST} ", "  n_estimators: 30 "))
     run = repo.make("train", CLOCKWORK_PARAMS="alt.yaml")
     assert run.code == 0 and run.stages == ["train", "evaluate", "register"], run.out + run.err
     switched = pointers(repo)

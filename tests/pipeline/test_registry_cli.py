@@ -1,7 +1,7 @@
 """Registry lifecycle through the real make targets: gates, promote, rollback, diffs."""
 from __future__ import annotations
 
-from tests.conftest import Repo
+from tests.conftest import TEST_FOREST, Repo
 
 
 def _second_model(repo: Repo, n_estimators: int = 60) -> None:
@@ -81,7 +81,7 @@ def test_metrics_table_and_diffs(repo: Repo):
 
     run = repo.make("params-diff", "A=v1", "B=v2")
     assert run.code == 0, run.err
-    assert "model.hyperparameters.n_estimators  200  ->  60" in run.out
+    assert f"model.hyperparameters.n_estimators  {TEST_FOREST}  ->  60" in run.out
     assert "data_version" not in run.out, "both models share data v1"
 
     run = repo.make("metrics-diff", "A=v1", "B=v2")
