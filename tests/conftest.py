@@ -276,14 +276,15 @@ def kept_copy(run: Run, name: str) -> Repo:
 
 
 @pytest.fixture(scope="session")
-def demoed(built: Repo, tmp_path_factory) -> tuple[Repo, Run]:
+def demoed(built_as_shipped: Repo, tmp_path_factory) -> tuple[Repo, Run]:
     """The built tree after two experiments and the whole `make demo` (serve, replay, monitor,
     retrain, recover), which ran in a throwaway copy kept with KEEP=1: a project with a history,
     shared read-only by the demo and dashboard tests. The project the demo ran from is left
-    byte for byte as it was."""
+    byte for byte as it was. It trains params' own forest: the tests read the demo's story as the
+    README tells it (which gates a forced retrain meets)."""
     from scripts.dev.sandbox import free_port
 
-    repo = copy_of(built, tmp_path_factory.mktemp("demoed") / "repo")
+    repo = copy_of(built_as_shipped, tmp_path_factory.mktemp("demoed") / "repo")
     repo.set_grid(TINY_GRID)
     run = repo.make("-j2", "experiments")
     assert run.code == 0, run.out + run.err

@@ -30,7 +30,7 @@ from scripts.core.config import ROOT, ClockworkError, cli, load_params, repo_pat
 from scripts.core.contract import Contract
 from scripts.core.store import sha256_file, write_json
 from scripts.dev.bench_loop import loop_section
-from scripts.dev.sandbox import copy_repo
+from scripts.dev.sandbox import copy_repo, with_model
 
 log = logging.getLogger("clockwork.bench")
 # Runs a module and reports its own peak RSS on exit: VmHWM of its address space, which exec made
@@ -112,16 +112,6 @@ def scale_section(rows: list[int], scale_model: dict, base: Path) -> list[dict]:
         out.append(row)
         shutil.rmtree(work)
     return out
-
-
-def with_model(work: Path, overrides: dict) -> dict:
-    """Override model params in the copy's params.yaml; the params the copy now reads."""
-    import yaml
-
-    params = yaml.safe_load((work / "params.yaml").read_text())
-    params["model"].update(overrides)
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    return params
 
 
 def _peak_mb(stderr: str) -> float:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
 from scripts.core.store import utc_now, write_json
-from scripts.dev.sandbox import copy_repo
+from scripts.dev.sandbox import copy_repo, with_model
 from scripts.remote.seaweed import create_bucket, free_ports, launch, stop
 
 TRACKED = ["data/processed", "data/production", "models"]  # what dvc add tracks: the artifacts a push sends
@@ -119,8 +119,9 @@ def medians(runs: list[dict]) -> dict:
 def measure(scratch: Path, repeats: int, dvc_bin: str | None) -> dict:
     built = fresh(scratch / "built")
     timed(["make", "train"], built)
-    (built / "params.yaml").write_text((built / "params.yaml").read_text().replace("n_estimators: 200", "n_estimators: 50"))
-    timed(["make", "train"], built)  # a second version, for the replica to swap to
+    params = load_params()
+    with_model(built, {"seed": params["model"]["seed"] + 1})
+    timed(["make", "train"], built)  # a second version (another seed, whatever the model), for the replica to swap to
     files = [p for top in TRACKED for p in (built / top).rglob("*") if p.is_file() and not p.name.startswith(".")]
     store = scratch / "seaweedfs"
     port = free_ports(1)[0]

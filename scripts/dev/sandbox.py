@@ -38,6 +38,16 @@ def copy_repo(into: Path) -> Path:
     return into
 
 
+def with_model(work: Path, overrides: dict) -> dict:
+    """Override model params in a copy's params.yaml; the params the copy now reads."""
+    import yaml
+
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params["model"].update(overrides)
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return params
+
+
 def copy_project(into: Path, params: dict) -> Path:
     """The project as it stands, sources and built state (mtimes kept, so make sees what is up to
     date), without its logs: a place to run a demo that can change anything."""

@@ -148,15 +148,16 @@ def test_every_variable_the_makefile_reads_is_data(repo: Repo, tmp_path):
     """Each variable the Makefile reads and does not define, given a hostile value on the command line and
     in the environment, to every target that reads it (every stage rerun, Python replaced by a recorder
     so every recipe runs in seconds): nothing runs, and a value handed to Python arrives whole."""
-    import json
-    import os
+    import shlex
 
     targets, expanded = makefile_reads(repo)
     assert {"REASON", "VERSION", "CLOCKWORK_PARAMS", "EXTRA", "KEEP", "CLEAR", "COLD", "REMOTE"} <= set(targets), targets
     assert expanded == set(), f"the Makefile expands {sorted(expanded)}: read a value with $(value NAME), never $(NAME)"
-    recorder, argv_log = tmp_path / "python", tmp_path / "argv.jsonl"
-    recorder.write_text(f"#!{os.path.realpath(repo.path / '.venv/bin/python')}\n"
-                        f"import json, sys\nopen({str(argv_log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n")
+    # the recorder is a shell script, each argument ended by a NUL (which no argument can hold): it
+    # starts in a twentieth of Python's time (1.8 ms against 37 ms), and these makes start it for every
+    # stage of every target
+    recorder, argv_log = tmp_path / "python", tmp_path / "argv.bin"
+    recorder.write_text(f"#!/bin/sh\nprintf '%s\\0' \"$@\" >> {shlex.quote(str(argv_log))}\n")
     recorder.chmod(0o755)
     pairs = sorted((target, name) for name, where in targets.items() for target in where)
     for target, name in sorted(pairs, key=lambda pair: pair[0] == "clean"):
@@ -168,7 +169,7 @@ def test_every_variable_the_makefile_reads_is_data(repo: Repo, tmp_path):
             run = repo.make(*args, f"PY={recorder}", timeout=120, **env)
             ran = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("ran"))
             assert ran == [], f"make {target} with {name} from the {how}: ran {ran}\n{run.out}{run.err}"
-    passed = {word for line in argv_log.read_text().splitlines() for word in json.loads(line)}
+    passed = set(argv_log.read_text().split("\0"))
     quoted = {name for name in targets if f"$(call q,{name})" in (repo.path / "Makefile").read_text()}
     for name in quoted - {"CLOCKWORK_PARAMS", "EXTRA"}:  # file names make handles are refused earlier, in one line
         assert hostile(tmp_path / f"ran-{name}-{sorted(targets[name])[0]}") in passed or any(
