@@ -222,10 +222,10 @@ serve-bg: $(SERVED) ## Start the server in the background and wait until /ready 
 	@$(STAGE_PY) -m scripts.serving.serve --background $(if $(value PORT),--port $(call q,PORT))
 
 stop: $(VENV_OK) ## Stop the background server
-	@$(PY) -m scripts.serving.serve --stop
+	@$(STAGE_PY) -m scripts.serving.serve --stop
 
 smoke: $(VENV_OK) ## Send real requests to the running server; non-zero exit on any failure
-	@$(PY) -m scripts.dev.smoke_test $(if $(value PORT),--port $(call q,PORT))
+	@$(STAGE_PY) -m scripts.dev.smoke_test $(if $(value PORT),--port $(call q,PORT))
 
 bench-serve: $(O)/recorded ## Benchmark the server against the model's own predict time [WORKER_CLASS=gthread] [SMOKE=1]
 	@$(PY) -m scripts.dev.bench_serve $(if $(value SMOKE),--smoke) $(if $(value WORKER_CLASS),--worker-class $(call q,WORKER_CLASS))

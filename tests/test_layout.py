@@ -168,7 +168,7 @@ def own_venv_marker(clone: Path) -> None:
 def test_a_model_trained_before_the_move_serves_and_verifies_after_it(tmp_path):
     """Train in a clone at the commit before the move, bring today's code over it, and the old
     model still verifies (refit from its own recorded code) and serves; make rebuilds once, then nothing."""
-    from tests.conftest import TEST_FOREST, Repo
+    from tests.conftest import Repo
     from tests.serving.test_app import READING
     from tests.serving.test_serve import Server, call
 
@@ -180,7 +180,6 @@ def test_a_model_trained_before_the_move_serves_and_verifies_after_it(tmp_path):
     subprocess.run(["git", "checkout", "-q", PRE_MOVE], cwd=clone, check=True)
     own_venv_marker(clone)
     repo = Repo(clone)
-    repo.set_param("model", "n_estimators", TEST_FOREST)
     run = repo.make("train")
     assert run.code == 0 and (clone / "scripts/features.py").exists(), run.err
     assert "scripts/features.py" in repo.json("models/model_v1.json")["code"]["files"]
@@ -190,7 +189,6 @@ def test_a_model_trained_before_the_move_serves_and_verifies_after_it(tmp_path):
         shutil.copytree(ROOT / name, clone / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("Makefile", "params.yaml", "requirements.txt"):
         shutil.copy2(ROOT / name, clone / name)
-    repo.set_param("model", "n_estimators", TEST_FOREST)
     own_venv_marker(clone)  # the shared venv holds today's requirements
     run = repo.make("verify")
     assert run.code == 0 and run.out.strip().endswith("PASS") and f"git commit {PRE_MOVE[:12]}" in run.out, run.out + run.err

@@ -62,6 +62,22 @@ def schema_error_message(source: str, error: Any) -> str:
 
 _SCHEMA_CACHE: dict[str, Any] = {}
 _VALIDATORS: dict[str, Any] = {}
+# Where the compiled validator places schemas/ so that one file's "$ref": "common.schema.json#/..."
+# resolves to another (a name, never fetched: every schema is handed over in its registry).
+SCHEMA_URI = "https://clockwork.invalid/schemas/"
+
+
+def _schemas() -> dict[str, dict]:
+    """Every schemas/*.schema.json, parsed, by file name: read once per process."""
+    if "parsed" not in _SCHEMA_CACHE:
+        parsed = {}
+        for path in sorted(SCHEMAS.glob("*.schema.json")):
+            try:
+                parsed[path.name] = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise ClockworkError(f"{path}: cannot read schema: {exc}") from None
+        _SCHEMA_CACHE["parsed"] = parsed
+    return _SCHEMA_CACHE["parsed"]
 
 
 def _schema_registry() -> Any:
@@ -69,21 +85,25 @@ def _schema_registry() -> Any:
     if "registry" not in _SCHEMA_CACHE:
         from referencing import Registry, Resource
 
-        resources = []
-        for path in sorted(SCHEMAS.glob("*.schema.json")):
-            try:
-                resources.append((path.name, Resource.from_contents(json.loads(path.read_text()))))
-            except (OSError, ValueError) as exc:
-                raise ClockworkError(f"{path}: cannot read schema: {exc}") from None
-        _SCHEMA_CACHE["registry"] = Registry().with_resources(resources)
+        _SCHEMA_CACHE["registry"] = Registry().with_resources(
+            [(name, Resource.from_contents(doc)) for name, doc in _schemas().items()])
     return _SCHEMA_CACHE["registry"]
+
+
+def _compiled_registry() -> Any:
+    """The same schemas for jsonschema-rs."""
+    if "compiled" not in _SCHEMA_CACHE:
+        import jsonschema_rs
+
+        _SCHEMA_CACHE["compiled"] = jsonschema_rs.Registry([(SCHEMA_URI + name, doc) for name, doc in _schemas().items()])
+    return _SCHEMA_CACHE["compiled"]
 
 
 def load_schema(name: str) -> dict:
     """The contents of schemas/<name>.schema.json."""
     try:
-        return _schema_registry().contents(f"{name}.schema.json")
-    except LookupError:
+        return _schemas()[f"{name}.schema.json"]
+    except KeyError:
         raise ClockworkError(f"{SCHEMAS / (name + '.schema.json')}: schema not found") from None
 
 
@@ -94,6 +114,33 @@ def _validator(schema: dict) -> Any:
                                            format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
+class _Checker:
+    """One schema's check. jsonschema-rs (compiled) answers whether a document is valid, in a fraction
+    of a millisecond (0.07 ms for a model card, against 9.3 ms); only when it says no is Python's
+    jsonschema built (100 ms the first time in a process) to decide and to name the first problem, so
+    every verdict and every message is jsonschema's. The compiled check is the stricter of the two
+    where they differ (numpy scalars, NaN, date-time formats), so a document it refuses is looked at
+    again; the one thing it accepts that jsonschema does not, a tuple for an array, is written as
+    the same JSON array."""
+
+    def __init__(self, schema: dict, name: str) -> None:
+        import jsonschema_rs
+
+        self.schema, self.reference = schema, None
+        self.compiled = jsonschema_rs.Draft202012Validator(schema, registry=_compiled_registry(), base_uri=SCHEMA_URI + name,
+                                                           validate_formats=True, offline=True)
+
+    def __call__(self, doc: Any, source: str) -> None:
+        try:
+            if self.compiled.is_valid(doc):
+                return
+        except ValueError:  # a value JSON has no type for (a numpy integer, a non-text key): jsonschema decides
+            pass
+        if self.reference is None:
+            self.reference = _validator(self.schema)
+        _check(self.reference, doc, source)
+
+
 def _check(validator: Any, doc: Any, source: str) -> None:
     errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
@@ -102,10 +149,10 @@ def _check(validator: Any, doc: Any, source: str) -> None:
 
 def validate(doc: Any, schema_name: str, source: str) -> None:
     """Check doc against schemas/<schema_name>.schema.json; raise ClockworkError naming the first bad key."""
-    validator = _VALIDATORS.get(schema_name)
-    if validator is None:  # built once per schema: the server validates on every request
-        validator = _VALIDATORS[schema_name] = _validator(load_schema(schema_name))
-    _check(validator, doc, source)
+    checker = _VALIDATORS.get(schema_name)
+    if checker is None:  # built once per schema: the server validates on every request
+        checker = _VALIDATORS[schema_name] = _Checker(load_schema(schema_name), f"{schema_name}.schema.json")
+    checker(doc, source)
 
 
 def validator_with(schema_name: str, properties: dict, required: list[str] = ()) -> Callable[[Any, str], None]:
@@ -116,8 +163,7 @@ def validator_with(schema_name: str, properties: dict, required: list[str] = ())
     schema = copy.deepcopy(load_schema(schema_name))
     schema["properties"] = {**schema["properties"], **properties}
     schema["required"] = [*schema.get("required", []), *required]
-    validator = _validator(schema)
-    return lambda doc, source: _check(validator, doc, source)
+    return _Checker(schema, f"{schema_name}.schema.json")
 
 
 def _semantic_checks(params: dict, source: str) -> None:

@@ -14,7 +14,8 @@ import gc
 import importlib
 
 LIBRARIES = ("numpy", "pandas", "scipy.stats", "sklearn.ensemble", "sklearn.pipeline", "sklearn.compose",
-             "sklearn.preprocessing", "sklearn.linear_model", "sklearn.metrics", "joblib", "yaml", "jsonschema")
+             "sklearn.preprocessing", "sklearn.linear_model", "sklearn.metrics", "joblib", "yaml", "jsonschema",
+             "jsonschema_rs")
 # What a push or pull to an s3:// or ssh:// remote imports: the warm worker adds them (a stage that
 # talks to a remote spent 0.4 s importing each); the server's master does not (a gevent worker must
 # patch sockets before asyncio's libraries take references to them).

@@ -61,7 +61,7 @@ def test_a_fresh_clone_pulls_the_same_state_from_a_directory(demoed, tmp_path):
     before = tree(remote)
     ok(source.make("push", f"REMOTE={remote}"), "pushed nothing")
     assert tree(remote) == before, "a second push wrote to the remote"
-    clone = fresh_copy(tmp_path / "clone")
+    clone = fresh_copy(tmp_path / "clone", forest=None)  # the params the demo ran with
     ok(clone.make("pull", f"REMOTE={remote}"), "pulled ", "the registry")
     assert state(clone) == state(source)
     ok(clone.make("verify-all"), "PASS")
