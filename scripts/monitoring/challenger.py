@@ -21,7 +21,7 @@ from scripts.core import registry as R
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
 from scripts.core.gates import f1_difference
 from scripts.core.store import iter_lines, parse_json_line, utc_now, write_json
-from scripts.monitoring.groundtruth import PREDICTION_ID, labels_for
+from scripts.monitoring.groundtruth import PREDICTION_ID, labels_in
 
 
 def predictions_of(path: Path, version: str, wanted: set[str] | None = None) -> dict[str, int]:
@@ -57,7 +57,7 @@ def report(params: dict) -> dict:
     shadow = predictions_of(repo_path(params["deployment"]["shadow_log"]), challenger)
     live = predictions_of(repo_path(params["deployment"]["predictions_log"]), production, set(shadow))
     labels_log = repo_path(params["replay"]["labels_log"])
-    labels, _ = labels_for(iter_lines(labels_log), set(live), labels_log)
+    labels, _ = labels_in(labels_log, set(live))
     ids = [i for i in shadow if i in live and i in labels]
     y = np.array([labels[i] for i in ids], dtype=bool)
     comparison = f1_difference(y, [shadow[i] for i in ids], [live[i] for i in ids], params["evaluate"]["gates"]["bootstrap"])

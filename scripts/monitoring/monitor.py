@@ -31,7 +31,7 @@ from scripts.core.metrics import label_metrics, per_mask
 from scripts.core.store import append_csv_row, iter_lines, sha256_obj, utc_now, write_json
 from scripts.monitoring import chunks as C
 from scripts.monitoring.diagnosis import ACTIONS, classify, diagnose, over_history, settings_of
-from scripts.monitoring.groundtruth import labels_for
+from scripts.monitoring.groundtruth import labels_for, labels_in
 
 log = logging.getLogger("clockwork.monitor")
 LOG_COLUMNS = ["time", "report_id", "model_version", "predictions", "labelled", "error_rate", "baseline_error_rate",
@@ -175,7 +175,7 @@ def report(params: dict) -> dict:
     total, chunks, window = C.history(iter_lines(predictions_log), card["version"], settings, predictions_log)
     chunks = [(index, raw, C.outcomes(raw, predictions_log)) for index, raw in chunks]
     wanted = {p["prediction_id"] for p in window}.union(*(ids for _, _, (ids, _) in chunks))
-    labels, others = labels_for(iter_lines(labels_log), wanted, labels_log)
+    labels, others = labels_in(labels_log, wanted)
     y = join_labels(window, labels)
     labelled = int((y >= 0).sum())
     contract = Contract.from_params(params["dataset"])
