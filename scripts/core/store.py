@@ -58,6 +58,12 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def compact_time(iso: str | None = None) -> str:
+    """A UTC time as file names and report ids carry it, 20261204T064406Z: utc_now()'s text (or the
+    given time of that form) without its dashes and colons."""
+    return (iso or utc_now()).replace(":", "").replace("-", "")
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from scripts.core.config import ROOT, ClockworkError, cli, load_params, repo_path
 from scripts.core.contract import Contract
-from scripts.core.store import sha256_file, write_json
+from scripts.core.store import compact_time, sha256_file, write_json
 from scripts.dev.bench_loop import loop_section
 from scripts.dev.sandbox import copy_repo, with_model
 
@@ -215,7 +215,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     params = load_params()
     n = 5000 if args.smoke else args.predictions
-    started = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    started = compact_time()
     with tempfile.TemporaryDirectory(prefix="clockwork-bench-") as tmp:
         work = copy_repo(Path(tmp) / "repo")
         if args.smoke:  # a light forest: the smoke run proves the benchmarks run, it times nothing

@@ -30,7 +30,7 @@ from scripts.core.contract import Contract
 from scripts.core.epoch import contradicted_rows, mark_reference
 from scripts.core.estimator import fit
 from scripts.core.metrics import score
-from scripts.core.store import sha256_obj, utc_now, write_json
+from scripts.core.store import compact_time, sha256_obj, utc_now, write_json
 
 
 def training_sets(history: pd.DataFrame, newer: pd.DataFrame, contradicted: pd.Series) -> dict[str, pd.DataFrame]:
@@ -89,7 +89,7 @@ def main(argv: list[str]) -> int:
                for n in names]
     doc = {"kind": "epoch", "started_at": started, "data_version": version,
            "params_sha256": sha256_obj({k: params[k] for k in ("features", "model", "retrain")}), "scenarios": results}
-    out = repo_path(params["paths"]["logs_dir"]) / "bench" / f"epoch-{started.replace(':', '').replace('-', '')}.json"
+    out = repo_path(params["paths"]["logs_dir"]) / "bench" / f"epoch-{compact_time(started)}.json"
     write_json(out, doc, "bench_epoch")
     for result in results:
         print(f"{result['scenario']}: {result['reference_rows']} reference rows ({result['reference_failures']} failures), "

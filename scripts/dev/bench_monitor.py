@@ -25,7 +25,7 @@ import pandas as pd
 import yaml
 
 from scripts.core.config import ClockworkError, cli, error_line, load_params, repo_path
-from scripts.core.store import utc_now, write_json
+from scripts.core.store import compact_time, utc_now, write_json
 from scripts.dev.sandbox import copy_repo, free_port, stop_server
 from scripts.pipeline.generate import synthesize
 
@@ -114,7 +114,7 @@ def main(argv: list[str]) -> int:
         table_params = yaml.safe_load((work / "bench-table.yaml").read_text())
         doc["datasets"]["synthetic loans (bench.monitor_table)"] = judged(replayed(work, env, table_params),
                                                                            settings["monitor_min_rows"])
-    out = repo_path(params["paths"]["logs_dir"]) / "bench" / f"monitor-{doc['started_at'].replace(':', '').replace('-', '')}.json"
+    out = repo_path(params["paths"]["logs_dir"]) / "bench" / f"monitor-{compact_time(doc['started_at'])}.json"
     write_json(out, doc, "bench_monitor")
     print(table(doc))
     print(f"wrote {out.relative_to(repo_path('.'))}")

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
-from scripts.core.store import utc_now, write_json
+from scripts.core.store import compact_time, write_json
 from scripts.dev.sandbox import copy_repo, with_model
 from scripts.remote.seaweed import create_bucket, free_ports, launch, stop
 
@@ -149,7 +149,7 @@ def main(argv: list[str]) -> int:
     params = load_params(sections=("paths",))
     dvc_bin = None if args.smoke else args.dvc
     repeats = 1 if args.smoke else 3
-    started = utc_now().replace(":", "").replace("-", "")
+    started = compact_time()
     with tempfile.TemporaryDirectory(prefix="clockwork-bench-remote-") as tmp:
         result = measure(Path(tmp), repeats, dvc_bin)
     doc = {"kind": "remote", "started_at": started, "smoke": args.smoke, "repeats": repeats,

@@ -35,7 +35,7 @@ from pathlib import Path
 from scripts.core import registry as R
 from scripts.core.artifacts import load_split, read_data_meta
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
-from scripts.core.store import write_json
+from scripts.core.store import compact_time, write_json
 from scripts.dev import bench_batch, bench_slow
 from scripts.dev.sandbox import free_port
 from scripts.serving.process import wait_ready
@@ -226,7 +226,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     params = load_params()
     requests, seconds = (30, 0.5) if args.smoke else (400, 5.0)
-    started = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    started = compact_time()
     doc = {"kind": "serve", "started_at": started, "smoke": args.smoke,
            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
            "settings": {"requests": requests, "seconds_per_throughput_run": seconds},

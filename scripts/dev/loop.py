@@ -8,11 +8,11 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import time
 
 from scripts.core import registry as R
 from scripts.core.config import ClockworkError, error_line, repo_path
 from scripts.core.reports import monitor_runs, read_report
+from scripts.core.store import compact_time
 from scripts.monitoring.diagnosis import suspect_text
 from scripts.serving.process import read_pid
 
@@ -59,7 +59,7 @@ class Demo:
                 ("monitor", "monitor_log"), ("monitor", "flag"), ("retrain", "events_log")]
         moving = [repo_path(self.params[s][k]) for s, k in keys if repo_path(self.params[s][k]).exists()]
         if moving:
-            target = repo_path(self.params["paths"]["logs_dir"]) / "archive" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            target = repo_path(self.params["paths"]["logs_dir"]) / "archive" / compact_time()
             target.mkdir(parents=True, exist_ok=True)
             for path in moving:
                 path.rename(target / path.name)

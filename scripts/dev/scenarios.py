@@ -34,7 +34,7 @@ from scripts.core.config import ClockworkError, cli, error_line, load_params, po
 from scripts.core.contract import Contract
 from scripts.core.metrics import score
 from scripts.core.reports import read_report
-from scripts.core.store import sha256_obj, utc_now, write_json
+from scripts.core.store import compact_time, sha256_obj, utc_now, write_json
 from scripts.dev.loop import Demo
 from scripts.dev.sandbox import free_port, run_in_copy
 
@@ -201,7 +201,7 @@ def main(argv: list[str]) -> int:
     created = utc_now()
     doc = {"created_at": created, "first_model": base, "params_sha256": sha256_obj(params["scenarios"]),
            "scenarios": rows, "targets": targets(rows, limits["max_reference_drop"], limits["max_concept_gap"])}
-    out = repo_path(params["scenarios"]["out_dir"]) / f"{created.replace(':', '').replace('-', '')}.json"
+    out = repo_path(params["scenarios"]["out_dir"]) / f"{compact_time(created)}.json"
     write_json(out, doc, "scenarios")
     print(table(doc))
     print(f"written to {out.relative_to(repo_path('.'))}")

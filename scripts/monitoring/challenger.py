@@ -20,7 +20,7 @@ import numpy as np
 from scripts.core import registry as R
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
 from scripts.core.gates import f1_difference
-from scripts.core.store import iter_lines, parse_json_line, utc_now, write_json
+from scripts.core.store import compact_time, iter_lines, parse_json_line, utc_now, write_json
 from scripts.monitoring.groundtruth import PREDICTION_ID, labels_in
 
 
@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
     argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     params = load_params()
     doc = report(params)
-    path = repo_path(params["challenger"]["reports_dir"]) / f"{doc['created_at'].replace(':', '').replace('-', '')}.json"
+    path = repo_path(params["challenger"]["reports_dir"]) / f"{compact_time(doc['created_at'])}.json"
     write_json(path, doc, "challenger_report")
     print(f"challenger {doc['challenger']} against production {doc['production']}: {doc['verdict']}")
     print(f"  {doc['reason']} ({doc['shadow_predictions']} shadow predictions in all)")

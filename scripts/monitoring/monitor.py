@@ -28,7 +28,7 @@ from scripts.core.artifacts import load_split, read_data_meta
 from scripts.core.config import cli, load_params, repo_path
 from scripts.core.contract import Contract
 from scripts.core.metrics import label_metrics, per_mask
-from scripts.core.store import append_csv_row, iter_lines, sha256_obj, utc_now, write_json
+from scripts.core.store import append_csv_row, compact_time, iter_lines, sha256_obj, utc_now, write_json
 from scripts.monitoring import chunks as C
 from scripts.monitoring.diagnosis import ACTIONS, classify, diagnose, over_history, settings_of
 from scripts.monitoring.groundtruth import labels_for, labels_in
@@ -200,7 +200,7 @@ def report(params: dict) -> dict:
     body["basis"] = "labels" if observed else ("estimated" if body["verdict"] == "retrain_required" else "none")
     body["history"] = {"predictions": total, **run}
     body["chunks"] = history
-    body["report_id"] = body["created_at"].replace(":", "").replace("-", "") + "-" + sha256_obj(body)[:8]
+    body["report_id"] = compact_time(body["created_at"]) + "-" + sha256_obj(body)[:8]
     return body
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import time
 
 import pytest
@@ -162,3 +163,8 @@ def test_a_chunked_append_that_fails_part_way_leaves_the_log_as_it_was(tmp_path)
     assert log.read_bytes() == b'{"a": 1}\n'
     store.append_chunks(log, [b'{"a": 2}\n', b'{"a": 3}\n{"a": 4}\n'])
     assert log.read_bytes() == b"".join(b"{\"a\": %d}\n" % i for i in range(1, 5))
+
+
+def test_a_compact_time_is_utc_now_without_dashes_and_colons():
+    assert store.compact_time("2026-12-04T06:44:06Z") == "20261204T064406Z"
+    assert re.fullmatch(r"\d{8}T\d{6}Z", store.compact_time())
