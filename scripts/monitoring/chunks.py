@@ -11,7 +11,9 @@ metrics where a chunk holds at least monitor.min_labels of them.
 """
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,7 +29,7 @@ from scripts.core import features as F
 from scripts.core import multivariate as MV
 from scripts.core.config import ClockworkError
 from scripts.core.metrics import probability_metrics
-from scripts.core.store import code_identity, parse_json_line, read_json, sha256_obj, write_json
+from scripts.core.store import atomic_write_bytes, code_identity, parse_json_line, read_json, sha256_obj, write_json
 from scripts.monitoring.diagnosis import suspects
 from scripts.monitoring.groundtruth import PREDICTION_ID
 
@@ -205,6 +207,35 @@ class Store:
         if complete:
             write_json(path, doc, "monitor_chunk")
         return doc, True
+
+
+    def outcomes(self, index: int, raw: list[tuple[int, str]], log: Path) -> tuple[list[str], np.ndarray]:
+        """The chunk's prediction ids and probabilities (outcomes()). A complete chunk's are kept beside its
+        measurements, written once, and read back while they hold the chunk's size and its first and last
+        prediction ids (1 ms against 16 ms from its 10,000 lines); anything else is read from the lines."""
+        if len(raw) != self.size:
+            return outcomes(raw, log)
+        ends = (parsed(raw[:1], log)[0]["prediction_id"], parsed(raw[-1:], log)[0]["prediction_id"])
+        path = self.path(index, ({"prediction_id": ends[0]}, {"prediction_id": ends[1]})).with_suffix(".npz")
+        kept = _kept_outcomes(path, ends, self.size)
+        if kept is not None:
+            return kept
+        ids, probabilities = outcomes(raw, log)
+        buffer = io.BytesIO()
+        np.savez(buffer, ids=np.array(ids), probabilities=probabilities)
+        atomic_write_bytes(path, buffer.getvalue())
+        return ids, probabilities
+
+
+def _kept_outcomes(path: Path, ends: tuple[str, str], size: int) -> tuple[list[str], np.ndarray] | None:
+    """A chunk's kept ids and probabilities, or None when missing, unreadable or not this chunk's."""
+    try:
+        with np.load(path, allow_pickle=False) as kept:
+            ids, probabilities = kept["ids"].tolist(), kept["probabilities"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+    whole = len(ids) == len(probabilities) == size and probabilities.dtype == np.float64
+    return (ids, probabilities) if whole and (ids[0], ids[-1]) == ends else None
 
 
 def realized(chunk: tuple[list[str], np.ndarray], labels: dict[str, int], threshold: float,

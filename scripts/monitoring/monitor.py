@@ -141,15 +141,16 @@ def diagnosis_of(window: list[dict], frames: tuple[pd.DataFrame, pd.DataFrame] |
     return found
 
 
-def chunk_report(params: dict, card: dict, reference: pd.DataFrame | None, chunks: list,
+def chunk_report(params: dict, card: dict, reference: pd.DataFrame | None, chunks: tuple[C.Store, list],
                  labels: tuple[dict, Path]) -> tuple[list[dict], dict]:
     """Every chunk of the history, measured (or read back from the chunk store), with its realized metrics
     where labelled enough and its alerts; and how the run went. labels: the labels by prediction id, and
-    the prediction log (for errors). chunks: (index, raw log lines, (ids, probabilities)) each."""
+    the prediction log (for errors). chunks: the store, and (index, raw log lines, (ids, probabilities))
+    of each chunk."""
     settings = params["monitor"]
     contract = Contract.from_params(params["dataset"])
     limit = round(baseline_of(card, settings["baseline"])["f1"] - settings["max_f1_drop"], 6)
-    store = C.Store(repo_path(settings["chunks_dir"]), card, settings)
+    store, chunks = chunks
     judge = C.Judge(card, contract, reference, settings, settings_of(settings, contract))  # reference: None when
     found, log = labels                                                                   # no chunk can be judged
     out, measured = [], 0
@@ -173,7 +174,8 @@ def report(params: dict) -> dict:
     predictions_log = repo_path(params["deployment"]["predictions_log"])
     labels_log = repo_path(params["replay"]["labels_log"])
     total, chunks, window = C.history(iter_lines(predictions_log), card["version"], settings, predictions_log)
-    chunks = [(index, raw, C.outcomes(raw, predictions_log)) for index, raw in chunks]
+    store = C.Store(repo_path(settings["chunks_dir"]), card, settings)
+    chunks = [(index, raw, store.outcomes(index, raw, predictions_log)) for index, raw in chunks]
     wanted = {p["prediction_id"] for p in window}.union(*(ids for _, _, (ids, _) in chunks))
     labels, others = labels_in(labels_log, wanted)
     y = join_labels(window, labels)
@@ -190,7 +192,7 @@ def report(params: dict) -> dict:
         drift = C.drift_table(reference, current, columns, settings)
         drifted_share = round(sum(d["drifted"] for d in drift.values()) / len(drift), 6)
         frames = (reference, current)
-    history, run = chunk_report(params, card, reference, chunks, (labels, predictions_log))
+    history, run = chunk_report(params, card, reference, (store, chunks), (labels, predictions_log))
     body = _body(card, settings, window, (labelled, len(labels) - labelled + others), observed,
                  (drift, drifted_share, frames is not None))
     body["verdict"], body["reasons"] = decide(labelled, observed and observed["overall"], body["baseline"], drifted_share,

@@ -99,3 +99,23 @@ def test_alerts_and_realized_metrics_follow_the_labels(judged):
     assert {"estimated_f1", "realized_f1", "sensor:torque_nm", "drift:torque_nm"} <= set(C.alerts(doc, limit=0.7))
     doc["estimated"]["f1"] = {"value": 0.65, "band": [0.5, 0.8]}  # the band reaches the limit: no evidence of a drop
     assert "estimated_f1" not in C.alerts(doc, limit=0.7)
+
+
+def test_a_complete_chunks_outcomes_are_kept_and_read_back_while_they_are_its_own(judged, monkeypatch):
+    _, store, _, chunks = judged
+    log = Path("p.jsonl")
+    (two, raw), (three, other) = chunks[2], chunks[3]
+    made = store.outcomes(two, raw, log)
+    assert made[0] == C.outcomes(raw, log)[0] and (made[1] == C.outcomes(raw, log)[1]).all()
+    [kept] = store.dir.glob(f"chunk-{two:07d}-*.npz")
+    with monkeypatch.context() as patch:
+        patch.setattr(C, "outcomes", lambda raw, log: pytest.fail("read from the lines again"))
+        ids, probabilities = store.outcomes(two, raw, log)
+    assert ids == made[0] and (probabilities == made[1]).all()
+    assert store.outcomes(6, raw[:200], log)[0] == made[0][:200] and not list(store.dir.glob("chunk-0000006-*.npz"))
+    store.outcomes(three, other, log)
+    [theirs] = store.dir.glob(f"chunk-{three:07d}-*.npz")
+    theirs.write_bytes(kept.read_bytes())  # another chunk's outcomes under this chunk's name: not used
+    assert store.outcomes(three, other, log)[0] == C.outcomes(other, log)[0]
+    kept.write_bytes(b"not an archive")  # damaged: read from the lines again
+    assert store.outcomes(two, raw, log)[0] == made[0]
