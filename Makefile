@@ -335,8 +335,10 @@ objectstore: $(DEV_OK) ## Run a local S3 object store (SeaweedFS) in the foregro
 
 ##@ Development
 .PHONY: test lint venv test-tools stamps clean
+# One pytest-xdist worker more than the machine has cores: every test waits on make, servers or a
+# browser part of the time, and the extra worker keeps the cores busy meanwhile.
 test: $(DEV_OK) test-tools ## Run the test suite (tests/ mirrors the scripts/ packages; real make, server and browser)
-	@$(PY) -m pytest tests -n 2 --dist loadgroup -v --durations=15
+	@$(PY) -m pytest tests -n $$(( $$(nproc 2>/dev/null || echo 1) + 1 )) --dist loadgroup -v --durations=15
 
 lint: $(DEV_OK) ## ruff and every pre-commit hook over all tracked files (offline: local hooks only)
 	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "error: make lint: not a git checkout (pre-commit checks tracked files)" >&2; exit 2; }
