@@ -50,16 +50,31 @@ def label_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
     }
 
 
-def probability_metrics(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, Any]:
-    """label_metrics at the decision threshold, plus ROC AUC and log loss from the probabilities."""
-    from sklearn.metrics import log_loss, roc_auc_score
+def roc_auc(y_true: np.ndarray, proba: np.ndarray) -> float | None:
+    """ROC AUC as the rank statistic (Mann-Whitney U over the positives' ranks, a tie counting half: the
+    area under the ROC curve exactly); None with one class."""
+    from scipy.stats import rankdata
 
+    positive = np.asarray(y_true).astype(bool)
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if not n_pos or not n_neg:
+        return None
+    rank_sum = float(rankdata(np.asarray(proba, dtype="float64"))[positive].sum())
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def probability_metrics(y_true: np.ndarray, proba: np.ndarray, threshold: float, log_loss: bool = True) -> dict[str, Any]:
+    """label_metrics at the decision threshold, plus ROC AUC and (unless log_loss is false) log loss from
+    the probabilities."""
     y_true = np.asarray(y_true).astype(int)
     proba = np.asarray(proba, dtype="float64")
     out = label_metrics(y_true, proba >= threshold)
-    two_classes = len(np.unique(y_true)) == 2
-    out["roc_auc"] = _rounded(roc_auc_score(y_true, proba)) if two_classes else None
-    out["log_loss"] = _rounded(log_loss(y_true, proba, labels=[0, 1])) if len(y_true) else None
+    out["roc_auc"] = _rounded(roc_auc(y_true, proba))
+    if log_loss:
+        from sklearn.metrics import log_loss as _log_loss
+
+        out["log_loss"] = _rounded(_log_loss(y_true, proba, labels=[0, 1])) if len(y_true) else None
     return out
 
 

@@ -12,13 +12,16 @@ metrics where a chunk holds at least monitor.min_labels of them.
 from __future__ import annotations
 
 import io
+import multiprocessing
+import os
 import re
 import zipfile
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -74,10 +77,12 @@ def distributions(reference: pd.DataFrame, current: pd.DataFrame, columns: dict,
 def readings(records: list[dict], card: dict, contract: Any) -> pd.DataFrame:
     """The logged inputs of some predictions as a frame, numbers as floats, with the model's derived features."""
     feats = card["features"]  # the model's own inputs and expressions (a card before the contract: params')
-    logged = pd.DataFrame([p["inputs"] for p in records])
-    numeric = [c for c in contract.numeric_inputs if c in logged]  # a boolean was logged as sent: true or 1
-    return F.add_derived(logged.astype(dict.fromkeys(numeric, "float64")), feats["derived"], feats["inputs"],
-                         feats.get("expressions"))
+    inputs = [p["inputs"] for p in records]
+    numeric = set(contract.numeric_inputs)  # a boolean was logged as sent: true or 1
+    logged = pd.DataFrame({name: np.array(values, dtype="float64") if name in numeric else values
+                           for name in dict.fromkeys([*(inputs[0] if inputs else {}), *feats["inputs"]])
+                           for values in ([row.get(name, np.nan) for row in inputs],)})
+    return F.add_derived(logged, feats["derived"], feats["inputs"], feats.get("expressions"))
 
 
 @dataclass
@@ -134,30 +139,82 @@ def point(record: dict) -> dict:
     return {"prediction_id": record["prediction_id"], "time": record["time"]}
 
 
-def history(lines: Iterable[tuple[int, str]], version: str, settings: dict,
-            path: Path) -> tuple[int, list[tuple[int, list[tuple[int, str]]]], list[dict]]:
-    """The live model's prediction count, its last monitor.max_chunks chunks as (index, its raw log lines)
-    and its latest monitor.window predictions (the window, parsed), streamed: at most
-    (max_chunks + 1) * window raw lines are kept. A chunk's lines are parsed only to be measured."""
+@dataclass(frozen=True)
+class Span:
+    """Where chunk `index` lies in the prediction log: its bytes [start, end), the line number of its
+    first line, its predictions (rows) and its first and last prediction ids."""
+    index: int
+    start: int
+    end: int
+    line: int
+    rows: int
+    ends: tuple[str, str]
+
+
+def history(path: Path, version: str, settings: dict) -> tuple[int, list[Span], list[dict]]:
+    """The live model's prediction count, where its last monitor.max_chunks chunks lie in the log, and
+    its latest monitor.window predictions (the window, parsed), in one streamed pass: a chunk's lines
+    are read again only where it is measured (span_lines), so memory holds one window of lines. Lines of
+    other models between a chunk's are skipped; a torn last line (no newline) is no record."""
     size, most = settings["window"], settings["max_chunks"]
-    marker = f'"model_version":"{version}"'  # log lines are compact JSON: found verbatim, confirmed by the parse
-    kept: deque = deque(maxlen=size * (most + 1))
-    total = 0
-    for number, line in lines:
-        if marker in line:
-            kept.append((number, line))
+    marker = f'"model_version":"{version}"'.encode()  # compact JSON: found verbatim, confirmed by the parse
+    starts: list[tuple[int, int, bytes]] = []  # each chunk's first line: (offset, number, text)
+    stops: list[tuple[int, int, bytes]] = []  # each chunk's end: (offset after its last line, its number, text)
+    last: tuple[int, int, bytes] = (0, 0, b"")
+    recent: deque = deque(maxlen=size)
+    total = offset = 0
+    for number, line in _binary_lines(path):
+        offset += len(line)
+        if marker in line and line.endswith(b"\n"):
+            if total % size == 0:
+                starts.append((offset - len(line), number, line))
             total += 1
+            recent.append((number, line))
+            last = (offset, number, line)
+            if total % size == 0:
+                stops.append(last)
     if not total:
         return 0, [], []
-    last = (total - 1) // size
-    first = max(0, last - most + 1)
-    kept_list = list(kept)
-    at = first * size - (total - len(kept_list))  # the first chunk's place in the kept lines
-    chunks = [(k, kept_list[at + (k - first) * size: at + (k - first + 1) * size]) for k in range(first, last + 1)]
-    window = parsed(kept_list[-size:], path)
+    if total % size:  # the latest chunk is partial
+        stops.append(last)
+    first = max(0, len(starts) - most)
+    spans = [_span(k, starts[k], stops[k], min(size, total - k * size), path) for k in range(first, len(starts))]
+    window = parsed([(n, line.decode("utf-8", errors="replace")) for n, line in recent], path)
     if any(r["model_version"] != version for r in window):
         raise ClockworkError(f"{path}: a line names model {version} outside its model_version field")
-    return total, chunks, window
+    return total, spans, window
+
+
+def _binary_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of each line of a log, newline kept; a missing log has none."""
+    if not path.exists():
+        return
+    with open(path, "rb") as handle:
+        yield from enumerate(handle, 1)
+
+
+def _span(index: int, start: tuple[int, int, bytes], stop: tuple[int, int, bytes], rows: int, path: Path) -> Span:
+    """Chunk `index` from its first line (offset, number, text) and its end (offset after, number, text)."""
+    ends = []
+    for number, line in (start[1:], stop[1:]):
+        record = parse_json_line(path, number, line.decode("utf-8", errors="replace"))
+        if not isinstance(record, dict) or not isinstance(record.get("prediction_id"), str):
+            raise ClockworkError(f"{path}: line {number}: no prediction_id")
+        ends.append(record["prediction_id"])
+    return Span(index, start[0], stop[0], start[1], rows, (ends[0], ends[1]))
+
+
+def span_lines(path: Path, span: Span, version: str) -> list[tuple[int, str]]:
+    """A chunk's (line number, text) from the log, read again where history found it; a log whose chunk
+    no longer holds what it did (logs are append-only: edited by hand) is an error."""
+    with open(path, "rb") as handle:
+        handle.seek(span.start)
+        text = handle.read(span.end - span.start).decode("utf-8", errors="replace")
+    marker = f'"model_version":"{version}"'
+    lines = [(span.line + i, line) for i, line in enumerate(text.split("\n")[:-1]) if marker in line]
+    if len(lines) != span.rows:
+        raise ClockworkError(f"{path}: changed while the monitor read it (chunk {span.index}); run make monitor again")
+    return lines
 
 
 def parsed(raw: list[tuple[int, str]], path: Path) -> list[dict]:
@@ -181,8 +238,9 @@ def outcomes(raw: list[tuple[int, str]], path: Path) -> tuple[list[str], np.ndar
 
 
 class Store:
-    """The complete chunks' measurements, one file each, written once (atomically) and read back: keyed
-    on the model's sha256, the measuring settings and code, and the chunk's first and last predictions."""
+    """The complete chunks' measurements, and their prediction ids and probabilities, one file each,
+    written once (atomically) and read back: keyed on the model's sha256, the measuring settings and
+    code, and the chunk's first and last prediction ids."""
 
     def __init__(self, root: Path, card: dict, settings: dict) -> None:
         key = {"settings": {k: settings[k] for k in MEASURED_WITH},
@@ -190,41 +248,37 @@ class Store:
         self.dir = root / f"{card['version']}-{card['artifact']['sha256'][:12]}" / sha256_obj(key)[:12]
         self.size = settings["window"]
 
-    def path(self, index: int, ends: tuple[dict, dict]) -> Path:
-        key = sha256_obj([ends[0]["prediction_id"], ends[1]["prediction_id"]])[:8]
-        return self.dir / f"chunk-{index:07d}-{key}.json"
+    def path(self, span: Span, suffix: str = ".json") -> Path:
+        return self.dir / f"chunk-{span.index:07d}-{sha256_obj(list(span.ends))[:8]}{suffix}"
 
-    def measured(self, judge: Judge, index: int, raw: list[tuple[int, str]], log: Path) -> tuple[dict, bool]:
-        """The chunk's measurements, and whether they were measured now (else read from the store)."""
-        complete = len(raw) == self.size
-        path = self.path(index, (parsed(raw[:1], log)[0], parsed(raw[-1:], log)[0]))
-        if complete and path.exists():
-            return read_json(path, "monitor_chunk"), False
-        records = parsed(raw, log)
-        if any(r["model_version"] != judge.card["version"] for r in records):
-            raise ClockworkError(f"{log}: a line names model {judge.card['version']} outside its model_version field")
-        doc = judge.measure(records, index)
-        if complete:
-            write_json(path, doc, "monitor_chunk")
-        return doc, True
+    def kept(self, span: Span) -> dict | None:
+        """A complete chunk's measurements as written before, or None (partial, or not measured yet)."""
+        path = self.path(span)
+        return read_json(path, "monitor_chunk") if span.rows == self.size and path.exists() else None
 
+    def keep(self, span: Span, doc: dict, outcomes: tuple[list[str], np.ndarray]) -> None:
+        """Write a complete chunk's measurements and outcomes (a partial chunk is measured each run)."""
+        if span.rows == self.size:
+            self._keep_outcomes(span, outcomes)
+            write_json(self.path(span), doc, "monitor_chunk")
 
-    def outcomes(self, index: int, raw: list[tuple[int, str]], log: Path) -> tuple[list[str], np.ndarray]:
-        """The chunk's prediction ids and probabilities (outcomes()). A complete chunk's are kept beside its
-        measurements, written once, and read back while they hold the chunk's size and its first and last
-        prediction ids (1 ms against 16 ms from its 10,000 lines); anything else is read from the lines."""
-        if len(raw) != self.size:
-            return outcomes(raw, log)
-        ends = (parsed(raw[:1], log)[0]["prediction_id"], parsed(raw[-1:], log)[0]["prediction_id"])
-        path = self.path(index, ({"prediction_id": ends[0]}, {"prediction_id": ends[1]})).with_suffix(".npz")
-        kept = _kept_outcomes(path, ends, self.size)
-        if kept is not None:
-            return kept
-        ids, probabilities = outcomes(raw, log)
+    def _keep_outcomes(self, span: Span, outcomes: tuple[list[str], np.ndarray]) -> None:
         buffer = io.BytesIO()
-        np.savez(buffer, ids=np.array(ids), probabilities=probabilities)
-        atomic_write_bytes(path, buffer.getvalue())
-        return ids, probabilities
+        np.savez(buffer, ids=np.array(outcomes[0]), probabilities=outcomes[1])
+        atomic_write_bytes(self.path(span, ".npz"), buffer.getvalue())
+
+    def outcomes(self, span: Span, log: Path, version: str) -> tuple[list[str], np.ndarray]:
+        """A chunk's prediction ids and probabilities: a complete chunk's kept ones while they hold its size
+        and its first and last ids (1 ms against 16 ms from its 10,000 lines), else read from its lines
+        (and kept, if complete)."""
+        if span.rows == self.size:
+            kept = _kept_outcomes(self.path(span, ".npz"), span.ends, self.size)
+            if kept is not None:
+                return kept
+        found = outcomes(span_lines(log, span, version), log)
+        if span.rows == self.size:
+            self._keep_outcomes(span, found)
+        return found
 
 
 def _kept_outcomes(path: Path, ends: tuple[str, str], size: int) -> tuple[list[str], np.ndarray] | None:
@@ -238,6 +292,57 @@ def _kept_outcomes(path: Path, ends: tuple[str, str], size: int) -> tuple[list[s
     return (ids, probabilities) if whole and (ids[0], ids[-1]) == ends else None
 
 
+def measure(judge: Judge, store: Store, log: Path, span: Span) -> tuple[dict, tuple[list[str], np.ndarray]]:
+    """Read a chunk's lines, measure them and keep the result: its measurements and outcomes."""
+    version = judge.card["version"]
+    records = parsed(span_lines(log, span, version), log)
+    if any(r["model_version"] != version for r in records):
+        raise ClockworkError(f"{log}: a line names model {version} outside its model_version field")
+    doc = judge.measure(records, span.index)
+    found = ([r["prediction_id"] for r in records], np.array([r["failure_probability"] for r in records], dtype="float64"))
+    store.keep(span, doc, found)
+    return doc, found
+
+
+_TASK: tuple | None = None  # (judge, store, log): what a forked worker measures with, inherited, not pickled
+
+
+def _one_thread() -> None:
+    """A worker's numeric libraries use one thread: the workers already take one core each."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _measure_forked(span: Span) -> tuple[dict, tuple[list[str], np.ndarray]]:
+    assert _TASK is not None
+    return measure(*_TASK, span)
+
+
+def judged(judge: Judge, store: Store, spans: list[Span], log: Path) -> list[tuple[dict, bool, tuple[list[str], np.ndarray]]]:
+    """Each chunk's measurements, whether measured now, and its outcomes. Chunks not kept are measured,
+    the first here (which loads what measuring needs), the rest in one worker process per core, forked
+    from this one (each reads its chunk's lines from the log); the others are read back from the store."""
+    global _TASK
+    kept = {span.index: store.kept(span) for span in spans}
+    fresh = [span for span in spans if kept[span.index] is None]
+    done = {span.index: measure(judge, store, log, span) for span in fresh[:1]}
+    workers = min(len(os.sched_getaffinity(0)), len(fresh) - 1)
+    if workers > 1:
+        _ = judge.multivariate  # fitted once, before the fork, not in each worker
+        _TASK = (judge, store, log)
+        try:
+            with ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), _one_thread) as pool:
+                done.update(zip((span.index for span in fresh[1:]), pool.map(_measure_forked, fresh[1:]), strict=True))
+        finally:
+            _TASK = None
+    else:
+        done.update((span.index, measure(judge, store, log, span)) for span in fresh[1:])
+    version = judge.card["version"]
+    return [(done[span.index][0], True, done[span.index][1]) if span.index in done
+            else (kept[span.index], False, store.outcomes(span, log, version)) for span in spans]
+
+
 def realized(chunk: tuple[list[str], np.ndarray], labels: dict[str, int], threshold: float,
              min_labels: int) -> tuple[int, dict | None]:
     """How many of the chunk's predictions (ids, probabilities) are labelled and, from min_labels on,
@@ -247,7 +352,7 @@ def realized(chunk: tuple[list[str], np.ndarray], labels: dict[str, int], thresh
     known = y >= 0
     if known.sum() < min_labels:
         return int(known.sum()), None
-    metrics = probability_metrics(y[known], probabilities[known], threshold)
+    metrics = probability_metrics(y[known], probabilities[known], threshold, log_loss=False)
     return int(known.sum()), {k: metrics[k] for k in E.METRICS}
 
 

@@ -28,7 +28,7 @@ from scripts.core.artifacts import load_split, read_data_meta
 from scripts.core.config import cli, load_params, repo_path
 from scripts.core.contract import Contract
 from scripts.core.metrics import label_metrics, per_mask
-from scripts.core.store import append_csv_row, compact_time, iter_lines, sha256_obj, utc_now, write_json
+from scripts.core.store import append_csv_row, compact_time, sha256_obj, utc_now, write_json
 from scripts.monitoring import chunks as C
 from scripts.monitoring.diagnosis import ACTIONS, classify, diagnose, over_history, settings_of
 from scripts.monitoring.groundtruth import labels_for, labels_in
@@ -141,27 +141,19 @@ def diagnosis_of(window: list[dict], frames: tuple[pd.DataFrame, pd.DataFrame] |
     return found
 
 
-def chunk_report(params: dict, card: dict, reference: pd.DataFrame | None, chunks: tuple[C.Store, list],
-                 labels: tuple[dict, Path]) -> tuple[list[dict], dict]:
-    """Every chunk of the history, measured (or read back from the chunk store), with its realized metrics
-    where labelled enough and its alerts; and how the run went. labels: the labels by prediction id, and
-    the prediction log (for errors). chunks: the store, and (index, raw log lines, (ids, probabilities))
-    of each chunk."""
+def chunk_report(params: dict, card: dict, chunks: list[tuple[dict, bool, tuple]], labels: dict[str, int]) -> tuple[list[dict], dict]:
+    """Every chunk of the history (C.judged: its measurements, whether measured now, its outcomes), with its
+    realized metrics where labelled enough and its alerts; and how the run went. labels: by prediction id."""
     settings = params["monitor"]
-    contract = Contract.from_params(params["dataset"])
     limit = round(baseline_of(card, settings["baseline"])["f1"] - settings["max_f1_drop"], 6)
-    store, chunks = chunks
-    judge = C.Judge(card, contract, reference, settings, settings_of(settings, contract))  # reference: None when
-    found, log = labels                                                                   # no chunk can be judged
-    out, measured = [], 0
-    for index, raw, outcomes in chunks:
-        doc, fresh = store.measured(judge, index, raw, log)
-        measured += fresh
-        doc["labelled"], metrics = C.realized(outcomes, found, card["threshold"], settings["min_labels"])
+    out = []
+    for doc, _, outcomes in chunks:
+        doc["labelled"], metrics = C.realized(outcomes, labels, card["threshold"], settings["min_labels"])
         if metrics:
             doc["realized"] = metrics
         doc["alerts"] = C.alerts(doc, limit)
         out.append(doc)
+    measured = sum(fresh for _, fresh, _ in chunks)
     calibrated = card["metrics"].get("calibration", {}).get("method", "none") != "none"
     return out, {"chunk_size": settings["window"], "max_chunks": settings["max_chunks"], "measured": measured,
                  "reused": len(out) - measured, "f1_limit": limit, "calibrated": calibrated}
@@ -173,26 +165,27 @@ def report(params: dict) -> dict:
     _, card = R.production_card(paths, "monitor")
     predictions_log = repo_path(params["deployment"]["predictions_log"])
     labels_log = repo_path(params["replay"]["labels_log"])
-    total, chunks, window = C.history(iter_lines(predictions_log), card["version"], settings, predictions_log)
-    store = C.Store(repo_path(settings["chunks_dir"]), card, settings)
-    chunks = [(index, raw, store.outcomes(index, raw, predictions_log)) for index, raw in chunks]
+    total, spans, window = C.history(predictions_log, card["version"], settings)
+    contract = Contract.from_params(params["dataset"])
+    reference = None  # the training rows, read when some chunk or the window can be judged
+    if total >= settings["min_drift_rows"]:
+        reference = load_split(read_data_meta(paths, card["data"]["version"]), "train")
+    judge = C.Judge(card, contract, reference, settings, settings_of(settings, contract))
+    chunks = C.judged(judge, C.Store(repo_path(settings["chunks_dir"]), card, settings), spans, predictions_log)
     wanted = {p["prediction_id"] for p in window}.union(*(ids for _, _, (ids, _) in chunks))
     labels, others = labels_in(labels_log, wanted)
     y = join_labels(window, labels)
     labelled = int((y >= 0).sum())
-    contract = Contract.from_params(params["dataset"])
     columns = C.model_columns(card, contract)
     observed = quality(window, y, contract) if labelled >= settings["min_labels"] else None
     drift: dict[str, Any] = {}
-    drifted_share, frames, reference = 0.0, None, None
-    if total >= settings["min_drift_rows"]:
-        reference = load_split(read_data_meta(paths, card["data"]["version"]), "train")
+    drifted_share, frames = 0.0, None
     if len(window) >= settings["min_drift_rows"]:
         current = C.readings(window, card, contract)
         drift = C.drift_table(reference, current, columns, settings)
         drifted_share = round(sum(d["drifted"] for d in drift.values()) / len(drift), 6)
         frames = (reference, current)
-    history, run = chunk_report(params, card, reference, (store, chunks), (labels, predictions_log))
+    history, run = chunk_report(params, card, chunks, labels)
     body = _body(card, settings, window, (labelled, len(labels) - labelled + others), observed,
                  (drift, drifted_share, frames is not None))
     body["verdict"], body["reasons"] = decide(labelled, observed and observed["overall"], body["baseline"], drifted_share,

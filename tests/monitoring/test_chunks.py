@@ -42,22 +42,28 @@ def records(gain_from: int, step_at: int) -> list[dict]:
                                              strict=True))]
 
 
+def write_log(path: Path, log: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in log))
+    return path
+
+
 @pytest.fixture(scope="module")
-def judged(tmp_path_factory) -> tuple[list[dict], C.Store, C.Judge, list]:
+def judged(tmp_path_factory) -> tuple[list[dict], C.Store, C.Judge, list[C.Span], Path]:
     reference = F.add_derived(REFERENCE, list(EXPRESSIONS), A.INPUT_COLUMNS, EXPRESSIONS)
     judge = C.Judge(card(), contract(), reference, MONITOR, SETTINGS)
     store = C.Store(tmp_path_factory.mktemp("chunks"), card(), MONITOR)
     log = records(gain_from=1300, step_at=600)
-    lines = [(i, json.dumps(r, separators=(",", ":"))) for i, r in enumerate(log, 1)]
-    total, chunks, window = C.history(lines, "v1", MONITOR, Path("p.jsonl"))
-    assert total == 3000 and [k for k, _ in chunks] == list(range(6)) and window == log[-SIZE:]
-    measured = [store.measured(judge, k, rs, Path("p.jsonl")) for k, rs in chunks]
-    assert all(fresh for _, fresh in measured)
-    return [doc for doc, _ in measured], store, judge, chunks
+    path = write_log(tmp_path_factory.mktemp("logs") / "p.jsonl", log)
+    total, spans, window = C.history(path, "v1", MONITOR)
+    assert total == 3000 and [s.index for s in spans] == list(range(6)) and window == log[-SIZE:]
+    measured = C.judged(judge, store, spans, path)  # the first here, five in forked workers
+    assert all(fresh for _, fresh, _ in measured)
+    assert [ids for _, _, (ids, _) in measured] == [[r["prediction_id"] for r in log[k * SIZE:(k + 1) * SIZE]] for k in range(6)]
+    return [doc for doc, _, _ in measured], store, judge, spans, path
 
 
 def test_each_fault_is_dated_to_its_first_chunk_however_long_ago(judged):
-    docs, _, _, _ = judged
+    docs = judged[0]
     named = {doc["index"]: sorted(s["sensor"] for s in doc["suspects"]) for doc in docs}
     assert "process_temperature_k" in named[1], named  # the step is seen in the chunk it happens in only
     assert all("torque_nm" in named[k] for k in (2, 3, 4, 5)), named  # the gain in every chunk from its start
@@ -69,25 +75,37 @@ def test_each_fault_is_dated_to_its_first_chunk_however_long_ago(judged):
     assert process["chunk"] == 1 and process["starts_at"]["prediction_id"] == "r-600"
 
 
-def test_a_complete_chunk_is_measured_once_and_read_back(judged):
-    docs, store, judge, chunks = judged
+def test_a_complete_chunk_is_measured_once_and_read_back(judged, tmp_path):
+    docs, store, judge, spans, path = judged
     files = sorted(store.dir.glob("chunk-*.json"))
-    assert len(files) == 6 and {f.stat().st_mtime_ns for f in files}
+    assert len(files) == 6 and len(list(store.dir.glob("chunk-*.npz"))) == 6
     before = {f: f.stat().st_mtime_ns for f in files}
-    again = [store.measured(judge, k, rs, Path("p.jsonl")) for k, rs in chunks]
-    assert [fresh for _, fresh in again] == [False] * 6 and [doc for doc, _ in again] == docs
+    again = C.judged(judge, store, spans, path)
+    assert [fresh for _, fresh, _ in again] == [False] * 6 and [doc for doc, _, _ in again] == docs
     assert {f: f.stat().st_mtime_ns for f in files} == before, "nothing is rewritten"
-    partial = chunks[-1][1][:200]
-    doc, fresh = store.measured(judge, 6, partial, Path("p.jsonl"))
-    assert fresh and len(list(store.dir.glob("chunk-*.json"))) == 6, "a partial chunk is measured each run, never kept"
-    assert doc["rows"] == 200 and doc["judged"] is (200 >= MONITOR["min_drift_rows"])
+    shorter = write_log(tmp_path / "p.jsonl", records(gain_from=1300, step_at=600)[:2700])
+    _, partial, _ = C.history(shorter, "v1", MONITOR)
+    assert partial[-1].rows == 200 and partial[:-1] == spans[:5]
+    out = C.judged(judge, store, partial, shorter)
+    assert [fresh for _, fresh, _ in out] == [False] * 5 + [True]
+    assert len(list(store.dir.glob("chunk-*.json"))) == 6, "a partial chunk is measured each run, never kept"
+    assert out[-1][0]["rows"] == 200 and out[-1][0]["judged"] is (200 >= MONITOR["min_drift_rows"])
+
+
+def test_a_chunk_whose_lines_changed_is_an_error_naming_the_log(judged, tmp_path):
+    _, _, _, spans, path = judged
+    text = path.read_text()
+    edited = tmp_path / "p.jsonl"
+    edited.write_text(text.replace('"model_version":"v1"', '"model_version":"v2"', 1))
+    with pytest.raises(C.ClockworkError, match=r"p.jsonl: changed while the monitor read it \(chunk 0\)"):
+        C.span_lines(edited, spans[0], "v1")
 
 
 def test_alerts_and_realized_metrics_follow_the_labels(judged):
-    docs, _, _, chunks = judged
+    docs, _, _, spans, path = judged
     doc = dict(docs[3])
-    raw = chunks[3][1]
-    ids, probabilities = C.outcomes(raw, Path("p.jsonl"))
+    raw = C.span_lines(path, spans[3], "v1")
+    ids, probabilities = C.outcomes(raw, path)
     records_ = [json.loads(line) for _, line in raw]
     assert ids == [r["prediction_id"] for r in records_] and probabilities.tolist() == [r["failure_probability"] for r in records_]
     labels = {r["prediction_id"]: int(r["prediction"]) for r in records_[:250]}  # labels agree with predictions
@@ -102,20 +120,17 @@ def test_alerts_and_realized_metrics_follow_the_labels(judged):
 
 
 def test_a_complete_chunks_outcomes_are_kept_and_read_back_while_they_are_its_own(judged, monkeypatch):
-    _, store, _, chunks = judged
-    log = Path("p.jsonl")
-    (two, raw), (three, other) = chunks[2], chunks[3]
-    made = store.outcomes(two, raw, log)
-    assert made[0] == C.outcomes(raw, log)[0] and (made[1] == C.outcomes(raw, log)[1]).all()
-    [kept] = store.dir.glob(f"chunk-{two:07d}-*.npz")
+    _, store, _, spans, path = judged
+    two, three = spans[2], spans[3]
+    from_lines = {k: C.outcomes(C.span_lines(path, spans[k], "v1"), path) for k in (2, 3)}
     with monkeypatch.context() as patch:
-        patch.setattr(C, "outcomes", lambda raw, log: pytest.fail("read from the lines again"))
-        ids, probabilities = store.outcomes(two, raw, log)
-    assert ids == made[0] and (probabilities == made[1]).all()
-    assert store.outcomes(6, raw[:200], log)[0] == made[0][:200] and not list(store.dir.glob("chunk-0000006-*.npz"))
-    store.outcomes(three, other, log)
-    [theirs] = store.dir.glob(f"chunk-{three:07d}-*.npz")
+        patch.setattr(C, "span_lines", lambda *args: pytest.fail("read from the lines again"))
+        ids, probabilities = store.outcomes(two, path, "v1")
+    assert ids == from_lines[2][0] and (probabilities == from_lines[2][1]).all()
+    [kept] = store.dir.glob(f"chunk-{two.index:07d}-*.npz")
+    [theirs] = store.dir.glob(f"chunk-{three.index:07d}-*.npz")
     theirs.write_bytes(kept.read_bytes())  # another chunk's outcomes under this chunk's name: not used
-    assert store.outcomes(three, other, log)[0] == C.outcomes(other, log)[0]
-    kept.write_bytes(b"not an archive")  # damaged: read from the lines again
-    assert store.outcomes(two, raw, log)[0] == made[0]
+    assert store.outcomes(three, path, "v1")[0] == from_lines[3][0]
+    kept.write_bytes(b"not an archive")  # damaged: read from the lines again, and kept again
+    assert store.outcomes(two, path, "v1")[0] == from_lines[2][0]
+    assert kept.read_bytes() != b"not an archive"

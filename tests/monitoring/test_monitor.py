@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from scripts.core.config import ClockworkError, load_params
-from scripts.monitoring.chunks import history
+from scripts.monitoring.chunks import history, span_lines
 from scripts.monitoring.monitor import alerting, baseline_of, decide, join_labels, quality, run_alert, settle, window_labels
 from scripts.pipeline.retrain import labelled_rows, rows_to_train
 from scripts.pipeline.simulate import simulate
@@ -28,17 +28,29 @@ def lines(records: list[dict]) -> list[tuple[int, str]]:
     return [(i, json.dumps(r, separators=(",", ":"))) for i, r in enumerate(records, 1)]
 
 
-def test_window_takes_the_live_models_latest_and_chunks_count_from_its_first():
+def history_of(records: list[dict], version: str, settings: dict, tmp_path: Path) -> tuple[int, list, list[dict]]:
+    """history over a log of these records: the count, each chunk as (index, its prediction ids), the window."""
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
+    total, spans, window = history(path, version, {"window": 3, **settings})
+    chunks = [(s.index, [json.loads(line)["prediction_id"] for _, line in span_lines(path, s, version)]) for s in spans]
+    return total, chunks, window
+
+
+def test_window_takes_the_live_models_latest_and_chunks_count_from_its_first(tmp_path):
     log = [prediction(i, 0, "v1" if i % 2 else "v2") for i in range(10)]
-    total, chunks, window = history(lines(log), "v1", {"window": 3, "max_chunks": 1}, Path("p.jsonl"))
+    total, chunks, window = history_of(log, "v1", {"max_chunks": 1}, tmp_path)
     assert [p["prediction_id"] for p in window] == ["r-5", "r-7", "r-9"], "the window spans the chunk boundary"
-    assert total == 5 and [(k, [json.loads(line)["prediction_id"] for _, line in rs]) for k, rs in chunks] == [(1, ["r-7", "r-9"])]
-    _, chunks, _ = history(lines(log), "v1", {"window": 3, "max_chunks": 5}, Path("p.jsonl"))
-    assert [(k, len(rs)) for k, rs in chunks] == [(0, 3), (1, 2)]
-    assert history(lines(log), "v11", {"window": 3, "max_chunks": 5}, Path("p.jsonl")) == (0, [], []), "v1 must not match v11"
+    assert total == 5 and chunks == [(1, ["r-7", "r-9"])]
+    _, chunks, _ = history_of(log, "v1", {"max_chunks": 5}, tmp_path)
+    assert [(k, len(ids)) for k, ids in chunks] == [(0, 3), (1, 2)]
+    assert history_of(log, "v11", {"max_chunks": 5}, tmp_path) == (0, [], []), "v1 must not match v11"
     many = [prediction(i, 0) for i in range(10)]
-    _, chunks, window = history(lines(many), "v1", {"window": 3, "max_chunks": 2}, Path("p.jsonl"))
-    assert [k for k, _ in chunks] == [2, 3] and json.loads(chunks[0][1][0][1])["prediction_id"] == "r-6" and len(window) == 3
+    _, chunks, window = history_of(many, "v1", {"max_chunks": 2}, tmp_path)
+    assert [k for k, _ in chunks] == [2, 3] and chunks[0][1][0] == "r-6" and len(window) == 3
+    torn = tmp_path / "p.jsonl"
+    torn.write_text(torn.read_text() + '{"prediction_id":"r-10","model_version":"v1"')  # a write cut short
+    assert history(torn, "v1", {"window": 3, "max_chunks": 2})[0] == 10, "a torn last line is no record"
 
 
 def test_quality_matches_hand_computation():
