@@ -84,14 +84,19 @@ def drawn_metrics(chances: np.ndarray, scores: np.ndarray, predicted: np.ndarray
     """Each metric under `draws` label sets drawn row by row from the chances (one value per draw).
     chances: one row of chances per calibrator; draw d takes row d modulo their number."""
     predicted = np.asarray(predicted, dtype=bool)
-    chances = np.atleast_2d(chances)
-    labels = rng.random((draws, chances.shape[1])) < chances[np.arange(draws) % len(chances)]
+    chances = np.atleast_2d(chances).astype("float32")
     n = chances.shape[1]
-    positives = labels.sum(axis=1).astype("float64")
-    tp = labels[:, predicted].sum(axis=1).astype("float64")
+    labels = np.empty((draws, n), dtype=bool)
+    for row in range(min(draws, len(chances))):  # the draws of each calibrator at once, no copy of its chances
+        taken = labels[row::len(chances)]
+        np.less(rng.random(taken.shape, dtype="float32"), chances[row], out=taken)
+    positives = np.count_nonzero(labels, axis=1).astype("float64")
+    tp = np.count_nonzero(labels[:, predicted], axis=1).astype("float64")
     fp, fn = predicted.sum() - tp, positives - tp
     out = from_confusion(tp, fp, fn, n - tp - fp - fn)
-    rank_sum = labels.astype("float64") @ _ranks(scores)
+    ranks = _ranks(scores)
+    middle = float(ranks.mean())  # ranks summed about their mean: single precision holds the sums exactly enough
+    rank_sum = labels.astype("float32") @ (ranks - middle).astype("float32") + positives * middle
     out["roc_auc"] = _ratio(rank_sum - positives * (positives + 1) / 2, positives * (n - positives))
     return out
 

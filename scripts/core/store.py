@@ -142,20 +142,27 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
                 yield number, line
 
 
-def iter_blocks(path: Path, size: int = 1 << 23) -> Iterator[str]:
-    """A log's complete lines, about `size` bytes of them at a time, each block ending with a newline
-    (the torn tail iter_lines skips is left out here too): for passes of a compiled pattern over many
-    lines at once. A missing file has none; memory stays one block."""
+def iter_byte_blocks(path: Path, size: int = 1 << 23) -> Iterator[tuple[int, bytes]]:
+    """A log's complete lines, about `size` bytes of them at a time, as (offset of the block, its bytes),
+    each block ending with a newline (the torn tail iter_lines skips is left out here too): for passes
+    over many lines at once. A missing file has none; memory stays one block."""
     if not path.exists():
         return
     with open(path, "rb") as handle:
-        rest = b""
+        rest, offset = b"", 0
         while block := handle.read(size):
             block = rest + block
             cut = block.rfind(b"\n") + 1
             rest = block[cut:]
             if cut:
-                yield block[:cut].decode("utf-8", errors="replace")
+                yield offset, block[:cut]
+                offset += cut
+
+
+def iter_blocks(path: Path, size: int = 1 << 23) -> Iterator[str]:
+    """iter_byte_blocks' blocks as text: for passes of a compiled pattern over many lines at once."""
+    for _, block in iter_byte_blocks(path, size):
+        yield block.decode("utf-8", errors="replace")
 
 
 def read_csv_rows(path: Path) -> list[dict]:

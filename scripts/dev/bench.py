@@ -33,13 +33,8 @@ from scripts.dev.bench_loop import loop_section
 from scripts.dev.sandbox import copy_repo, with_model
 
 log = logging.getLogger("clockwork.bench")
-# Runs a module and reports its own peak RSS on exit: VmHWM of its address space, which exec made
-# new. (getrusage's ru_maxrss survives exec on Linux and would report the forking parent's peak.)
-PEAK_RSS = ("import runpy, sys\n"
-            "module = sys.argv[1]\nsys.argv = [module, *sys.argv[2:]]\n"
-            "try:\n    runpy.run_module(module, run_name='__main__', alter_sys=True)\n"
-            "finally:\n    hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')]\n"
-            "    print('PEAK_RSS_KB', hwm[0], file=sys.stderr)")
+# Runs a module and says its peak memory on stderr: its own (PEAK_RSS_KB) and with its workers' (PEAK_TREE_KB).
+PEAK = ["-m", "scripts.dev.peak"]
 
 
 def timed(command: list[str], cwd: Path, env: dict | None = None) -> tuple[float, str, str]:
@@ -48,7 +43,7 @@ def timed(command: list[str], cwd: Path, env: dict | None = None) -> tuple[float
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})})
     seconds = time.perf_counter() - started
     if done.returncode:
-        said = [line for line in done.stderr.strip().splitlines() if not line.startswith("PEAK_RSS_KB")] or ["no output"]
+        said = [line for line in done.stderr.strip().splitlines() if not line.startswith("PEAK_")] or ["no output"]
         raise ClockworkError(f"{' '.join(command[-3:])} failed: {said[-1]}")
     return seconds, done.stdout, done.stderr
 
@@ -101,7 +96,7 @@ def scale_section(rows: list[int], scale_model: dict, base: Path) -> list[dict]:
                   "register": ["scripts.pipeline.register", "--model", str(pointers / "evaluate")]}
         row: dict = {"rows": n, "raw_mb": round((work / raw).stat().st_size / 2**20, 1), "stages": {}}
         for name, argv in stages.items():
-            seconds, _, err = timed([py, "-c", PEAK_RSS, *argv], work, quiet)
+            seconds, _, err = timed([py, *PEAK, *argv], work, quiet)
             row["stages"][name] = {"seconds": round(seconds, 3), "peak_rss_mb": _peak_mb(err)}
         timed(["make", "train"], work, quiet)  # a first make run builds the stamps (versions are reused)
         noop = [timed(["make", "train", "PY=false"], work)[0] for _ in range(5)]
@@ -114,8 +109,8 @@ def scale_section(rows: list[int], scale_model: dict, base: Path) -> list[dict]:
     return out
 
 
-def _peak_mb(stderr: str) -> float:
-    return round(int(next(line.split()[1] for line in stderr.splitlines() if line.startswith("PEAK_RSS_KB"))) / 1024, 1)
+def _peak_mb(stderr: str, figure: str = "PEAK_RSS_KB") -> float:
+    return round(int(next(line.split()[1] for line in stderr.splitlines() if line.startswith(figure))) / 1024, 1)
 
 
 def synth_logs(work: Path, params: dict, n: int, first: int = 0) -> None:
@@ -168,18 +163,19 @@ def monitor_section(work: Path, n: int, new: int, chunk: int) -> dict:
     synth_logs(work, params, new, first=n)
     after = _monitor_run(work, params)
     return {"predictions": n, "chunk_size": chunk, "seconds": first["seconds"], "peak_rss_mb": first["peak_rss_mb"],
-            "verdict": first["verdict"], "chunks_measured": first["measured"],
+            "peak_tree_mb": first["peak_tree_mb"], "verdict": first["verdict"], "chunks_measured": first["measured"],
             "after_new": {"new_predictions": new, "seconds": after["seconds"], "peak_rss_mb": after["peak_rss_mb"],
+                          "peak_tree_mb": after["peak_tree_mb"],
                           "chunks_measured": after["measured"], "chunks_reused": after["reused"]}}
 
 
 def _monitor_run(work: Path, params: dict) -> dict:
     """One make-monitor run's time, peak memory, verdict and chunk counts (from the report it wrote)."""
-    seconds, out, err = timed([str(work / ".venv/bin/python"), "-c", PEAK_RSS, "scripts.monitoring.monitor"], work, {"CLOCKWORK_LOG": "WARNING"})
+    seconds, out, err = timed([str(work / ".venv/bin/python"), *PEAK, "scripts.monitoring.monitor"], work, {"CLOCKWORK_LOG": "WARNING"})
     verdict = next((line.split("verdict:")[1].split()[0] for line in out.splitlines() if "verdict:" in line), "?")
     report = next(line.split("report:")[1].strip() for line in out.splitlines() if line.strip().startswith("report:"))
     history = json.loads((work / report).read_text())["history"]
-    return {"seconds": round(seconds, 3), "peak_rss_mb": _peak_mb(err), "verdict": verdict,
+    return {"seconds": round(seconds, 3), "peak_rss_mb": _peak_mb(err), "peak_tree_mb": _peak_mb(err, "PEAK_TREE_KB"), "verdict": verdict,
             "measured": history["measured"], "reused": history["reused"]}
 
 

@@ -16,12 +16,11 @@ import multiprocessing
 import os
 import re
 import zipfile
-from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -32,7 +31,7 @@ from scripts.core import features as F
 from scripts.core import multivariate as MV
 from scripts.core.config import ClockworkError
 from scripts.core.metrics import probability_metrics
-from scripts.core.store import atomic_write_bytes, code_identity, parse_json_line, read_json, sha256_obj, write_json
+from scripts.core.store import atomic_write_bytes, code_identity, iter_byte_blocks, parse_json_line, read_json, sha256_obj, write_json
 from scripts.monitoring.diagnosis import suspects
 from scripts.monitoring.groundtruth import PREDICTION_ID
 
@@ -153,44 +152,57 @@ class Span:
 
 def history(path: Path, version: str, settings: dict) -> tuple[int, list[Span], list[dict]]:
     """The live model's prediction count, where its last monitor.max_chunks chunks lie in the log, and
-    its latest monitor.window predictions (the window, parsed), in one streamed pass: a chunk's lines
-    are read again only where it is measured (span_lines), so memory holds one window of lines. Lines of
-    other models between a chunk's are skipped; a torn last line (no newline) is no record."""
+    its latest monitor.window predictions (the window, parsed), in one pass over the log a block at a
+    time: a chunk's lines are read again only where it is measured (span_lines), so memory holds one
+    block. Lines of other models between a chunk's are skipped; a torn last line (no newline) is none."""
     size, most = settings["window"], settings["max_chunks"]
     marker = f'"model_version":"{version}"'.encode()  # compact JSON: found verbatim, confirmed by the parse
-    starts: list[tuple[int, int, bytes]] = []  # each chunk's first line: (offset, number, text)
-    stops: list[tuple[int, int, bytes]] = []  # each chunk's end: (offset after its last line, its number, text)
+    starts: list[tuple[int, int, bytes]] = []  # each chunk's first line: (offset, line number, text)
+    stops: list[tuple[int, int, bytes]] = []  # each chunk's last: (offset after it, line number, text)
+    total = number = 0  # the model's lines so far, and all lines
     last: tuple[int, int, bytes] = (0, 0, b"")
-    recent: deque = deque(maxlen=size)
-    total = offset = 0
-    for number, line in _binary_lines(path):
-        offset += len(line)
-        if marker in line and line.endswith(b"\n"):
-            if total % size == 0:
-                starts.append((offset - len(line), number, line))
-            total += 1
-            recent.append((number, line))
-            last = (offset, number, line)
-            if total % size == 0:
-                stops.append(last)
+    for offset, block in iter_byte_blocks(path):
+        lines = _Block(block, offset, number, marker)
+        place = total + np.arange(len(lines.mine))  # each of the model's lines' place among them
+        starts.extend(lines.line(i, False) for i in lines.mine[place % size == 0])
+        stops.extend(lines.line(i, True) for i in lines.mine[(place + 1) % size == 0])
+        last = lines.line(lines.mine[-1], True) if len(lines.mine) else last
+        total, number = total + len(lines.mine), number + len(lines.ends)
     if not total:
         return 0, [], []
     if total % size:  # the latest chunk is partial
         stops.append(last)
     first = max(0, len(starts) - most)
     spans = [_span(k, starts[k], stops[k], min(size, total - k * size), path) for k in range(first, len(starts))]
-    window = parsed([(n, line.decode("utf-8", errors="replace")) for n, line in recent], path)
+    return total, spans, _window(path, version, (starts, stops[-1]), total, size)
+
+
+class _Block:
+    """A block of a log's complete lines (iter_byte_blocks): where each line begins and ends, and which
+    are the model's (mine, found without a loop when every line is)."""
+
+    def __init__(self, block: bytes, offset: int, number: int, marker: bytes) -> None:
+        self.block, self.offset, self.number = block, offset, number
+        self.ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10) + 1
+        self.begins = np.concatenate(([0], self.ends[:-1]))
+        self.mine = np.arange(len(self.ends)) if block.count(marker) == len(self.ends) else np.array(
+            [i for i, (b, e) in enumerate(zip(self.begins, self.ends, strict=True)) if marker in block[b:e]], dtype=int)
+
+    def line(self, i: int, end: bool) -> tuple[int, int, bytes]:
+        """Line i as (its offset in the log, or the offset after it when end; its number; its text)."""
+        begin, stop = int(self.begins[i]), int(self.ends[i])
+        return self.offset + (stop if end else begin), self.number + int(i) + 1, self.block[begin:stop]
+
+
+def _window(path: Path, version: str, marks: tuple[list, tuple], total: int, size: int) -> list[dict]:
+    """The model's latest `size` predictions, parsed: they lie in its last chunk, or its last two."""
+    starts, stop = marks
+    k = max(0, len(starts) - (1 if total % size == 0 else 2))
+    lines = span_lines(path, Span(k, starts[k][0], stop[0], starts[k][1], total - k * size, ("", "")), version)
+    window = parsed(lines[-size:], path)
     if any(r["model_version"] != version for r in window):
         raise ClockworkError(f"{path}: a line names model {version} outside its model_version field")
-    return total, spans, window
-
-
-def _binary_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, bytes) of each line of a log, newline kept; a missing log has none."""
-    if not path.exists():
-        return
-    with open(path, "rb") as handle:
-        yield from enumerate(handle, 1)
+    return window
 
 
 def _span(index: int, start: tuple[int, int, bytes], stop: tuple[int, int, bytes], rows: int, path: Path) -> Span:
@@ -319,10 +331,12 @@ def _measure_forked(span: Span) -> tuple[dict, tuple[list[str], np.ndarray]]:
     return measure(*_TASK, span)
 
 
-def judged(judge: Judge, store: Store, spans: list[Span], log: Path) -> list[tuple[dict, bool, tuple[list[str], np.ndarray]]]:
-    """Each chunk's measurements, whether measured now, and its outcomes. Chunks not kept are measured,
-    the first here (which loads what measuring needs), the rest in one worker process per core, forked
-    from this one (each reads its chunk's lines from the log); the others are read back from the store."""
+def judged(judge: Judge, store: Store, spans: list[Span], log: Path,
+           meanwhile: Callable[[], Any] = lambda: None) -> tuple[list[tuple[dict, bool, tuple[list[str], np.ndarray]]], Any]:
+    """Each chunk's measurements, whether measured now, and its outcomes; and what meanwhile() returned.
+    Chunks not kept are measured, the first here (which loads what measuring needs), the rest in one
+    worker process per core, forked from this one (each reads its chunk's lines from the log), while
+    this one runs meanwhile(); the others are read back from the store."""
     global _TASK
     kept = {span.index: store.kept(span) for span in spans}
     fresh = [span for span in spans if kept[span.index] is None]
@@ -333,14 +347,17 @@ def judged(judge: Judge, store: Store, spans: list[Span], log: Path) -> list[tup
         _TASK = (judge, store, log)
         try:
             with ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), _one_thread) as pool:
-                done.update(zip((span.index for span in fresh[1:]), pool.map(_measure_forked, fresh[1:]), strict=True))
+                results = pool.map(_measure_forked, fresh[1:])  # every worker is forked here, before meanwhile runs
+                besides = meanwhile()
+                done.update(zip((span.index for span in fresh[1:]), results, strict=True))
         finally:
             _TASK = None
     else:
         done.update((span.index, measure(judge, store, log, span)) for span in fresh[1:])
+        besides = meanwhile()
     version = judge.card["version"]
     return [(done[span.index][0], True, done[span.index][1]) if span.index in done
-            else (kept[span.index], False, store.outcomes(span, log, version)) for span in spans]
+            else (kept[span.index], False, store.outcomes(span, log, version)) for span in spans], besides
 
 
 def realized(chunk: tuple[list[str], np.ndarray], labels: dict[str, int], threshold: float,

@@ -171,9 +171,8 @@ def report(params: dict) -> dict:
     if total >= settings["min_drift_rows"]:
         reference = load_split(read_data_meta(paths, card["data"]["version"]), "train")
     judge = C.Judge(card, contract, reference, settings, settings_of(settings, contract))
-    chunks = C.judged(judge, C.Store(repo_path(settings["chunks_dir"]), card, settings), spans, predictions_log)
-    wanted = {p["prediction_id"] for p in window}.union(*(ids for _, _, (ids, _) in chunks))
-    labels, others = labels_in(labels_log, wanted)
+    chunks, (labels, _) = C.judged(judge, C.Store(repo_path(settings["chunks_dir"]), card, settings), spans,
+                                   predictions_log, lambda: labels_in(labels_log))  # every label, read while workers measure
     y = join_labels(window, labels)
     labelled = int((y >= 0).sum())
     columns = C.model_columns(card, contract)
@@ -186,7 +185,7 @@ def report(params: dict) -> dict:
         drifted_share = round(sum(d["drifted"] for d in drift.values()) / len(drift), 6)
         frames = (reference, current)
     history, run = chunk_report(params, card, chunks, labels)
-    body = _body(card, settings, window, (labelled, len(labels) - labelled + others), observed,
+    body = _body(card, settings, window, (labelled, len(labels) - labelled), observed,
                  (drift, drifted_share, frames is not None))
     body["verdict"], body["reasons"] = decide(labelled, observed and observed["overall"], body["baseline"], drifted_share,
                                               settings, estimated_reason(history, run["f1_limit"]))

@@ -56,8 +56,8 @@ def judged(tmp_path_factory) -> tuple[list[dict], C.Store, C.Judge, list[C.Span]
     path = write_log(tmp_path_factory.mktemp("logs") / "p.jsonl", log)
     total, spans, window = C.history(path, "v1", MONITOR)
     assert total == 3000 and [s.index for s in spans] == list(range(6)) and window == log[-SIZE:]
-    measured = C.judged(judge, store, spans, path)  # the first here, five in forked workers
-    assert all(fresh for _, fresh, _ in measured)
+    measured, besides = C.judged(judge, store, spans, path, lambda: "run meanwhile")  # the first here, five in forked workers
+    assert all(fresh for _, fresh, _ in measured) and besides == "run meanwhile"
     assert [ids for _, _, (ids, _) in measured] == [[r["prediction_id"] for r in log[k * SIZE:(k + 1) * SIZE]] for k in range(6)]
     return [doc for doc, _, _ in measured], store, judge, spans, path
 
@@ -80,13 +80,13 @@ def test_a_complete_chunk_is_measured_once_and_read_back(judged, tmp_path):
     files = sorted(store.dir.glob("chunk-*.json"))
     assert len(files) == 6 and len(list(store.dir.glob("chunk-*.npz"))) == 6
     before = {f: f.stat().st_mtime_ns for f in files}
-    again = C.judged(judge, store, spans, path)
+    again, _ = C.judged(judge, store, spans, path)
     assert [fresh for _, fresh, _ in again] == [False] * 6 and [doc for doc, _, _ in again] == docs
     assert {f: f.stat().st_mtime_ns for f in files} == before, "nothing is rewritten"
     shorter = write_log(tmp_path / "p.jsonl", records(gain_from=1300, step_at=600)[:2700])
     _, partial, _ = C.history(shorter, "v1", MONITOR)
     assert partial[-1].rows == 200 and partial[:-1] == spans[:5]
-    out = C.judged(judge, store, partial, shorter)
+    out, _ = C.judged(judge, store, partial, shorter)
     assert [fresh for _, fresh, _ in out] == [False] * 5 + [True]
     assert len(list(store.dir.glob("chunk-*.json"))) == 6, "a partial chunk is measured each run, never kept"
     assert out[-1][0]["rows"] == 200 and out[-1][0]["judged"] is (200 >= MONITOR["min_drift_rows"])

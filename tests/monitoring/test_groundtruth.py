@@ -89,6 +89,8 @@ def test_a_label_log_read_in_blocks_reads_as_line_by_line(tmp_path, odd):
     path = _label_log(tmp_path, lines, tail='{"label":1,"prediction_id":"r3-0"')  # a torn tail: not a record
     wanted = {f"r{i}-0" for i in range(0, 50, 3)}
     assert labels_in(path, wanted) == labels_for(iter_lines(path), wanted, path)
+    every = labels_in(path)
+    assert every == labels_for(iter_lines(path), None, path) and every[1] == 0 and set(every[0]) >= set(labels_in(path, wanted)[0])
     found, others = labels_in(path, wanted)
     records = [line for line in lines if line]  # a blank line is no record
     assert found["r3-0"] == 1 and found["r6-0"] == 0 and len(found) == 17 and others == len(records) - 17

@@ -7,7 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from scripts.core import store
 from scripts.core.config import ClockworkError, load_params
+from scripts.monitoring import chunks as C
 from scripts.monitoring.chunks import history, span_lines
 from scripts.monitoring.monitor import alerting, baseline_of, decide, join_labels, quality, run_alert, settle, window_labels
 from scripts.pipeline.retrain import labelled_rows, rows_to_train
@@ -48,6 +50,12 @@ def test_window_takes_the_live_models_latest_and_chunks_count_from_its_first(tmp
     many = [prediction(i, 0) for i in range(10)]
     _, chunks, window = history_of(many, "v1", {"max_chunks": 2}, tmp_path)
     assert [k for k, _ in chunks] == [2, 3] and chunks[0][1][0] == "r-6" and len(window) == 3
+    whole = history_of(log, "v1", {"max_chunks": 5}, tmp_path)
+    for size in (37, 300, 1000):  # the log read in blocks that cut chunks and lines anywhere: the same chunks
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(C, "iter_byte_blocks", lambda path, size=size: store.iter_byte_blocks(path, size))
+            assert history_of(log, "v1", {"max_chunks": 5}, tmp_path) == whole
+            assert history_of(many, "v1", {"max_chunks": 2}, tmp_path)[1] == [(2, ["r-6", "r-7", "r-8"]), (3, ["r-9"])]
     torn = tmp_path / "p.jsonl"
     torn.write_text(torn.read_text() + '{"prediction_id":"r-10","model_version":"v1"')  # a write cut short
     assert history(torn, "v1", {"window": 3, "max_chunks": 2})[0] == 10, "a torn last line is no record"
