@@ -25,7 +25,7 @@ import pandas as pd
 import yaml
 
 from scripts.core.config import ClockworkError, cli, error_line, load_params, repo_path
-from scripts.core.store import compact_time, utc_now, write_json
+from scripts.core.store import compact_time, iter_lines, utc_now, write_json
 from scripts.dev.sandbox import copy_repo, free_port, stop_server
 from scripts.pipeline.generate import synthesize
 
@@ -45,8 +45,9 @@ def period(params: dict) -> list[str]:
     return ["no_drift", *[d for name in shifts for d in (name, f"{name}_fresh")]]
 
 
-def replayed(work: Path, env: dict, params: dict) -> dict:
-    """Train, simulate, replay the period through the service, monitor: the report."""
+def replayed(work: Path, env: dict, params: dict) -> tuple[dict, dict[int, int]]:
+    """Train, simulate, replay the period through the service, monitor: the report, and how many distinct
+    readings each chunk holds."""
     make(work, env, "train")
     make(work, env, "simulate")
     make(work, env, "serve-bg", f"PORT={free_port()}")
@@ -57,11 +58,27 @@ def replayed(work: Path, env: dict, params: dict) -> dict:
         stop_server(work, work / params["deployment"]["pid_file"])
     out = make(work, env, "monitor")
     report = next(line.split("report:")[1].strip() for line in out.splitlines() if line.strip().startswith("report:"))
-    return json.loads((work / report).read_text())
+    doc = json.loads((work / report).read_text())
+    return doc, distinct_readings(work / params["deployment"]["predictions_log"], doc["model_version"], doc["history"]["chunk_size"])
 
 
-def judged(report: dict, min_rows: int) -> dict:
-    """Each complete chunk's estimated F1 against its realized F1, and the summary. Pure."""
+def distinct_readings(log: Path, version: str, size: int) -> dict[int, int]:
+    """How many distinct readings (inputs, row id included) each chunk of the model's predictions holds:
+    a scenario that resamples rows with replacement repeats some, and a repeated row repeats its label,
+    so its chunk's labels vary more than independent rows' (the band assumes independent rows)."""
+    seen: dict[int, set] = {}
+    count = 0
+    for _, line in iter_lines(log):
+        record = json.loads(line)
+        if record["model_version"] == version:
+            seen.setdefault(count // size, set()).add(json.dumps(record["inputs"], sort_keys=True))
+            count += 1
+    return {index: len(rows) for index, rows in seen.items()}
+
+
+def judged(report: dict, min_rows: int, distinct: dict[int, int]) -> dict:
+    """Each complete chunk's estimated F1 against its realized F1, and the summary; distinct: each chunk's
+    distinct readings (the band's share is also given over the chunks that repeat none). Pure."""
     limit = report["history"]["f1_limit"]
     rows = []
     for chunk in report["chunks"]:
@@ -72,12 +89,15 @@ def judged(report: dict, min_rows: int) -> dict:
         rows.append({"chunk": chunk["index"], "rows": chunk["rows"], "estimated": f1["value"], "band": f1["band"],
                      "realized": realized, "error": round(abs(f1["value"] - realized), 6),
                      "inside": f1["band"][0] <= realized <= f1["band"][1], "dropped": realized < limit,
-                     "flagged": "estimated_f1" in chunk["alerts"]})
+                     "flagged": "estimated_f1" in chunk["alerts"], "distinct_rows": distinct.get(chunk["index"], 0)})
     dropped = [r for r in rows if r["dropped"]]
+    unrepeated = [r for r in rows if r["distinct_rows"] == r["rows"]]
     return {"f1_limit": limit, "chunks": rows,
             "mean_error": round(sum(r["error"] for r in rows) / len(rows), 6) if rows else None,
             "max_error": max((r["error"] for r in rows), default=None),
             "inside_share": round(sum(r["inside"] for r in rows) / len(rows), 6) if rows else None,
+            "unrepeated_chunks": len(unrepeated),
+            "unrepeated_inside_share": round(sum(r["inside"] for r in unrepeated) / len(unrepeated), 6) if unrepeated else None,
             "drops": len(dropped), "drops_flagged": sum(r["flagged"] for r in dropped),
             "false_flags": sum(r["flagged"] and not r["dropped"] for r in rows)}
 
@@ -93,11 +113,13 @@ def second_table(work: Path, settings: dict) -> dict:
 
 
 def table(doc: dict) -> str:
-    lines = ["| data set | chunks | mean abs error, F1 | max | realized inside the band "
-             "| drops past the limit flagged before labels | flags without a drop |", "|---|---|---|---|---|---|---|"]
+    lines = ["| data set | chunks | mean abs error, F1 | max | realized inside the band | the same, chunks with no "
+             "repeated row | drops past the limit flagged before labels | flags without a drop |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, r in doc["datasets"].items():
+        share = "none" if r["unrepeated_inside_share"] is None else f"{r['unrepeated_inside_share']:.0%}"
         lines.append(f"| {name} | {len(r['chunks'])} | {r['mean_error']} | {r['max_error']} | {r['inside_share']:.0%} | "
-                     f"{r['drops_flagged']} of {r['drops']} | {r['false_flags']} |")
+                     f"{share} of {r['unrepeated_chunks']} | {r['drops_flagged']} of {r['drops']} | {r['false_flags']} |")
     return "\n".join(lines)
 
 
@@ -109,11 +131,11 @@ def main(argv: list[str]) -> int:
     doc: dict = {"kind": "bench_monitor", "started_at": utc_now(), "min_rows": settings["monitor_min_rows"], "datasets": {}}
     with tempfile.TemporaryDirectory(prefix="clockwork-bench-monitor-") as tmp:
         work = copy_repo(Path(tmp) / "repo")
-        doc["datasets"]["ai4i (params.yaml)"] = judged(replayed(work, {}, params), settings["monitor_min_rows"])
+        report, distinct = replayed(work, {}, params)
+        doc["datasets"]["ai4i (params.yaml)"] = judged(report, settings["monitor_min_rows"], distinct)
         env = second_table(work, settings["monitor_table"])
-        table_params = yaml.safe_load((work / "bench-table.yaml").read_text())
-        doc["datasets"]["synthetic loans (bench.monitor_table)"] = judged(replayed(work, env, table_params),
-                                                                           settings["monitor_min_rows"])
+        report, distinct = replayed(work, env, yaml.safe_load((work / "bench-table.yaml").read_text()))
+        doc["datasets"]["synthetic loans (bench.monitor_table)"] = judged(report, settings["monitor_min_rows"], distinct)
     out = repo_path(params["paths"]["logs_dir"]) / "bench" / f"monitor-{compact_time(doc['started_at'])}.json"
     write_json(out, doc, "bench_monitor")
     print(table(doc))

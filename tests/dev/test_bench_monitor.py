@@ -3,8 +3,10 @@ and how each chunk's estimate is judged against its labels. The full run trains,
 replays two data sets; it is a benchmark, run by hand (its figures are in REFERENCE.md)."""
 from __future__ import annotations
 
+import json
+
 from scripts.core.config import load_params, validate
-from scripts.dev.bench_monitor import judged, period, table
+from scripts.dev.bench_monitor import distinct_readings, judged, period, table
 
 
 def chunk(index: int, rows: int, estimate: tuple[float, float, float] | None, realized: float | None, alerts=()) -> dict:
@@ -27,11 +29,20 @@ def test_each_chunk_is_judged_against_its_labels():
         chunk(3, 400, (0.80, 0.70, 0.90), 0.10),                       # too few rows: not judged
         chunk(4, 1000, (0.80, 0.70, 0.90), None),                      # no labels yet: not judged
     ]}
-    found = judged(report, 1000)
+    found = judged(report, 1000, {0: 1000, 1: 1000, 2: 640, 3: 400, 4: 1000})  # chunk 2 repeats some rows
     assert [r["chunk"] for r in found["chunks"]] == [0, 1, 2]
     assert (found["drops"], found["drops_flagged"], found["false_flags"]) == (2, 1, 0)
     assert found["inside_share"] == round(2 / 3, 6) and found["max_error"] == 0.3
     assert found["mean_error"] == round((0.05 + 0.05 + 0.3) / 3, 6)
+    assert (found["unrepeated_chunks"], found["unrepeated_inside_share"]) == (2, 1.0)
     doc = {"kind": "bench_monitor", "started_at": "2026-12-04T00:00:00Z", "min_rows": 1000, "datasets": {"a": found}}
     validate(doc, "bench_monitor", "doc")
-    assert "| a | 3 | 0.133333 | 0.3 | 67% | 1 of 2 | 0 |" in table(doc)
+    assert "| a | 3 | 0.133333 | 0.3 | 67% | 100% of 2 | 1 of 2 | 0 |" in table(doc)
+
+
+def test_each_chunks_distinct_readings_are_counted_from_the_log(tmp_path):
+    log = tmp_path / "p.jsonl"
+    rows = [{"model_version": "v1", "inputs": {"udi": i % 3, "x": 1.0}} for i in range(5)]  # chunk 0 repeats none
+    rows.insert(2, {"model_version": "v2", "inputs": {"udi": 9}})  # another model's: not counted
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert distinct_readings(log, "v1", 3) == {0: 3, 1: 2}
