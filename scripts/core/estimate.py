@@ -80,16 +80,22 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
 
 
 def drawn_metrics(chances: np.ndarray, scores: np.ndarray, predicted: np.ndarray, draws: int,
-                  rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Each metric under `draws` label sets drawn row by row from the chances (one value per draw).
-    chances: one row of chances per calibrator; draw d takes row d modulo their number."""
+                  rng: np.random.Generator, groups: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Each metric under `draws` label sets drawn from the chances (one value per draw). chances: one row
+    of chances per calibrator; draw d takes row d modulo their number. groups: each row's group (0 to
+    G - 1), or None (each row its own); the rows of a group (predictions of one row id) share one random
+    number per draw, so a row predicted twice has one truth, not two chances."""
     predicted = np.asarray(predicted, dtype=bool)
     chances = np.atleast_2d(chances).astype("float32")
     n = chances.shape[1]
     labels = np.empty((draws, n), dtype=bool)
     for row in range(min(draws, len(chances))):  # the draws of each calibrator at once, no copy of its chances
         taken = labels[row::len(chances)]
-        np.less(rng.random(taken.shape, dtype="float32"), chances[row], out=taken)
+        if groups is None:
+            uniform = rng.random(taken.shape, dtype="float32")
+        else:
+            uniform = rng.random((len(taken), int(groups.max()) + 1), dtype="float32")[:, groups]
+        np.less(uniform, chances[row], out=taken)
     positives = np.count_nonzero(labels, axis=1).astype("float64")
     tp = np.count_nonzero(labels[:, predicted], axis=1).astype("float64")
     fp, fn = predicted.sum() - tp, positives - tp
@@ -102,17 +108,18 @@ def drawn_metrics(chances: np.ndarray, scores: np.ndarray, predicted: np.ndarray
 
 
 def estimate(calibrator: dict, scores: np.ndarray, predicted: np.ndarray, settings: dict,
-             seed: int) -> dict[str, dict]:
+             seed: int, groups: np.ndarray | None = None) -> dict[str, dict]:
     """Each metric's estimate and band: {"f1": {"value": v, "band": [low, high]}, ...}. The value is
     computed from the expected confusion matrix under the calibrator (ROC AUC: the draws' mean); the
     band holds the central settings['confidence'] share of the draws, each through the calibrator or
-    one of its resamples in turn. A metric with no defined value is null."""
+    one of its resamples in turn; the rows of a group (groups: see drawn_metrics) share their truth. A
+    metric with no defined value is null."""
     scores = np.asarray(scores, dtype="float64")
     chance = calibrate(calibrator, scores)
     expected = expected_confusion(chance, predicted)
     values = {k: float(v) for k, v in from_confusion(*(np.array(expected[c]) for c in ("tp", "fp", "fn", "tn"))).items()}
     chances = np.vstack([chance, *(calibrate(r, scores) for r in calibrator.get("resamples", []))])
-    drawn = drawn_metrics(chances, scores, predicted, settings["draws"], np.random.default_rng(seed))
+    drawn = drawn_metrics(chances, scores, predicted, settings["draws"], np.random.default_rng(seed), groups)
     values["roc_auc"] = float(np.nanmean(drawn["roc_auc"])) if np.isfinite(drawn["roc_auc"]).any() else float("nan")
     tail = (1 - settings["confidence"]) / 2
     out = {}

@@ -63,9 +63,8 @@ def replayed(work: Path, env: dict, params: dict) -> tuple[dict, dict[int, int]]
 
 
 def distinct_readings(log: Path, version: str, size: int) -> dict[int, int]:
-    """How many distinct readings (inputs, row id included) each chunk of the model's predictions holds:
-    a scenario that resamples rows with replacement repeats some, and a repeated row repeats its label,
-    so its chunk's labels vary more than independent rows' (the band assumes independent rows)."""
+    """How many distinct readings (the inputs the model saw) each chunk of the model's predictions holds:
+    a scenario that resamples rows with replacement repeats some rows, each with its label."""
     seen: dict[int, set] = {}
     count = 0
     for _, line in iter_lines(log):

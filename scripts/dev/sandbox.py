@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scripts.core.config import ROOT, load_params, params_path
+from scripts.core.config import ROOT, load_params, params_path, read_yaml
 from scripts.core.store import atomic_write_bytes
 
 SOURCES = [".gitignore", "Makefile", "params.yaml", "requirements.txt", "requirements-dev.txt", "scripts", "schemas",
@@ -42,7 +42,7 @@ def with_model(work: Path, overrides: dict) -> dict:
     """Override model params in a copy's params.yaml; the params the copy now reads."""
     import yaml
 
-    params = yaml.safe_load((work / "params.yaml").read_text())
+    params = read_yaml((work / "params.yaml").read_text())
     params["model"].update(overrides)
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return params

@@ -130,7 +130,21 @@ class Judge:
             return None
         scores = np.array([p["failure_probability"] for p in records], dtype="float64")
         predicted = np.array([p["prediction"] for p in records], dtype=bool)
-        return E.estimate(self.calibrator, scores, predicted, self.settings["estimate"], self.settings["estimate"]["seed"] + index)
+        settings = self.settings["estimate"]
+        return E.estimate(self.calibrator, scores, predicted, settings, settings["seed"] + index, self.rows(records))
+
+    def rows(self, records: list[dict]) -> np.ndarray | None:
+        """Which predictions are of one row (the data set's row id, logged beside each reading): they share
+        one truth in the estimate's draws. None when every prediction is its own (no id, or none repeats);
+        a prediction sent without its row id is its own."""
+        key = self.contract.id.name if self.contract.id else None
+        if key is None:
+            return None
+        codes: dict = {}
+        groups = np.array([codes.setdefault(r[key], len(codes)) if r.get(key) is not None else -1 for r in records])
+        alone = groups < 0
+        groups[alone] = len(codes) + np.arange(int(alone.sum()))
+        return None if len(codes) + int(alone.sum()) == len(records) else groups
 
 
 def point(record: dict) -> dict:

@@ -91,3 +91,19 @@ def test_a_calibrator_learned_from_few_positives_gives_a_wider_band():
         band = E.estimate(calibrator, scores[chunk], scores[chunk] >= 0.5, SETTINGS, 0)["recall"]["band"]
         return band[1] - band[0]
     assert width(few) > 1.5 * width(many), (width(few), width(many))
+
+
+def test_predictions_of_one_row_share_one_truth_in_the_draws():
+    """Forty rows each predicted five times: drawn as one truth per row, the realized F1 varies as much as
+    forty rows', which the band must hold; drawn as 200 independent rows, it would vary less."""
+    rng = np.random.default_rng(3)
+    chance = np.repeat(rng.uniform(0.2, 0.8, 40), 5)
+    predicted, groups = chance >= 0.5, np.repeat(np.arange(40), 5)
+    drawn = E.drawn_metrics(chance, chance, predicted, 400, np.random.default_rng(0), groups)
+    alone = E.drawn_metrics(chance, chance, predicted, 400, np.random.default_rng(0))
+    assert np.std(drawn["f1"]) > 1.8 * np.std(alone["f1"])
+    labels_agree = E.drawn_metrics(np.full(10, 0.5), np.arange(10.0), np.ones(10, bool), 200, np.random.default_rng(1),
+                                   np.zeros(10, dtype=int))
+    assert set(np.round(labels_agree["precision"], 6)) <= {0.0, 1.0}, "one row's predictions are all right or all wrong"
+    found = E.estimate(IDENTITY, chance, predicted, SETTINGS, seed=2, groups=groups)
+    assert found["f1"]["value"] == E.estimate(IDENTITY, chance, predicted, SETTINGS, seed=2)["f1"]["value"]

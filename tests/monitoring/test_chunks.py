@@ -134,3 +134,10 @@ def test_a_complete_chunks_outcomes_are_kept_and_read_back_while_they_are_its_ow
     kept.write_bytes(b"not an archive")  # damaged: read from the lines again, and kept again
     assert store.outcomes(two, path, "v1")[0] == from_lines[2][0]
     assert kept.read_bytes() != b"not an archive"
+
+
+def test_predictions_of_one_row_are_grouped_by_its_row_id(judged):
+    judge = judged[2]
+    key = judge.contract.id.name  # the row id is logged beside each reading
+    assert judge.rows([{key: 7}, {key: 8}, {key: 7}, {}, {key: None}]).tolist() == [0, 1, 0, 2, 3]
+    assert judge.rows([{key: 1}, {key: 2}, {}]) is None, "no row predicted twice: each its own"
