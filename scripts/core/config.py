@@ -195,8 +195,8 @@ def _semantic_checks(params: dict, source: str) -> None:
 
 
 def _scenario_checks(params: dict, contract: Any, source: str) -> None:
-    """The columns simulation and scenarios change are the contract's: a fault on a numeric input, a mix
-    on a category input's own values, a relabelling rule over the kept columns and derived features."""
+    """The columns simulation and scenarios change are the contract's: a fault or a tilt on a numeric input,
+    a mix on a category input's own values, a relabelling rule over the kept columns and derived features."""
     from scripts.core.expressions import ExpressionError, parse
 
     numeric = [c.name for c in contract.inputs if c.kind in ("number", "integer")]
@@ -215,6 +215,8 @@ def _scenario_checks(params: dict, contract: Any, source: str) -> None:
             if category is None or not set(scenario["mix"]["shares"]) <= set(map(str, category.values)):
                 raise ClockworkError(f"{source}: {where}.mix: needs a category input and some of its values "
                                      f"(category inputs: {', '.join(c.name for c in contract.inputs if c.kind == 'category')})")
+        if "tilt" in scenario:
+            known([scenario["tilt"]["column"]], f"{where}.tilt")
         for column, text in {**scenario.get("relabel", {}).get("columns", {}),
                              **({contract.label: scenario["relabel"]["target"]} if "relabel" in scenario else {})}.items():
             try:

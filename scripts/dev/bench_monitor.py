@@ -4,8 +4,9 @@ For each data set, in a throwaway copy of the project: the params' defaults (AI4
 table made by make synth's recipes from params' bench.monitor_table and declared by make init.
 Each is trained, its scenarios simulated, and a period with a known shift replayed through the
 real service on a free port: the untouched rows (`no_drift`), then every scenario whose truth is a
-covariate drift, with its fresh rows. make monitor then judges the whole period in chunks of
-monitor.window, and each chunk's F1 estimated before labels is set against the F1 its labels give:
+covariate drift, with its fresh rows, among them one the bench adds to move quality (with_tilt).
+make monitor then judges the whole period in chunks of monitor.window, and each chunk's F1
+estimated before labels is set against the F1 its labels give:
 the error, whether the realized value lies in the band, and whether a realized drop past the limit
 was flagged (`estimated_f1`) from the probabilities alone. A label-free estimate assumes the labels
 follow the readings as they did (calibration holds); a label shift or a concept drift breaks that,
@@ -24,7 +25,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from scripts.core.config import ClockworkError, cli, error_line, load_params, repo_path
+from scripts.core.config import ClockworkError, cli, error_line, load_params, read_yaml, repo_path
+from scripts.core.contract import Contract
 from scripts.core.store import compact_time, iter_lines, utc_now, write_json
 from scripts.dev.sandbox import copy_repo, free_port, stop_server
 from scripts.pipeline.generate import synthesize
@@ -45,10 +47,11 @@ def period(params: dict) -> list[str]:
     return ["no_drift", *[d for name in shifts for d in (name, f"{name}_fresh")]]
 
 
-def replayed(work: Path, env: dict, params: dict) -> tuple[dict, dict[int, int]]:
-    """Train, simulate, replay the period through the service, monitor: the report, and how many distinct
-    readings each chunk holds."""
+def replayed(work: Path, env: dict, params_file: str, strength: float) -> tuple[dict, dict[int, int], dict]:
+    """Train, add the tilt (with_tilt), simulate, replay the period through the service, monitor: the
+    report, how many distinct readings each chunk holds, and the tilt."""
     make(work, env, "train")
+    params = with_tilt(work, params_file, strength)
     make(work, env, "simulate")
     make(work, env, "serve-bg", f"PORT={free_port()}")
     try:
@@ -59,7 +62,25 @@ def replayed(work: Path, env: dict, params: dict) -> tuple[dict, dict[int, int]]
     out = make(work, env, "monitor")
     report = next(line.split("report:")[1].strip() for line in out.splitlines() if line.strip().startswith("report:"))
     doc = json.loads((work / report).read_text())
-    return doc, distinct_readings(work / params["deployment"]["predictions_log"], doc["model_version"], doc["history"]["chunk_size"])
+    distinct = distinct_readings(work / params["deployment"]["predictions_log"], doc["model_version"], doc["history"]["chunk_size"])
+    return doc, distinct, params["scenarios"]["list"]["tilt"]["tilt"]
+
+
+def with_tilt(work: Path, params_file: str, strength: float) -> dict:
+    """Add to the copy's params a covariate drift that moves quality, chosen the same way for any data
+    set: rows tilted (faults.resample_tilt) along the numeric input most correlated with the label in
+    the training rows, toward fewer positives, where precision and F1 fall while each row keeps its
+    label, so calibration holds and the estimate can see the drop. The params the copy now reads."""
+    params = read_yaml((work / params_file).read_text())
+    contract = Contract.from_params(params["dataset"])
+    meta = json.loads(max((work / params["paths"]["processed_dir"]).glob("v*.json")).read_text())
+    train = pd.read_csv(work / meta["outputs"]["train"]["path"], usecols=[*contract.numeric_inputs, contract.label])
+    correlation = {c: train[c].corr(train[contract.label]) for c in contract.numeric_inputs}
+    column = max(correlation, key=lambda c: abs(correlation[c]) if pd.notna(correlation[c]) else -1)
+    params["scenarios"]["list"]["tilt"] = {"truth": "covariate_drift",
+                                           "tilt": {"column": column, "strength": -strength if correlation[column] > 0 else strength}}
+    (work / params_file).write_text(yaml.safe_dump(params, sort_keys=False))
+    return params
 
 
 def distinct_readings(log: Path, version: str, size: int) -> dict[int, int]:
@@ -130,11 +151,11 @@ def main(argv: list[str]) -> int:
     doc: dict = {"kind": "bench_monitor", "started_at": utc_now(), "min_rows": settings["monitor_min_rows"], "datasets": {}}
     with tempfile.TemporaryDirectory(prefix="clockwork-bench-monitor-") as tmp:
         work = copy_repo(Path(tmp) / "repo")
-        report, distinct = replayed(work, {}, params)
-        doc["datasets"]["ai4i (params.yaml)"] = judged(report, settings["monitor_min_rows"], distinct)
+        report, distinct, tilt = replayed(work, {}, "params.yaml", settings["monitor_tilt"])
+        doc["datasets"]["ai4i (params.yaml)"] = {**judged(report, settings["monitor_min_rows"], distinct), "tilt": tilt}
         env = second_table(work, settings["monitor_table"])
-        report, distinct = replayed(work, env, yaml.safe_load((work / "bench-table.yaml").read_text()))
-        doc["datasets"]["synthetic loans (bench.monitor_table)"] = judged(report, settings["monitor_min_rows"], distinct)
+        report, distinct, tilt = replayed(work, env, "bench-table.yaml", settings["monitor_tilt"])
+        doc["datasets"]["synthetic loans (bench.monitor_table)"] = {**judged(report, settings["monitor_min_rows"], distinct), "tilt": tilt}
     out = repo_path(params["paths"]["logs_dir"]) / "bench" / f"monitor-{compact_time(doc['started_at'])}.json"
     write_json(out, doc, "bench_monitor")
     print(table(doc))

@@ -3,6 +3,8 @@
 - faults: per numeric column, from a row on, a gain (x), a bias (+), stuck at a value, or added
   noise (a standard deviation): what a sensor fault does. Labels keep the physical truth.
 - mix: rows resampled so a category column's values follow these shares (covariate drift).
+- tilt: rows resampled with weights exp(strength x a numeric column's z-score): its values move up
+  (strength > 0) or down, each row keeping its label (covariate drift).
 - positive_rate: rows resampled so the positive class makes up this share (label shift).
 - relabel: the rows labelled again by conditions over the columns (core/expressions.py), first any
   carried columns it names, then the target (concept drift: the same readings, other outcomes).
@@ -51,6 +53,18 @@ def resample_mix(frame: pd.DataFrame, mix: dict, seed: int) -> pd.DataFrame:
     return frame.iloc[order].reset_index(drop=True).assign(drifted=1)
 
 
+def resample_tilt(frame: pd.DataFrame, tilt: dict, seed: int) -> pd.DataFrame:
+    """The same number of rows, drawn (with replacement) with weights exp(strength x the column's z-score),
+    in row order; a column of one value (or none) has no direction to move in."""
+    values = frame[tilt["column"]].to_numpy(dtype="float64")
+    spread = np.nanstd(values)
+    if not np.isfinite(spread) or spread == 0:
+        raise ClockworkError(f"scenario tilt: {tilt['column']} takes one value in these rows: nothing to tilt")
+    weights = np.exp(tilt["strength"] * np.nan_to_num((values - np.nanmean(values)) / spread))
+    order = np.sort(np.random.default_rng(seed).choice(len(frame), len(frame), replace=True, p=weights / weights.sum()))
+    return frame.iloc[order].reset_index(drop=True).assign(drifted=1)
+
+
 def resample_labels(frame: pd.DataFrame, label: str, rate: float, seed: int) -> pd.DataFrame:
     """The same number of rows, drawn (with replacement) so positives make up this share, in row order."""
     rng = np.random.default_rng(seed)
@@ -83,6 +97,8 @@ def apply_scenario(frame: pd.DataFrame, spec: dict, seed: int, contract: Contrac
     label = contract.label
     if "mix" in spec:
         frame = resample_mix(frame, spec["mix"], seed)
+    if "tilt" in spec:
+        frame = resample_tilt(frame, spec["tilt"], seed)
     if "positive_rate" in spec:
         frame = resample_labels(frame, label, spec["positive_rate"], seed)
     if "relabel" in spec:

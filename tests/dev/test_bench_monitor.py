@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 
-from scripts.core.config import load_params, validate
-from scripts.dev.bench_monitor import distinct_readings, judged, period, table
+import numpy as np
+import pandas as pd
+
+from scripts.core.config import ROOT, load_params, validate
+from scripts.dev.bench_monitor import distinct_readings, judged, period, table, with_tilt
 
 
 def chunk(index: int, rows: int, estimate: tuple[float, float, float] | None, realized: float | None, alerts=()) -> dict:
@@ -46,3 +49,19 @@ def test_each_chunks_distinct_readings_are_counted_from_the_log(tmp_path):
     rows.insert(2, {"model_version": "v2", "inputs": {"udi": 9}})  # another model's: not counted
     log.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert distinct_readings(log, "v1", 3) == {0: 3, 1: 2}
+
+
+def test_the_bench_tilts_along_the_input_most_correlated_with_the_label_toward_fewer_positives(tmp_path):
+    params = load_params()
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    processed = tmp_path / params["paths"]["processed_dir"]
+    processed.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({name: rng.normal(0, 1, 400) for name in ("air_temperature_k", "process_temperature_k",
+                                                                     "rotational_speed_rpm", "torque_nm", "tool_wear_min")})
+    frame["machine_failure"] = (frame["rotational_speed_rpm"] < -0.5).astype(int)  # fewer failures as the speed rises
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    (processed / "v1.json").write_text(json.dumps({"outputs": {"train": {"path": "train.csv"}}}))
+    tilted = with_tilt(tmp_path, "params.yaml", 1.5)
+    assert tilted["scenarios"]["list"]["tilt"] == {"truth": "covariate_drift", "tilt": {"column": "rotational_speed_rpm", "strength": 1.5}}
+    assert "tilt" in period(load_params(tmp_path / "params.yaml")), "a valid scenario the period replays"

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scripts.core.config import load_params, repo_path
+from scripts.core.config import ClockworkError, load_params, repo_path
 from scripts.pipeline.faults import apply_scenario, scenario_datasets
 from tests import ai4i as A
 from tests.conftest import contract
@@ -42,6 +42,19 @@ def test_resampling_sets_the_type_mix_or_the_failure_rate():
     shifted = apply_scenario(ROWS, {"positive_rate": 0.1}, 5, CONTRACT)
     assert shifted[A.LABEL].mean() == pytest.approx(0.1, abs=0.001) and ROWS[A.LABEL].mean() < 0.03
     assert shifted["udi"].is_monotonic_increasing, "rows stay in time order"
+
+
+def test_a_tilt_moves_a_numeric_input_and_each_row_keeps_its_label():
+    up = apply_scenario(ROWS, {"tilt": {"column": "tool_wear_min", "strength": 1.5}}, 5, CONTRACT)
+    down = apply_scenario(ROWS, {"tilt": {"column": "tool_wear_min", "strength": -1.5}}, 5, CONTRACT)
+    wear = ROWS["tool_wear_min"]
+    assert len(up) == len(ROWS) and up["tool_wear_min"].mean() > wear.mean() + 0.5 * wear.std() > wear.mean()
+    assert down["tool_wear_min"].mean() < wear.mean() - 0.5 * wear.std() and up["drifted"].eq(1).all()
+    assert up.equals(apply_scenario(ROWS, {"tilt": {"column": "tool_wear_min", "strength": 1.5}}, 5, CONTRACT)), "seeded"
+    kept = up.merge(ROWS.drop(columns="drifted"), on="udi", suffixes=("", "_was"))
+    assert (kept[A.LABEL] == kept[f"{A.LABEL}_was"]).all() and up["udi"].is_monotonic_increasing, "labels and time order kept"
+    with pytest.raises(ClockworkError, match="tilt: tool_wear_min takes one value in these rows"):
+        apply_scenario(ROWS.assign(tool_wear_min=5), {"tilt": {"column": "tool_wear_min", "strength": 1.0}}, 5, CONTRACT)
 
 
 def test_a_new_power_window_labels_the_same_readings_again():
