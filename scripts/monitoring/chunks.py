@@ -355,7 +355,8 @@ def judged(judge: Judge, store: Store, spans: list[Span], log: Path,
     kept = {span.index: store.kept(span) for span in spans}
     fresh = [span for span in spans if kept[span.index] is None]
     done = {span.index: measure(judge, store, log, span) for span in fresh[:1]}
-    workers = min(len(os.sched_getaffinity(0)), len(fresh) - 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = min(cores, len(fresh) - 1)
     if workers > 1:
         _ = judge.multivariate  # fitted once, before the fork, not in each worker
         _TASK = (judge, store, log)
