@@ -17,6 +17,7 @@ import os
 import re
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -365,6 +366,9 @@ def judged(judge: Judge, store: Store, spans: list[Span], log: Path,
                 results = pool.map(_measure_forked, fresh[1:])  # every worker is forked here, before meanwhile runs
                 besides = meanwhile()
                 done.update(zip((span.index for span in fresh[1:]), results, strict=True))
+        except BrokenProcessPool:
+            raise ClockworkError(f"{log}: a worker measuring its chunks died (killed, or out of memory); chunks "
+                                 "measured before are kept: run make monitor again") from None
         finally:
             _TASK = None
     else:

@@ -3,6 +3,7 @@ read back after, and a fault that began several chunks ago dated to its first pr
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -141,3 +142,13 @@ def test_predictions_of_one_row_are_grouped_by_its_row_id(judged):
     key = judge.contract.id.name  # the row id is logged beside each reading
     assert judge.rows([{key: 7}, {key: 8}, {key: 7}, {}, {key: None}]).tolist() == [0, 1, 0, 2, 3]
     assert judge.rows([{key: 1}, {key: 2}, {}]) is None, "no row predicted twice: each its own"
+
+
+def test_a_worker_that_dies_is_a_one_line_error_and_what_was_measured_is_kept(judged, tmp_path, monkeypatch):
+    _, _, judge, spans, path = judged
+    store = C.Store(tmp_path, card(), MONITOR)
+    parent, measure = os.getpid(), C.measure
+    monkeypatch.setattr(C, "measure", lambda *args: measure(*args) if os.getpid() == parent else os._exit(9))
+    with pytest.raises(C.ClockworkError, match=r"p.jsonl: a worker measuring its chunks died .* run make monitor again"):
+        C.judged(judge, store, spans, path)
+    assert len(list(store.dir.glob("chunk-*.json"))) == 1, "the chunk measured before the workers is kept"
