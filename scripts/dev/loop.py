@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+from pathlib import Path
 
 from scripts.core import registry as R
 from scripts.core.config import ClockworkError, error_line, repo_path
@@ -59,8 +60,7 @@ class Demo:
                 ("monitor", "monitor_log"), ("monitor", "flag"), ("retrain", "events_log")]
         moving = [repo_path(self.params[s][k]) for s, k in keys if repo_path(self.params[s][k]).exists()]
         if moving:
-            target = repo_path(self.params["paths"]["logs_dir"]) / "archive" / compact_time()
-            target.mkdir(parents=True, exist_ok=True)
+            target = _new_dir(repo_path(self.params["paths"]["logs_dir"]) / "archive", compact_time())
             for path in moving:
                 path.rename(target / path.name)
             print(f"   earlier logs moved to {target.relative_to(repo_path('.'))}/")
@@ -82,3 +82,17 @@ class Demo:
         for suspect in diagnosis["suspect_sensors"]:
             print(f"     {suspect_text(suspect)}")
         return row
+
+
+def _new_dir(parent: Path, name: str) -> Path:
+    """A directory made now under parent: `name`, or `name-2`, `name-3`... when one of that name is there
+    (two archives within one second must not meet)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        target = parent / (name if n == 1 else f"{name}-{n}")
+        try:
+            target.mkdir()
+            return target
+        except FileExistsError:
+            continue
+    raise ClockworkError(f"{parent}: a thousand directories named {name}: cannot make another")
