@@ -1,6 +1,6 @@
-"""Monitor reports: the monitor log's rows and the report files they name. The one reader that
-the dashboard, the site's API, /metrics, `make live` and the demos share. Each reads only the
-params' `monitor` section."""
+"""Monitor reports: the monitor log's rows and the report files they name, and a suspect sensor of a
+report's diagnosis as a sentence. The one reader that the dashboard, the site's API, /metrics, `make
+live`, the demos and `make retrain` share. Each reads only the params' `monitor` section."""
 from __future__ import annotations
 
 import os
@@ -51,3 +51,14 @@ class LatestReport:
             self._report = latest_report(self.monitor)  # raises before the key is kept: a bad read is retried
             self._key = key
         return self._report
+
+
+def suspect_text(suspect: dict) -> str:
+    """'<sensor> reads 1.128x [1.115, 1.142] since prediction P (time)' and the like."""
+    low, high = suspect["interval"]
+    size = {"gain": f"reads {suspect['estimate']}x [{low}, {high}]",
+            "bias": f"reads {suspect['estimate']:+} {suspect.get('unit', '')} [{low:+}, {high:+}] off",
+            "noise": f"jitters {suspect['estimate']}x [{low}, {high}] as much as in training",
+            "stuck": f"is stuck at {suspect['estimate']:g}"}[suspect["fault"]]
+    start = suspect.get("starts_at") or {}
+    return f"{suspect['sensor']} {size} since prediction {start.get('prediction_id')} ({start.get('time')})"

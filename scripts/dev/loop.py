@@ -12,9 +12,8 @@ from pathlib import Path
 
 from scripts.core import registry as R
 from scripts.core.config import ClockworkError, error_line, repo_path
-from scripts.core.reports import monitor_runs, read_report
+from scripts.core.reports import monitor_runs, read_report, suspect_text
 from scripts.core.store import compact_time
-from scripts.monitoring.diagnosis import suspect_text
 from scripts.serving.process import read_pid
 
 

@@ -316,17 +316,6 @@ def diagnose(reference: Any, current: Any, y: np.ndarray, inputs_drifted: list[s
     return {"kind": kind, "action": ACTIONS[kind], "evidence": evidence, "suspect_sensors": found, "label_rate": labels}
 
 
-def suspect_text(suspect: dict) -> str:
-    """'<sensor> reads 1.128x [1.115, 1.142] since prediction P (time)' and the like."""
-    low, high = suspect["interval"]
-    size = {"gain": f"reads {suspect['estimate']}x [{low}, {high}]",
-            "bias": f"reads {suspect['estimate']:+} {suspect.get('unit', '')} [{low:+}, {high:+}] off",
-            "noise": f"jitters {suspect['estimate']}x [{low}, {high}] as much as in training",
-            "stuck": f"is stuck at {suspect['estimate']:g}"}[suspect["fault"]]
-    start = suspect.get("starts_at") or {}
-    return f"{suspect['sensor']} {size} since prediction {start.get('prediction_id')} ({start.get('time')})"
-
-
 def _step_fault(suspect: dict, relations: dict) -> bool:
     """A step in a declared relation judged against the readings just before it (not against training):
     later chunks cannot see it again."""

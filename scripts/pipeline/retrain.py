@@ -37,8 +37,8 @@ from scripts.core import registry as R
 from scripts.core.artifacts import load_split, read_data_meta, read_pointer, relative
 from scripts.core.config import ClockworkError, cli, error_line, load_params, params_path, repo_path, validate
 from scripts.core.contract import Contract
+from scripts.core.reports import suspect_text
 from scripts.core.store import append_line, atomic_write_text, read_json, read_jsonl, sha256_bytes, utc_now
-from scripts.monitoring.diagnosis import suspect_text
 
 log = logging.getLogger("clockwork.retrain")
 

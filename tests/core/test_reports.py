@@ -38,3 +38,9 @@ def test_the_latest_report_is_reread_only_when_the_log_changes(tmp_path, monkeyp
 def test_no_monitor_log_means_no_runs_and_no_report(tmp_path):
     monitor = {"monitor_log": str(tmp_path / "absent.csv"), "reports_dir": str(tmp_path)}
     assert reports.monitor_runs(monitor) == [] and reports.latest_report(monitor) is None
+
+
+def test_the_suspect_reads_as_a_sentence():
+    suspect = {"sensor": "torque_nm", "fault": "gain", "estimate": 1.128, "interval": [1.115, 1.142],
+               "starts_at": {"prediction_id": "p-1", "time": "2026-01-01T00:00:00Z"}}
+    assert reports.suspect_text(suspect) == "torque_nm reads 1.128x [1.115, 1.142] since prediction p-1 (2026-01-01T00:00:00Z)"

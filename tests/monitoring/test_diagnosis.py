@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from scripts.core.config import load_params, repo_path
-from scripts.monitoring.diagnosis import diagnose, relation_values, settings_of, suspect_text
+from scripts.monitoring.diagnosis import diagnose, relation_values, settings_of
 from tests import ai4i as A
 from tests.conftest import contract
 
@@ -102,12 +102,6 @@ def test_label_shift_concept_drift_and_too_few_labels():
     few[:50] = frame["machine_failure"].to_numpy()[:50]
     found = diagnose(REFERENCE, frame, few, [], None, TEST_RATE, SETTINGS)
     assert found["kind"] == "not_enough_evidence" and f"{SETTINGS['min_labels']} are needed" in found["evidence"][0]
-
-
-def test_the_suspect_reads_as_a_sentence():
-    suspect = {"sensor": "torque_nm", "fault": "gain", "estimate": 1.128, "interval": [1.115, 1.142],
-               "starts_at": {"prediction_id": "p-1", "time": "2026-01-01T00:00:00Z"}}
-    assert suspect_text(suspect) == "torque_nm reads 1.128x [1.115, 1.142] since prediction p-1 (2026-01-01T00:00:00Z)"
 
 
 def related(n: int, seed: int) -> pd.DataFrame:
