@@ -47,11 +47,11 @@ def period(params: dict) -> list[str]:
     return ["no_drift", *[d for name in shifts for d in (name, f"{name}_fresh")]]
 
 
-def replayed(work: Path, env: dict, params_file: str, strength: float) -> tuple[dict, dict[int, int], dict]:
+def replayed(work: Path, env: dict, params_file: str, tilt: dict) -> tuple[dict, dict[int, int], dict]:
     """Train, add the tilt (with_tilt), simulate, replay the period through the service, monitor: the
     report, how many distinct readings each chunk holds, and the tilt."""
     make(work, env, "train")
-    params = with_tilt(work, params_file, strength)
+    params = with_tilt(work, params_file, tilt)
     make(work, env, "simulate")
     make(work, env, "serve-bg", f"PORT={free_port()}")
     try:
@@ -66,11 +66,12 @@ def replayed(work: Path, env: dict, params_file: str, strength: float) -> tuple[
     return doc, distinct, params["scenarios"]["list"]["tilt"]["tilt"]
 
 
-def with_tilt(work: Path, params_file: str, strength: float) -> dict:
+def with_tilt(work: Path, params_file: str, tilt: dict) -> dict:
     """Add to the copy's params a covariate drift that moves quality, chosen the same way for any data
-    set: rows tilted (faults.resample_tilt) along the numeric input most correlated with the label in
-    the training rows, toward fewer positives, where precision and F1 fall while each row keeps its
-    label, so calibration holds and the estimate can see the drop. The params the copy now reads."""
+    set: rows drawn (faults.resample_tilt; tilt: its strength and share) along the numeric input most
+    correlated with the label in the training rows, toward fewer positives, where precision and F1 fall
+    while each row keeps its label, so calibration holds and the estimate can see the drop. The params
+    the copy now reads."""
     params = read_yaml((work / params_file).read_text())
     contract = Contract.from_params(params["dataset"])
     meta = json.loads(max((work / params["paths"]["processed_dir"]).glob("v*.json")).read_text())
@@ -78,7 +79,8 @@ def with_tilt(work: Path, params_file: str, strength: float) -> dict:
     correlation = {c: train[c].corr(train[contract.label]) for c in contract.numeric_inputs}
     column = max(correlation, key=lambda c: abs(correlation[c]) if pd.notna(correlation[c]) else -1)
     params["scenarios"]["list"]["tilt"] = {"truth": "covariate_drift",
-                                           "tilt": {"column": column, "strength": -strength if correlation[column] > 0 else strength}}
+                                           "tilt": {"column": column, "share": tilt["share"],
+                                                    "strength": -tilt["strength"] if correlation[column] > 0 else tilt["strength"]}}
     (work / params_file).write_text(yaml.safe_dump(params, sort_keys=False))
     return params
 

@@ -3,8 +3,9 @@
 - faults: per numeric column, from a row on, a gain (x), a bias (+), stuck at a value, or added
   noise (a standard deviation): what a sensor fault does. Labels keep the physical truth.
 - mix: rows resampled so a category column's values follow these shares (covariate drift).
-- tilt: rows resampled with weights exp(strength x a numeric column's z-score): its values move up
-  (strength > 0) or down, each row keeping its label (covariate drift).
+- tilt: a share of the rows drawn (without replacement) with weights exp(strength x a numeric
+  column's z-score): its values move up (strength > 0) or down, each row keeping its label and none
+  repeated (covariate drift).
 - positive_rate: rows resampled so the positive class makes up this share (label shift).
 - relabel: the rows labelled again by conditions over the columns (core/expressions.py), first any
   carried columns it names, then the target (concept drift: the same readings, other outcomes).
@@ -54,14 +55,16 @@ def resample_mix(frame: pd.DataFrame, mix: dict, seed: int) -> pd.DataFrame:
 
 
 def resample_tilt(frame: pd.DataFrame, tilt: dict, seed: int) -> pd.DataFrame:
-    """The same number of rows, drawn (with replacement) with weights exp(strength x the column's z-score),
-    in row order; a column of one value (or none) has no direction to move in."""
+    """tilt['share'] of the rows, drawn without replacement with weights exp(strength x the column's
+    z-score), in row order: no row repeats, so each keeps its own label. A column of one value (or none)
+    has no direction to move in."""
     values = frame[tilt["column"]].to_numpy(dtype="float64")
     spread = np.nanstd(values)
     if not np.isfinite(spread) or spread == 0:
         raise ClockworkError(f"scenario tilt: {tilt['column']} takes one value in these rows: nothing to tilt")
     weights = np.exp(tilt["strength"] * np.nan_to_num((values - np.nanmean(values)) / spread))
-    order = np.sort(np.random.default_rng(seed).choice(len(frame), len(frame), replace=True, p=weights / weights.sum()))
+    rows = max(1, round(tilt["share"] * len(frame)))
+    order = np.sort(np.random.default_rng(seed).choice(len(frame), rows, replace=False, p=weights / weights.sum()))
     return frame.iloc[order].reset_index(drop=True).assign(drifted=1)
 
 

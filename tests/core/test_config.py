@@ -76,7 +76,7 @@ def test_relations_between_values(tmp_path, params):
      "scenarios.list.torque_gain: speed not a numeric input"),
     (lambda p: p["scenarios"]["list"]["type_mix"]["mix"].update(column="tool_wear_min"), "scenarios.list.type_mix.mix: needs a category"),
     (lambda p: p["scenarios"]["list"]["type_mix"]["mix"]["shares"].update(X=0.1), "scenarios.list.type_mix.mix: needs a category"),
-    (lambda p: p["scenarios"]["list"].update(wear_up={"truth": "covariate_drift", "tilt": {"column": "type", "strength": 1.0}}),
+    (lambda p: p["scenarios"]["list"].update(wear_up={"truth": "covariate_drift", "tilt": {"column": "type", "strength": 1.0, "share": 0.5}}),
      "scenarios.list.wear_up.tilt: type not a numeric input"),
     (lambda p: p["scenarios"]["list"]["concept_power"]["relabel"].update(target="power > 1"),
      "scenarios.list.concept_power.relabel (machine_failure): 'power > 1': 'power' is neither a column"),

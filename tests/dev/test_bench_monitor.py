@@ -62,6 +62,7 @@ def test_the_bench_tilts_along_the_input_most_correlated_with_the_label_toward_f
     frame["machine_failure"] = (frame["rotational_speed_rpm"] < -0.5).astype(int)  # fewer failures as the speed rises
     frame.to_csv(tmp_path / "train.csv", index=False)
     (processed / "v1.json").write_text(json.dumps({"outputs": {"train": {"path": "train.csv"}}}))
-    tilted = with_tilt(tmp_path, "params.yaml", 1.5)
-    assert tilted["scenarios"]["list"]["tilt"] == {"truth": "covariate_drift", "tilt": {"column": "rotational_speed_rpm", "strength": 1.5}}
+    tilted = with_tilt(tmp_path, "params.yaml", {"strength": 1.5, "share": 0.4})
+    assert tilted["scenarios"]["list"]["tilt"] == {"truth": "covariate_drift",
+                                                   "tilt": {"column": "rotational_speed_rpm", "share": 0.4, "strength": 1.5}}
     assert "tilt" in period(load_params(tmp_path / "params.yaml")), "a valid scenario the period replays"

@@ -44,17 +44,18 @@ def test_resampling_sets_the_type_mix_or_the_failure_rate():
     assert shifted["udi"].is_monotonic_increasing, "rows stay in time order"
 
 
-def test_a_tilt_moves_a_numeric_input_and_each_row_keeps_its_label():
-    up = apply_scenario(ROWS, {"tilt": {"column": "tool_wear_min", "strength": 1.5}}, 5, CONTRACT)
-    down = apply_scenario(ROWS, {"tilt": {"column": "tool_wear_min", "strength": -1.5}}, 5, CONTRACT)
+def test_a_tilt_draws_a_share_of_the_rows_along_a_numeric_input_each_once_with_its_label():
+    tilt = {"column": "tool_wear_min", "strength": 1.5, "share": 0.33}
+    up = apply_scenario(ROWS, {"tilt": tilt}, 5, CONTRACT)
+    down = apply_scenario(ROWS, {"tilt": {**tilt, "strength": -1.5}}, 5, CONTRACT)
     wear = ROWS["tool_wear_min"]
-    assert len(up) == len(ROWS) and up["tool_wear_min"].mean() > wear.mean() + 0.5 * wear.std() > wear.mean()
-    assert down["tool_wear_min"].mean() < wear.mean() - 0.5 * wear.std() and up["drifted"].eq(1).all()
-    assert up.equals(apply_scenario(ROWS, {"tilt": {"column": "tool_wear_min", "strength": 1.5}}, 5, CONTRACT)), "seeded"
+    assert len(up) == round(0.33 * len(ROWS)) and up["udi"].is_unique and up["udi"].is_monotonic_increasing
+    assert up["tool_wear_min"].mean() > wear.mean() + 0.5 * wear.std() and down["tool_wear_min"].mean() < wear.mean() - 0.5 * wear.std()
+    assert up.equals(apply_scenario(ROWS, {"tilt": tilt}, 5, CONTRACT)) and up["drifted"].eq(1).all(), "seeded, and marked"
     kept = up.merge(ROWS.drop(columns="drifted"), on="udi", suffixes=("", "_was"))
-    assert (kept[A.LABEL] == kept[f"{A.LABEL}_was"]).all() and up["udi"].is_monotonic_increasing, "labels and time order kept"
+    assert (kept[A.LABEL] == kept[f"{A.LABEL}_was"]).all(), "each row keeps its label"
     with pytest.raises(ClockworkError, match="tilt: tool_wear_min takes one value in these rows"):
-        apply_scenario(ROWS.assign(tool_wear_min=5), {"tilt": {"column": "tool_wear_min", "strength": 1.0}}, 5, CONTRACT)
+        apply_scenario(ROWS.assign(tool_wear_min=5), {"tilt": tilt}, 5, CONTRACT)
 
 
 def test_a_new_power_window_labels_the_same_readings_again():
