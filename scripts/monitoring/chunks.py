@@ -194,14 +194,18 @@ def history(path: Path, version: str, settings: dict) -> tuple[int, list[Span], 
 
 class _Block:
     """A block of a log's complete lines (iter_byte_blocks): where each line begins and ends, and which
-    are the model's (mine, found without a loop when every line is)."""
+    are the model's (mine: the lines the marker is found in, with no loop over the lines: every line
+    when the block holds as many markers as lines, else where each marker is found)."""
 
     def __init__(self, block: bytes, offset: int, number: int, marker: bytes) -> None:
         self.block, self.offset, self.number = block, offset, number
         self.ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10) + 1
         self.begins = np.concatenate(([0], self.ends[:-1]))
-        self.mine = np.arange(len(self.ends)) if block.count(marker) == len(self.ends) else np.array(
-            [i for i, (b, e) in enumerate(zip(self.begins, self.ends, strict=True)) if marker in block[b:e]], dtype=int)
+        if block.count(marker) == len(self.ends):
+            self.mine = np.arange(len(self.ends))
+        else:
+            found = np.fromiter((m.start() for m in re.finditer(re.escape(marker), block)), dtype=np.int64)
+            self.mine = np.unique(np.searchsorted(self.ends, found, side="right"))
 
     def line(self, i: int, end: bool) -> tuple[int, int, bytes]:
         """Line i as (its offset in the log, or the offset after it when end; its number; its text)."""
