@@ -30,7 +30,7 @@ from scripts.core.config import ROOT, ClockworkError, cli, load_params, repo_pat
 from scripts.core.contract import Contract
 from scripts.core.store import compact_time, sha256_file, write_json
 from scripts.dev.bench_loop import loop_section
-from scripts.dev.sandbox import copy_repo, with_model
+from scripts.dev.sandbox import copy_repo, edit_params, with_model
 
 log = logging.getLogger("clockwork.bench")
 # Runs a module and says its peak memory on stderr: its own (PEAK_RSS_KB) and with its workers' (PEAK_TREE_KB).
@@ -72,8 +72,6 @@ def pipeline_section(work: Path, repeats: int) -> dict:
 def scale_section(rows: list[int], scale_model: dict, base: Path) -> list[dict]:
     """The whole pipeline on synthetic raw files: each stage's time and peak RSS, then make's
     no-op and after-touch cost at that size."""
-    import yaml
-
     out = []
     for n in rows:
         work = copy_repo(base / f"scale-{n}")
@@ -81,13 +79,11 @@ def scale_section(rows: list[int], scale_model: dict, base: Path) -> list[dict]:
         py = str(work / ".venv/bin/python")
         _, text, _ = timed([py, "-m", "scripts.pipeline.synth", "--rows", str(n)], work, quiet)
         raw = next(line.split(": ", 1)[1] for line in text.splitlines() if line.strip().startswith("paths.raw:"))
-        params = yaml.safe_load((work / "params.yaml").read_text())
         window = int(n * 0.7)
-        params["paths"]["raw"] = raw
-        params["data"].update({"raw_sha256": sha256_file(work / raw), "train_window_rows": window,
-                               "test_rows": int(window * 0.2), "production_rows": n - window})
-        params["model"].update(scale_model)
-        (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        data = {"raw_sha256": sha256_file(work / raw), "train_window_rows": window, "test_rows": int(window * 0.2),
+                "production_rows": n - window}
+        edit_params(work, lambda params, raw=raw, data=data: (params["paths"].update(raw=raw), params["data"].update(data),
+                                                              params["model"].update(scale_model)))
         pointers = work / ".make/out"
         pointers.mkdir(parents=True)
         stages = {"prepare": ["scripts.pipeline.prepare", "--out", str(pointers / "prepare")],
@@ -153,11 +149,7 @@ def varied(contract: Contract, i: int) -> dict:
 def monitor_section(work: Path, n: int, new: int, chunk: int) -> dict:
     """make monitor over n predictions in chunks of `chunk`, every chunk measured; then again after `new`
     more predictions, when only the new chunk is."""
-    import yaml
-
-    params = yaml.safe_load((work / "params.yaml").read_text())
-    params["monitor"].update(window=chunk, max_chunks=max(1, -(-(n + new) // chunk)))
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    params = edit_params(work, lambda p: p["monitor"].update(window=chunk, max_chunks=max(1, -(-(n + new) // chunk))))
     synth_logs(work, params, n)
     first = _monitor_run(work, params)
     synth_logs(work, params, new, first=n)

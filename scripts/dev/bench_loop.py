@@ -14,6 +14,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from scripts.core.config import read_yaml
+from scripts.dev.sandbox import with_model
+
 FLOOR = """
 import json
 from scripts.core import features as F
@@ -30,28 +33,17 @@ print(json.dumps({"f1": score(pipeline, parts["test"], params["model"]["threshol
 """
 
 
-def _set_estimators(work: Path, n: int) -> None:
-    import yaml
-
-    path = work / "params.yaml"
-    params = yaml.safe_load(path.read_text())
-    params["model"]["n_estimators"] = n
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
-
-
 def loop_section(work: Path, repeats: int, full_build_s: float, timed: Callable) -> dict:
     """Median seconds of the loop warm and cold and of the floor, in alternation, in the built copy."""
-    import yaml
-
     quiet = {"CLOCKWORK_LOG": "WARNING"}
-    base = yaml.safe_load((work / "params.yaml").read_text())["model"]["n_estimators"]
+    base = read_yaml((work / "params.yaml").read_text())["model"]["n_estimators"]
     warm, cold, floor, f1 = [], [], [], None
     for i in range(repeats):
-        _set_estimators(work, base + 2 * i + 1)
+        with_model(work, {"n_estimators": base + 2 * i + 1})
         warm.append(timed(["make", "train"], work, {**quiet, "COLD": ""})[0])
-        _set_estimators(work, base + 2 * i + 2)
+        with_model(work, {"n_estimators": base + 2 * i + 2})
         cold.append(timed(["make", "train"], work, {**quiet, "COLD": "1"})[0])
-        _set_estimators(work, base)
+        with_model(work, {"n_estimators": base})
         seconds, out, _ = timed([str(work / ".venv/bin/python"), "-c", FLOOR], work, quiet)
         floor.append(seconds)
         f1 = json.loads(out)["f1"]

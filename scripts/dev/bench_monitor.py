@@ -23,12 +23,11 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from scripts.core.config import ClockworkError, cli, error_line, load_params, read_yaml, repo_path
 from scripts.core.contract import Contract
 from scripts.core.store import compact_time, iter_lines, utc_now, write_json
-from scripts.dev.sandbox import copy_repo, free_port, stop_server
+from scripts.dev.sandbox import copy_repo, edit_params, free_port, stop_server
 from scripts.pipeline.generate import synthesize
 
 
@@ -78,11 +77,9 @@ def with_tilt(work: Path, params_file: str, tilt: dict) -> dict:
     train = pd.read_csv(work / meta["outputs"]["train"]["path"], usecols=[*contract.numeric_inputs, contract.label])
     correlation = {c: train[c].corr(train[contract.label]) for c in contract.numeric_inputs}
     column = max(correlation, key=lambda c: abs(correlation[c]) if pd.notna(correlation[c]) else -1)
-    params["scenarios"]["list"]["tilt"] = {"truth": "covariate_drift",
-                                           "tilt": {"column": column, "share": tilt["share"],
-                                                    "strength": -tilt["strength"] if correlation[column] > 0 else tilt["strength"]}}
-    (work / params_file).write_text(yaml.safe_dump(params, sort_keys=False))
-    return params
+    scenario = {"truth": "covariate_drift", "tilt": {"column": column, "share": tilt["share"],
+                                                     "strength": -tilt["strength"] if correlation[column] > 0 else tilt["strength"]}}
+    return edit_params(work, lambda p: p["scenarios"]["list"].update(tilt=scenario), params_file)
 
 
 def distinct_readings(log: Path, version: str, size: int) -> dict[int, int]:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from scripts.core.config import ClockworkError, cli, load_params, repo_path
 from scripts.core.store import compact_time, write_json
-from scripts.dev.sandbox import copy_repo, with_model
+from scripts.dev.sandbox import copy_repo, edit_params, with_model
 from scripts.remote.seaweed import create_bucket, free_ports, launch, stop
 
 TRACKED = ["data/processed", "data/production", "models"]  # what dvc add tracks: the artifacts a push sends
@@ -90,13 +90,9 @@ def _served(port: int) -> str:
 def propagation(built: Path, scratch: Path, remote: str) -> float:
     """Seconds from `make promote` + `make push` on the training clone until a replica following the
     remote answers with the new version ten times in a row (each of its workers swaps on its own)."""
-    import yaml
-
     from scripts.dev.sandbox import free_port
     replica, port = fresh(scratch / "replica"), free_port()
-    params = yaml.safe_load((replica / "params.yaml").read_text())
-    params["deployment"]["registry"] = remote
-    (replica / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    edit_params(replica, lambda params: params["deployment"].update(registry=remote))
     timed(["make", "serve-bg", f"PORT={port}"], replica)
     try:
         target = "v1" if _served(port) != "v1" else "v2"

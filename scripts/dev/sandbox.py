@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any, Callable
 
 from scripts.core.config import ROOT, load_params, params_path, read_yaml
 from scripts.core.store import atomic_write_bytes
@@ -38,14 +39,20 @@ def copy_repo(into: Path) -> Path:
     return into
 
 
-def with_model(work: Path, overrides: dict) -> dict:
-    """Override model params in a copy's params.yaml; the params the copy now reads."""
+def edit_params(work: Path, change: Callable[[dict], Any], name: str = "params.yaml") -> dict:
+    """Change a copy's params file in place (change edits the params it is given); the params the copy
+    now reads."""
     import yaml
 
-    params = read_yaml((work / "params.yaml").read_text())
-    params["model"].update(overrides)
-    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    params = read_yaml((work / name).read_text())
+    change(params)
+    (work / name).write_text(yaml.safe_dump(params, sort_keys=False))
     return params
+
+
+def with_model(work: Path, overrides: dict) -> dict:
+    """Override model params in a copy's params.yaml; the params the copy now reads."""
+    return edit_params(work, lambda params: params["model"].update(overrides))
 
 
 def copy_project(into: Path, params: dict) -> Path:

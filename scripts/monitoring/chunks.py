@@ -79,10 +79,11 @@ def readings(records: list[dict], card: dict, contract: Any) -> pd.DataFrame:
     feats = card["features"]  # the model's own inputs and expressions (a card before the contract: params')
     inputs = [p["inputs"] for p in records]
     numeric = set(contract.numeric_inputs)  # a boolean was logged as sent: true or 1
-    logged = pd.DataFrame({name: np.array(values, dtype="float64") if name in numeric else values
-                           for name in dict.fromkeys([*(inputs[0] if inputs else {}), *feats["inputs"]])
-                           for values in ([row.get(name, np.nan) for row in inputs],)})
-    return F.add_derived(logged, feats["derived"], feats["inputs"], feats.get("expressions"))
+    columns = {}
+    for name in dict.fromkeys([*(inputs[0] if inputs else {}), *feats["inputs"]]):
+        values = [row.get(name, np.nan) for row in inputs]
+        columns[name] = np.array(values, dtype="float64") if name in numeric else values
+    return F.add_derived(pd.DataFrame(columns), feats["derived"], feats["inputs"], feats.get("expressions"))
 
 
 @dataclass
@@ -171,7 +172,7 @@ def history(path: Path, version: str, settings: dict) -> tuple[int, list[Span], 
     time: a chunk's lines are read again only where it is measured (span_lines), so memory holds one
     block. Lines of other models between a chunk's are skipped; a torn last line (no newline) is none."""
     size, most = settings["window"], settings["max_chunks"]
-    marker = f'"model_version":"{version}"'.encode()  # compact JSON: found verbatim, confirmed by the parse
+    marker = _marker(version).encode()
     starts: list[tuple[int, int, bytes]] = []  # each chunk's first line: (offset, line number, text)
     stops: list[tuple[int, int, bytes]] = []  # each chunk's last: (offset after it, line number, text)
     total = number = 0  # the model's lines so far, and all lines
@@ -218,10 +219,7 @@ def _window(path: Path, version: str, marks: tuple[list, tuple], total: int, siz
     starts, stop = marks
     k = max(0, len(starts) - (1 if total % size == 0 else 2))
     lines = span_lines(path, Span(k, starts[k][0], stop[0], starts[k][1], total - k * size, ("", "")), version)
-    window = parsed(lines[-size:], path)
-    if any(r["model_version"] != version for r in window):
-        raise ClockworkError(f"{path}: a line names model {version} outside its model_version field")
-    return window
+    return parsed(lines[-size:], path, version)
 
 
 def _span(index: int, start: tuple[int, int, bytes], stop: tuple[int, int, bytes], rows: int, path: Path) -> Span:
@@ -241,15 +239,26 @@ def span_lines(path: Path, span: Span, version: str) -> list[tuple[int, str]]:
     with open(path, "rb") as handle:
         handle.seek(span.start)
         text = handle.read(span.end - span.start).decode("utf-8", errors="replace")
-    marker = f'"model_version":"{version}"'
+    marker = _marker(version)
     lines = [(span.line + i, line) for i, line in enumerate(text.split("\n")[:-1]) if marker in line]
     if len(lines) != span.rows:
         raise ClockworkError(f"{path}: changed while the monitor read it (chunk {span.index}); run make monitor again")
     return lines
 
 
-def parsed(raw: list[tuple[int, str]], path: Path) -> list[dict]:
-    return [parse_json_line(path, number, line) for number, line in raw]
+def _marker(version: str) -> str:
+    """What a log line of this model holds: log lines are compact JSON, so it is found verbatim (and
+    confirmed by the parse)."""
+    return f'"model_version":"{version}"'
+
+
+def parsed(raw: list[tuple[int, str]], path: Path, version: str | None = None) -> list[dict]:
+    """The lines' records; with version, each must be that model's (a line holding its marker elsewhere
+    than in its model_version field is an error)."""
+    records = [parse_json_line(path, number, line) for number, line in raw]
+    if version is not None and any(r["model_version"] != version for r in records):
+        raise ClockworkError(f"{path}: a line names model {version} outside its model_version field")
+    return records
 
 
 PROBABILITY = re.compile(r'"failure_probability":(-?[0-9.eE+-]+)')
@@ -279,17 +288,21 @@ class Store:
         self.dir = root / f"{card['version']}-{card['artifact']['sha256'][:12]}" / sha256_obj(key)[:12]
         self.size = settings["window"]
 
+    def complete(self, span: Span) -> bool:
+        """Whether the chunk is whole (only a whole chunk is kept: a partial one is measured each run)."""
+        return span.rows == self.size
+
     def path(self, span: Span, suffix: str = ".json") -> Path:
         return self.dir / f"chunk-{span.index:07d}-{sha256_obj(list(span.ends))[:8]}{suffix}"
 
     def kept(self, span: Span) -> dict | None:
         """A complete chunk's measurements as written before, or None (partial, or not measured yet)."""
         path = self.path(span)
-        return read_json(path, "monitor_chunk") if span.rows == self.size and path.exists() else None
+        return read_json(path, "monitor_chunk") if self.complete(span) and path.exists() else None
 
     def keep(self, span: Span, doc: dict, outcomes: tuple[list[str], np.ndarray]) -> None:
-        """Write a complete chunk's measurements and outcomes (a partial chunk is measured each run)."""
-        if span.rows == self.size:
+        """Write a complete chunk's measurements and outcomes."""
+        if self.complete(span):
             self._keep_outcomes(span, outcomes)
             write_json(self.path(span), doc, "monitor_chunk")
 
@@ -302,12 +315,12 @@ class Store:
         """A chunk's prediction ids and probabilities: a complete chunk's kept ones while they hold its size
         and its first and last ids (1 ms against 16 ms from its 10,000 lines), else read from its lines
         (and kept, if complete)."""
-        if span.rows == self.size:
+        if self.complete(span):
             kept = _kept_outcomes(self.path(span, ".npz"), span.ends, self.size)
             if kept is not None:
                 return kept
         found = outcomes(span_lines(log, span, version), log)
-        if span.rows == self.size:
+        if self.complete(span):
             self._keep_outcomes(span, found)
         return found
 
@@ -326,9 +339,7 @@ def _kept_outcomes(path: Path, ends: tuple[str, str], size: int) -> tuple[list[s
 def measure(judge: Judge, store: Store, log: Path, span: Span) -> tuple[dict, tuple[list[str], np.ndarray]]:
     """Read a chunk's lines, measure them and keep the result: its measurements and outcomes."""
     version = judge.card["version"]
-    records = parsed(span_lines(log, span, version), log)
-    if any(r["model_version"] != version for r in records):
-        raise ClockworkError(f"{log}: a line names model {version} outside its model_version field")
+    records = parsed(span_lines(log, span, version), log, version)
     doc = judge.measure(records, span.index)
     found = ([r["prediction_id"] for r in records], np.array([r["failure_probability"] for r in records], dtype="float64"))
     store.keep(span, doc, found)
