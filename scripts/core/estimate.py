@@ -4,10 +4,12 @@ its own probabilities (confidence-based performance estimation, as NannyML's CBP
 A calibrator, fitted at evaluate on the reference (test) rows the model never trained on, maps the
 model's probability to the chance that the row is truly positive. Given those chances, the expected
 confusion matrix of a set of predictions is the sum of each row's chance under its prediction; the
-metrics follow from it. Their band is the spread of the realized metric when each row's label is drawn
-from its chance (Monte Carlo), the chances taken in turn from the calibrator and from calibrators
-fitted on resamples of the same rows (a calibrator learned from few positives is unsure, and the band
-says so): where calibration holds, the realized value falls inside it.
+metrics follow from it. Two spreads go with each: the interval, where the expected value lies given
+how unsure the calibrator is (the values expected under calibrators fitted on resamples of the same
+rows: a calibrator learned from few positives is unsure, and the interval says so); and the band,
+where this set's realized value falls, the spread of the metric when each row's label is drawn from
+its chance (Monte Carlo), the chances taken in turn from the calibrator and its resamples. Where
+calibration holds, the realized value falls inside the band.
 """
 from __future__ import annotations
 
@@ -107,27 +109,63 @@ def drawn_metrics(chances: np.ndarray, scores: np.ndarray, predicted: np.ndarray
     return out
 
 
+def expected_auc(chances: np.ndarray, scores: np.ndarray) -> np.ndarray | float:
+    """ROC AUC expected from each row's chance of a positive, for each row of chances (one per
+    calibrator; a 1-D array gives one value): over every pair of rows, the chance that one is positive
+    and the other negative with the positive scored higher (a tie counts half), over the chance that the
+    pair holds one of each. NaN where no pair can. Pure."""
+    one = np.ndim(chances) == 1
+    chances, scores = np.atleast_2d(np.asarray(chances, dtype="float64")), np.asarray(scores, dtype="float64")
+    order = np.argsort(scores, kind="stable")
+    ranked = scores[order]
+    new_score = np.r_[True, ranked[1:] != ranked[:-1]][:len(ranked)]  # where each distinct score begins
+    group = np.cumsum(new_score) - 1
+    chance = chances[:, order]
+    negative = np.add.reduceat(1 - chance, np.flatnonzero(new_score), axis=1) if len(ranked) else chance
+    below = np.cumsum(negative, axis=1) - negative  # the summed chance of a negative among rows scored lower
+    ordered = (chance * (below[:, group] + (negative[:, group] - (1 - chance)) / 2)).sum(axis=1)
+    pairs = chance.sum(axis=1) * (1 - chance).sum(axis=1) - (chance * (1 - chance)).sum(axis=1)
+    found = _ratio(ordered, pairs)
+    return float(found[0]) if one else found
+
+
+def expected_metrics(chances: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> dict[str, np.ndarray]:
+    """Each metric of the expected confusion matrix, and the expected ROC AUC, under each row of chances
+    (one per calibrator); NaN where undefined."""
+    chances, predicted = np.atleast_2d(chances), np.asarray(predicted, dtype=bool)
+    tp, fn = chances[:, predicted].sum(axis=1), chances[:, ~predicted].sum(axis=1)
+    fp, tn = predicted.sum() - tp, (~predicted).sum() - fn
+    return {**from_confusion(tp, fp, fn, tn), "roc_auc": expected_auc(chances, scores)}
+
+
+def _central(values: np.ndarray, share: float) -> list[float] | None:
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return None
+    tail = (1 - share) / 2
+    return [round(float(v), 6) for v in np.quantile(finite, [tail, 1 - tail])]
+
+
 def estimate(calibrator: dict, scores: np.ndarray, predicted: np.ndarray, settings: dict,
              seed: int, groups: np.ndarray | None = None) -> dict[str, dict]:
-    """Each metric's estimate and band: {"f1": {"value": v, "band": [low, high]}, ...}. The value is
-    computed from the expected confusion matrix under the calibrator (ROC AUC: the draws' mean); the
-    band holds the central settings['confidence'] share of the draws, each through the calibrator or
-    one of its resamples in turn; the rows of a group (groups: see drawn_metrics) share their truth. A
-    metric with no defined value is null."""
+    """Each metric's estimate, interval and band: {"f1": {"value": v, "interval": [low, high], "band":
+    [low, high]}, ...}. The value is the metric expected under the calibrator (expected_metrics). The
+    interval holds the central settings['confidence'] share of the values expected under the calibrator
+    and its resamples: where the expected value lies, given how unsure the calibrator is. The band holds
+    that share of the metric over label sets drawn from the chances, each through the calibrator or one
+    of its resamples in turn; the rows of a group (groups: see drawn_metrics) share their truth: where
+    this chunk's realized value falls, label noise included. A metric with no defined value is null."""
     scores = np.asarray(scores, dtype="float64")
-    chance = calibrate(calibrator, scores)
-    expected = expected_confusion(chance, predicted)
-    values = {k: float(v) for k, v in from_confusion(*(np.array(expected[c]) for c in ("tp", "fp", "fn", "tn"))).items()}
-    chances = np.vstack([chance, *(calibrate(r, scores) for r in calibrator.get("resamples", []))])
+    chances = np.vstack([calibrate(c, scores) for c in (calibrator, *calibrator.get("resamples", []))])
+    expected = expected_metrics(chances, scores, predicted)
     drawn = drawn_metrics(chances, scores, predicted, settings["draws"], np.random.default_rng(seed), groups)
-    values["roc_auc"] = float(np.nanmean(drawn["roc_auc"])) if np.isfinite(drawn["roc_auc"]).any() else float("nan")
-    tail = (1 - settings["confidence"]) / 2
     out = {}
     for name in METRICS:
-        finite = drawn[name][np.isfinite(drawn[name])]
-        if not np.isfinite(values[name]) or not len(finite):
+        value = float(expected[name][0])
+        interval = _central(expected[name], settings["confidence"])
+        band = _central(drawn[name], settings["confidence"])
+        if not np.isfinite(value) or band is None or interval is None:
             out[name] = None
             continue
-        low, high = np.quantile(finite, [tail, 1 - tail])
-        out[name] = {"value": round(values[name], 6), "band": [round(float(low), 6), round(float(high), 6)]}
+        out[name] = {"value": round(value, 6), "interval": interval, "band": band}
     return out

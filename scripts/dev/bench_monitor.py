@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from scripts.core.config import ClockworkError, cli, error_line, load_params, read_yaml, repo_path
@@ -105,7 +106,7 @@ def judged(report: dict, min_rows: int, distinct: dict[int, int]) -> dict:
         realized = (chunk.get("realized") or {}).get("f1")
         if chunk["rows"] < min_rows or f1 is None or realized is None:
             continue
-        rows.append({"chunk": chunk["index"], "rows": chunk["rows"], "estimated": f1["value"], "band": f1["band"],
+        rows.append({"chunk": chunk["index"], "rows": chunk["rows"], "estimated": f1["value"], "interval": f1["interval"], "band": f1["band"],
                      "realized": realized, "error": round(abs(f1["value"] - realized), 6),
                      "inside": f1["band"][0] <= realized <= f1["band"][1], "dropped": realized < limit,
                      "flagged": "estimated_f1" in chunk["alerts"], "distinct_rows": distinct.get(chunk["index"], 0)})
@@ -114,6 +115,7 @@ def judged(report: dict, min_rows: int, distinct: dict[int, int]) -> dict:
     return {"f1_limit": limit, "chunks": rows,
             "mean_error": round(sum(r["error"] for r in rows) / len(rows), 6) if rows else None,
             "max_error": max((r["error"] for r in rows), default=None),
+            "band_half_width": round(float(np.median([(r["band"][1] - r["band"][0]) / 2 for r in rows])), 6) if rows else None,
             "inside_share": round(sum(r["inside"] for r in rows) / len(rows), 6) if rows else None,
             "unrepeated_chunks": len(unrepeated),
             "unrepeated_inside_share": round(sum(r["inside"] for r in unrepeated) / len(unrepeated), 6) if unrepeated else None,
@@ -132,12 +134,12 @@ def second_table(work: Path, settings: dict) -> dict:
 
 
 def table(doc: dict) -> str:
-    lines = ["| data set | chunks | mean abs error, F1 | max | realized inside the band | the same, chunks with no "
-             "repeated row | drops past the limit flagged before labels | flags without a drop |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| data set | chunks | mean abs error, F1 | max | the band's half-width (median) | realized inside the band | "
+             "the same, chunks with no repeated row | drops past the limit flagged before labels | flags without a drop |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, r in doc["datasets"].items():
         share = "none" if r["unrepeated_inside_share"] is None else f"{r['unrepeated_inside_share']:.0%}"
-        lines.append(f"| {name} | {len(r['chunks'])} | {r['mean_error']} | {r['max_error']} | {r['inside_share']:.0%} | "
+        lines.append(f"| {name} | {len(r['chunks'])} | {r['mean_error']} | {r['max_error']} | {r['band_half_width']} | {r['inside_share']:.0%} | "
                      f"{share} of {r['unrepeated_chunks']} | {r['drops_flagged']} of {r['drops']} | {r['false_flags']} |")
     return "\n".join(lines)
 

@@ -409,12 +409,14 @@ def realized(chunk: tuple[list[str], np.ndarray], labels: dict[str, int], thresh
 
 def alerts(chunk: dict, limit: float) -> list[str]:
     """What in a chunk crossed its threshold: drifted columns, the multivariate measure, an estimated F1
-    whose whole band lies under the limit, a realized F1 under it, a suspected sensor. Pure."""
+    whose whole interval lies under the limit (the model's expected F1 on these rows is under it however
+    unsure the calibrator; the chunk's own labels, the band, may still land above), a realized F1 under
+    it, a suspected sensor. Pure."""
     out = [f"drift:{name}" for name in chunk.get("drifted", [])]
     if chunk["multivariate"] and chunk["multivariate"]["drifted"]:
         out.append("multivariate")
     f1 = (chunk["estimated"] or {}).get("f1")
-    if f1 and f1["band"][1] < limit:
+    if f1 and f1["interval"][1] < limit:
         out.append("estimated_f1")
     if chunk.get("realized") and chunk["realized"]["f1"] is not None and chunk["realized"]["f1"] < limit:
         out.append("realized_f1")

@@ -103,17 +103,18 @@ def decide(labelled: int, observed: dict | None, baseline: dict, drifted_share: 
 
 
 def estimated_reason(chunks: list[dict], limit: float) -> str | None:
-    """Why the latest measured chunk's estimated F1 requires a retrain, if it does: its whole band lies
-    under the limit. Pure."""
+    """Why the latest measured chunk's estimated F1 requires a retrain, if it does: its whole interval
+    lies under the limit. Pure."""
     judged = [c for c in chunks if c["judged"]]
     if not judged or "estimated_f1" not in judged[-1]["alerts"]:
         return None
     chunk = judged[-1]
     f1 = chunk["estimated"]["f1"]
-    return (f"estimated F1 {f1['value']:.3f} [{f1['band'][0]:.3f}, {f1['band'][1]:.3f}] in chunk {chunk['index']} "
-            f"(predictions {chunk['first']['prediction_id']} to {chunk['last']['prediction_id']}) is below "
-            f"{limit:.3f} (baseline F1 less monitor.max_f1_drop): estimated from the model's probabilities, "
-            "before labels; labels will confirm or withdraw it")
+    return (f"estimated F1 {f1['value']:.3f} (interval {f1['interval'][0]:.3f} to {f1['interval'][1]:.3f}) in chunk "
+            f"{chunk['index']} (predictions {chunk['first']['prediction_id']} to {chunk['last']['prediction_id']}) "
+            f"is below {limit:.3f} (baseline F1 less monitor.max_f1_drop): estimated from the model's "
+            f"probabilities, before labels; its labels should give {f1['band'][0]:.3f} to {f1['band'][1]:.3f} "
+            "and will confirm or withdraw it")
 
 
 def diagnosis_of(window: list[dict], frames: tuple[pd.DataFrame, pd.DataFrame] | None, y: np.ndarray, drift: dict,
@@ -290,7 +291,8 @@ def history_lines(doc: dict) -> list[str]:
     if measured:
         chunk = measured[-1]
         f1 = (chunk["estimated"] or {}).get("f1")
-        estimate = (f"estimated F1 {f1['value']:.3f} [{f1['band'][0]:.3f}, {f1['band'][1]:.3f}]" if f1 else
+        estimate = (f"estimated F1 {f1['value']:.3f} (interval {f1['interval'][0]:.3f} to {f1['interval'][1]:.3f}, "
+                    f"band {f1['band'][0]:.3f} to {f1['band'][1]:.3f})" if f1 else
                     "no estimate (the model's card has no calibrator)" if not run["calibrated"] else "no estimate")
         realized = (chunk.get("realized") or {}).get("f1")
         lines.append(f"  chunk {chunk['index']}: {estimate}, realized {'-' if realized is None else f'{realized:.3f}'} "

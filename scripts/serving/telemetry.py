@@ -146,7 +146,7 @@ def _latest_chunk(report: dict) -> dict | None:
 
 
 def _chunk_families(report: dict) -> list:
-    """The latest measured chunk: its metrics estimated without labels with their band, the limit they
+    """The latest measured chunk: its metrics estimated without labels with their interval and band, the limit they
     are held to, its multivariate drift measure and its alerts."""
     from prometheus_client.core import GaugeMetricFamily as Gauge
 
@@ -154,7 +154,9 @@ def _chunk_families(report: dict) -> list:
     index = Gauge("clockwork_monitor_chunk", "The latest measured chunk of the live model's history: its number, "
                   "rows and labelled rows", labels=["which"])
     estimated = Gauge("clockwork_monitor_estimated", "The latest chunk's quality estimated from the model's calibrated "
-                      "probabilities, before labels: the estimate and its band", labels=["metric", "bound"])
+                      "probabilities, before labels: the estimate, its interval (interval_low, interval_high: where the expected "
+                      "value lies) and its band (low, high: where the chunk's realized value should fall)",
+                      labels=["metric", "bound"])
     multivariate = Gauge("clockwork_monitor_multivariate", "The latest chunk's mean PCA reconstruction error, the "
                          "training rows' and the accepted range, and 1 if it drifted", labels=["which"])
     alerts = Gauge("clockwork_monitor_chunk_alert", "1 for each alert the latest chunk raised", labels=["alert"])
@@ -168,7 +170,8 @@ def _chunk_families(report: dict) -> list:
         index.add_metric([which], value)
     for metric, found in sorted((chunk["estimated"] or {}).items()):
         if found is not None:
-            for bound, value in (("estimate", found["value"]), ("low", found["band"][0]), ("high", found["band"][1])):
+            for bound, value in (("estimate", found["value"]), ("interval_low", found["interval"][0]),
+                                 ("interval_high", found["interval"][1]), ("low", found["band"][0]), ("high", found["band"][1])):
                 estimated.add_metric([metric, bound], value)
     measure = chunk["multivariate"]
     for which, value in (("value", measure["value"]), ("reference", measure["reference"]), ("low", measure["range"][0]),

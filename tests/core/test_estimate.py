@@ -23,6 +23,21 @@ def test_the_expected_confusion_matrix_and_its_metrics_by_hand():
     assert found["recall"]["value"] == pytest.approx(1.5 / 1.8, abs=1e-6)
     low, high = found["f1"]["band"]
     assert 0 <= low <= found["f1"]["value"] <= high <= 1
+    assert found["f1"]["interval"] == [found["f1"]["value"]] * 2, "one calibrator, sure of itself: one expected value"
+
+
+def test_the_expected_roc_auc_by_hand_and_against_draws():
+    # pairs (positive, negative) by chance: 0.9 over 0.2 (scored higher) 0.9*0.8, 0.9 over 0.6 0.9*0.4,
+    # 0.6 over 0.2 0.6*0.8; the wrong way round: 0.2 over 0.9 0.2*0.1, 0.2 over 0.6 0.2*0.4, 0.6 over 0.9 0.6*0.1
+    chance, scores = np.array([0.9, 0.6, 0.2]), np.array([3.0, 2.0, 1.0])
+    right, wrong = 0.72 + 0.36 + 0.48, 0.02 + 0.08 + 0.06
+    assert E.expected_auc(chance, scores) == pytest.approx(right / (right + wrong))
+    assert E.expected_auc(chance, np.ones(3)) == pytest.approx(0.5), "a tie counts half"
+    assert np.isnan(E.expected_auc(np.ones(3), scores)), "no pair can hold a negative"
+    rng = np.random.default_rng(4)
+    scores = np.round(rng.random(300), 1)  # ties among them
+    drawn = E.drawn_metrics(scores ** 2, scores, scores >= 0.5, 4000, np.random.default_rng(5))["roc_auc"]
+    assert E.expected_auc(scores ** 2, scores) == pytest.approx(float(np.nanmean(drawn)), abs=0.003)
 
 
 def test_certain_chances_give_the_realized_metrics_exactly():
@@ -31,7 +46,7 @@ def test_certain_chances_give_the_realized_metrics_exactly():
     predicted = np.array([1, 0, 0, 1, 1, 0], dtype=bool)
     found = E.estimate(IDENTITY, y.astype(float), predicted, SETTINGS, seed=0)
     # tp 2, fp 1, fn 1: F1 = 2*2 / (2*2 + 1 + 1); the scores separate the classes: ROC AUC 1
-    assert found["f1"] == {"value": round(4 / 6, 6), "band": [round(4 / 6, 6)] * 2}
+    assert found["f1"] == {"value": round(4 / 6, 6), "interval": [round(4 / 6, 6)] * 2, "band": [round(4 / 6, 6)] * 2}
     assert found["roc_auc"]["value"] == 1.0 and found["accuracy"]["value"] == round(4 / 6, 6)
 
 
@@ -69,11 +84,13 @@ def test_a_covariate_shift_moves_the_estimate_and_the_realized_value_falls_in_it
     for estimate, realized in ((before, realized_before), (after, realized_after)):
         assert estimate["band"][0] <= realized <= estimate["band"][1], (estimate, realized)
         assert abs(estimate["value"] - realized) < 0.05
+        # the interval (the calibrator's uncertainty alone) lies within the band (label noise besides)
+        assert estimate["band"][0] <= estimate["interval"][0] <= estimate["value"] <= estimate["interval"][1] <= estimate["band"][1]
 
 
-def test_a_calibrator_learned_from_few_positives_gives_a_wider_band():
-    """The band holds the calibrator's own uncertainty: learned from 20 positives it is unsure, from
-    400 much less, though the chance draws alone would be the same."""
+def test_a_calibrator_learned_from_few_positives_gives_a_wider_band_and_interval():
+    """The band and the interval hold the calibrator's own uncertainty: learned from 20 positives it is
+    unsure, from 400 much less, though the chance draws alone would be the same."""
     from sklearn.linear_model import LogisticRegression
 
     rng = np.random.default_rng(3)
@@ -86,11 +103,12 @@ def test_a_calibrator_learned_from_few_positives_gives_a_wider_band():
     many = np.concatenate([positives[:400], negatives[:2000]])
     chunk = np.arange(10000, 12000)
 
-    def width(rows: np.ndarray) -> float:
+    def width(rows: np.ndarray, which: str) -> float:
         calibrator = E.fit_calibrator(y[rows], scores[rows], CALIBRATION)
-        band = E.estimate(calibrator, scores[chunk], scores[chunk] >= 0.5, SETTINGS, 0)["recall"]["band"]
-        return band[1] - band[0]
-    assert width(few) > 1.5 * width(many), (width(few), width(many))
+        low, high = E.estimate(calibrator, scores[chunk], scores[chunk] >= 0.5, SETTINGS, 0)["recall"][which]
+        return high - low
+    for which in ("band", "interval"):
+        assert width(few, which) > 1.5 * width(many, which), (which, width(few, which), width(many, which))
 
 
 def test_predictions_of_one_row_share_one_truth_in_the_draws():

@@ -14,7 +14,8 @@ from scripts.dev.bench_monitor import distinct_readings, judged, period, table, 
 
 def chunk(index: int, rows: int, estimate: tuple[float, float, float] | None, realized: float | None, alerts=()) -> dict:
     out = {"index": index, "rows": rows, "alerts": list(alerts),
-           "estimated": None if estimate is None else {"f1": {"value": estimate[0], "band": [estimate[1], estimate[2]]}}}
+           "estimated": None if estimate is None else {"f1": {"value": estimate[0], "interval": [estimate[0], estimate[0]],
+                                                                "band": [estimate[1], estimate[2]]}}}
     if realized is not None:
         out["realized"] = {"f1": realized}
     return out
@@ -40,7 +41,8 @@ def test_each_chunk_is_judged_against_its_labels():
     assert (found["unrepeated_chunks"], found["unrepeated_inside_share"]) == (2, 1.0)
     doc = {"kind": "bench_monitor", "started_at": "2026-12-04T00:00:00Z", "min_rows": 1000, "datasets": {"a": found}}
     validate(doc, "bench_monitor", "doc")
-    assert "| a | 3 | 0.133333 | 0.3 | 67% | 100% of 2 | 1 of 2 | 0 |" in table(doc)
+    assert found["band_half_width"] == 0.075  # the middle of 0.1, 0.075 and 0.05
+    assert "| a | 3 | 0.133333 | 0.3 | 0.075 | 67% | 100% of 2 | 1 of 2 | 0 |" in table(doc)
 
 
 def test_each_chunks_distinct_readings_are_counted_from_the_log(tmp_path):

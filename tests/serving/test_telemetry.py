@@ -47,8 +47,8 @@ def test_metrics_carry_the_latest_report_promtool_clean_and_the_rules_page_on_it
     chunk = [c for c in report["chunks"] if c["judged"]][-1]  # the latest measured chunk
     f1 = chunk["estimated"]["f1"]
     assert seen['clockwork_monitor_chunk{which="index"}'] == chunk["index"]
-    assert (seen['clockwork_monitor_estimated{bound="estimate",metric="f1"}'], seen['clockwork_monitor_estimated{bound="low",metric="f1"}'],
-            seen['clockwork_monitor_estimated{bound="high",metric="f1"}']) == (f1["value"], *f1["band"])
+    assert [seen[f'clockwork_monitor_estimated{{bound="{bound}",metric="f1"}}'] for bound in
+            ("estimate", "interval_low", "interval_high", "low", "high")] == [f1["value"], *f1["interval"], *f1["band"]]
     assert seen["clockwork_monitor_f1_limit"] == report["history"]["f1_limit"]
     assert seen['clockwork_monitor_multivariate{which="drifted"}'] == chunk["multivariate"]["drifted"]
     assert {name for name in seen if name.startswith("clockwork_monitor_chunk_alert")} == \
@@ -71,10 +71,10 @@ def test_metrics_carry_the_latest_report_promtool_clean_and_the_rules_page_on_it
                                  "description": "Fix or recalibrate the sensor the report names; make retrain refuses "
                                                 "to learn the fault."}}]},
         {"eval_time": "5m", "alertname": "ClockworkEstimatedF1Drop", "exp_alerts": [
-            {"exp_labels": {"severity": "ticket", "metric": "f1", "bound": "high"}, "exp_annotations": {
-                "summary": f"Clockwork: the latest chunk's F1, estimated before labels, is below the limit (band up to {f1['band'][1]:g})",
+            {"exp_labels": {"severity": "ticket", "metric": "f1", "bound": "interval_high"}, "exp_annotations": {
+                "summary": f"Clockwork: the latest chunk's F1, estimated before labels, is below the limit (expected at most {f1['interval'][1]:g})",
                 "description": "The labels will confirm or withdraw it; make live shows the chunks."}}]
-         if f1["band"][1] < report["history"]["f1_limit"] else []},
+         if f1["interval"][1] < report["history"]["f1_limit"] else []},
         {"eval_time": "30m", "alertname": "ClockworkColumnDrifted", "exp_alerts": []},  # not for an hour yet
         {"eval_time": "75m", "alertname": "ClockworkColumnDrifted", "exp_alerts": [
             {"exp_labels": {"severity": "ticket", "column": column},
