@@ -133,8 +133,9 @@ def error_rate_chart(points: list[dict], width: int = 720, height: int = 240) ->
 
 
 def chunks_chart(chunks: list[dict], limit: float | None, width: int = 720, height: int = 240) -> str:
-    """F1 per chunk of the live model's history: estimated before labels (line, with its band shaded),
-    realized where labelled enough (dots), and the limit an alert starts under (dashed)."""
+    """F1 per chunk of the live model's history: estimated before labels (line, its interval shaded dark
+    and its band light), realized where labelled enough (dots), and the limit an alert starts under
+    (dashed): an estimated alert is an interval wholly under the limit."""
     measured = [c for c in chunks if c["judged"]]
     if not measured:
         return '<p class="muted">No chunk measured yet: a chunk needs <code>monitor.min_drift_rows</code> predictions.</p>'
@@ -154,10 +155,12 @@ def chunks_chart(chunks: list[dict], limit: float | None, width: int = 720, heig
     estimated = [(i, (c["estimated"] or {}).get("f1")) for i, c in enumerate(measured)]
     estimated = [(i, f1) for i, f1 in estimated if f1]
     if estimated:
-        upper = " ".join(f"{x(i):.1f},{y(f1['band'][1]):.1f}" for i, f1 in estimated)
-        lower = " ".join(f"{x(i):.1f},{y(f1['band'][0]):.1f}" for i, f1 in reversed(estimated))
+        def area(which: str) -> str:  # the upper edge left to right, the lower back
+            return " ".join([*(f"{x(i):.1f},{y(f1[which][1]):.1f}" for i, f1 in estimated),
+                             *(f"{x(i):.1f},{y(f1[which][0]):.1f}" for i, f1 in reversed(estimated))])
         line = " ".join(f"{x(i):.1f},{y(f1['value']):.1f}" for i, f1 in estimated)
-        parts.append(f'<polygon class="band" points="{upper} {lower}" fill="#54aeff" fill-opacity="0.25" stroke="none"/>'
+        parts.append(f'<polygon class="band" points="{area("band")}" fill="#54aeff" fill-opacity="0.2" stroke="none"/>'
+                     f'<polygon class="interval" points="{area("interval")}" fill="#0969da" fill-opacity="0.35" stroke="none"/>'
                      f'<polyline class="estimated" points="{line}" fill="none" stroke="#0969da" stroke-width="2"/>')
     if limit is not None:
         parts.append(f'<line class="limit" x1="{left}" x2="{width - right}" y1="{y(limit):.1f}" y2="{y(limit):.1f}" '
@@ -174,8 +177,8 @@ def chunks_chart(chunks: list[dict], limit: float | None, width: int = 720, heig
     for i in ticks:
         parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" font-size="11" text-anchor="middle" fill="#57606a">'
                      f'{measured[i]["index"]}</text>')
-    parts.append(f'<text x="{left}" y="{height - 4}" font-size="11" fill="#57606a">chunk —  estimated F1 (band shaded)'
-                 '   ● realized F1   - - limit</text></svg>')
+    parts.append(f'<text x="{left}" y="{height - 4}" font-size="11" fill="#57606a">chunk —  estimated F1 (dark: its interval, '
+                 'light: its band)   ● realized F1   - - limit</text></svg>')
     return "".join(parts)
 
 

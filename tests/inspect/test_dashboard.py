@@ -258,6 +258,8 @@ def test_in_a_real_browser_the_dashboard_renders_its_data_and_compare_works(site
     estimated = browser.find_element(By.CSS_SELECTOR, "svg.chunks polyline.estimated")
     assert estimated.is_displayed() and len(estimated.get_attribute("points").split()) >= 2, "F1 estimated per chunk"
     assert browser.find_element(By.CSS_SELECTOR, "svg.chunks polygon.band").is_displayed()
+    interval = browser.find_element(By.CSS_SELECTOR, "svg.chunks polygon.interval")  # where the expected F1 lies
+    assert len(interval.get_attribute("points").split()) == 2 * len(estimated.get_attribute("points").split())
     shares = browser.find_elements(By.CSS_SELECTOR, "#distribution svg.distribution rect.share")
     assert shares and all(r.is_displayed() for r in shares[:4]), "a column's distribution, training against a chunk"
     cells = browser.find_elements(By.CSS_SELECTOR, "svg.drift-map rect.cell")
