@@ -96,18 +96,38 @@ def distinct_readings(log: Path, version: str, size: int) -> dict[int, int]:
     return {index: len(rows) for index, rows in seen.items()}
 
 
-def judged(report: dict, min_rows: int, distinct: dict[int, int]) -> dict:
-    """Each complete chunk's estimated F1 against its realized F1, and the summary; distinct: each chunk's
-    distinct readings (the band's share is also given over the chunks that repeat none). Pure."""
-    limit = report["history"]["f1_limit"]
+def beyond_if_exact(chunks: list[dict], tolerance: float, confidence: float) -> float:
+    """How many of these chunks an estimate that knew each row's chance exactly would still miss by more
+    than tolerance. Each chunk's band and interval (their central `confidence` shares) are read as normal
+    spreads; the band's less the interval's (the calibrator's) leaves the labels' own, whose chances of
+    a miss are summed. Pure."""
+    from statistics import NormalDist
+
+    unit = NormalDist()
+    z = unit.inv_cdf(1 - (1 - confidence) / 2)
+    misses = 0.0
+    for chunk in chunks:
+        band, interval = (((c[1] - c[0]) / 2 / z) ** 2 for c in (chunk["band"], chunk["interval"]))
+        noise = max(band - interval, 0.0) ** 0.5
+        misses += 2 * (1 - unit.cdf(tolerance / noise)) if noise > 0 else 0.0
+    return round(misses, 1)
+
+
+def judged(report: dict, distinct: dict[int, int], settings: dict, confidence: float) -> dict:
+    """Each complete chunk (of at least settings['monitor_min_rows']) with its estimated F1 against its
+    realized F1, and the summary: the error, how many chunks are within settings['monitor_tolerance'] and
+    how many an exact estimate would miss by more (beyond_if_exact), the band's share, the drops flagged.
+    distinct: each chunk's distinct readings (the band's share is also given over the chunks that repeat
+    none). Pure."""
+    limit, tolerance = report["history"]["f1_limit"], settings["monitor_tolerance"]
     rows = []
     for chunk in report["chunks"]:
         f1 = (chunk["estimated"] or {}).get("f1")
         realized = (chunk.get("realized") or {}).get("f1")
-        if chunk["rows"] < min_rows or f1 is None or realized is None:
+        if chunk["rows"] < settings["monitor_min_rows"] or f1 is None or realized is None:
             continue
-        rows.append({"chunk": chunk["index"], "rows": chunk["rows"], "estimated": f1["value"], "interval": f1["interval"], "band": f1["band"],
-                     "realized": realized, "error": round(abs(f1["value"] - realized), 6),
+        rows.append({"chunk": chunk["index"], "rows": chunk["rows"], "estimated": f1["value"], "interval": f1["interval"],
+                     "band": f1["band"], "realized": realized, "error": round(abs(f1["value"] - realized), 6),
                      "inside": f1["band"][0] <= realized <= f1["band"][1], "dropped": realized < limit,
                      "flagged": "estimated_f1" in chunk["alerts"], "distinct_rows": distinct.get(chunk["index"], 0)})
     dropped = [r for r in rows if r["dropped"]]
@@ -116,6 +136,8 @@ def judged(report: dict, min_rows: int, distinct: dict[int, int]) -> dict:
             "mean_error": round(sum(r["error"] for r in rows) / len(rows), 6) if rows else None,
             "max_error": max((r["error"] for r in rows), default=None),
             "band_half_width": round(float(np.median([(r["band"][1] - r["band"][0]) / 2 for r in rows])), 6) if rows else None,
+            "tolerance": tolerance, "within_tolerance": sum(r["error"] <= tolerance for r in rows),
+            "beyond_if_exact": beyond_if_exact(rows, tolerance, confidence),
             "inside_share": round(sum(r["inside"] for r in rows) / len(rows), 6) if rows else None,
             "unrepeated_chunks": len(unrepeated),
             "unrepeated_inside_share": round(sum(r["inside"] for r in unrepeated) / len(unrepeated), 6) if unrepeated else None,
@@ -134,12 +156,16 @@ def second_table(work: Path, settings: dict) -> dict:
 
 
 def table(doc: dict) -> str:
-    lines = ["| data set | chunks | mean abs error, F1 | max | the band's half-width (median) | realized inside the band | "
-             "the same, chunks with no repeated row | drops past the limit flagged before labels | flags without a drop |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| data set | chunks | mean abs error, F1 | max | chunks within the tolerance | "
+             "the band's half-width (median) | realized inside the band | the same, chunks with no repeated row | "
+             "drops past the limit flagged before labels | flags without a drop |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in doc["datasets"].items():
         share = "none" if r["unrepeated_inside_share"] is None else f"{r['unrepeated_inside_share']:.0%}"
-        lines.append(f"| {name} | {len(r['chunks'])} | {r['mean_error']} | {r['max_error']} | {r['band_half_width']} | {r['inside_share']:.0%} | "
+        exact = round(len(r["chunks"]) - r["beyond_if_exact"], 1)
+        within = f"{r['within_tolerance']} within {r['tolerance']:g} (an exact estimate: about {exact:g})"
+        lines.append(f"| {name} | {len(r['chunks'])} | {r['mean_error']} | {r['max_error']} | {within} | "
+                     f"{r['band_half_width']} | {r['inside_share']:.0%} | "
                      f"{share} of {r['unrepeated_chunks']} | {r['drops_flagged']} of {r['drops']} | {r['false_flags']} |")
     return "\n".join(lines)
 
@@ -152,11 +178,12 @@ def main(argv: list[str]) -> int:
     doc: dict = {"kind": "bench_monitor", "started_at": utc_now(), "min_rows": settings["monitor_min_rows"], "datasets": {}}
     with tempfile.TemporaryDirectory(prefix="clockwork-bench-monitor-") as tmp:
         work = copy_repo(Path(tmp) / "repo")
+        confidence = params["monitor"]["estimate"]["confidence"]
         report, distinct, tilt = replayed(work, {}, "params.yaml", settings["monitor_tilt"])
-        doc["datasets"]["ai4i (params.yaml)"] = {**judged(report, settings["monitor_min_rows"], distinct), "tilt": tilt}
+        doc["datasets"]["ai4i (params.yaml)"] = {**judged(report, distinct, settings, confidence), "tilt": tilt}
         env = second_table(work, settings["monitor_table"])
         report, distinct, tilt = replayed(work, env, "bench-table.yaml", settings["monitor_tilt"])
-        doc["datasets"]["synthetic loans (bench.monitor_table)"] = {**judged(report, settings["monitor_min_rows"], distinct), "tilt": tilt}
+        doc["datasets"]["synthetic loans (bench.monitor_table)"] = {**judged(report, distinct, settings, confidence), "tilt": tilt}
     out = repo_path(params["paths"]["logs_dir"]) / "bench" / f"monitor-{compact_time(doc['started_at'])}.json"
     write_json(out, doc, "bench_monitor")
     print(table(doc))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from scripts.core.config import ROOT, load_params, validate
-from scripts.dev.bench_monitor import distinct_readings, judged, period, table, with_tilt
+from scripts.dev.bench_monitor import beyond_if_exact, distinct_readings, judged, period, table, with_tilt
 
 
 def chunk(index: int, rows: int, estimate: tuple[float, float, float] | None, realized: float | None, alerts=()) -> dict:
@@ -33,7 +33,8 @@ def test_each_chunk_is_judged_against_its_labels():
         chunk(3, 400, (0.80, 0.70, 0.90), 0.10),                       # too few rows: not judged
         chunk(4, 1000, (0.80, 0.70, 0.90), None),                      # no labels yet: not judged
     ]}
-    found = judged(report, 1000, {0: 1000, 1: 1000, 2: 640, 3: 400, 4: 1000})  # chunk 2 repeats some rows
+    settings = {"monitor_min_rows": 1000, "monitor_tolerance": 0.03}
+    found = judged(report, {0: 1000, 1: 1000, 2: 640, 3: 400, 4: 1000}, settings, 0.9)  # chunk 2 repeats some rows
     assert [r["chunk"] for r in found["chunks"]] == [0, 1, 2]
     assert (found["drops"], found["drops_flagged"], found["false_flags"]) == (2, 1, 0)
     assert found["inside_share"] == round(2 / 3, 6) and found["max_error"] == 0.3
@@ -42,7 +43,24 @@ def test_each_chunk_is_judged_against_its_labels():
     doc = {"kind": "bench_monitor", "started_at": "2026-12-04T00:00:00Z", "min_rows": 1000, "datasets": {"a": found}}
     validate(doc, "bench_monitor", "doc")
     assert found["band_half_width"] == 0.075  # the middle of 0.1, 0.075 and 0.05
-    assert "| a | 3 | 0.133333 | 0.3 | 0.075 | 67% | 100% of 2 | 1 of 2 | 0 |" in table(doc)
+    assert (found["tolerance"], found["within_tolerance"]) == (0.03, 0)  # errors 0.05, 0.05, 0.3
+    assert found["beyond_if_exact"] == beyond_if_exact(found["chunks"], 0.03, 0.9)
+    assert "| a | 3 | 0.133333 | 0.3 | 0 within 0.03 (an exact estimate: about 1.5) | 0.075 | 67% | 100% of 2 | 1 of 2 | 0 |" in table(doc)
+
+
+def test_how_many_chunks_an_exact_estimate_would_miss_by_more_than_the_tolerance():
+    """A 90 % band of half-width 1.645 sigma: sigma 0.03 misses 0.03 with chance 2 (1 - Phi(1)) = 0.317;
+    sigma 0.015 misses with chance 2 (1 - Phi(2)) = 0.0455; a band of one point never misses. The
+    calibrator's share (the interval) is taken out: a band of sigma 0.05 about an interval of sigma 0.04
+    leaves sigma 0.03 to the labels."""
+    z = 1.6448536269514722
+
+    def spread(band: float, interval: float = 0.0) -> dict:
+        return {"band": [0.5, 0.5 + 2 * z * band], "interval": [0.5, 0.5 + 2 * z * interval]}
+    assert beyond_if_exact([spread(0.03)] * 10, 0.03, 0.9) == 3.2
+    assert beyond_if_exact([spread(0.015)] * 100, 0.03, 0.9) == 4.6
+    assert beyond_if_exact([spread(0.05, 0.04)] * 10, 0.03, 0.9) == 3.2
+    assert beyond_if_exact([spread(0.0)], 0.03, 0.9) == 0.0
 
 
 def test_each_chunks_distinct_readings_are_counted_from_the_log(tmp_path):
