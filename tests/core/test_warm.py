@@ -27,12 +27,14 @@ def warm_run(repo: Repo, *argv: str) -> subprocess.CompletedProcess:
 
 
 def started(repo: Repo) -> Path:
-    """Start the repo's worker (the starting call runs cold) and wait until it listens; its log."""
+    """Start the repo's worker (the starting call runs cold) and wait until it listens and has said so in
+    its log (the socket appears a moment before the line); its log."""
     assert warm_run(repo, "-m", "scripts.core.stamp", "--help").returncode == 0
     home = repo.path / ".make/warm"
     for _ in range(300):
-        if list(home.glob("*.sock")):
-            return next(home.glob("*.log"))
+        logs = list(home.glob("*.log"))
+        if list(home.glob("*.sock")) and logs and " ready at " in logs[0].read_text():
+            return logs[0]
         time.sleep(0.1)
     raise AssertionError("the worker did not start: " + "".join(p.read_text() for p in home.glob("*.log")))
 
