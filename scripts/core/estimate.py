@@ -154,7 +154,10 @@ def estimate(calibrator: dict, scores: np.ndarray, predicted: np.ndarray, settin
     and its resamples: where the expected value lies, given how unsure the calibrator is. The band holds
     that share of the metric over label sets drawn from the chances, each through the calibrator or one
     of its resamples in turn; the rows of a group (groups: see drawn_metrics) share their truth: where
-    this chunk's realized value falls, label noise included. A metric with no defined value is null."""
+    this chunk's realized value falls, label noise included. A metric with no defined value is null, and
+    so is one that more than 1 - confidence of the label sets leave undefined: a chunk expected to hold
+    next to no positive has no F1 to speak of (where the model predicts none, every expected positive
+    is missed and the expected F1 is 0, while its labels would most likely give none)."""
     scores = np.asarray(scores, dtype="float64")
     chances = np.vstack([calibrate(c, scores) for c in (calibrator, *calibrator.get("resamples", []))])
     expected = expected_metrics(chances, scores, predicted)
@@ -164,7 +167,8 @@ def estimate(calibrator: dict, scores: np.ndarray, predicted: np.ndarray, settin
         value = float(expected[name][0])
         interval = _central(expected[name], settings["confidence"])
         band = _central(drawn[name], settings["confidence"])
-        if not np.isfinite(value) or band is None or interval is None:
+        defined = float(np.isfinite(drawn[name]).mean())
+        if not np.isfinite(value) or band is None or interval is None or defined < settings["confidence"]:
             out[name] = None
             continue
         out[name] = {"value": round(value, 6), "interval": interval, "band": band}

@@ -50,6 +50,19 @@ def test_certain_chances_give_the_realized_metrics_exactly():
     assert found["roc_auc"]["value"] == 1.0 and found["accuracy"]["value"] == round(4 / 6, 6)
 
 
+def test_a_metric_the_labels_would_mostly_leave_undefined_is_null():
+    """300 rows predicted negative, each with a chance of 0.002 of a positive: the expected F1 is 0 (the
+    0.6 expected positives all missed), but 55 % of the label sets hold no positive and leave F1
+    undefined, as the chunk's own labels most likely would: no F1 to speak of, and no alert on it.
+    With a chance of 0.05 (15 expected positives, all missed) F1 is 0 and said so."""
+    predicted = np.zeros(300, dtype=bool)
+    rare = E.estimate(IDENTITY, np.full(300, 0.002), predicted, SETTINGS, seed=3)
+    assert rare["f1"] is None and rare["recall"] is None and rare["precision"] is None
+    assert rare["accuracy"]["value"] == pytest.approx(0.998)
+    missed = E.estimate(IDENTITY, np.full(300, 0.05), predicted, SETTINGS, seed=3)
+    assert missed["f1"] == {"value": 0.0, "interval": [0.0, 0.0], "band": [0.0, 0.0]}
+
+
 def test_a_reference_of_one_class_gets_no_calibrator():
     calibrator = E.fit_calibrator(np.zeros(50, dtype=int), np.linspace(0, 1, 50), CALIBRATION)
     assert calibrator["method"] == "none" and "one class" in calibrator["reason"]

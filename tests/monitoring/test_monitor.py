@@ -231,3 +231,74 @@ def test_drift_is_judged_for_the_models_own_columns_by_kind():
     drift = drift_table(reference, current, {"categories": {"purpose": ["car", "home"]}, "numeric": ["income"]}, settings)
     assert (drift["purpose"]["test"], drift["purpose"]["drifted"]) == ("chi_square", True)
     assert (drift["income"]["test"], drift["income"]["drifted"]) == ("ks", False)
+
+
+def _missed_reading(repo) -> tuple[dict, float]:  # noqa: ANN001 - a Repo
+    """The reading the live model scores under its threshold with the greatest calibrated chance of
+    failure, on a ramp of torque at high tool wear (overstrain), through the real service; and that chance."""
+    from scripts.core import estimate as E
+    from tests.serving.test_app import READING
+    from tests.serving.test_serve import Server, call
+
+    card = json.loads((repo.path / "models/model_v1.json").read_text())
+    ramp = [{**READING, "tool_wear_min": 210, "torque_nm": round(40 + 0.25 * i, 2)} for i in range(120)]
+    server = Server(repo).start()
+    try:
+        status, doc = call(server.port, "POST", "/predict", {"instances": ramp})
+    finally:
+        server.stop()
+    assert status == 200
+    chances = [(float(E.calibrate(card["metrics"]["calibration"], p["failure_probability"])), reading)
+               for reading, p in zip(ramp, doc["predictions"], strict=True) if p["prediction"] == 0]
+    chance, reading = max(chances, key=lambda found: found[0])
+    assert chance * 300 > 5, "300 of them hold some failures: the ramp crosses the overstrain boundary"
+    return reading, chance
+
+
+def _monitored(repo) -> dict:  # noqa: ANN001 - a Repo
+    run = repo.make("monitor")
+    assert run.code == 0, run.err
+    path = next(line.split("report:")[1].strip() for line in run.out.splitlines() if line.strip().startswith("report:"))
+    return json.loads((repo.path / path).read_text())
+
+
+@pytest.mark.parametrize("failures", [0, 30])
+def test_an_estimated_drop_requires_a_retrain_before_labels_and_labels_confirm_or_withdraw_it(repo, built, tmp_path,
+                                                                                              failures):
+    """300 predictions of a reading the model calls healthy while its calibrated chance of failure says
+    some of them fail: every expected failure is missed, so the estimated F1 is 0, its interval too, and
+    make monitor requires a retrain on the estimate, before any label. Labels that show no failure
+    withdraw it; labels that show failures, all missed, confirm it."""
+    from tests.conftest import copy_of
+    from tests.serving.test_serve import Server, call
+
+    reading, _ = _missed_reading(copy_of(built, tmp_path / "probe"))  # the ramp's predictions logged there
+    server = Server(repo).start()
+    try:
+        status, doc = call(server.port, "POST", "/predict", {"instances": [{**reading, "udi": 1 + i} for i in range(300)]})
+    finally:
+        server.stop()
+    assert status == 200
+    ids = [p["prediction_id"] for p in doc["predictions"]]
+
+    before = _monitored(repo)
+    chunk = before["chunks"][-1]
+    assert chunk["rows"] == 300 and chunk["judged"] and "realized" not in chunk
+    assert chunk["estimated"]["f1"]["value"] == 0.0 and chunk["estimated"]["f1"]["interval"][1] < before["history"]["f1_limit"]
+    assert "estimated_f1" in chunk["alerts"]
+    assert (before["verdict"], before["basis"]) == ("retrain_required", "estimated")
+    assert before["reasons"][0].startswith("estimated F1 0.000 (interval 0.000 to 0.000) in chunk 0") and \
+        before["reasons"][0].endswith("will confirm or withdraw it")
+
+    (repo.path / "labels.csv").write_text("prediction_id,label\n" + "".join(
+        f"{pid},{int(i < failures)}\n" for i, pid in enumerate(ids)))
+    assert repo.make("labels", "FILE=labels.csv").code == 0
+    after = _monitored(repo)
+    realized = after["chunks"][-1]["realized"]
+    assert after["basis"] == "labels" and after["chunks"][-1]["labelled"] == 300
+    if failures:  # all missed: confirmed
+        assert realized["f1"] == 0.0 and "realized_f1" in after["chunks"][-1]["alerts"]
+        assert after["verdict"] == "retrain_required" and not after["reasons"][0].startswith("estimated")
+    else:  # no failure, none predicted: withdrawn
+        assert realized["f1"] is None and "realized_f1" not in after["chunks"][-1]["alerts"]
+        assert after["verdict"] != "retrain_required", after["reasons"]
