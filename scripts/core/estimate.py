@@ -68,11 +68,14 @@ def from_confusion(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarra
             "accuracy": _ratio(tp + tn, n)}
 
 
-def expected_confusion(chance: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """The confusion matrix expected from each row's chance of a positive and its prediction."""
-    chance, predicted = np.asarray(chance, dtype="float64"), np.asarray(predicted, dtype=bool)
-    return {"tp": float(chance[predicted].sum()), "fp": float((1 - chance[predicted]).sum()),
-            "fn": float(chance[~predicted].sum()), "tn": float((1 - chance[~predicted]).sum())}
+def expected_confusion(chances: np.ndarray, predicted: np.ndarray) -> dict:
+    """The confusion matrix expected from each row's chance of a positive and its prediction: each cell
+    as one number for a 1-D array of chances, or one per row of a 2-D array (one per calibrator)."""
+    one = np.ndim(chances) == 1
+    chances, predicted = np.atleast_2d(np.asarray(chances, dtype="float64")), np.asarray(predicted, dtype=bool)
+    tp, fn = chances[:, predicted].sum(axis=1), chances[:, ~predicted].sum(axis=1)
+    cells = {"tp": tp, "fp": predicted.sum() - tp, "fn": fn, "tn": (~predicted).sum() - fn}
+    return {k: float(v[0]) for k, v in cells.items()} if one else cells
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
@@ -132,10 +135,9 @@ def expected_auc(chances: np.ndarray, scores: np.ndarray) -> np.ndarray | float:
 def expected_metrics(chances: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> dict[str, np.ndarray]:
     """Each metric of the expected confusion matrix, and the expected ROC AUC, under each row of chances
     (one per calibrator); NaN where undefined."""
-    chances, predicted = np.atleast_2d(chances), np.asarray(predicted, dtype=bool)
-    tp, fn = chances[:, predicted].sum(axis=1), chances[:, ~predicted].sum(axis=1)
-    fp, tn = predicted.sum() - tp, (~predicted).sum() - fn
-    return {**from_confusion(tp, fp, fn, tn), "roc_auc": expected_auc(chances, scores)}
+    chances = np.atleast_2d(chances)
+    cells = expected_confusion(chances, predicted)
+    return {**from_confusion(cells["tp"], cells["fp"], cells["fn"], cells["tn"]), "roc_auc": expected_auc(chances, scores)}
 
 
 def _central(values: np.ndarray, share: float) -> list[float] | None:
