@@ -5,10 +5,11 @@ table made by make synth's recipes from params' bench.monitor_table and declared
 Each is trained, its scenarios simulated, and a period with a known shift replayed through the
 real service on a free port: the untouched rows (`no_drift`), then every scenario whose truth is a
 covariate drift, with its fresh rows, among them one the bench adds to move quality (with_tilt).
-make monitor then judges the whole period in chunks of monitor.window, and each chunk's F1
-estimated before labels is set against the F1 its labels give:
-the error, whether the realized value lies in the band, and whether a realized drop past the limit
-was flagged (`estimated_f1`) from the probabilities alone. A label-free estimate assumes the labels
+make monitor then judges the whole period in chunks of bench.monitor_min_rows, and again of
+bench.monitor_wide_chunk, and each chunk's F1 estimated before labels is set against the F1 its
+labels give: the error, whether it is within bench.monitor_tolerance (and how often an estimate that
+knew each row's chance exactly would be), whether the realized value lies in the band, and whether
+a realized drop past the limit was flagged (`estimated_f1`) from the probabilities alone. A label-free estimate assumes the labels
 follow the readings as they did (calibration holds); a label shift or a concept drift breaks that,
 so those scenarios are not replayed here. Writes logs/bench/monitor-<time>.json
 (schemas/bench_monitor.schema.json) and prints the table.
@@ -47,9 +48,9 @@ def period(params: dict) -> list[str]:
     return ["no_drift", *[d for name in shifts for d in (name, f"{name}_fresh")]]
 
 
-def replayed(work: Path, env: dict, params_file: str, tilt: dict) -> tuple[dict, dict[int, int], dict]:
-    """Train, add the tilt (with_tilt), simulate, replay the period through the service, monitor: the
-    report, how many distinct readings each chunk holds, and the tilt."""
+def replayed(work: Path, env: dict, params_file: str, tilt: dict) -> dict:
+    """Train, add the tilt (with_tilt), simulate, replay the period through the service: the params the
+    copy now reads, with the tilt."""
     make(work, env, "train")
     params = with_tilt(work, params_file, tilt)
     make(work, env, "simulate")
@@ -59,11 +60,29 @@ def replayed(work: Path, env: dict, params_file: str, tilt: dict) -> tuple[dict,
             make(work, env, "replay", f"DATASET={dataset}")
     finally:
         stop_server(work, work / params["deployment"]["pid_file"])
+    return params
+
+
+def monitored(work: Path, env: dict, params_file: str, size: int) -> tuple[dict, dict[int, int]]:
+    """make monitor over the replayed period in chunks of `size` (monitor.window in the copy): the report,
+    and how many distinct readings each chunk holds."""
+    params = edit_params(work, lambda p: p["monitor"].update(window=size), params_file)
     out = make(work, env, "monitor")
     report = next(line.split("report:")[1].strip() for line in out.splitlines() if line.strip().startswith("report:"))
     doc = json.loads((work / report).read_text())
-    distinct = distinct_readings(work / params["deployment"]["predictions_log"], doc["model_version"], doc["history"]["chunk_size"])
-    return doc, distinct, params["scenarios"]["list"]["tilt"]["tilt"]
+    return doc, distinct_readings(work / params["deployment"]["predictions_log"], doc["model_version"], size)
+
+
+def measured(work: Path, env: dict, params_file: str, settings: dict, confidence: float) -> list[tuple[str, dict]]:
+    """The period replayed (replayed), then judged in chunks of settings['monitor_min_rows'] and again in
+    chunks of settings['monitor_wide_chunk']: each judged, with the tilt."""
+    tilt = replayed(work, env, params_file, settings["monitor_tilt"])["scenarios"]["list"]["tilt"]["tilt"]
+    out = []
+    for size in (settings["monitor_min_rows"], settings["monitor_wide_chunk"]):
+        report, distinct = monitored(work, env, params_file, size)
+        judged_ = judged(report, distinct, {**settings, "monitor_min_rows": size}, confidence)
+        out.append((f"chunks of {size}", {**judged_, "chunk_size": size, "tilt": tilt}))
+    return out
 
 
 def with_tilt(work: Path, params_file: str, tilt: dict) -> dict:
@@ -179,11 +198,11 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="clockwork-bench-monitor-") as tmp:
         work = copy_repo(Path(tmp) / "repo")
         confidence = params["monitor"]["estimate"]["confidence"]
-        report, distinct, tilt = replayed(work, {}, "params.yaml", settings["monitor_tilt"])
-        doc["datasets"]["ai4i (params.yaml)"] = {**judged(report, distinct, settings, confidence), "tilt": tilt}
+        for sizes, result in measured(work, {}, "params.yaml", settings, confidence):
+            doc["datasets"][f"ai4i (params.yaml), {sizes}"] = result
         env = second_table(work, settings["monitor_table"])
-        report, distinct, tilt = replayed(work, env, "bench-table.yaml", settings["monitor_tilt"])
-        doc["datasets"]["synthetic loans (bench.monitor_table)"] = {**judged(report, distinct, settings, confidence), "tilt": tilt}
+        for sizes, result in measured(work, env, "bench-table.yaml", settings, confidence):
+            doc["datasets"][f"synthetic loans (bench.monitor_table), {sizes}"] = result
     out = repo_path(params["paths"]["logs_dir"]) / "bench" / f"monitor-{compact_time(doc['started_at'])}.json"
     write_json(out, doc, "bench_monitor")
     print(table(doc))

@@ -40,7 +40,7 @@ def test_each_chunk_is_judged_against_its_labels():
     assert found["inside_share"] == round(2 / 3, 6) and found["max_error"] == 0.3
     assert found["mean_error"] == round((0.05 + 0.05 + 0.3) / 3, 6)
     assert (found["unrepeated_chunks"], found["unrepeated_inside_share"]) == (2, 1.0)
-    doc = {"kind": "bench_monitor", "started_at": "2026-12-04T00:00:00Z", "min_rows": 1000, "datasets": {"a": found}}
+    doc = {"kind": "bench_monitor", "started_at": "2026-12-04T00:00:00Z", "min_rows": 1000, "datasets": {"a": {**found, "chunk_size": 1000}}}
     validate(doc, "bench_monitor", "doc")
     assert found["band_half_width"] == 0.075  # the middle of 0.1, 0.075 and 0.05
     assert (found["tolerance"], found["within_tolerance"]) == (0.03, 0)  # errors 0.05, 0.05, 0.3
