@@ -127,7 +127,8 @@ def collect(params: dict) -> dict:
         "runs": list(reversed(pipeline_runs[-settings["run_rows"]:])), "runs_recorded": len(pipeline_runs),
         "deployments": list(reversed(deployments)), "deployment_rows_shown": settings["deployment_rows"],
         "series": series, "monitor": report, "psi_threshold": monitor["psi_threshold"],
-        "retrain_flag": repo_path(monitor["flag"]).exists(),
+        "retrain_flag": attempt("retrain flag", lambda: read_json(repo_path(monitor["flag"]), "retrain_flag"), {})
+        if repo_path(monitor["flag"]).exists() else None,
         "experiments": experiments, "experiment_metric": params["experiments"]["metric"], "experiment_grid": sorted(grid),
         "lineage": lineage(paths, registry, attempt), "scenarios": scenarios,
         "challenger": registry["aliases"].get("challenger"),

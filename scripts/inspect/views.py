@@ -347,8 +347,9 @@ def deployment_card(view: dict, link: Link) -> str:
             f'<dt>at</dt><dd>{esc(last["time"])}</dd><dt>where</dt><dd>{esc(last["host_port"])} (pid {esc(last["pid"])})</dd>'
             f'<dt>detail</dt><dd>{esc(last["detail"])}</dd></dl>')
     flag = view["retrain_flag"]
-    flag_html = (f'<p>{badge("retrain flag raised", VERDICT_COLOUR["retrain_required"])} <code>make retrain</code></p>'
-                 if flag else '<p class="small muted">No retrain flag raised.</p>')
+    raised = "retrain flag raised" + (" on an estimate, before labels" if (flag or {}).get("basis") == "estimated" else "")
+    flag_html = (f'<p>{badge(raised, VERDICT_COLOUR["retrain_required"])} <code>make retrain</code></p>'
+                 if flag is not None else '<p class="small muted">No retrain flag raised.</p>')
     return (f'<div class="card"><h2>Serving</h2>{body}{flag_html}'
             f'<p class="small">{a(link("deployments", ""), "deployment log as JSON")} · '
             f'{a(link("registry", ""), "registry as JSON")}</p></div>')

@@ -28,7 +28,7 @@ from scripts.core.artifacts import load_split, read_data_meta
 from scripts.core.config import cli, load_params, repo_path
 from scripts.core.contract import Contract
 from scripts.core.metrics import label_metrics, per_mask
-from scripts.core.store import append_csv_row, compact_time, sha256_obj, utc_now, write_json
+from scripts.core.store import append_csv_row, compact_time, read_json, sha256_obj, utc_now, write_json
 from scripts.monitoring import chunks as C
 from scripts.monitoring.diagnosis import ACTIONS, classify, diagnose, over_history, settings_of
 from scripts.monitoring.groundtruth import labels_for, labels_in
@@ -195,8 +195,22 @@ def report(params: dict) -> dict:
     body["basis"] = "labels" if observed else ("estimated" if body["verdict"] == "retrain_required" else "none")
     body["history"] = {"predictions": total, **run}
     body["chunks"] = history
+    withdrawn = withdraws(repo_path(settings["flag"]), body)
+    if withdrawn:
+        body["withdraws"] = withdrawn
     body["report_id"] = compact_time(body["created_at"]) + "-" + sha256_obj(body)[:8]
     return body
+
+
+def withdraws(flag_path: Path, body: dict) -> dict | None:
+    """The retrain flag this report withdraws, if any: one raised on an estimate before labels, for this
+    model, when the labels now on hand do not require a retrain (the flag's report id and reasons)."""
+    if body["basis"] != "labels" or body["verdict"] == "retrain_required" or not flag_path.exists():
+        return None
+    flag = read_json(flag_path, "retrain_flag")
+    if flag.get("basis") != "estimated" or flag["model_version"] != body["model_version"]:
+        return None
+    return {"report_id": flag["report_id"], "reasons": flag["reasons"]}
 
 
 def _body(card: dict, settings: dict, window: list[dict], counts: tuple[int, int], observed: dict | None,
@@ -234,9 +248,11 @@ def publish(params: dict, doc: dict) -> Path:
         "predicted_failure_rate": doc["predicted_failure_rate"]["window"], "verdict": doc["verdict"]})
     if doc["verdict"] == "retrain_required":
         flag = {"report_id": doc["report_id"], "created_at": doc["created_at"], "model_version": doc["model_version"],
-                "reasons": doc["reasons"], "report": str(path.relative_to(repo_path("."))),
+                "basis": doc["basis"], "reasons": doc["reasons"], "report": str(path.relative_to(repo_path("."))),
                 "diagnosis": {k: doc["diagnosis"][k] for k in ("kind", "action", "suspect_sensors")}}
         write_json(repo_path(settings["flag"]), flag, "retrain_flag")
+    elif doc.get("withdraws"):
+        repo_path(settings["flag"]).unlink(missing_ok=True)
     return path
 
 
@@ -311,6 +327,9 @@ def summary(doc: dict) -> str:
     lines.append(f"  drift: {drift_text(doc['drift'], w['predictions'])}")
     lines += history_lines(doc)
     lines.append(f"  verdict: {doc['verdict']} - {'; '.join(doc['reasons'])}")
+    if doc.get("withdraws"):
+        lines.append(f"  withdrawn: the retrain flag of report {doc['withdraws']['report_id']}, raised on F1 estimated "
+                     "before labels: the labels now on hand do not require a retrain")
     diagnosis = doc["diagnosis"]
     lines.append(f"  diagnosis: {diagnosis['kind']} - {diagnosis['action']}")
     for suspect in diagnosis["suspect_sensors"]:

@@ -137,6 +137,9 @@ def main(argv: list[str]) -> int:
 def retrain(params: dict, args: argparse.Namespace, flag: dict | None, overrode: str | None) -> int:
     """Build the labelled file, run make train on it, promote a candidate that passed its gates, record it."""
     paths, flag_path = params["paths"], repo_path(params["monitor"]["flag"])
+    if (flag or {}).get("basis") == "estimated":
+        print(f"retrain: the flag rests on F1 estimated before labels ({flag['report']}): the candidate learns from the "
+              "labelled rows on hand and must pass the same gates; the flagged predictions' labels will confirm or withdraw it")
     registry = R.load(paths)
     labelled = rows_to_train(params, registry, flag, args.epoch)
     extra = write_labelled(repo_path(params["retrain"]["labelled_dir"]), labelled)

@@ -11,7 +11,7 @@ from scripts.core import store
 from scripts.core.config import ClockworkError, load_params
 from scripts.monitoring import chunks as C
 from scripts.monitoring.chunks import history, span_lines
-from scripts.monitoring.monitor import alerting, baseline_of, decide, join_labels, quality, run_alert, settle, window_labels
+from scripts.monitoring.monitor import alerting, baseline_of, decide, join_labels, quality, run_alert, settle, summary, window_labels
 from scripts.pipeline.retrain import labelled_rows, rows_to_train
 from scripts.pipeline.simulate import simulate
 from tests.conftest import contract
@@ -289,6 +289,11 @@ def test_an_estimated_drop_requires_a_retrain_before_labels_and_labels_confirm_o
     assert (before["verdict"], before["basis"]) == ("retrain_required", "estimated")
     assert before["reasons"][0].startswith("estimated F1 0.000 (interval 0.000 to 0.000) in chunk 0") and \
         before["reasons"][0].endswith("will confirm or withdraw it")
+    flag = json.loads((repo.path / "logs/retrain.flag").read_text())
+    assert (flag["basis"], flag["report_id"]) == ("estimated", before["report_id"]), "the flag says what it rests on"
+    from scripts.inspect.views import deployment_card
+    card = deployment_card({"deployments": [], "retrain_flag": flag}, lambda *parts: "#")
+    assert "retrain flag raised on an estimate, before labels" in card
 
     (repo.path / "labels.csv").write_text("prediction_id,label\n" + "".join(
         f"{pid},{int(i < failures)}\n" for i, pid in enumerate(ids)))
@@ -299,6 +304,11 @@ def test_an_estimated_drop_requires_a_retrain_before_labels_and_labels_confirm_o
     if failures:  # all missed: confirmed
         assert realized["f1"] == 0.0 and "realized_f1" in after["chunks"][-1]["alerts"]
         assert after["verdict"] == "retrain_required" and not after["reasons"][0].startswith("estimated")
-    else:  # no failure, none predicted: withdrawn
+        assert json.loads((repo.path / "logs/retrain.flag").read_text())["basis"] == "labels"
+    else:  # no failure, none predicted: withdrawn, and the flag goes
         assert realized["f1"] is None and "realized_f1" not in after["chunks"][-1]["alerts"]
         assert after["verdict"] != "retrain_required", after["reasons"]
+        assert after["withdraws"] == {"report_id": before["report_id"], "reasons": before["reasons"]}
+        assert not (repo.path / "logs/retrain.flag").exists()
+        assert f"withdrawn: the retrain flag of report {before['report_id']}" in summary(after)
+        assert "no retrain flag" in repo.make("retrain").out
