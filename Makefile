@@ -236,8 +236,8 @@ profile-batch: $(O)/recorded ## Where one 3000-row POST /predict spends its time
 bench-epoch: $(O)/simulate ## How to retrain after a concept drift: F1 of four training sets on each concept scenario's rows
 	@$(PY) -m scripts.dev.bench_epoch --data $(O)/prepare --sims $(O)/simulate
 
-bench-monitor: $(VENV_OK) ## How close the monitor's label-free F1 estimates come to the realized F1, per chunk (AI4I and a second table)
-	@$(PY) -m scripts.dev.bench_monitor
+bench-monitor: $(VENV_OK) ## How close the monitor's label-free F1 estimates come to the realized F1, per chunk (AI4I and a second table) [SMOKE=1]
+	@$(PY) -m scripts.dev.bench_monitor $(if $(value SMOKE),--smoke)
 
 ##@ Production loop
 .PHONY: simulate replay labels monitor monitor-watch retrain demo scenarios

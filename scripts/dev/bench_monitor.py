@@ -29,7 +29,7 @@ import pandas as pd
 from scripts.core.config import ClockworkError, cli, error_line, load_params, read_yaml, repo_path
 from scripts.core.contract import Contract
 from scripts.core.store import compact_time, iter_lines, utc_now, write_json
-from scripts.dev.sandbox import copy_repo, edit_params, free_port, stop_server
+from scripts.dev.sandbox import copy_repo, edit_params, free_port, stop_server, with_model
 from scripts.pipeline.generate import synthesize
 
 
@@ -175,28 +175,37 @@ def second_table(work: Path, settings: dict) -> dict:
 
 
 def table(doc: dict) -> str:
+    """The summary of each data set and chunk size, one row each ('-' where no chunk was judged)."""
     lines = ["| data set | chunks | mean abs error, F1 | max | chunks within the tolerance | "
              "the band's half-width (median) | realized inside the band | the same, chunks with no repeated row | "
              "drops past the limit flagged before labels | flags without a drop |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in doc["datasets"].items():
-        share = "none" if r["unrepeated_inside_share"] is None else f"{r['unrepeated_inside_share']:.0%}"
+        shares = ["-" if v is None else f"{v:.0%}" for v in (r["inside_share"], r["unrepeated_inside_share"])]
         exact = round(len(r["chunks"]) - r["beyond_if_exact"], 1)
         within = f"{r['within_tolerance']} within {r['tolerance']:g} (an exact estimate: about {exact:g})"
-        lines.append(f"| {name} | {len(r['chunks'])} | {r['mean_error']} | {r['max_error']} | {within} | "
-                     f"{r['band_half_width']} | {r['inside_share']:.0%} | "
-                     f"{share} of {r['unrepeated_chunks']} | {r['drops_flagged']} of {r['drops']} | {r['false_flags']} |")
+        figures = ["-" if r[k] is None else r[k] for k in ("mean_error", "max_error", "band_half_width")]
+        lines.append(f"| {name} | {len(r['chunks'])} | {figures[0]} | {figures[1]} | {within} | "
+                     f"{figures[2]} | {shares[0]} | {shares[1]} of {r['unrepeated_chunks']} | "
+                     f"{r['drops_flagged']} of {r['drops']} | {r['false_flags']} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.parse_args(argv)
+    parser.add_argument("--smoke", action="store_true", help="a light forest and a small second table, for CI: proves "
+                        "the benchmark runs, measures nothing worth quoting")
+    args = parser.parse_args(argv)
     params = load_params()
     settings = params["bench"]
-    doc: dict = {"kind": "bench_monitor", "started_at": utc_now(), "min_rows": settings["monitor_min_rows"], "datasets": {}}
+    if args.smoke:
+        settings = {**settings, "monitor_table": {**settings["monitor_table"], "rows": settings["monitor_smoke_rows"]}}
+    doc: dict = {"kind": "bench_monitor", "started_at": utc_now(), "smoke": args.smoke,
+                 "min_rows": settings["monitor_min_rows"], "datasets": {}}
     with tempfile.TemporaryDirectory(prefix="clockwork-bench-monitor-") as tmp:
         work = copy_repo(Path(tmp) / "repo")
+        if args.smoke:  # the second table's params are made from these, so it trains the same light forest
+            with_model(work, settings["smoke_model"])
         confidence = params["monitor"]["estimate"]["confidence"]
         for sizes, result in measured(work, {}, "params.yaml", settings, confidence):
             doc["datasets"][f"ai4i (params.yaml), {sizes}"] = result

@@ -1,15 +1,18 @@
-"""make bench-monitor's arithmetic (scripts/dev/bench_monitor.py): which datasets make the period,
-and how each chunk's estimate is judged against its labels. The full run trains, serves and
-replays two data sets; it is a benchmark, run by hand (its figures are in REFERENCE.md)."""
+"""make bench-monitor (scripts/dev/bench_monitor.py): which datasets make the period, how each chunk's
+estimate is judged against its labels, and a smoke run (a light forest, a small second table) that
+proves the whole benchmark runs. The full run is a benchmark, run by hand (its figures are in
+REFERENCE.md)."""
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from scripts.core.config import ROOT, load_params, validate
 from scripts.dev.bench_monitor import beyond_if_exact, distinct_readings, judged, period, table, with_tilt
+from tests.conftest import Repo
 
 
 def chunk(index: int, rows: int, estimate: tuple[float, float, float] | None, realized: float | None, alerts=()) -> dict:
@@ -86,3 +89,22 @@ def test_the_bench_tilts_along_the_input_most_correlated_with_the_label_toward_f
     assert tilted["scenarios"]["list"]["tilt"] == {"truth": "covariate_drift",
                                                    "tilt": {"column": "rotational_speed_rpm", "share": 0.4, "strength": 1.5}}
     assert "tilt" in period(load_params(tmp_path / "params.yaml")), "a valid scenario the period replays"
+
+
+@pytest.mark.slow
+def test_bench_monitor_smoke_replays_both_tables_and_writes_a_valid_result(repo: Repo):
+    run = repo.make("bench-monitor", "SMOKE=1", timeout=600)
+    assert run.code == 0, run.out + run.err
+    [path] = (repo.path / "logs/bench").glob("monitor-*.json")
+    doc = json.loads(path.read_text())
+    validate(doc, "bench_monitor", path.name)
+    sizes = load_params()["bench"]
+    assert doc["smoke"] and sorted(doc["datasets"]) == sorted(
+        f"{name}, chunks of {size}" for name in ("ai4i (params.yaml)", "synthetic loans (bench.monitor_table)")
+        for size in (sizes["monitor_min_rows"], sizes["monitor_wide_chunk"]))
+    for name, result in doc["datasets"].items():
+        assert result["chunk_size"] == int(name.rsplit(" ", 1)[1])
+        assert all(chunk["rows"] >= result["chunk_size"] for chunk in result["chunks"])
+    judged = [r for name, r in doc["datasets"].items() if name.endswith(f"chunks of {sizes['monitor_min_rows']}")]
+    assert all(r["chunks"] for r in judged), "each table's period fills chunks of the smaller size"
+    assert repo.model_versions == ["model_v1.joblib"], "the benchmark never touches the user's project"
