@@ -58,6 +58,18 @@ class Repo:
                               env={**os.environ, **env})
         return Run(done.returncode, done.stdout, done.stderr)
 
+    def smoke_bench(self, target: str, pattern: str, schema: str) -> dict:
+        """Run a benchmark's make target with SMOKE=1 and read the one result it wrote under logs/bench,
+        schema-checked."""
+        from scripts.core.config import validate
+
+        run = self.make(target, "SMOKE=1", timeout=600)
+        assert run.code == 0, run.out + run.err
+        [path] = (self.path / "logs/bench").glob(pattern)
+        doc = json.loads(path.read_text())
+        validate(doc, schema, path.name)
+        return doc
+
     def params(self) -> dict:
         from scripts.core.config import read_yaml
 

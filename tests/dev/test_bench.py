@@ -13,11 +13,7 @@ from tests.conftest import Repo
 
 @pytest.mark.slow
 def test_bench_smoke_writes_a_valid_result_for_the_pipeline_and_the_server(repo: Repo):
-    run = repo.make("bench", "SMOKE=1", timeout=600)
-    assert run.code == 0, run.out + run.err
-    [path] = (repo.path / "logs/bench").glob("bench-*.json")
-    doc = json.loads(path.read_text())
-    validate(doc, "bench", path.name)
+    doc = repo.smoke_bench("bench", "bench-*.json", "bench")
     assert doc["smoke"] and doc["pipeline"]["after_touch_rebuilt_stages"] == [] and not doc["pipeline"]["noop_starts_python"]
     assert {row["algorithm"] for row in doc["quality_per_cost"]} == {"random_forest", "hist_gradient_boosting", "logistic_regression"}
     monitor = doc["monitor"]  # 5,000 predictions in chunks of 1,000, then 1,000 more

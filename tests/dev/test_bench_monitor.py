@@ -93,11 +93,7 @@ def test_the_bench_tilts_along_the_input_most_correlated_with_the_label_toward_f
 
 @pytest.mark.slow
 def test_bench_monitor_smoke_replays_both_tables_and_writes_a_valid_result(repo: Repo):
-    run = repo.make("bench-monitor", "SMOKE=1", timeout=600)
-    assert run.code == 0, run.out + run.err
-    [path] = (repo.path / "logs/bench").glob("monitor-*.json")
-    doc = json.loads(path.read_text())
-    validate(doc, "bench_monitor", path.name)
+    doc = repo.smoke_bench("bench-monitor", "monitor-*.json", "bench_monitor")
     sizes = load_params()["bench"]
     assert doc["smoke"] and sorted(doc["datasets"]) == sorted(
         f"{name}, chunks of {size}" for name in ("ai4i (params.yaml)", "synthetic loans (bench.monitor_table)")
