@@ -76,3 +76,12 @@ def test_the_experiments_card_knows_a_declared_grid_from_no_grid():
     declared = views.experiments_table({"experiments": [], "experiment_grid": ["hgb", "rf-100"]}, link)
     assert "2 declared in params.yaml" in declared and "hgb, rf-100" in declared and "make experiments" in declared
     assert "No experiments declared" in views.experiments_table({"experiments": [], "experiment_grid": []}, link)
+
+
+def test_the_retrain_flag_says_when_it_rests_on_an_estimate():
+    def card(flag: dict | None) -> str:
+        return views.deployment_card({"deployments": [], "retrain_flag": flag}, lambda *parts: "#")
+    assert "retrain flag raised on an estimate, before labels" in card({"basis": "estimated"})
+    assert "retrain flag raised</span>" in card({"basis": "labels"}) and "on an estimate" not in card({"basis": "labels"})
+    assert "retrain flag raised</span>" in card({}), "a flag written before its basis was recorded, or unreadable"
+    assert "No retrain flag raised" in card(None)
