@@ -63,25 +63,25 @@ def replayed(work: Path, env: dict, params_file: str, tilt: dict) -> dict:
     return params
 
 
-def monitored(work: Path, env: dict, params_file: str, size: int) -> tuple[dict, dict[int, int]]:
-    """make monitor over the replayed period in chunks of `size` (monitor.window in the copy): the report,
-    and how many distinct readings each chunk holds."""
-    params = edit_params(work, lambda p: p["monitor"].update(window=size), params_file)
+def monitored(work: Path, env: dict, params_file: str, size: int) -> dict:
+    """make monitor over the replayed period in chunks of `size` (monitor.window in the copy): the report."""
+    edit_params(work, lambda p: p["monitor"].update(window=size), params_file)
     out = make(work, env, "monitor")
     report = next(line.split("report:")[1].strip() for line in out.splitlines() if line.strip().startswith("report:"))
-    doc = json.loads((work / report).read_text())
-    return doc, distinct_readings(work / params["deployment"]["predictions_log"], doc["model_version"], size)
+    return json.loads((work / report).read_text())
 
 
 def measured(work: Path, env: dict, params_file: str, settings: dict, confidence: float) -> list[tuple[str, dict]]:
     """The period replayed (replayed), then judged in chunks of settings['monitor_min_rows'] and again in
     chunks of settings['monitor_wide_chunk']: each judged, with the tilt."""
-    tilt = replayed(work, env, params_file, settings["monitor_tilt"])["scenarios"]["list"]["tilt"]["tilt"]
-    out = []
+    params = replayed(work, env, params_file, settings["monitor_tilt"])
+    out, readings = [], None
     for size in (settings["monitor_min_rows"], settings["monitor_wide_chunk"]):
-        report, distinct = monitored(work, env, params_file, size)
-        judged_ = judged(report, distinct, {**settings, "monitor_min_rows": size}, confidence)
-        out.append((f"chunks of {size}", {**judged_, "chunk_size": size, "tilt": tilt}))
+        report = monitored(work, env, params_file, size)
+        if readings is None:  # the log is the same for every size: read once
+            readings = model_readings(work / params["deployment"]["predictions_log"], report["model_version"])
+        judged_ = judged(report, distinct_readings(readings, size), {**settings, "monitor_min_rows": size}, confidence)
+        out.append((f"chunks of {size}", {**judged_, "chunk_size": size, "tilt": params["scenarios"]["list"]["tilt"]["tilt"]}))
     return out
 
 
@@ -102,17 +102,16 @@ def with_tilt(work: Path, params_file: str, tilt: dict) -> dict:
     return edit_params(work, lambda p: p["scenarios"]["list"].update(tilt=scenario), params_file)
 
 
-def distinct_readings(log: Path, version: str, size: int) -> dict[int, int]:
-    """How many distinct readings (the inputs the model saw) each chunk of the model's predictions holds:
-    a scenario that resamples rows with replacement repeats some rows, each with its label."""
-    seen: dict[int, set] = {}
-    count = 0
-    for _, line in iter_lines(log):
-        record = json.loads(line)
-        if record["model_version"] == version:
-            seen.setdefault(count // size, set()).add(json.dumps(record["inputs"], sort_keys=True))
-            count += 1
-    return {index: len(rows) for index, rows in seen.items()}
+def model_readings(log: Path, version: str) -> list[str]:
+    """The readings (the inputs the model saw) of each of the model's predictions, in order, as canonical text."""
+    records = (json.loads(line) for _, line in iter_lines(log))
+    return [json.dumps(r["inputs"], sort_keys=True) for r in records if r["model_version"] == version]
+
+
+def distinct_readings(readings: list[str], size: int) -> dict[int, int]:
+    """How many distinct readings each chunk of `size` predictions holds: a scenario that resamples rows
+    with replacement repeats some rows, each with its label. Pure."""
+    return {start // size: len(set(readings[start:start + size])) for start in range(0, len(readings), size)}
 
 
 def beyond_if_exact(chunks: list[dict], tolerance: float, confidence: float) -> float:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from scripts.core.config import ROOT, load_params, validate
-from scripts.dev.bench_monitor import beyond_if_exact, distinct_readings, judged, period, table, with_tilt
+from scripts.dev.bench_monitor import beyond_if_exact, distinct_readings, judged, model_readings, period, table, with_tilt
 from tests.conftest import Repo
 
 
@@ -71,7 +71,7 @@ def test_each_chunks_distinct_readings_are_counted_from_the_log(tmp_path):
     rows = [{"model_version": "v1", "inputs": {"udi": i % 3, "x": 1.0}} for i in range(5)]  # chunk 0 repeats none
     rows.insert(2, {"model_version": "v2", "inputs": {"udi": 9}})  # another model's: not counted
     log.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert distinct_readings(log, "v1", 3) == {0: 3, 1: 2}
+    assert distinct_readings(model_readings(log, "v1"), 3) == {0: 3, 1: 2}
 
 
 def test_the_bench_tilts_along_the_input_most_correlated_with_the_label_toward_fewer_positives(tmp_path):
