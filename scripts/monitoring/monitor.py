@@ -25,15 +25,17 @@ import pandas as pd
 
 from scripts.core import registry as R
 from scripts.core.artifacts import load_split, read_data_meta
-from scripts.core.config import cli, load_params, repo_path
+from scripts.core.config import ClockworkError, cli, load_params, repo_path
 from scripts.core.contract import Contract
 from scripts.core.metrics import label_metrics, per_mask
+from scripts.core.reports import latest_report
 from scripts.core.store import append_csv_row, compact_time, read_json, sha256_obj, utc_now, write_json
 from scripts.monitoring import chunks as C
 from scripts.monitoring.diagnosis import ACTIONS, classify, diagnose, over_history, settings_of
 from scripts.monitoring.groundtruth import labels_for, labels_in
 
 log = logging.getLogger("clockwork.monitor")
+SHOWN_ALERTS = 5  # new alerts named in make monitor's summary; the report holds them all
 LOG_COLUMNS = ["time", "report_id", "model_version", "predictions", "labelled", "error_rate", "baseline_error_rate",
                "precision", "recall", "f1", "drifted_features", "drifted_share", "predicted_failure_rate", "verdict"]
 
@@ -195,6 +197,7 @@ def report(params: dict) -> dict:
     body["basis"] = "labels" if observed else ("estimated" if body["verdict"] == "retrain_required" else "none")
     body["history"] = {"predictions": total, **run}
     body["chunks"] = history
+    body["raised"] = raised(previous_report(settings), body)
     withdrawn = withdraws(repo_path(settings["flag"]), body)
     if withdrawn:
         body["withdraws"] = withdrawn
@@ -265,9 +268,32 @@ def settle(verdict: str, reasons: list[str], diagnosis: dict) -> tuple[str, list
     return verdict, reasons
 
 
-def alerting(doc: dict) -> bool:
-    """Does the report raise an alert: a retrain is required, or a sensor is faulty? Pure."""
-    return doc["verdict"] == "retrain_required" or doc["diagnosis"]["kind"] == "sensor_fault"
+def standing(doc: dict) -> set[str]:
+    """Every alert a report holds: a retrain required, each faulty sensor the diagnosis names, and each
+    chunk's alerts ('chunk 3: drift:torque_nm'; chunk indexes count from the model's go-live). Pure."""
+    out = {"retrain_required"} if doc["verdict"] == "retrain_required" else set()
+    if doc["diagnosis"]["kind"] == "sensor_fault":
+        out |= {f"sensor_fault:{s['sensor']}" for s in doc["diagnosis"]["suspect_sensors"]}
+    size = (doc.get("history") or {}).get("chunk_size")  # a report written before chunks has none
+    return out | {f"chunk {c['index']} of {size}: {name}" for c in doc.get("chunks", []) for name in c["alerts"]}
+
+
+def raised(previous: dict | None, doc: dict) -> list[str]:
+    """The alerts this report holds that the one before it, for the same model, did not: what
+    monitor.alert_command is run for, so a rerun (make monitor-watch) does not page again for what
+    it already said. Pure."""
+    before = standing(previous) if previous and previous["model_version"] == doc["model_version"] else set()
+    return sorted(standing(doc) - before, key=lambda a: (a.startswith("chunk"), a))
+
+
+def previous_report(settings: dict) -> dict | None:
+    """The newest report before this run, or None; one that cannot be read is said and taken as none
+    (every alert then counts as new: a page too many, never one too few)."""
+    try:
+        return latest_report(settings)
+    except ClockworkError as exc:
+        log.warning("the previous monitor report: %s; every alert counts as new", exc)
+        return None
 
 
 def run_alert(settings: dict, report: Path) -> str:
@@ -330,6 +356,10 @@ def summary(doc: dict) -> str:
     if doc.get("withdraws"):
         lines.append(f"  withdrawn: the retrain flag of report {doc['withdraws']['report_id']}, raised on F1 estimated "
                      "before labels: the labels now on hand do not require a retrain")
+    if doc.get("raised"):
+        shown = doc["raised"][:SHOWN_ALERTS]
+        more = f" and {len(doc['raised']) - len(shown)} more (the report's `raised`)" if len(doc["raised"]) > len(shown) else ""
+        lines.append(f"  new alerts: {', '.join(shown)}{more}")
     diagnosis = doc["diagnosis"]
     lines.append(f"  diagnosis: {diagnosis['kind']} - {diagnosis['action']}")
     for suspect in diagnosis["suspect_sensors"]:
@@ -349,7 +379,7 @@ def main(argv: list[str]) -> int:
         path = publish(params, doc)
         print(summary(doc))
         print(f"  report: {path.relative_to(repo_path('.'))}", flush=True)
-        if alerting(doc) and params["monitor"]["alert_command"]:
+        if doc["raised"] and params["monitor"]["alert_command"]:
             print(f"  alert: {run_alert(params['monitor'], path)}", flush=True)
         if not args.watch:
             return 0

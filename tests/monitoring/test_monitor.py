@@ -11,7 +11,7 @@ from scripts.core import store
 from scripts.core.config import ClockworkError, load_params
 from scripts.monitoring import chunks as C
 from scripts.monitoring.chunks import history, span_lines
-from scripts.monitoring.monitor import alerting, baseline_of, decide, join_labels, quality, run_alert, settle, summary, window_labels
+from scripts.monitoring.monitor import baseline_of, decide, join_labels, quality, raised, run_alert, settle, summary, window_labels
 from scripts.pipeline.retrain import labelled_rows, rows_to_train
 from scripts.pipeline.simulate import simulate
 from tests.conftest import contract
@@ -147,9 +147,30 @@ def test_an_alert_runs_the_command_with_the_report_and_its_failure_is_said_not_r
     assert run_alert(missing, report).startswith("monitor.alert_command failed: [Errno 2]")
     slow = {"alert_command": [sys.executable, "-c", "import time; time.sleep(5)"], "alert_timeout_s": 0.3}
     assert "timed out after 0.3 seconds" in run_alert(slow, report)
-    assert alerting({"verdict": "retrain_required", "diagnosis": {"kind": "concept_drift"}})
-    assert alerting({"verdict": "insufficient_labels", "diagnosis": {"kind": "sensor_fault"}})
-    assert not alerting({"verdict": "ok", "diagnosis": {"kind": "covariate_drift"}})
+
+
+def _report(verdict="ok", sensors=(), chunks=(), version="v1", size=1000):
+    kind = "sensor_fault" if sensors else "covariate_drift"
+    return {"model_version": version, "verdict": verdict, "history": {"chunk_size": size},
+            "diagnosis": {"kind": kind, "suspect_sensors": [{"sensor": s} for s in sensors]},
+            "chunks": [{"index": i, "alerts": list(a)} for i, a in enumerate(chunks)]}
+
+
+def test_the_alert_command_is_run_for_what_is_new_a_chunk_alert_too_and_not_again_on_a_rerun():
+    first = _report(chunks=[[], ["drift:torque_nm"]])
+    assert raised(None, first) == ["chunk 1 of 1000: drift:torque_nm"], "drift alone pages once, though it is only 'watch'"
+    assert raised(first, first) == [], "a rerun that finds nothing new says nothing new"
+    later = _report("retrain_required", ["torque_nm"], [[], ["drift:torque_nm"], ["drift:torque_nm", "realized_f1"]])
+    assert raised(first, later) == ["retrain_required", "sensor_fault:torque_nm", "chunk 2 of 1000: drift:torque_nm",
+                                    "chunk 2 of 1000: realized_f1"]
+    labelled = _report("retrain_required", ["torque_nm"], [[], ["drift:torque_nm", "realized_f1"], ["drift:torque_nm", "realized_f1"]])
+    assert raised(later, labelled) == ["chunk 1 of 1000: realized_f1"], "labels arriving for an old chunk are news"
+    assert raised(_report(version="v0", chunks=[["multivariate"]]), _report(chunks=[["multivariate"]])) == \
+        ["chunk 0 of 1000: multivariate"], "another model's report says nothing of this one's"
+    assert raised(_report(chunks=[["multivariate"]], size=500), _report(chunks=[["multivariate"]])) == \
+        ["chunk 0 of 1000: multivariate"], "chunks of another size are other chunks"
+    assert raised({"model_version": "v1", "verdict": "ok", "diagnosis": {"kind": "none", "suspect_sensors": []}},
+                  _report("retrain_required")) == ["retrain_required"], "a report written before chunks"
 
 
 def test_retraining_a_table_without_a_row_id_is_refused_in_one_line():
@@ -291,6 +312,9 @@ def test_an_estimated_drop_requires_a_retrain_before_labels_and_labels_confirm_o
         before["reasons"][0].endswith("will confirm or withdraw it")
     flag = json.loads((repo.path / "logs/retrain.flag").read_text())
     assert (flag["basis"], flag["report_id"]) == ("estimated", before["report_id"]), "the flag says what it rests on"
+    size = before["history"]["chunk_size"]
+    assert {"retrain_required", f"chunk 0 of {size}: estimated_f1"} <= set(before["raised"])
+    assert "new alerts: retrain_required" in summary(before)
 
     (repo.path / "labels.csv").write_text("prediction_id,label\n" + "".join(
         f"{pid},{int(i < failures)}\n" for i, pid in enumerate(ids)))
@@ -302,10 +326,12 @@ def test_an_estimated_drop_requires_a_retrain_before_labels_and_labels_confirm_o
         assert realized["f1"] == 0.0 and "realized_f1" in after["chunks"][-1]["alerts"]
         assert after["verdict"] == "retrain_required" and not after["reasons"][0].startswith("estimated")
         assert json.loads((repo.path / "logs/retrain.flag").read_text())["basis"] == "labels"
+        assert after["raised"] == [f"chunk 0 of {size}: realized_f1"], "only what the labels added is new"
     else:  # no failure, none predicted: withdrawn, and the flag goes
         assert realized["f1"] is None and "realized_f1" not in after["chunks"][-1]["alerts"]
         assert after["verdict"] != "retrain_required", after["reasons"]
         assert after["withdraws"] == {"report_id": before["report_id"], "reasons": before["reasons"]}
         assert not (repo.path / "logs/retrain.flag").exists()
+        assert after["raised"] == [] and "new alerts" not in summary(after)
         assert f"withdrawn: the retrain flag of report {before['report_id']}" in summary(after)
         assert "no retrain flag" in repo.make("retrain").out
