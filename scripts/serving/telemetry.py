@@ -100,7 +100,7 @@ def monitor_families(report: dict | None) -> list:
     window.add_metric(["all"], report["window"]["predictions"])
     window.add_metric(["labelled"], report["window"]["labelled"])
     return [available, created, verdict, diagnosis, window, *_quality_families(report), *_drift_families(report),
-            *_chunk_families(report)]
+            *_chunk_families(report), *_chunk_truth_families(report)]
 
 
 def _quality_families(report: dict) -> list:
@@ -128,15 +128,25 @@ def _drift_families(report: dict) -> list:
     judged.add_metric([], 0 if drift.get("judged") is False else 1)
     share = Gauge("clockwork_monitor_drifted_share", "Share of the columns that drifted")
     share.add_metric([], drift["drifted_share"])
-    drifted = Gauge("clockwork_monitor_column_drifted", "1 if the column drifted (PSI and test both say so)", labels=["column"])
-    psi = Gauge("clockwork_monitor_column_psi", "The column's population stability index", labels=["column"])
-    p_value = Gauge("clockwork_monitor_column_p_value", "The p-value of the column's KS or chi-square test",
+    return [judged, share, *_column_families("clockwork_monitor_column", "the window", drift["features"])]
+
+
+def _column_families(prefix: str, where: str, features: dict) -> list:
+    """Each column's drift record (of the window, or of the latest chunk) as four gauges named prefix_*. Pure."""
+    from prometheus_client.core import GaugeMetricFamily as Gauge
+
+    drifted = Gauge(f"{prefix}_drifted", f"1 if the column drifted in {where} (PSI and test both say so)", labels=["column"])
+    psi = Gauge(f"{prefix}_psi", f"The column's population stability index in {where}", labels=["column"])
+    p_value = Gauge(f"{prefix}_p_value", f"The p-value of the column's KS or chi-square test in {where}",
                     labels=["column", "test"])
-    for column, record in sorted(drift["features"].items()):
+    statistic = Gauge(f"{prefix}_statistic", f"The statistic of the column's KS or chi-square test in {where}",
+                      labels=["column", "test"])
+    for column, record in sorted(features.items()):
         drifted.add_metric([column], 1 if record["drifted"] else 0)
         psi.add_metric([column], record["psi"])
         p_value.add_metric([column, record["test"]], record["p_value"])
-    return [judged, share, drifted, psi, p_value]
+        statistic.add_metric([column, record["test"]], record["statistic"])
+    return [drifted, psi, p_value, statistic]
 
 
 def _latest_chunk(report: dict) -> dict | None:
@@ -180,6 +190,28 @@ def _chunk_families(report: dict) -> list:
     for alert in chunk["alerts"]:
         alerts.add_metric([alert], 1)
     return families
+
+
+def _chunk_truth_families(report: dict) -> list:
+    """The latest measured chunk's drift per column, and the realized metrics of the latest chunk and of the
+    newest chunk that has them (labels come late: the newest labelled chunk is where they last spoke). Pure."""
+    from prometheus_client.core import GaugeMetricFamily as Gauge
+
+    chunk = _latest_chunk(report)
+    realized = Gauge("clockwork_monitor_chunk_realized", "Quality on a chunk's labelled predictions (from "
+                     "monitor.min_labels on): which=latest, the latest measured chunk; which=latest_labelled, the "
+                     "newest chunk with enough labels", labels=["metric", "which"])
+    labelled = [c for c in report.get("chunks") or [] if c.get("realized")]
+    index = Gauge("clockwork_monitor_chunk_latest_labelled", "The number of the newest chunk with enough labels")
+    for which, found in (("latest", chunk if chunk and chunk.get("realized") else None),
+                         ("latest_labelled", labelled[-1] if labelled else None)):
+        for metric, value in sorted((found or {}).get("realized", {}).items()):
+            if value is not None:
+                realized.add_metric([metric, which], value)
+    if labelled:
+        index.add_metric([], labelled[-1]["index"])
+    columns = _column_families("clockwork_monitor_chunk_column", "the latest measured chunk", (chunk or {}).get("drift") or {})
+    return [realized, index, *columns]
 
 
 def _epoch_seconds(stamp: str) -> float:

@@ -53,11 +53,21 @@ def test_metrics_carry_the_latest_report_promtool_clean_and_the_rules_page_on_it
     assert seen['clockwork_monitor_multivariate{which="drifted"}'] == chunk["multivariate"]["drifted"]
     assert {name for name in seen if name.startswith("clockwork_monitor_chunk_alert")} == \
         {f'clockwork_monitor_chunk_alert{{alert="{a}"}}' for a in chunk["alerts"]}
+    for column, record in chunk["drift"].items():  # the latest chunk's drift, column by column
+        assert seen[f'clockwork_monitor_chunk_column_drifted{{column="{column}"}}'] == record["drifted"]
+        assert seen[f'clockwork_monitor_chunk_column_statistic{{column="{column}",test="{record["test"]}"}}'] == \
+            record["statistic"]
+    labelled = [c for c in report["chunks"] if c.get("realized")][-1]  # the demo labels its traffic
+    realized = labelled["realized"]["f1"]
+    assert seen["clockwork_monitor_chunk_latest_labelled"] == labelled["index"]
+    assert seen['clockwork_monitor_chunk_realized{metric="f1",which="latest_labelled"}'] == realized
+    assert ('clockwork_monitor_chunk_realized{metric="f1",which="latest"}' in seen) == ("realized" in chunk)
 
     # the rules, fed the very samples the service exposed
     series = [{"series": name, "values": f"{value:g}x90"} for name, value in seen.items()
               if name.startswith(("clockwork_monitor_verdict", "clockwork_monitor_diagnosis", "clockwork_monitor_column_drifted",
-                                  "clockwork_monitor_estimated", "clockwork_monitor_f1_limit"))]
+                                  "clockwork_monitor_estimated", "clockwork_monitor_f1_limit",
+                                  "clockwork_monitor_chunk_realized"))]
     drifted = sorted(re.findall(r'clockwork_monitor_column_drifted\{column="(\w+)"\}', " ".join(n for n, v in seen.items() if v == 1)))
     cases = {"interval": "1m", "input_series": series, "alert_rule_test": [
         {"eval_time": "5m", "alertname": "ClockworkRetrainRequired", "exp_alerts": [
@@ -75,6 +85,11 @@ def test_metrics_carry_the_latest_report_promtool_clean_and_the_rules_page_on_it
                 "summary": f"Clockwork: the latest chunk's F1, estimated before labels, is below the limit (expected at most {f1['interval'][1]:g})",
                 "description": "The labels will confirm or withdraw it; make live shows the chunks."}}]
          if f1["interval"][1] < report["history"]["f1_limit"] else []},
+        {"eval_time": "5m", "alertname": "ClockworkRealizedF1Drop", "exp_alerts": [
+            {"exp_labels": {"severity": "ticket", "metric": "f1", "which": "latest_labelled"}, "exp_annotations": {
+                "summary": f"Clockwork: the newest labelled chunk's F1 is below the limit ({realized:g})",
+                "description": "Labels confirm a drop; the verdict says whether a retrain is required (make live)."}}]
+         if realized < report["history"]["f1_limit"] else []},
         {"eval_time": "30m", "alertname": "ClockworkColumnDrifted", "exp_alerts": []},  # not for an hour yet
         {"eval_time": "75m", "alertname": "ClockworkColumnDrifted", "exp_alerts": [
             {"exp_labels": {"severity": "ticket", "column": column},
@@ -87,7 +102,20 @@ def test_metrics_carry_the_latest_report_promtool_clean_and_the_rules_page_on_it
                                   {"eval_time": "20m", "alertname": "ClockworkMonitorSilent", "exp_alerts": [
                                       {"exp_labels": {"severity": "ticket"}, "exp_annotations": {
                                           "summary": "Clockwork: no monitor report in six hours (or none readable)"}}]}]}
-    suite.write_text(yaml.safe_dump({"rule_files": [str(RULES)], "evaluation_interval": "1m", "tests": [cases, silent]}))
+    dropped = {"interval": "1m", "input_series": [  # both F1 rules fire, whatever the demo's figures, with their labels
+        {"series": 'clockwork_monitor_estimated{metric="f1",bound="interval_high"}', "values": "0.5x10"},
+        {"series": 'clockwork_monitor_chunk_realized{metric="f1",which="latest_labelled"}', "values": "0.25x10"},
+        {"series": "clockwork_monitor_f1_limit", "values": "0.7x10"}], "alert_rule_test": [
+        {"eval_time": "2m", "alertname": "ClockworkEstimatedF1Drop", "exp_alerts": [
+            {"exp_labels": {"severity": "ticket", "metric": "f1", "bound": "interval_high"}, "exp_annotations": {
+                "summary": "Clockwork: the latest chunk's F1, estimated before labels, is below the limit (expected at most 0.5)",
+                "description": "The labels will confirm or withdraw it; make live shows the chunks."}}]},
+        {"eval_time": "2m", "alertname": "ClockworkRealizedF1Drop", "exp_alerts": [
+            {"exp_labels": {"severity": "ticket", "metric": "f1", "which": "latest_labelled"}, "exp_annotations": {
+                "summary": "Clockwork: the newest labelled chunk's F1 is below the limit (0.25)",
+                "description": "Labels confirm a drop; the verdict says whether a retrain is required (make live)."}}]}]}
+    suite.write_text(yaml.safe_dump({"rule_files": [str(RULES)], "evaluation_interval": "1m",
+                                     "tests": [cases, silent, dropped]}))
     done = subprocess.run([str(PROMTOOL), "test", "rules", str(suite)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert subprocess.run([str(PROMTOOL), "check", "rules", str(RULES)], capture_output=True).returncode == 0
