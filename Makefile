@@ -284,8 +284,8 @@ bench: $(O)/recorded ## All benchmarks: pipeline overhead, monitor at 1M, F1 per
 
 ##@ Inspect
 .PHONY: help dag status metrics metrics-diff params-diff verify verify-all report
-report: $(VENV_OK) ## Write the dashboard as one self-contained file, logs/report.html (works offline, no server)
-	@$(STAGE_PY) -m scripts.inspect.report
+report: $(VENV_OK) ## Write the dashboard as one self-contained file, logs/report.html (works offline, no server) [COLUMN= CHUNK=: the distribution shown]
+	@$(STAGE_PY) -m scripts.inspect.report $(if $(value COLUMN),--column $(call q,COLUMN)) $(if $(value CHUNK),--chunk $(call q,CHUNK))
 
 help: ## List the targets (this text)
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} \

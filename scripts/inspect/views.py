@@ -464,9 +464,11 @@ def deployments_table(view: dict, limit: int) -> str:
             + (f'<p class="small muted">{more} older events in the log.</p>' if more > 0 else ""))
 
 
-def dashboard_html(view: dict, link: Link, title: str, asked: tuple[str | None, str | None] | None = None) -> str:
-    """The whole dashboard page (also the body of the static report). asked: the (column, chunk) a
-    served page's query chose for the distribution card (None: the static report, no form)."""
+def dashboard_html(view: dict, link: Link, title: str, asked: tuple[str | None, str | None] | None = None,
+                   form: bool | None = None) -> str:
+    """The whole dashboard page (also the body of the static report). asked: the (column, chunk) chosen
+    for the distribution card (a served page's query, or make report's COLUMN and CHUNK); form: whether
+    the card offers a form to choose again (by default, when asked: served pages)."""
     problems = "".join(f"<li>{esc(p)}</li>" for p in view["problems"])
     report = view["monitor"]
     drift = drift_bars(report["drift"]["features"] if report else {}, view["psi_threshold"])
@@ -477,7 +479,7 @@ def dashboard_html(view: dict, link: Link, title: str, asked: tuple[str | None, 
         + f'<p class="small">{a(link("monitor-history", ""), "monitor history as JSON")}</p></div>'
         + f'<div class="card"><h2>Drift in the latest report (PSI, log scale)</h2>{drift}</div></div>'
         + history_cards(report, pick_distribution((report or {}).get("chunks") or [], *(asked or (None, None))),
-                        form=asked is not None)
+                        form=asked is not None if form is None else form)
         + f'<div class="card" style="margin-bottom:14px"><h2>Registry</h2>{registry_table(view, link)}</div>'
         + f'<div class="card" style="margin-bottom:14px"><h2>Experiments</h2>{experiments_table(view, link)}</div>'
         + f'<div class="card" style="margin-bottom:14px"><h2>Scenarios</h2>{scenarios_table(view.get("scenarios"))}</div>'

@@ -205,6 +205,21 @@ def test_make_report_writes_the_same_content_as_one_offline_file(site):
         assert (repo.path / "logs" / link).resolve().exists(), f"{link} points at a record file"
 
 
+def test_make_report_shows_the_distribution_asked_for_and_names_a_wrong_one(site):
+    repo, _ = site
+    report = repo.json(f"logs/monitor/{monitor_runs(repo)[-1]['report_id']}.json")
+    first = next(c for c in report["chunks"] if c["judged"])
+    run = repo.make("report", "COLUMN=type", f"CHUNK={first['index']}")
+    assert run.code == 0, run.err
+    page = (repo.path / "logs/report.html").read_text()
+    assert f'id="distribution" data-column="type" data-chunk="{first["index"]}"' in page and "<form" not in page
+    assert page.count('class="share reference"') == len(first["distributions"]["type"]["bins"])
+    for variable, value in (("COLUMN", "nope"), ("CHUNK", "99999")):
+        run = repo.make("report", f"{variable}={value}")
+        assert run.code == 2 and run.err.startswith(f"error: {variable}: '{value}' is not ") and \
+            "Traceback" not in run.err, run.err
+
+
 def test_a_corrupt_record_is_named_on_the_page_not_a_failure(demoed, tmp_path):
     repo = copy_of(demoed[0], tmp_path / "repo")
     card = repo.path / "models/model_v2.json"
