@@ -172,14 +172,65 @@ def chunks_chart(chunks: list[dict], limit: float | None, width: int = 720, heig
             parts.append(f'<circle class="realized" cx="{x(i):.1f}" cy="{y(realized):.1f}" r="4.5" fill="#1f2328" '
                          f'data-f1="{realized}"><title>chunk {c["index"]}: realized F1 {realized:.3f} on {c["labelled"]} '
                          f'labels; {esc(alerts)}</title></circle>')
-    every = max(1, n // 8)
-    ticks = sorted({0, n - 1, *(i for i in range(0, n, every) if n - 1 - i >= every / 2)})  # none crowding the last
-    for i in ticks:
-        parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" font-size="11" text-anchor="middle" fill="#57606a">'
-                     f'{measured[i]["index"]}</text>')
+    parts.append(_chunk_ticks(measured, x, height - bottom + 16))
     parts.append(f'<text x="{left}" y="{height - 4}" font-size="11" fill="#57606a">chunk —  estimated F1 (dark: its interval, '
                  'light: its band)   ● realized F1   - - limit</text></svg>')
     return "".join(parts)
+
+
+def _chunk_ticks(measured: list[dict], x: Callable[[int], float], baseline: float) -> str:
+    """Chunk numbers under a chart of chunks, about eight, none crowding the last."""
+    n = len(measured)
+    every = max(1, n // 8)
+    ticks = sorted({0, n - 1, *(i for i in range(0, n, every) if n - 1 - i >= every / 2)})
+    return "".join(f'<text x="{x(i):.1f}" y="{baseline}" font-size="11" text-anchor="middle" fill="#57606a">'
+                   f'{measured[i]["index"]}</text>' for i in ticks)
+
+
+def multivariate_chart(chunks: list[dict], width: int = 720, height: int = 200) -> str:
+    """The multivariate measure per chunk (the mean PCA reconstruction error of its rows): the line, a
+    red dot where it drifted, the range it is accepted in (shaded: the training rows' value, dashed, give
+    or take what chance or monitor.multivariate.min_change allow for a chunk of its size)."""
+    measured = [c for c in chunks if c["judged"] and c.get("multivariate")]
+    if not measured:
+        return '<p class="muted">No chunk measured yet.</p>'
+    left, right, top, bottom = 56, 12, 12, 36
+    n, records = len(measured), [c["multivariate"] for c in measured]
+    high = max(max(max(m["value"], m["range"][1], m["reference"]) for m in records) * 1.1, 1e-9)
+
+    def x(i: int) -> float:
+        return scale(i, 0, max(n - 1, 1), left + 10, width - right - 10) if n > 1 else (left + width - right) / 2
+
+    def y(v: float) -> float:
+        return scale(v, 0, high, height - bottom, top)
+    parts = [f'<svg class="multivariate" role="img" aria-label="multivariate drift per chunk" viewBox="0 0 {width} {height}" '
+             'width="100%" preserveAspectRatio="xMidYMid meet">']
+    for v in (0, high / 2, high):
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#eaeef2"/>'
+                     f'<text x="{left - 6}" y="{y(v) + 4:.1f}" font-size="11" text-anchor="end" fill="#57606a">{v:.3g}</text>')
+    accepted = " ".join([*(f"{x(i):.1f},{y(m['range'][1]):.1f}" for i, m in enumerate(records)),
+                         *(f"{x(i):.1f},{y(m['range'][0]):.1f}" for i, m in reversed(list(enumerate(records))))])
+    reference = " ".join(f"{x(i):.1f},{y(m['reference']):.1f}" for i, m in enumerate(records))
+    line = " ".join(f"{x(i):.1f},{y(m['value']):.1f}" for i, m in enumerate(records))
+    parts.append(f'<polygon class="accepted" points="{accepted}" fill="#8c959f" fill-opacity="0.2" stroke="none"/>'
+                 f'<polyline class="reference" points="{reference}" fill="none" stroke="#8250df" stroke-dasharray="6 4"/>'
+                 f'<polyline class="measure" points="{line}" fill="none" stroke="#0969da" stroke-width="2"/>')
+    parts += [_measure_dot(c, x(i), y(c["multivariate"]["value"])) for i, c in enumerate(measured)]
+    parts.append(_chunk_ticks(measured, x, height - bottom + 16))
+    parts.append(f'<text x="{left}" y="{height - 4}" font-size="11" fill="#57606a">chunk —  mean reconstruction error '
+                 '(red: drifted)   shaded: accepted range   - - training rows</text></svg>')
+    return "".join(parts)
+
+
+def _measure_dot(chunk: dict, cx: float, cy: float) -> str:
+    """One chunk's multivariate measure as a dot, red where it drifted, its figures in its title."""
+    m = chunk["multivariate"]
+    low, high = m["range"]
+    return (f'<circle class="measure{" drifted" if m["drifted"] else ""}" cx="{cx:.1f}" cy="{cy:.1f}" '
+            f'r="{4.5 if m["drifted"] else 3}" fill="{"#cf222e" if m["drifted"] else "#0969da"}" data-value="{m["value"]}" '
+            f'data-drifted="{str(m["drifted"]).lower()}"><title>chunk {chunk["index"]}: reconstruction error {m["value"]:.4g} '
+            f'(training rows {m["reference"]:.4g}, accepted {low:.4g} to {high:.4g}; p={m["p_value"]:.2g})'
+            f'{", drifted" if m["drifted"] else ""}</title></circle>')
 
 
 def drift_map(chunks: list[dict], width: int = 720) -> str:
@@ -560,7 +611,8 @@ def history_cards(report: dict | None, choice: tuple[dict, str] | None = None, f
     chunks = (report or {}).get("chunks") or []
     limit = (report or {}).get("history", {}).get("f1_limit")
     return (f'<div class="grid g2"><div class="card"><h2>F1 per chunk: estimated before labels, and realized</h2>'
-            f'{chunks_chart(chunks, limit)}</div>'
+            f'{chunks_chart(chunks, limit)}<h2>All inputs together: multivariate drift per chunk</h2>'
+            f'{multivariate_chart(chunks)}</div>'
             f'<div class="grid"><div class="card"><h2>Drift per chunk</h2>{drift_map(chunks, 560)}</div>'
             f'{distribution_card(report, choice, form)}</div></div>')
 

@@ -78,6 +78,9 @@ def test_dashboard_shows_the_live_model_and_every_section(site):
     measured = [c for c in report["chunks"] if c["judged"]]
     assert page.count('class="cell"') == len(measured) * (len(measured[-1]["drift"]) + 1), "drift map: columns x chunks"
     assert page.count('class="realized"') == sum("realized" in c for c in measured), "a dot per labelled chunk"
+    multivariate = [c["multivariate"] for c in measured if c["multivariate"]]
+    assert len(re.findall(r'<circle class="measure( drifted)?"', page)) == len(multivariate) > 1, "the measure per chunk"
+    assert page.count('<circle class="measure drifted"') == sum(m["drifted"] for m in multivariate)
     latest = measured[-1]  # the distribution card: by default the latest chunk's first drifted column
     default = (latest["drifted"] or sorted(latest["distributions"]))[0]
     assert f'id="distribution" data-column="{default}" data-chunk="{latest["index"]}"' in page
@@ -275,6 +278,9 @@ def test_in_a_real_browser_the_dashboard_renders_its_data_and_compare_works(site
     assert browser.find_element(By.CSS_SELECTOR, "svg.chunks polygon.band").is_displayed()
     interval = browser.find_element(By.CSS_SELECTOR, "svg.chunks polygon.interval")  # where the expected F1 lies
     assert len(interval.get_attribute("points").split()) == 2 * len(estimated.get_attribute("points").split())
+    measure = browser.find_element(By.CSS_SELECTOR, "svg.multivariate polyline.measure")  # all inputs together
+    assert measure.is_displayed() and len(measure.get_attribute("points").split()) >= 2
+    assert browser.find_element(By.CSS_SELECTOR, "svg.multivariate polygon.accepted").is_displayed()
     shares = browser.find_elements(By.CSS_SELECTOR, "#distribution svg.distribution rect.share")
     assert shares and all(r.is_displayed() for r in shares[:4]), "a column's distribution, training against a chunk"
     cells = browser.find_elements(By.CSS_SELECTOR, "svg.drift-map rect.cell")
