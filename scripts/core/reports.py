@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from scripts.core.config import repo_path
-from scripts.core.store import read_csv_rows, read_json
+from scripts.core.store import last_csv_row, read_csv_rows, read_json
 
 
 def monitor_runs(monitor: dict) -> list[dict]:
@@ -25,9 +25,10 @@ def read_report(monitor: dict, report_id: str) -> dict:
 
 
 def latest_report(monitor: dict) -> dict | None:
-    """The newest report (the monitor log's last row names it), or None before the first run."""
-    runs = monitor_runs(monitor)
-    return read_report(monitor, runs[-1]["report_id"]) if runs else None
+    """The newest report (the monitor log's last row names it, read from the log's end), or None before
+    the first run."""
+    last = last_csv_row(repo_path(monitor["monitor_log"]))
+    return read_report(monitor, last["report_id"]) if last else None
 
 
 class LatestReport:
