@@ -7,12 +7,13 @@ import os
 from pathlib import Path
 
 from scripts.core.config import repo_path
-from scripts.core.store import last_csv_row, read_csv_rows, read_json
+from scripts.core.store import last_csv_rows, read_csv_rows, read_json
 
 
-def monitor_runs(monitor: dict) -> list[dict]:
-    """Every row of the monitor log, oldest first ([] before the first run)."""
-    return read_csv_rows(repo_path(monitor["monitor_log"]))
+def monitor_runs(monitor: dict, last: int | None = None) -> list[dict]:
+    """Every row of the monitor log, or its `last` rows (read from its end), oldest first ([] before the first run)."""
+    log = repo_path(monitor["monitor_log"])
+    return read_csv_rows(log) if last is None else last_csv_rows(log, last)
 
 
 def report_path(monitor: dict, report_id: str) -> Path:
@@ -27,8 +28,8 @@ def read_report(monitor: dict, report_id: str) -> dict:
 def latest_report(monitor: dict) -> dict | None:
     """The newest report (the monitor log's last row names it, read from the log's end), or None before
     the first run."""
-    last = last_csv_row(repo_path(monitor["monitor_log"]))
-    return read_report(monitor, last["report_id"]) if last else None
+    last = monitor_runs(monitor, 1)
+    return read_report(monitor, last[0]["report_id"]) if last else None
 
 
 class LatestReport:

@@ -177,30 +177,29 @@ def read_csv_rows(path: Path) -> list[dict]:
     return list(csv.DictReader(text[:text.rfind("\n") + 1].splitlines()))
 
 
-def last_csv_row(path: Path, block: int = 1 << 16) -> dict | None:
-    """The last row of a CSV log whose rows hold no line break (read_csv_rows' last, without reading the
-    rest: a log of a year of minutely rows is 90 MB), or None when it has none. A torn last line is skipped."""
+def last_csv_rows(path: Path, count: int, block: int = 1 << 16) -> list[dict]:
+    """The last `count` rows of a CSV log whose rows hold no line break, oldest first: read_csv_rows' tail,
+    read from the file's end (a log of a year of minutely rows is 90 MB). A torn last line is skipped."""
     import csv
 
-    if not path.exists():
-        return None
+    if not path.exists() or count < 1:
+        return []
     with open(path, "rb") as handle:
         header = handle.readline()
         end = handle.seek(0, os.SEEK_END)
         tail = b""
-        while end > len(header):
+        while end > len(header) and tail.count(b"\n") <= count:  # one more break: the first line may be cut
             start = max(len(header), end - block)
             handle.seek(start)
             tail = handle.read(end - start) + tail
             end = start
-            lines = tail[:tail.rfind(b"\n") + 1].splitlines()
-            if len(lines) > 1 or (lines and end == len(header)):
-                break
-    lines = tail[:tail.rfind(b"\n") + 1].splitlines() if tail else []
-    if not lines or not header.endswith(b"\n"):
-        return None
-    text = (header + lines[-1] + b"\n").decode("utf-8", errors="replace")
-    return next(csv.DictReader(text.splitlines()), None)
+    if not header.endswith(b"\n"):
+        return []
+    lines = tail[:tail.rfind(b"\n") + 1].splitlines()
+    if end > len(header):  # the first line may begin before what was read
+        lines = lines[1:]
+    text = (header + b"\n".join(lines[-count:]) + b"\n").decode("utf-8", errors="replace")
+    return [row for row in csv.DictReader(text.splitlines())][-count:] if lines else []
 
 
 def set_aside_torn_tail(path: Path) -> Path | None:

@@ -106,10 +106,10 @@ def collect(params: dict) -> dict:
                     "algorithm": card["algorithm"], "data_version": card["data"]["version"], "git": card["git"],
                     "metrics": card["metrics"]["test"], "sha256": card["artifact"]["sha256"]}
     deployments = attempt("deployment log", lambda: read_csv_rows(repo_path(params["deployment"]["deployment_log"])), [])
-    runs = attempt("monitor log", lambda: monitor_runs(monitor), [])
+    runs = attempt("monitor log", lambda: monitor_runs(monitor, settings["chart_points"]), [])
     series = [{"time": r["time"], "model_version": r["model_version"], "verdict": r["verdict"],
                "error_rate": number(r["error_rate"]), "baseline": number(r["baseline_error_rate"])}
-              for r in runs[-settings["chart_points"]:]]
+              for r in runs]
     report = None
     if runs:
         report_id = runs[-1]["report_id"]

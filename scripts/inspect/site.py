@@ -44,7 +44,7 @@ def card_of(paths: dict, version: str) -> dict:
 def report_named(params: dict, report_id: str) -> dict:
     """A monitor report by id, or the latest; a 404 if there is none."""
     if report_id == "latest":
-        runs = monitor_runs(params["monitor"])
+        runs = monitor_runs(params["monitor"], 1)
         if not runs:
             raise RequestError(404, "report", "no monitor report yet (make monitor)")
         report_id = runs[-1]["report_id"]

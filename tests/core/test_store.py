@@ -123,9 +123,9 @@ def test_a_torn_csv_row_is_not_a_row(tmp_path):
 
 
 @pytest.mark.parametrize("block", [1, 7, 64, 1 << 16])
-def test_the_last_csv_row_is_read_from_the_end_and_agrees_with_reading_all(tmp_path, block):
+def test_the_last_csv_rows_are_read_from_the_end_and_agree_with_reading_all(tmp_path, block):
     log = tmp_path / "monitor_log.csv"
-    assert store.last_csv_row(log, block) is None, "no log"
+    assert store.last_csv_rows(log, 1, block) == [], "no log"
     header = ["time", "report_id", "drifted_features"]
     texts = ["", "time,report_id,drifted_features\n", "time,report_id,drifted_features\n2026,r-0,a b",
              "time,report_id,drifted_features\n2026,r-0,\"a, b\"\n2026,r-1,c",  # the last torn: the one before
@@ -133,13 +133,16 @@ def test_the_last_csv_row_is_read_from_the_end_and_agrees_with_reading_all(tmp_p
     for text in texts:
         log.write_bytes(text.encode())
         rows = store.read_csv_rows(log)
-        assert store.last_csv_row(log, block) == (rows[-1] if rows else None), text
+        for count in (1, 2, 5):
+            assert store.last_csv_rows(log, count, block) == rows[-count:], (text, count)
     for n in (1, 2, 50):
         log.unlink()
         for i in range(n):
             store.append_csv_row(log, header, {"time": f"2026-12-04T{i:06d}Z", "report_id": f"r-{i}", "drifted_features": "x y"})
-        assert store.last_csv_row(log, block) == store.read_csv_rows(log)[-1] == \
-            {"time": f"2026-12-04T{n - 1:06d}Z", "report_id": f"r-{n - 1}", "drifted_features": "x y"}
+        rows = store.read_csv_rows(log)
+        assert rows[-1] == {"time": f"2026-12-04T{n - 1:06d}Z", "report_id": f"r-{n - 1}", "drifted_features": "x y"}
+        for count in (1, 3, 50, 60):
+            assert store.last_csv_rows(log, count, block) == rows[-count:], (n, count)
 
 
 def test_an_append_whose_writer_was_killed_part_way_is_rolled_back_by_the_next(tmp_path):
