@@ -26,7 +26,8 @@ def test_the_monitor_and_retrain_walk_through_runs_as_written(built_as_shipped: 
     assert commands[0] == "make serve-bg" and commands[-1] == "make stop"
     alerted = repo.path / "alerted.txt"  # monitor.alert_command: a program that records the report it was given
     repo.set_param("monitor", "alert_command", [str(repo.path / ".venv/bin/python"), "-c",
-                                                f"import sys; open({str(alerted)!r}, 'a').write(sys.argv[1] + '\\n')"])
+                                                f"import os, sys; open({str(alerted)!r}, 'a').write(sys.argv[1] + ' ' + "
+                                                f"os.environ['CLOCKWORK_VERDICT'] + ' ' + os.environ['CLOCKWORK_ALERTS'].splitlines()[0] + '\\n')"])
     server = Server(repo).start()  # make serve-bg on a free port: the later commands find it themselves
     outputs = []
     try:
@@ -42,7 +43,8 @@ def test_the_monitor_and_retrain_walk_through_runs_as_written(built_as_shipped: 
     assert "diagnosis: sensor_fault, torque_nm: gain 1.1252 [1.1125, 1.1381]" in block
     assert "verdict: retrain_required" in monitors[0] and "diagnosis: sensor_fault" in monitors[0]
     assert "alert: sent" in monitors[0] and len(alerted.read_text().splitlines()) == 2, "each alerting report, once"
-    assert alerted.read_text().splitlines()[0].endswith(".json") and "/logs/monitor/" in alerted.read_text()
+    first = alerted.read_text().splitlines()[0].split(" ")  # the report's path, the verdict, the first new alert
+    assert first[0].endswith(".json") and "/logs/monitor/" in first[0] and first[1:] == ["retrain_required", "retrain_required"]
     assert "torque_nm: gain 1.1252 ratio [1.1125, 1.1381]" in monitors[0]
     assert "# refused: fix the sensor" in block and retrains[0].code == 2
     assert "the monitor diagnosed a sensor fault" in retrains[0].err

@@ -296,15 +296,26 @@ def previous_report(settings: dict) -> dict | None:
         return None
 
 
-def run_alert(settings: dict, report: Path) -> str:
-    """Run monitor.alert_command (a list of arguments, never a shell line) with the report's path added,
-    within monitor.alert_timeout_s; what happened, in a few words. Its failure is said, never fatal."""
+def alert_environment(doc: dict) -> dict[str, str]:
+    """What the alert command finds in its environment besides the report's path, so a pager script
+    can say it without reading JSON: the new alerts (one per line), the verdict, the diagnosis and the
+    model. Pure."""
+    return {"CLOCKWORK_ALERTS": "\n".join(doc["raised"]), "CLOCKWORK_VERDICT": doc["verdict"],
+            "CLOCKWORK_DIAGNOSIS": doc["diagnosis"]["kind"], "CLOCKWORK_MODEL_VERSION": doc["model_version"],
+            "CLOCKWORK_REPORT_ID": doc["report_id"]}
+
+
+def run_alert(settings: dict, report: Path, environment: dict[str, str] | None = None) -> str:
+    """Run monitor.alert_command (a list of arguments, never a shell line) with the report's path added
+    and `environment` (alert_environment) beside the caller's, within monitor.alert_timeout_s; what
+    happened, in a few words. Its failure is said, never fatal."""
+    import os
     import subprocess
 
     command = [*settings["alert_command"], str(report)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=settings["alert_timeout_s"],
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env={**os.environ, **(environment or {})})
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("monitor.alert_command failed: %s", exc)
         return f"monitor.alert_command failed: {exc}"
@@ -380,7 +391,7 @@ def main(argv: list[str]) -> int:
         print(summary(doc))
         print(f"  report: {path.relative_to(repo_path('.'))}", flush=True)
         if doc["raised"] and params["monitor"]["alert_command"]:
-            print(f"  alert: {run_alert(params['monitor'], path)}", flush=True)
+            print(f"  alert: {run_alert(params['monitor'], path, alert_environment(doc))}", flush=True)
         if not args.watch:
             return 0
         time.sleep(params["monitor"]["watch_interval_s"])

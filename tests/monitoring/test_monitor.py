@@ -11,7 +11,7 @@ from scripts.core import store
 from scripts.core.config import ClockworkError, load_params
 from scripts.monitoring import chunks as C
 from scripts.monitoring.chunks import history, span_lines
-from scripts.monitoring.monitor import baseline_of, decide, join_labels, quality, raised, run_alert, settle, summary, window_labels
+from scripts.monitoring.monitor import alert_environment, baseline_of, decide, join_labels, quality, raised, run_alert, settle, summary, window_labels
 from scripts.pipeline.retrain import labelled_rows, rows_to_train
 from scripts.pipeline.simulate import simulate
 from tests.conftest import contract
@@ -147,6 +147,16 @@ def test_an_alert_runs_the_command_with_the_report_and_its_failure_is_said_not_r
     assert run_alert(missing, report).startswith("monitor.alert_command failed: [Errno 2]")
     slow = {"alert_command": [sys.executable, "-c", "import time; time.sleep(5)"], "alert_timeout_s": 0.3}
     assert "timed out after 0.3 seconds" in run_alert(slow, report)
+    doc = {**_report("retrain_required", ["torque_nm"], [["drift:torque_nm"]]), "report_id": "20261204T000000Z-0123abcd"}
+    doc["raised"] = raised(None, doc)
+    told = {**settings, "alert_command": [sys.executable, "-c", "import json, os, sys; open(sys.argv[1] + '.env', 'w')"
+                                          ".write(json.dumps({k: v for k, v in os.environ.items() if k.startswith('CLOCKWORK_')}))"]}
+    assert run_alert(told, report, alert_environment(doc)).startswith("sent")
+    expected = {"CLOCKWORK_ALERTS": "retrain_required\nsensor_fault:torque_nm\nchunk 0 of 1000: drift:torque_nm",
+                "CLOCKWORK_VERDICT": "retrain_required", "CLOCKWORK_DIAGNOSIS": "sensor_fault",
+                "CLOCKWORK_MODEL_VERSION": "v1", "CLOCKWORK_REPORT_ID": "20261204T000000Z-0123abcd"}
+    seen = json.loads((tmp_path / "report.json.env").read_text())
+    assert {k: seen.get(k) for k in expected} == expected, "what a pager script can say without reading JSON"
 
 
 def _report(verdict="ok", sensors=(), chunks=(), version="v1", size=1000):
