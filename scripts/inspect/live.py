@@ -35,7 +35,9 @@ def answer(params: dict) -> dict:
     stack = R.production_stack(registry["history"])
     deployments = [r for r in read_csv_rows(repo_path(params["deployment"]["deployment_log"]))
                    if r["model_version"] == version and r["event"] in ("start", "swap")]
-    runs = [r for r in monitor_runs(params["monitor"]) if r["model_version"] == version]
+    runs = monitor_runs(params["monitor"], 1)  # the log's last row, read from its end: usually this model's
+    if not runs or runs[-1]["model_version"] != version:
+        runs = [r for r in monitor_runs(params["monitor"]) if r["model_version"] == version]
     return {
         "version": version, "since": moved_to(registry["history"], version),
         "model": {"algorithm": card["algorithm"], "params": card["params"], "sha256": card["artifact"]["sha256"],

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import Repo
+from tests.conftest import Repo, copy_of
 
 
 def test_live_answers_every_question_after_a_demo(demoed):
@@ -29,6 +29,11 @@ def test_live_as_json_and_before_any_model(demoed, repo: Repo, tmp_path):
     doc = json.loads(demoed[0].make("live", "JSON=1").out)
     assert doc["version"] == demoed[0].json("models/registry.json")["aliases"]["production"]
     assert doc["code"]["git"]["commit"] is None or len(doc["code"]["git"]["commit"]) == 40
+    other = copy_of(demoed[0], tmp_path / "other")  # the monitor log's last row for another model: the live one's is found
+    log = other.path / "logs/monitor_log.csv"
+    last = log.read_text().splitlines()[-1].split(",")
+    log.write_text(log.read_text() + ",".join([last[0], "20261204T000000Z-0123abcd", "v99", *last[3:]]) + "\n")
+    assert doc["last_monitor"] and json.loads(other.make("live", "JSON=1").out)["last_monitor"] == doc["last_monitor"]
     (repo.path / "models/registry.json").unlink()
     (repo.path / "models/model_metadata.log").unlink()
     run = repo.make("live")
