@@ -7,6 +7,8 @@ answer. No client-supplied path ever reaches the file system.
 """
 from __future__ import annotations
 
+import re
+
 import bottle
 
 from scripts.core import registry as R
@@ -32,6 +34,15 @@ def parse_versions(query: str | None, limit: int) -> list[str]:
     if not 1 <= len(versions) <= limit:
         raise RequestError(400, "versions", f"give 1 to {limit} versions, not {len(versions)}")
     return versions
+
+
+def parse_last(query: str | None) -> int | None:
+    """`?last=N` (a positive whole number) -> N; absent -> None (every run); a 400 naming `last` otherwise."""
+    if query is None:
+        return None
+    if not re.fullmatch(r"[1-9][0-9]{0,8}", query):
+        raise RequestError(400, "last", f"{query[:20]!r} is not a whole number from 1 (the newest runs to return)")
+    return int(query)
 
 
 def card_of(paths: dict, version: str) -> dict:
@@ -80,7 +91,8 @@ def routes(params: dict, reply: Replies) -> bottle.Bottle:
     app.get("/api/dashboard", callback=lambda: reply(200, collect(params)))
     app.get("/api/registry", callback=lambda: reply(200, R.load(paths)))
     app.get("/api/models/<version>", callback=lambda version: reply(200, card_of(paths, version)))
-    app.get("/api/monitor", callback=lambda: reply(200, {"runs": monitor_runs(params["monitor"])}))
+    app.get("/api/monitor", callback=lambda: reply(200, {
+        "runs": monitor_runs(params["monitor"], parse_last(bottle.request.query.get("last")))}))
     app.get("/api/monitor/<report_id>", callback=lambda report_id: reply(200, report_named(params, report_id)))
     app.get("/api/deployments",
             callback=lambda: reply(200, {"events": read_csv_rows(repo_path(params["deployment"]["deployment_log"]))}))

@@ -130,6 +130,9 @@ def read_only_pages(anything: dict, compare_max: int) -> dict:
                  "description": f"comma-separated, e.g. v1,v3; at most {compare_max} (dashboard.compare_max)",
                  "schema": {"type": "string", "pattern": f"^{one}(,{one}){{0,{compare_max - 1}}}$"}}]
 
+    last = [{"name": "last", "in": "query", "required": False, "description": "only the newest runs, this many (read "
+             "from the log's end)", "schema": {"type": "integer", "minimum": 1, "maximum": 999999999}}]
+
     def get(summary: str, *errors: int, parameters: list | None = None) -> dict:
         return {"get": {"summary": summary, **({"parameters": parameters} if parameters else {}),
                         "responses": _responses(anything, *errors)}}
@@ -141,7 +144,7 @@ def read_only_pages(anything: dict, compare_max: int) -> dict:
         "/api/registry": get("models/registry.json"),
         "/api/models/{version}": get("A model card", 404, parameters=version),
         "/api/data/{version}": get("A data version's metadata", 404, parameters=version),
-        "/api/monitor": get("Every monitor run (logs/monitor_log.csv)"),
+        "/api/monitor": get("Every monitor run (logs/monitor_log.csv), or the newest `last`", 400, parameters=last),
         "/api/monitor/{report_id}": get("One monitor report", 404, parameters=report),
         "/api/deployments": get("The deployment log"),
         "/api/experiments": get("Every recorded experiment run"),

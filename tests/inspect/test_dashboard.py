@@ -125,6 +125,10 @@ def test_api_documents_match_the_records(site):
     latest = call(server.port, "GET", "/api/monitor/latest")[1]
     validate(latest, "monitor_report", "latest")
     assert latest["report_id"] == monitor_runs(repo)[-1]["report_id"]
+    runs = call(server.port, "GET", "/api/monitor")[1]["runs"]
+    assert runs == monitor_runs(repo) and len(runs) >= 2
+    assert call(server.port, "GET", "/api/monitor?last=2")[1]["runs"] == runs[-2:], "the newest, oldest first"
+    assert call(server.port, "GET", f"/api/monitor?last={len(runs) + 5}")[1]["runs"] == runs
     lineage = call(server.port, "GET", "/api/lineage")[1]
     assert (f"data:{card['data']['version']}", f"model:{production}") in [tuple(e) for e in lineage["edges"]]
 
@@ -132,6 +136,7 @@ def test_api_documents_match_the_records(site):
 @pytest.mark.parametrize("path,status", [
     ("/api/models/v999", 404), ("/api/models/..%2F..%2Fetc%2Fpasswd", 404), ("/api/models/registry", 404),
     ("/api/data/v999", 404), ("/api/monitor/..%2Fmonitor_log", 404), ("/api/monitor/20990101T000000Z-deadbeef", 404),
+    ("/api/monitor?last=0", 400), ("/api/monitor?last=-1", 400), ("/api/monitor?last=2x", 400), ("/api/monitor?last=", 400),
     ("/compare", 400), ("/compare?versions=", 400), ("/compare?versions=v1,../x", 400), ("/compare?versions=v1,v999", 404),
     ("/compare?versions=" + ",".join(f"v{i}" for i in range(1, 9)), 400),
 ])
