@@ -3,8 +3,9 @@
 The same view and the same HTML as GET / (scripts/inspect/dashboard.py, scripts/inspect/views.py), with
 links pointing at the record files themselves instead of /api/..., so the file works when
 opened from disk, offline. The distribution card shows the column and chunk given (COLUMN=,
-CHUNK=; by default the latest chunk's first drifted column), with no form. Beside it, a schema-checked JSON record of what it was built
-from (the production version, the registry's sha256, the latest monitor report).
+CHUNK=; by default the latest chunk's first drifted column), with no form. Beside it, a
+schema-checked JSON record of what it was built from (the production version, the registry's
+sha256, the latest monitor report).
 """
 from __future__ import annotations
 
