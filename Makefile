@@ -187,12 +187,15 @@ $(O)/exp-%.done: $(O)/prepare $(call stamp,requirements.txt $(EXPERIMENT_CODE)) 
 	@touch $@
 
 ##@ Registry
-.PHONY: live registry promote rollback runs challenge challenger
+.PHONY: live chunks registry promote rollback runs challenge challenger
 runs: $(VENV_OK) ## Every make train run that did something or failed, newest first [ALL=1]
 	@$(STAGE_PY) -m scripts.pipeline.runlog show $(if $(value ALL),--all)
 
 live: $(VENV_OK) ## What serves right now and where it came from: version, since when, data, code, params, environment [JSON=1]
 	@$(STAGE_PY) -m scripts.inspect.live $(if $(value JSON),--json)
+
+chunks: $(VENV_OK) ## The live model's history in chunks from the latest monitor report: estimated and realized F1, drift, alerts [LAST=N]
+	@$(STAGE_PY) -m scripts.inspect.history $(if $(value LAST),--last $(call q,LAST))
 
 registry: $(VENV_OK) ## Show every model version, its status, metrics and gate verdict
 	@$(STAGE_PY) -m scripts.pipeline.release show

@@ -83,12 +83,12 @@ def test_metrics_carry_the_latest_report_promtool_clean_and_the_rules_page_on_it
         {"eval_time": "5m", "alertname": "ClockworkEstimatedF1Drop", "exp_alerts": [
             {"exp_labels": {"severity": "ticket", "metric": "f1", "bound": "interval_high"}, "exp_annotations": {
                 "summary": f"Clockwork: the latest chunk's F1, estimated before labels, is below the limit (expected at most {f1['interval'][1]:g})",
-                "description": "The labels will confirm or withdraw it; make live shows the chunks."}}]
+                "description": "The labels will confirm or withdraw it; make chunks shows every chunk."}}]
          if f1["interval"][1] < report["history"]["f1_limit"] else []},
         {"eval_time": "5m", "alertname": "ClockworkRealizedF1Drop", "exp_alerts": [
             {"exp_labels": {"severity": "ticket", "metric": "f1", "which": "latest_labelled"}, "exp_annotations": {
                 "summary": f"Clockwork: the newest labelled chunk's F1 is below the limit ({realized:g})",
-                "description": "Labels confirm a drop; the verdict says whether a retrain is required (make live)."}}]
+                "description": "Labels confirm a drop; make chunks shows every chunk, the verdict whether a retrain is required."}}]
          if realized < report["history"]["f1_limit"] else []},
         {"eval_time": "30m", "alertname": "ClockworkColumnDrifted", "exp_alerts": []},  # not for an hour yet
         {"eval_time": "75m", "alertname": "ClockworkColumnDrifted", "exp_alerts": [
@@ -109,11 +109,11 @@ def test_metrics_carry_the_latest_report_promtool_clean_and_the_rules_page_on_it
         {"eval_time": "2m", "alertname": "ClockworkEstimatedF1Drop", "exp_alerts": [
             {"exp_labels": {"severity": "ticket", "metric": "f1", "bound": "interval_high"}, "exp_annotations": {
                 "summary": "Clockwork: the latest chunk's F1, estimated before labels, is below the limit (expected at most 0.5)",
-                "description": "The labels will confirm or withdraw it; make live shows the chunks."}}]},
+                "description": "The labels will confirm or withdraw it; make chunks shows every chunk."}}]},
         {"eval_time": "2m", "alertname": "ClockworkRealizedF1Drop", "exp_alerts": [
             {"exp_labels": {"severity": "ticket", "metric": "f1", "which": "latest_labelled"}, "exp_annotations": {
                 "summary": "Clockwork: the newest labelled chunk's F1 is below the limit (0.25)",
-                "description": "Labels confirm a drop; the verdict says whether a retrain is required (make live)."}}]}]}
+                "description": "Labels confirm a drop; make chunks shows every chunk, the verdict whether a retrain is required."}}]}]}
     suite.write_text(yaml.safe_dump({"rule_files": [str(RULES)], "evaluation_interval": "1m",
                                      "tests": [cases, silent, dropped]}))
     done = subprocess.run([str(PROMTOOL), "test", "rules", str(suite)], capture_output=True, text=True)
