@@ -6,7 +6,7 @@ log (and, if it gives the row id, the same one); a label that contradicts one al
 refused; one already recorded with the same value is skipped, so importing a file twice is
 harmless. `make replay` records its labels through the same check.
 
-Accepted files: CSV with a header (prediction_id, label and optionally the data set's id column, e.g. udi) or JSON lines
+Accepted files: CSV with a header (prediction_id, label and optionally the data set's id column, dataset.id) or JSON lines
 with the same keys.
 """
 from __future__ import annotations

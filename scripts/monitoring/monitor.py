@@ -270,7 +270,7 @@ def settle(verdict: str, reasons: list[str], diagnosis: dict) -> tuple[str, list
 
 def standing(doc: dict) -> set[str]:
     """Every alert a report holds: a retrain required, each faulty sensor the diagnosis names, and each
-    chunk's alerts ('chunk 3 of 1000: drift:torque_nm'; chunk indexes count from the model's go-live). Pure."""
+    chunk's alerts ('chunk 3 of 1000: drift:<column>'; chunk indexes count from the model's go-live). Pure."""
     out = {"retrain_required"} if doc["verdict"] == "retrain_required" else set()
     if doc["diagnosis"]["kind"] == "sensor_fault":
         out |= {f"sensor_fault:{s['sensor']}" for s in doc["diagnosis"]["suspect_sensors"]}
