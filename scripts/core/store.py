@@ -193,13 +193,11 @@ def last_csv_rows(path: Path, count: int, block: int = 1 << 16) -> list[dict]:
             handle.seek(start)
             tail = handle.read(end - start) + tail
             end = start
-    if not header.endswith(b"\n"):
+    lines = tail[:tail.rfind(b"\n") + 1].splitlines()[1 if end > len(header) else 0:]  # the first may be cut
+    if not header.endswith(b"\n") or not lines:
         return []
-    lines = tail[:tail.rfind(b"\n") + 1].splitlines()
-    if end > len(header):  # the first line may begin before what was read
-        lines = lines[1:]
     text = (header + b"\n".join(lines[-count:]) + b"\n").decode("utf-8", errors="replace")
-    return [row for row in csv.DictReader(text.splitlines())][-count:] if lines else []
+    return list(csv.DictReader(text.splitlines()))
 
 
 def set_aside_torn_tail(path: Path) -> Path | None:

@@ -20,17 +20,16 @@ HEADER = ("chunk", "first prediction", "rows", "labelled", "estimated F1 [interv
 
 def chunk_row(chunk: dict) -> tuple[str, ...]:
     """One chunk's cells. Pure."""
+    where = (str(chunk["index"]), chunk["first"]["time"][:19] + "Z", str(chunk["rows"]), str(chunk["labelled"]))
     if not chunk["judged"]:
-        return (str(chunk["index"]), chunk["first"]["time"][:19] + "Z", str(chunk["rows"]), str(chunk["labelled"]),
-                "too few rows to measure", "-", "-", "-", "-")
+        return (*where, "too few rows to measure", "-", "-", "-", "-")
     f1 = (chunk["estimated"] or {}).get("f1")
     estimate = f"{f1['value']:.3f} [{f1['interval'][0]:.3f}, {f1['interval'][1]:.3f}]" if f1 else "-"
     band = f"{f1['band'][0]:.3f} to {f1['band'][1]:.3f}" if f1 else "-"
     realized = (chunk.get("realized") or {}).get("f1")
     measure = chunk["multivariate"]
     multivariate = "-" if not measure else f"{measure['value']:.4g}{' drifted' if measure['drifted'] else ''}"
-    return (str(chunk["index"]), chunk["first"]["time"][:19] + "Z", str(chunk["rows"]), str(chunk["labelled"]),
-            estimate, band, "-" if realized is None else f"{realized:.3f}", multivariate,
+    return (*where, estimate, band, "-" if realized is None else f"{realized:.3f}", multivariate,
             printable(", ".join(chunk["alerts"])) or "none")
 
 

@@ -99,8 +99,9 @@ def monitor_families(report: dict | None) -> list:
                    labels=["which"])
     window.add_metric(["all"], report["window"]["predictions"])
     window.add_metric(["labelled"], report["window"]["labelled"])
+    chunk = _latest_chunk(report)
     return [available, created, verdict, diagnosis, window, *_quality_families(report), *_drift_families(report),
-            *_chunk_families(report), *_chunk_truth_families(report)]
+            *_chunk_families(report, chunk), *_chunk_truth_families(report, chunk)]
 
 
 def _quality_families(report: dict) -> list:
@@ -155,12 +156,11 @@ def _latest_chunk(report: dict) -> dict | None:
     return measured[-1] if measured else None
 
 
-def _chunk_families(report: dict) -> list:
+def _chunk_families(report: dict, chunk: dict | None) -> list:
     """The latest measured chunk: its metrics estimated without labels with their interval and band, the limit they
     are held to, its multivariate drift measure and its alerts."""
     from prometheus_client.core import GaugeMetricFamily as Gauge
 
-    chunk = _latest_chunk(report)
     index = Gauge("clockwork_monitor_chunk", "The latest measured chunk of the live model's history: its number, "
                   "rows and labelled rows", labels=["which"])
     estimated = Gauge("clockwork_monitor_estimated", "The latest chunk's quality estimated from the model's calibrated "
@@ -192,12 +192,11 @@ def _chunk_families(report: dict) -> list:
     return families
 
 
-def _chunk_truth_families(report: dict) -> list:
+def _chunk_truth_families(report: dict, chunk: dict | None) -> list:
     """The latest measured chunk's drift per column, and the realized metrics of the latest chunk and of the
     newest chunk that has them (labels come late: the newest labelled chunk is where they last spoke). Pure."""
     from prometheus_client.core import GaugeMetricFamily as Gauge
 
-    chunk = _latest_chunk(report)
     realized = Gauge("clockwork_monitor_chunk_realized", "Quality on a chunk's labelled predictions (from "
                      "monitor.min_labels on): which=latest, the latest measured chunk; which=latest_labelled, the "
                      "newest chunk with enough labels", labels=["metric", "which"])
